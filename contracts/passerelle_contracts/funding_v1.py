@@ -1,0 +1,33 @@
+"""Events published by the funding service (topic ``passerelle.funding.v1``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+
+from .actions_v1 import Public
+from .envelope import EventData
+
+TOPIC = "passerelle.funding.v1"
+
+
+class GrantAwarded(EventData):
+    """A grant was awarded to an EPN or a non-profit, in a call for projects or the ESF."""
+
+    event_type = "GrantAwarded"
+    topic = TOPIC
+
+    grant_id: str
+    call_code: str = Field(description="The call for projects, e.g. 'AAP-SENIORS-2024'.")
+    call_kind: Literal["regional-call", "esf", "epn-register", "other"]
+    beneficiary: str = Field(description="Beneficiary organisation code.")
+    beneficiary_kind: Literal["epn", "non-profit", "public-body"]
+    public: Public | None = None
+    amount_eur: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    awarded_on: date
+
+
+EVENTS: tuple[type[EventData], ...] = (GrantAwarded,)

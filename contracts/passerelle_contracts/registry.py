@@ -1,0 +1,117 @@
+"""The topic registry: who produces and consumes each topic, its key, size and retention,
+and the event types it carries. Infrastructure creates topics from here, never by auto-creation.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import actions_v1, equipment_v1, funding_v1
+from .envelope import Envelope, EventData
+
+DAY_MS = 24 * 60 * 60 * 1000
+FOREVER_MS = -1
+
+DLQ_SUFFIX = ".dlq"
+
+
+class TopicSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str
+    producer: str = Field(description="The one service that writes to this topic.")
+    consumers: tuple[str, ...]
+    key: str = Field(description="What the Kafka key holds (the envelope's subject).")
+    partitions: int = Field(ge=1)
+    cleanup_policy: Literal["delete", "compact"] = "delete"
+    retention_ms: int = Field(description="-1 keeps records forever.")
+    event_types: tuple[str, ...] = ()
+
+    def kafka_config(self) -> dict[str, str]:
+        return {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
+
+    @property
+    def dead_letter(self) -> TopicSpec:
+        """The topic's dead-letter topic: any consumer of the topic may write there."""
+        return TopicSpec(
+            name=self.name + DLQ_SUFFIX,
+            description=f"Messages of {self.name} that a consumer could not process, with the reason in headers.",
+            producer="any consumer of " + self.name,
+            consumers=("operators",),
+            key=self.key,
+            partitions=self.partitions,
+            retention_ms=30 * DAY_MS,
+        )
+
+
+def _types(events: tuple[type[EventData], ...]) -> tuple[str, ...]:
+    return tuple(e.event_type for e in events)
+
+
+# Domain event topics are the plan's audit trail (the annual report is reproducible from them),
+# so they are kept forever; volumes are small (thousands of events a year).
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(
+        name=actions_v1.TOPIC,
+        description="Lifecycle of the plan's 66 actions: registration, status, indicators.",
+        producer="actions",
+        consumers=("notifications", "dashboard"),
+        key="action-<number>, so one action's events stay in order",
+        partitions=3,
+        retention_ms=FOREVER_MS,
+        event_types=_types(actions_v1.EVENTS),
+    ),
+    TopicSpec(
+        name=equipment_v1.TOPIC,
+        description="Decommissioned IT equipment: intake, sanitisation, refurbishing, redistribution.",
+        producer="equipment",
+        consumers=("actions", "notifications", "dashboard"),
+        key="delivery-<id> (later: device or batch id)",
+        partitions=3,
+        retention_ms=FOREVER_MS,
+        event_types=_types(equipment_v1.EVENTS),
+    ),
+    TopicSpec(
+        name=funding_v1.TOPIC,
+        description="Funding register of the EPNs: calls, applications, grants, payments.",
+        producer="funding",
+        consumers=("actions", "notifications", "dashboard"),
+        key="grant-<id>",
+        partitions=3,
+        retention_ms=FOREVER_MS,
+        event_types=_types(funding_v1.EVENTS),
+    ),
+)
+
+EVENT_MODELS: dict[tuple[str, int], type[EventData]] = {
+    (model.event_type, model.event_version): model
+    for model in (*actions_v1.EVENTS, *equipment_v1.EVENTS, *funding_v1.EVENTS)
+}
+
+
+def all_topics() -> tuple[TopicSpec, ...]:
+    """Every topic to create: the domain topics and their dead-letter topics."""
+    return TOPICS + tuple(t.dead_letter for t in TOPICS)
+
+
+def topic(name: str) -> TopicSpec:
+    for spec in all_topics():
+        if spec.name == name:
+            return spec
+    raise KeyError(f"unknown topic {name!r}")
+
+
+class UnknownEventType(LookupError):
+    pass
+
+
+def parse_data(envelope: Envelope) -> EventData:
+    """Validate an envelope's payload against its event type's model."""
+    try:
+        model = EVENT_MODELS[(envelope.event_type, envelope.event_version)]
+    except KeyError:
+        raise UnknownEventType(f"no contract for {envelope.event_type} v{envelope.event_version}") from None
+    return model.model_validate(envelope.data)

@@ -1,0 +1,1 @@
+"""The actions service: the lifecycle of the plan's 66 actions."""

@@ -1,0 +1,101 @@
+"""The actions domain, without I/O: statuses and their transitions, and the rule that turns
+another service's event into indicator measurements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from passerelle_contracts.actions_v1 import FieldChange
+
+from services.runtime.errors import Conflict, Forbidden
+
+STATUSES = ("not_started", "planned", "in_progress", "on_hold", "completed", "abandoned")
+TRAFFIC_LIGHTS = ("on_track", "at_risk", "off_track")
+
+# Allowed moves. A completed action can be reopened, an abandoned one revived as planned;
+# nothing goes back to "not started" once work was planned.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "not_started": frozenset({"planned", "in_progress", "abandoned"}),
+    "planned": frozenset({"in_progress", "on_hold", "abandoned"}),
+    "in_progress": frozenset({"on_hold", "completed", "abandoned"}),
+    "on_hold": frozenset({"in_progress", "planned", "abandoned"}),
+    "completed": frozenset({"in_progress"}),
+    "abandoned": frozenset({"planned"}),
+}
+
+
+class InvalidTransition(Conflict):
+    code = "invalid-transition"
+
+
+@dataclass(frozen=True)
+class ActionState:
+    number: int
+    lead: str
+    status: str
+    traffic_light: str | None
+    status_note: str
+
+
+def authorise_update(role: str, organisation: str, action: ActionState) -> None:
+    """The Coordination administers every action; an owner organisation updates its own."""
+    if role == "coordination":
+        return
+    if role == "owner" and organisation == action.lead:
+        return
+    raise Forbidden(f"{organisation} ({role}) may not update action {action.number}, led by {action.lead}")
+
+
+def change_status(action: ActionState, status: str, traffic_light: str | None, note: str) -> list[FieldChange]:
+    """The fields that change; raises InvalidTransition with the allowed moves."""
+    if status != action.status and status not in TRANSITIONS[action.status]:
+        allowed = ", ".join(sorted(TRANSITIONS[action.status])) or "none"
+        raise InvalidTransition(f"action {action.number} cannot go from {action.status} to {status} (allowed: {allowed})")
+    changes = [
+        FieldChange(field=name, old=old, new=new)
+        for name, old, new in (
+            ("status", action.status, status),
+            ("traffic_light", action.traffic_light, traffic_light),
+            ("status_note", action.status_note, note),
+        )
+        if old != new
+    ]
+    if not changes:
+        raise Conflict(f"action {action.number} is already {status} with that traffic light and note")
+    return changes
+
+
+@dataclass(frozen=True)
+class IndicatorMapping:
+    """An event of ``event_type`` whose payload matches ``conditions`` adds ``amount`` to an indicator.
+
+    ``conditions`` maps a payload field to the values that match; ``amount`` is ``"count"``
+    (one per event) or the name of a numeric payload field.
+    """
+
+    event_type: str
+    conditions: dict[str, list[Any]]
+    indicator_code: str
+    amount: str
+
+    def matches(self, event_type: str, payload: dict[str, Any]) -> bool:
+        return event_type == self.event_type and all(payload.get(f) in values for f, values in self.conditions.items())
+
+    def amount_of(self, payload: dict[str, Any]) -> Decimal:
+        if self.amount == "count":
+            return Decimal(1)
+        value = payload.get(self.amount)
+        if value is None:
+            raise ValueError(f"mapping to {self.indicator_code} needs field {self.amount!r}, absent from the event")
+        return Decimal(str(value))
+
+
+def derived_amounts(mappings: list[IndicatorMapping], event_type: str, payload: dict[str, Any]) -> dict[str, Decimal]:
+    """Indicator code -> amount to add, for every mapping the event matches."""
+    amounts: dict[str, Decimal] = {}
+    for mapping in mappings:
+        if mapping.matches(event_type, payload):
+            amounts[mapping.indicator_code] = amounts.get(mapping.indicator_code, Decimal(0)) + mapping.amount_of(payload)
+    return amounts

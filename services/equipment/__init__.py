@@ -1,0 +1,1 @@
+"""The equipment service: decommissioned IT equipment, refurbished and redistributed."""

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from services.runtime.settings import ServiceSettings
+
+
+class EquipmentSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PASSERELLE_EQUIPMENT_", extra="ignore", frozen=True, populate_by_name=True)
+
+    service_name: str = "equipment"
+    database_url: str = "postgresql://passerelle:passerelle@127.0.0.1:15432/passerelle_equipment"
+    http_port: int = 8102

@@ -1,0 +1,1 @@
+"""The funding service: the funding register of the EPNs, calls, grants and payments."""

@@ -1,0 +1,48 @@
+"""HTTP API of the funding service (walking skeleton: grants)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from passerelle_contracts import Actor
+from passerelle_contracts.actions_v1 import Public
+from passerelle_contracts.funding_v1 import TOPIC, GrantAwarded
+from pydantic import BaseModel, Field
+
+from services.runtime.auth import require
+from services.runtime.http import correlation_id
+
+from .handlers import award_grant
+
+router = APIRouter(tags=["grants"])
+
+
+class GrantIn(BaseModel):
+    call_code: str = Field(min_length=2)
+    call_kind: Literal["regional-call", "esf", "epn-register", "other"]
+    beneficiary: str = Field(min_length=2, description="Beneficiary organisation code")
+    beneficiary_kind: Literal["epn", "non-profit", "public-body"]
+    public: Public | None = None
+    amount_eur: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    awarded_on: date
+
+
+@router.post("/grants", status_code=201, summary="Record that a grant was awarded")
+async def post_grant(
+    request: Request,
+    response: Response,
+    body: GrantIn,
+    actor: Actor = Depends(require("coordination")),
+    correlation: uuid.UUID = Depends(correlation_id),
+    idempotency_key: str | None = Header(default=None, max_length=200),
+) -> dict[str, Any]:
+    runtime = request.app.state.runtime
+    grant = GrantAwarded(grant_id=str(uuid.uuid4()), **body.model_dump())
+    row, created = await award_grant(runtime.pool, runtime.topic(TOPIC), grant, actor, correlation, idempotency_key)
+    if not created:
+        response.status_code = 200
+    return {**row, "grant_id": str(row["grant_id"]), "amount_eur": str(row["amount_eur"])}

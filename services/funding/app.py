@@ -1,0 +1,24 @@
+"""Composition root of the funding service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.runtime.http import create_http_app
+from services.runtime.service import Runtime
+
+from .api import router
+from .settings import FundingSettings
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def create_app(settings: FundingSettings) -> FastAPI:
+    return create_http_app(
+        Runtime(settings, migrations=MIGRATIONS),
+        title="Passerelle — funding",
+        description="The funding register of the EPNs: calls, applications, grants, payments.",
+        routers=[router],
+    )

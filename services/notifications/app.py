@@ -1,0 +1,39 @@
+"""Composition root of the notifications service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.runtime.http import create_http_app
+from services.runtime.service import Runtime
+
+from . import subscribers
+from .api import router
+from .handlers import load_partners, read_seed
+from .mailer import Mailer
+from .settings import NotificationsSettings
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def create_runtime(settings: NotificationsSettings) -> Runtime:
+    async def seed(runtime: Runtime) -> None:
+        if settings.load_seed:
+            await load_partners(runtime.pool, read_seed())
+
+    # Notifications publishes no events yet: no outbox relay.
+    runtime = Runtime(settings, migrations=MIGRATIONS, on_start=[seed], relay=False)
+    subscribers.register(runtime)
+    runtime.background(lambda: Mailer(settings, runtime.pool).run(), "mailer")
+    return runtime
+
+
+def create_app(settings: NotificationsSettings) -> FastAPI:
+    return create_http_app(
+        create_runtime(settings),
+        title="Passerelle — notifications",
+        description="Tells the partners of the Working Group and the COPIL what changed, in French or Dutch.",
+        routers=[router],
+    )

@@ -1,0 +1,47 @@
+"""Use cases of the notifications service."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from passerelle_contracts import Envelope
+
+from . import repository
+from .templates import render
+
+SEED = Path(__file__).resolve().parent / "seed" / "partners.json"
+
+
+async def load_partners(pool: asyncpg.Pool, doc: dict[str, Any]) -> int:
+    """Seed partners on first start only: later, partners are managed over HTTP."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM partners)"):
+            return 0
+        for p in doc["partners"]:
+            await repository.upsert_partner(conn, p)
+            await repository.set_subscriptions(conn, p["code"], p["subscriptions"])
+    return len(doc["partners"])
+
+
+def read_seed() -> dict[str, Any]:
+    return json.loads(SEED.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+async def notify_subscribers(conn: asyncpg.Connection, envelope: Envelope) -> int:
+    """Render one e-mail per subscribed partner, in the partner's language, to be sent by the mailer.
+
+    Runs in the consumer's transaction with its inbox row; returns how many were queued.
+    """
+    rows = []
+    rendered: dict[str, Any] = {}
+    for sub in await repository.subscribers(conn, envelope.event_type):
+        message = rendered.get(sub["language"]) or rendered.setdefault(sub["language"], render(envelope, sub["language"]))
+        rows.append(
+            (sub["code"], envelope.event_id, envelope.event_type, envelope.correlation_id, sub["email"], sub["language"],
+             message.subject, message.body)
+        )
+    await repository.add_deliveries(conn, rows)
+    return len(rows)

@@ -1,0 +1,170 @@
+"""What partners read: one short e-mail per event, in French or Dutch. Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from passerelle_contracts import Envelope
+
+Language = str  # "fr" | "nl"
+
+STATUS = {
+    "fr": {
+        "not_started": "non commencée",
+        "planned": "planifiée",
+        "in_progress": "en cours",
+        "on_hold": "suspendue",
+        "completed": "terminée",
+        "abandoned": "abandonnée",
+    },
+    "nl": {
+        "not_started": "niet gestart",
+        "planned": "gepland",
+        "in_progress": "lopend",
+        "on_hold": "opgeschort",
+        "completed": "afgerond",
+        "abandoned": "stopgezet",
+    },
+}
+TRAFFIC_LIGHT = {
+    "fr": {"on_track": "dans les temps", "at_risk": "à risque", "off_track": "en retard"},
+    "nl": {"on_track": "op schema", "at_risk": "risico", "off_track": "achter op schema"},
+}
+UNIT = {
+    "fr": {"devices": "appareils", "grants": "subventions", "meetings": "réunions", "EPN": "EPN"},
+    "nl": {"devices": "toestellen", "grants": "subsidies", "meetings": "vergaderingen", "EPN": "OCR's"},
+}
+RECIPIENT_KIND = {
+    "fr": {
+        "secondary-school": "école secondaire",
+        "homework-school": "école de devoirs",
+        "pupils-association": "association d'aide aux élèves",
+        "retirement-home": "maison de repos",
+        "epn": "EPN",
+        "first-line-actor": "acteur de première ligne",
+        "cpas": "CPAS",
+        "non-profit": "association",
+    },
+    "nl": {
+        "secondary-school": "secundaire school",
+        "homework-school": "huiswerkschool",
+        "pupils-association": "vereniging voor leerlingenbegeleiding",
+        "retirement-home": "rusthuis",
+        "epn": "OCR",
+        "first-line-actor": "eerstelijnsactor",
+        "cpas": "OCMW",
+        "non-profit": "vzw",
+    },
+}
+SIGNATURE = {
+    "fr": "— Passerelle, pour la Coordination Inclusion Numérique de la Région de Bruxelles-Capitale",
+    "nl": "— Passerelle, voor de Coördinatie Digitale Inclusie van het Brussels Hoofdstedelijk Gewest",
+}
+GREETING = {"fr": "Bonjour,", "nl": "Goeddag,"}
+UNSUBSCRIBE = {
+    "fr": "Vous recevez ce message parce que votre organisation est abonnée aux événements « {t} ».",
+    "nl": "U ontvangt dit bericht omdat uw organisatie geabonneerd is op de gebeurtenissen „{t}”.",
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    body: str
+
+
+def number(value: float | int | str | Decimal | None, language: Language) -> str:
+    """1234.5 -> '1 234,5' (fr) / '1.234,5' (nl); integers without decimals."""
+    if value is None:
+        return "—"
+    d = Decimal(str(value))
+    text = f"{d:,.2f}".rstrip("0").rstrip(".") if d != d.to_integral_value() else f"{int(d):,}"
+    thousands = "\u202f" if language == "fr" else "."
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", thousands)
+
+
+def _indicator_measured(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
+    name = (d["indicator_name_nl"] or d["indicator_name_fr"]) if lang == "nl" else d["indicator_name_fr"]
+    unit = UNIT[lang].get(d["unit"], d["unit"])
+    old, new, target = number(d["previous_value"], lang), number(d["value"], lang), number(d["target"], lang)
+    n = d["action_number"]
+    if lang == "fr":
+        subject = f"Action {n} : « {name} » passe de {old} à {new}"
+        lines = [f"L'indicateur « {name} » de l'action {n} est passé de {old} à {new} {unit}."]
+        if d["target"] is not None:
+            lines.append(f"Cible : {target} {unit}.")
+        lines.append(f"Date de la mesure : {d['measured_on']}.")
+        if d["origin"] == "derived":
+            lines.append("Cette mesure est dérivée automatiquement d'un événement d'un autre service de Passerelle.")
+    else:
+        subject = f"Actie {n}: „{name}” gaat van {old} naar {new}"
+        lines = [f"De indicator „{name}” van actie {n} is gewijzigd van {old} naar {new} {unit}."]
+        if d["target"] is not None:
+            lines.append(f"Doel: {target} {unit}.")
+        lines.append(f"Datum van de meting: {d['measured_on']}.")
+        if d["origin"] == "derived":
+            lines.append("Deze meting is automatisch afgeleid van een gebeurtenis uit een andere Passerelle-dienst.")
+    return subject, lines
+
+
+def _status_changed(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
+    n, labels = d["action_number"], STATUS[lang]
+    title = (d["title_nl"] or d["title_fr"]) if lang == "nl" else d["title_fr"]
+    old, new = labels[d["previous_status"]], labels[d["status"]]
+    light = TRAFFIC_LIGHT[lang].get(d["traffic_light"] or "", "")
+    if lang == "fr":
+        subject = f"Action {n} : statut « {new} »"
+        lines = [f"Le statut de l'action {n} « {title} » est passé de « {old} » à « {new} »."]
+        if light:
+            lines.append(f"Météo : {light}.")
+        if d["note"]:
+            lines.append(f"Note : {d['note']}")
+    else:
+        subject = f"Actie {n}: status „{new}”"
+        lines = [f"De status van actie {n} „{title}” is gewijzigd van „{old}” naar „{new}”."]
+        if light:
+            lines.append(f"Stand van zaken: {light}.")
+        if d["note"]:
+            lines.append(f"Opmerking: {d['note']}")
+    return subject, lines
+
+
+def _devices_delivered(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
+    total, kind = number(d["total_devices"], lang), RECIPIENT_KIND[lang][d["recipient_kind"]]
+    if lang == "fr":
+        return f"{total} appareils livrés à {d['recipient']}", [
+            f"{total} appareils reconditionnés ont été livrés le {d['delivered_on']} à {d['recipient']} ({kind})."
+        ]
+    return f"{total} toestellen geleverd aan {d['recipient']}", [
+        f"Op {d['delivered_on']} werden {total} gereviseerde toestellen geleverd aan {d['recipient']} ({kind})."
+    ]
+
+
+def _grant_awarded(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
+    amount = number(d["amount_eur"], lang)
+    if lang == "fr":
+        return f"Subvention de {amount} € accordée à {d['beneficiary']}", [
+            f"Une subvention de {amount} € a été accordée le {d['awarded_on']} à {d['beneficiary']} (appel {d['call_code']})."
+        ]
+    return f"Subsidie van {amount} € toegekend aan {d['beneficiary']}", [
+        f"Op {d['awarded_on']} werd een subsidie van {amount} € toegekend aan {d['beneficiary']} (oproep {d['call_code']})."
+    ]
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any], Language], tuple[str, list[str]]]] = {
+    "IndicatorMeasured": _indicator_measured,
+    "ActionStatusChanged": _status_changed,
+    "DevicesDelivered": _devices_delivered,
+    "GrantAwarded": _grant_awarded,
+}
+
+
+def render(envelope: Envelope, language: Language) -> Message:
+    subject, lines = RENDERERS[envelope.event_type](envelope.data, language)
+    body = "\n\n".join(
+        [GREETING[language], *lines, UNSUBSCRIBE[language].format(t=envelope.event_type), SIGNATURE[language]]
+    )
+    return Message(subject=f"[Passerelle] {subject}", body=body + "\n")

@@ -1,0 +1,71 @@
+"""Bearer API keys: each maps to an organisation and a role; only a hash of the secret is kept.
+
+Tokens look like ``psk_<key id>_<secret>``. The secret is 256 random bits, so a plain SHA-256
+is enough to store it (no password-stretching needed for high-entropy keys), and the key id
+lets us find the row without scanning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Iterable
+
+import asyncpg
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from passerelle_contracts import Actor
+
+TOKEN_PREFIX = "psk"
+bearer = HTTPBearer(auto_error=False, description="An API key created with `create-api-key`.")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def create_api_key(pool: asyncpg.Pool, organisation: str, role: str, label: str = "") -> str:
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    await pool.execute(
+        "INSERT INTO api_keys (key_id, secret_sha256, organisation, role, label) VALUES ($1, $2, $3, $4, $5)",
+        key_id,
+        _hash(secret),
+        organisation,
+        role,
+        label,
+    )
+    return f"{TOKEN_PREFIX}_{key_id}_{secret}"
+
+
+async def authenticate(pool: asyncpg.Pool, token: str) -> Actor | None:
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        return None
+    _, key_id, secret = parts
+    row = await pool.fetchrow(
+        "SELECT secret_sha256, organisation, role FROM api_keys WHERE key_id = $1 AND revoked_at IS NULL", key_id
+    )
+    if row is None or not hmac.compare_digest(row["secret_sha256"], _hash(secret)):
+        return None
+    return Actor(organisation=row["organisation"], role=row["role"], key_id=key_id)
+
+
+def require(*roles: str) -> Callable[..., object]:
+    """A FastAPI dependency: the caller's Actor, if its key is valid and its role is allowed."""
+    allowed: Iterable[str] = roles
+
+    async def dependency(
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+    ) -> Actor:
+        if credentials is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required (Authorization: Bearer …)")
+        actor = await authenticate(request.app.state.runtime.pool, credentials.credentials)
+        if actor is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key")
+        if allowed and actor.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {actor.role!r} may not do this; allowed: {sorted(allowed)}")
+        return actor
+
+    return dependency

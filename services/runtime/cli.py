@@ -1,0 +1,59 @@
+"""The command line every service shares: serve, migrate, create-api-key."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from . import db
+from .auth import create_api_key
+from .logs import configure_logging
+from .settings import ServiceSettings, load_settings
+
+ROLES = ("coordination", "owner", "partner", "donor", "refurbisher", "recipient", "operator")
+
+
+def main(
+    settings_cls: type[ServiceSettings], create_app: Callable[[ServiceSettings], FastAPI], migrations: Path
+) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m {settings_cls.__module__.rsplit('.', 1)[0]}")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="run the service (default)")
+    commands.add_parser("migrate", help="apply database migrations and exit")
+    key = commands.add_parser("create-api-key", help="create a bearer API key; prints it once")
+    key.add_argument("--organisation", required=True, help="organisation code, e.g. easy-brussels")
+    key.add_argument("--role", required=True, choices=ROLES)
+    key.add_argument("--label", default="", help="what the key is for")
+    args = parser.parse_args()
+
+    settings = load_settings(settings_cls)
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    if args.command in (None, "serve"):
+        app = create_app(settings)
+        uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
+    elif args.command == "migrate":
+        asyncio.run(_migrate(settings, migrations))
+    elif args.command == "create-api-key":
+        print(asyncio.run(_create_key(settings, migrations, args.organisation, args.role, args.label)))
+
+
+async def _migrate(settings: ServiceSettings, migrations: Path) -> None:
+    pool = await db.create_pool(settings.database_url, max_size=2)
+    try:
+        await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, settings.service_name: migrations})
+    finally:
+        await pool.close()
+
+
+async def _create_key(settings: ServiceSettings, migrations: Path, organisation: str, role: str, label: str) -> str:
+    pool = await db.create_pool(settings.database_url, max_size=2)
+    try:
+        await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, settings.service_name: migrations})
+        return await create_api_key(pool, organisation, role, label)
+    finally:
+        await pool.close()

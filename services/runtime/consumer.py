@@ -1,0 +1,210 @@
+"""Reliable consumers: validate, apply once, retry with backoff, dead-letter, then commit.
+
+The offset policy
+-----------------
+FastStream's default Kafka subscriber commits on a timer (``ACK_FIRST``) and can lose a message
+on a crash; ``ACK``/``REJECT_ON_ERROR`` commit after an error; ``NACK_ON_ERROR`` alone retries
+forever with no backoff. Passerelle's policy, implemented here on top of ``NACK_ON_ERROR``:
+
+* The subscriber reads one record at a time and commits its offset only when ``handle`` returns,
+  i.e. after the record was applied (effects + inbox row in one transaction), recognised as a
+  duplicate, deliberately ignored, or written to the dead-letter topic with ``acks=all``.
+* A record whose envelope or payload fails its contract goes to ``<topic>.dlq`` at once.
+* A handler error is retried ``consumer_max_attempts`` times with exponential backoff, then the
+  record is dead-lettered with the error, and the partition keeps flowing.
+* When the infrastructure itself is down (PostgreSQL unreachable, or the dead-letter write
+  fails) nothing can be done for *any* record, so ``handle`` raises: FastStream seeks back to
+  the record and it is delivered again. This is the only case that holds a partition, and only
+  for as long as the outage lasts.
+Kill the process at any point and the record is redelivered; the inbox makes the replay harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import structlog
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+from passerelle_contracts import Envelope, EventData, UnknownEventType, parse_data
+from passerelle_contracts.registry import DLQ_SUFFIX
+from pydantic import ValidationError
+
+from . import inbox
+from .logs import get_logger
+
+if TYPE_CHECKING:
+    from aiokafka import ConsumerRecord
+
+    from .settings import ServiceSettings
+
+log = get_logger(__name__)
+
+Handler = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[None]]
+
+# Errors that say "the database is not there", not "this message is bad".
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.InterfaceError,
+)
+
+
+class InfrastructureUnavailable(RuntimeError):
+    """Raised to make FastStream seek back: the record will be delivered again."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 4
+    backoff_initial_s: float = 0.2
+    backoff_max_s: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.backoff_initial_s * 2 ** (attempt - 1), self.backoff_max_s)
+
+
+class ReliableConsumer:
+    """One consumer group: a name, the topics it reads and a handler per event type."""
+
+    def __init__(
+        self,
+        name: str,
+        handlers: Mapping[str, Handler],
+        *,
+        pool: Callable[[], asyncpg.Pool],
+        publish: Callable[..., Awaitable[Any]],
+        retry: RetryPolicy,
+    ) -> None:
+        self.name = name
+        self.handlers = dict(handlers)
+        self._pool = pool
+        self._publish = publish
+        self._retry = retry
+
+    async def handle(self, record: ConsumerRecord) -> str:
+        """Apply one record; return the outcome. Raises only when the record must be redelivered.
+
+        Every line logged meanwhile carries the record's position and, once parsed, its event ids;
+        one line per record closes with the outcome and the duration.
+        """
+        started = time.perf_counter()
+        structlog.contextvars.bind_contextvars(
+            consumer=self.name, topic=record.topic, partition=record.partition, offset=record.offset
+        )
+        outcome, attempts = "redeliver", 0
+        try:
+            outcome, attempts = await self._handle(record)
+            return outcome
+        finally:
+            log.log(
+                logging.WARNING if outcome in ("redeliver", "dead-lettered") else logging.INFO,
+                "message handled",
+                outcome=outcome,
+                attempts=attempts,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            structlog.contextvars.unbind_contextvars(*_CONTEXT_KEYS)
+
+    async def _handle(self, record: ConsumerRecord) -> tuple[str, int]:
+        try:
+            envelope = Envelope.model_validate_json(record.value)
+        except ValidationError as error:
+            return await self._dead_letter(record, "invalid-envelope", _describe(error), 0), 0
+        structlog.contextvars.bind_contextvars(
+            event_id=str(envelope.event_id),
+            event_type=envelope.event_type,
+            correlation_id=str(envelope.correlation_id),
+            causation_id=str(envelope.causation_id) if envelope.causation_id else None,
+        )
+        handler = self.handlers.get(envelope.event_type)
+        if handler is None:
+            return "ignored", 0  # a topic carries many event types; this consumer needs few
+        try:
+            data = parse_data(envelope)
+        except (ValidationError, UnknownEventType) as error:
+            return await self._dead_letter(record, "invalid-data", _describe(error) if isinstance(error, ValidationError) else str(error), 0), 0
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return await self._apply(handler, envelope, data, record), attempts
+            except INFRASTRUCTURE_ERRORS as error:
+                log.warning("database unavailable, record will be redelivered", error=repr(error))
+                await asyncio.sleep(self._retry.backoff_max_s)
+                raise InfrastructureUnavailable(repr(error)) from error
+            except Exception as error:  # noqa: BLE001 - events fail alone; see the module docstring
+                if attempts >= self._retry.max_attempts:
+                    return await self._dead_letter(record, "handler-failed", repr(error), attempts), attempts
+                delay = self._retry.delay(attempts)
+                log.warning("handler failed, retrying", error=repr(error), attempt=attempts, retry_in_s=delay)
+                await asyncio.sleep(delay)
+
+    async def _apply(self, handler: Handler, envelope: Envelope, data: EventData, record: ConsumerRecord) -> str:
+        async with self._pool().acquire() as conn, conn.transaction():
+            fresh = await inbox.claim(
+                conn, self.name, envelope.event_id, envelope.event_type, record.topic, record.partition, record.offset
+            )
+            if not fresh:
+                return "duplicate"
+            await handler(conn, envelope, data)
+        return "processed"
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str, error: str, attempts: int) -> str:
+        headers = {
+            "x-dlq-reason": reason,
+            "x-dlq-error": error[:4000],
+            "x-dlq-consumer": self.name,
+            "x-dlq-attempts": str(attempts),
+            "x-dlq-original-topic": record.topic,
+            "x-dlq-original-partition": str(record.partition),
+            "x-dlq-original-offset": str(record.offset),
+            "x-dlq-failed-at": datetime.now(UTC).isoformat(),
+        }
+        try:
+            await self._publish(record.value, topic=record.topic + DLQ_SUFFIX, key=record.key, headers=headers)
+        except Exception as publish_error:
+            raise InfrastructureUnavailable(f"dead-letter write failed: {publish_error!r}") from publish_error
+        log.error("message dead-lettered", reason=reason, error=error[:500], attempts=attempts)
+        return "dead-lettered"
+
+
+_CONTEXT_KEYS = ("consumer", "topic", "partition", "offset", "event_id", "event_type", "correlation_id", "causation_id")
+
+
+def _describe(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors())
+
+
+def subscribe(
+    broker: KafkaBroker,
+    settings: ServiceSettings,
+    consumer: ReliableConsumer,
+    topics: Iterable[str],
+) -> None:
+    """Register a consumer on the broker with Passerelle's offset policy."""
+    names = [settings.topic(t) for t in topics]
+
+    async def on_message(message: KafkaMessage) -> None:
+        await consumer.handle(message.raw_message)  # type: ignore[arg-type]
+
+    on_message.__name__ = f"on_{consumer.name.replace('-', '_')}"
+    broker.subscriber(
+        *names,
+        group_id=settings.group(consumer.name),
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=f"{settings.service_name}.{consumer.name}",
+        description=f"Handles {', '.join(sorted(consumer.handlers))}",
+    )(on_message)

@@ -1,0 +1,131 @@
+"""The runtime one service process runs: pool, migrations, Kafka broker, consumers, outbox relay.
+
+A service's composition root builds one ``Runtime`` and hands it to ``http.create_http_app``;
+nothing connects before ``start()`` (no I/O at import time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+
+from . import db
+from .consumer import Handler, ReliableConsumer, RetryPolicy, subscribe
+from .logs import get_logger
+from .outbox import OutboxRelay, backlog
+from .settings import ServiceSettings
+
+log = get_logger(__name__)
+
+StartHook = Callable[["Runtime"], Awaitable[None]]
+
+
+def create_broker(settings: ServiceSettings) -> KafkaBroker:
+    """Idempotent producer with acks=all; FastStream's per-message access log is kept at DEBUG
+    because the consumer writes its own line per message with the outcome."""
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=f"passerelle-{settings.service_name}",
+        enable_idempotence=True,
+        acks="all",
+        request_timeout_ms=15_000,
+        log_level=logging.DEBUG,
+    )
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        migrations: Path,
+        on_start: Iterable[StartHook] = (),
+        relay: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.broker = create_broker(settings)
+        self._migrations = {"runtime": db.RUNTIME_MIGRATIONS, settings.service_name: migrations}
+        self._on_start = list(on_start)
+        self._pool: asyncpg.Pool | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._with_relay = relay
+        self.relay: OutboxRelay | None = None
+        self.retry = RetryPolicy(
+            settings.consumer_max_attempts, settings.consumer_backoff_initial_s, settings.consumer_backoff_max_s
+        )
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the runtime is not started")
+        return self._pool
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic(name)
+
+    def consume(self, name: str, topics: Iterable[str], handlers: Mapping[str, Handler]) -> ReliableConsumer:
+        consumer = ReliableConsumer(name, handlers, pool=lambda: self.pool, publish=self.broker.publish, retry=self.retry)
+        subscribe(self.broker, self.settings, consumer, topics)
+        return consumer
+
+    def background(self, factory: Callable[[], Awaitable[None]], name: str) -> None:
+        """Run a loop for the life of the process (started after the broker)."""
+        self._on_start.append(lambda runtime: self._spawn(factory, name))
+
+    async def _spawn(self, factory: Callable[[], Awaitable[None]], name: str) -> None:
+        self._tasks.append(asyncio.create_task(factory(), name=name))  # type: ignore[arg-type]
+
+    async def start(self) -> None:
+        s = self.settings
+        self._pool = await db.create_pool(s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
+        await db.migrate(self._pool, self._migrations)
+        for hook in self._on_start:
+            await hook(self)
+        await self.broker.start()
+        if self._with_relay:
+            self.relay = OutboxRelay(
+                dsn=s.database_url,
+                pool=self._pool,
+                bootstrap=s.kafka_bootstrap,
+                batch_size=s.outbox_batch_size,
+                poll_interval_s=s.outbox_poll_interval_s,
+                keep_published_s=s.outbox_keep_published_s,
+            )
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        log.info("service started", kafka=s.kafka_bootstrap, topic_prefix=s.topic_prefix)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.broker.stop()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        log.info("service stopped")
+
+    async def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        try:
+            await asyncio.wait_for(self.pool.fetchval("SELECT 1"), timeout=2)
+            checks["database"] = "ok"
+        except Exception as error:  # noqa: BLE001 - reported, not raised
+            checks["database"] = f"unavailable: {error!r}"
+        checks["broker"] = "ok" if await self.broker.ping(timeout=2) else "unavailable"
+        return checks
+
+    async def outbox_backlog(self) -> dict[str, Any]:
+        state = await backlog(self.pool)
+        state["relay_leader"] = bool(self.relay and self.relay.is_leader)
+        state["published_since_start"] = self.relay.published if self.relay else 0
+        return state

@@ -1,0 +1,65 @@
+"""One typed settings object per service, read once from the environment, failing fast."""
+
+from __future__ import annotations
+
+import sys
+from typing import TypeVar
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+S = TypeVar("S", bound="ServiceSettings")
+
+SHARED_PREFIX = "PASSERELLE_"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. A service subclasses it and sets ``env_prefix``.
+
+    Shared values (Kafka, topic prefix, logging) come from ``PASSERELLE_*``; the others from the
+    service's own prefix (``PASSERELLE_ACTIONS_DATABASE_URL``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix=SHARED_PREFIX, extra="ignore", frozen=True, populate_by_name=True)
+
+    service_name: str
+    database_url: str = Field(description="postgresql://user:password@host:port/database")
+    kafka_bootstrap: str = Field(default="127.0.0.1:19092", validation_alias=AliasChoices("PASSERELLE_KAFKA_BOOTSTRAP"))
+    topic_prefix: str = Field(
+        default="",
+        validation_alias=AliasChoices("PASSERELLE_TOPIC_PREFIX"),
+        description="Prepended to every topic and consumer group (isolates test runs).",
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(ge=0, le=65535)
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("PASSERELLE_LOG_LEVEL"))
+    log_json: bool | None = Field(
+        default=None, validation_alias=AliasChoices("PASSERELLE_LOG_JSON"), description="Default: JSON unless on a terminal."
+    )
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    consumer_max_attempts: int = Field(default=4, ge=1, description="Tries of a failing handler before dead-lettering.")
+    consumer_backoff_initial_s: float = Field(default=0.2, gt=0)
+    consumer_backoff_max_s: float = Field(default=5.0, gt=0)
+    outbox_poll_interval_s: float = Field(default=1.0, gt=0, description="Polling fallback when no NOTIFY arrives.")
+    outbox_batch_size: int = Field(default=500, ge=1)
+    outbox_keep_published_s: int = Field(default=7 * 24 * 3600, description="How long sent outbox rows are kept.")
+
+    def topic(self, name: str) -> str:
+        return self.topic_prefix + name
+
+    def group(self, consumer: str) -> str:
+        return f"{self.topic_prefix}{self.service_name}.{consumer}"
+
+
+def load_settings(cls: type[S], **overrides: object) -> S:
+    """Read the settings once; on a missing or invalid value, exit with a message that names it."""
+    try:
+        return cls(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        prefix = cls.model_config.get("env_prefix", "")
+        lines = [f"{cls.__name__}: invalid configuration"]
+        for problem in error.errors():
+            name = ".".join(str(p) for p in problem["loc"])
+            lines.append(f"  {prefix}{name.upper()}: {problem['msg']}")
+        sys.exit("\n".join(lines))

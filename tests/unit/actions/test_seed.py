@@ -1,0 +1,61 @@
+"""The plan as data: the structure the seeds README gives, and mappings that can match events."""
+
+from __future__ import annotations
+
+from passerelle_contracts import EVENT_MODELS
+
+from services.actions.handlers import read_seed
+
+PLAN, INDICATORS = read_seed()
+
+# From ../shared/seeds/README.md: chantier -> (axis, first action, last action)
+CHANTIERS = {
+    1: (1, 1, 5), 2: (1, 6, 10), 3: (1, 11, 15), 4: (2, 16, 19), 5: (2, 20, 25), 6: (2, 26, 28),
+    7: (3, 29, 30), 8: (3, 31, 32), 9: (3, 33, 34), 10: (3, 35, 36), 11: (3, 37, 37), 12: (4, 38, 42),
+    13: (4, 43, 48), 14: (4, 49, 52), 15: (4, 53, 54), 16: (4, 55, 62), 17: (4, 63, 66),
+}
+
+
+def test_the_plan_has_4_axes_17_chantiers_and_66_numbered_actions() -> None:
+    assert [a["number"] for a in PLAN["axes"]] == [1, 2, 3, 4]
+    assert [c["number"] for c in PLAN["chantiers"]] == list(range(1, 18))
+    assert sorted(a["number"] for a in PLAN["actions"]) == list(range(1, 67))
+
+
+def test_each_action_sits_in_its_chantier_and_axis() -> None:
+    axis_of = {c["number"]: c["axis"] for c in PLAN["chantiers"]}
+    for action in PLAN["actions"]:
+        axis, first, last = CHANTIERS[action["chantier"]]
+        assert first <= action["number"] <= last, action["number"]
+        assert axis_of[action["chantier"]] == axis
+
+
+def test_every_lead_and_partner_is_a_known_organisation() -> None:
+    codes = {o["code"] for o in PLAN["organisations"]}
+    for action in PLAN["actions"]:
+        assert action["lead"] in codes
+        assert set(action["partners"]) <= codes
+
+
+def test_dutch_titles_are_left_empty_rather_than_invented() -> None:
+    assert all(a["title_nl"] == "" for a in PLAN["actions"])
+
+
+def test_every_mapping_names_a_known_indicator_and_fields_of_its_event() -> None:
+    indicators = {i["code"] for i in INDICATORS["indicators"]}
+    models = {t: m for (t, _), m in EVENT_MODELS.items()}
+    for mapping in INDICATORS["mappings"]:
+        assert mapping["indicator"] in indicators
+        fields = models[mapping["event_type"]].model_fields
+        assert set(mapping["conditions"]) <= set(fields)
+        assert mapping["amount"] == "count" or mapping["amount"] in fields
+
+
+def test_pupils_associations_feed_action_46() -> None:
+    by_code = {i["code"]: i for i in INDICATORS["indicators"]}
+    targets = [
+        by_code[m["indicator"]]["action"]
+        for m in INDICATORS["mappings"]
+        if "pupils-association" in m["conditions"].get("recipient_kind", [])
+    ]
+    assert targets == [46]

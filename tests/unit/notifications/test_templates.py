@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from passerelle_contracts import Envelope
+
+from services.notifications.templates import RENDERERS, number, render
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "contracts" / "examples"
+
+
+def example(event_type: str) -> Envelope:
+    return Envelope.model_validate_json((EXAMPLES / f"{event_type}.v1.json").read_text("utf-8"))
+
+
+def test_an_indicator_change_is_told_in_french_with_old_and_new_values() -> None:
+    message = render(example("IndicatorMeasured"), "fr")
+    assert message.subject == "[Passerelle] Action 46 : « Appareils reconditionnés livrés aux associations d'élèves » passe de 100 à 125"
+    assert "est passé de 100 à 125 appareils." in message.body
+    assert message.body.startswith("Bonjour,")
+
+
+def test_an_indicator_change_is_told_in_dutch() -> None:
+    message = render(example("IndicatorMeasured"), "nl")
+    assert "Actie 46" in message.subject
+    assert "is gewijzigd van 100 naar 125 toestellen." in message.body
+    assert "Bonjour" not in message.body
+
+
+def test_a_status_change_names_both_statuses_in_the_reader_language() -> None:
+    fr = render(example("ActionStatusChanged"), "fr").body
+    nl = render(example("ActionStatusChanged"), "nl").body
+    assert "de « planifiée » à « en cours »" in fr
+    assert "van „gepland” naar „lopend”" in nl
+
+
+@pytest.mark.parametrize("event_type", sorted(RENDERERS))
+@pytest.mark.parametrize("language", ["fr", "nl"])
+def test_every_subscribable_event_renders_in_both_languages(event_type: str, language: str) -> None:
+    message = render(example(event_type), language)
+    assert message.subject.startswith("[Passerelle] ")
+    assert "{" not in message.body
+
+
+def test_numbers_follow_each_language() -> None:
+    assert number(15000, "fr") == "15\u202f000"
+    assert number(15000, "nl") == "15.000"
+    assert number(12.5, "fr") == "12,5"
+    assert number(None, "nl") == "—"
+
+
+def test_examples_exist_for_the_templates() -> None:
+    for event_type in RENDERERS:
+        assert json.loads((EXAMPLES / f"{event_type}.v1.json").read_text("utf-8"))["event_type"] == event_type

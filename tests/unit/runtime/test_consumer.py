@@ -1,0 +1,150 @@
+"""The reliable consumer on FastStream's in-memory broker, with a fake database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from passerelle_contracts import Envelope
+from passerelle_contracts.equipment_v1 import TOPIC
+
+from services.runtime.consumer import ReliableConsumer, RetryPolicy, subscribe
+from services.runtime.settings import ServiceSettings
+from services.runtime.testing import FakePool
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "contracts" / "examples" / "DevicesDelivered.v1.json"
+SETTINGS = ServiceSettings(service_name="test", database_url="postgresql://unused", http_port=0, topic_prefix="t.")
+FAST = RetryPolicy(max_attempts=3, backoff_initial_s=0.001, backoff_max_s=0.002)
+
+
+def delivery(**changes: Any) -> bytes:
+    raw = json.loads(EXAMPLE.read_text("utf-8"))
+    raw.update(changes)
+    return json.dumps(raw).encode()
+
+
+class Harness:
+    def __init__(self, handler: Any) -> None:
+        self.broker = KafkaBroker()
+        self.pool = FakePool()
+        self.dead: list[tuple[bytes, dict[str, str]]] = []
+        self.consumer = ReliableConsumer(
+            "indicators", {"DevicesDelivered": handler}, pool=lambda: self.pool, publish=self.broker.publish, retry=FAST
+        )
+        subscribe(self.broker, SETTINGS, self.consumer, [TOPIC])
+
+        @self.broker.subscriber("t." + TOPIC + ".dlq")
+        async def dlq(message: KafkaMessage) -> None:
+            record = message.raw_message
+            self.dead.append((record.value, {k: v.decode() for k, v in record.headers}))
+
+
+@pytest.fixture
+def calls() -> list[Envelope]:
+    return []
+
+
+async def test_a_valid_event_is_applied_once_even_when_delivered_twice(calls: list[Envelope]) -> None:
+    async def handler(conn: Any, envelope: Envelope, data: Any) -> None:
+        calls.append(envelope)
+
+    h = Harness(handler)
+    async with TestKafkaBroker(h.broker, connect_only=False) as broker:
+        await broker.publish(delivery(), "t." + TOPIC)
+        await broker.publish(delivery(), "t." + TOPIC)
+    assert len(calls) == 1
+    assert calls[0].data["total_devices"] == 25
+    assert len(h.pool.inbox) == 1
+    assert h.dead == []
+
+
+async def test_a_message_that_is_not_an_envelope_is_dead_lettered_with_its_reason(calls: list[Envelope]) -> None:
+    async def handler(conn: Any, envelope: Envelope, data: Any) -> None:
+        calls.append(envelope)
+
+    h = Harness(handler)
+    async with TestKafkaBroker(h.broker, connect_only=False) as broker:
+        await broker.publish(b'{"hello": "world"}', "t." + TOPIC)
+        await broker.publish(delivery(), "t." + TOPIC)
+    assert len(calls) == 1, "the next valid message is still processed"
+    [(body, headers)] = h.dead
+    assert body == b'{"hello": "world"}'
+    assert headers["x-dlq-reason"] == "invalid-envelope"
+    assert "event_id: Field required" in headers["x-dlq-error"]
+    assert headers["x-dlq-consumer"] == "indicators"
+    assert headers["x-dlq-original-topic"] == "t." + TOPIC
+    assert headers["x-dlq-original-offset"] == "0"
+
+
+async def test_a_payload_breaking_its_contract_is_dead_lettered_at_once(calls: list[Envelope]) -> None:
+    attempts = 0
+
+    async def handler(conn: Any, envelope: Envelope, data: Any) -> None:
+        nonlocal attempts
+        attempts += 1
+
+    h = Harness(handler)
+    raw = json.loads(delivery())
+    raw["data"]["total_devices"] = -3
+    async with TestKafkaBroker(h.broker, connect_only=False) as broker:
+        await broker.publish(json.dumps(raw).encode(), "t." + TOPIC)
+    assert attempts == 0
+    [(_, headers)] = h.dead
+    assert headers["x-dlq-reason"] == "invalid-data"
+    assert "total_devices: Input should be greater than or equal to 1" in headers["x-dlq-error"]
+
+
+async def test_a_failing_handler_is_retried_then_dead_lettered_and_nothing_is_recorded() -> None:
+    attempts = 0
+
+    async def handler(conn: Any, envelope: Envelope, data: Any) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise RuntimeError("boom")
+
+    h = Harness(handler)
+    async with TestKafkaBroker(h.broker, connect_only=False) as broker:
+        await broker.publish(delivery(), "t." + TOPIC)
+    assert attempts == FAST.max_attempts
+    assert h.pool.inbox == set(), "a failed attempt rolls back its inbox row"
+    [(_, headers)] = h.dead
+    assert headers["x-dlq-reason"] == "handler-failed"
+    assert headers["x-dlq-attempts"] == str(FAST.max_attempts)
+    assert "RuntimeError('boom')" in headers["x-dlq-error"]
+
+
+async def test_a_handler_that_recovers_on_retry_is_applied_once() -> None:
+    attempts = 0
+
+    async def handler(conn: Any, envelope: Envelope, data: Any) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 2:
+            raise RuntimeError("transient")
+
+    h = Harness(handler)
+    async with TestKafkaBroker(h.broker, connect_only=False) as broker:
+        await broker.publish(delivery(), "t." + TOPIC)
+    assert attempts == 2
+    assert len(h.pool.inbox) == 1
+    assert h.dead == []
+
+
+async def test_event_types_without_a_handler_are_ignored_without_a_dead_letter() -> None:
+    async def handler(conn: Any, envelope: Envelope, data: Any) -> None:
+        raise AssertionError("not for this consumer")
+
+    h = Harness(handler)
+    async with TestKafkaBroker(h.broker, connect_only=False) as broker:
+        await broker.publish(delivery(event_type="SomethingElse"), "t." + TOPIC)
+    assert h.pool.inbox == set()
+    assert h.dead == []
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    policy = RetryPolicy(max_attempts=6, backoff_initial_s=0.2, backoff_max_s=1.0)
+    assert [policy.delay(n) for n in range(1, 6)] == [0.2, 0.4, 0.8, 1.0, 1.0]
