@@ -1,0 +1,85 @@
+# shellcheck shell=bash
+# Shared helpers for the Passerelle scripts. Sourced, never executed:
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# Everything is derived from this file's location so the scripts work from any cwd
+# and on any machine (no absolute paths baked in).
+
+# Guard against double sourcing (readonly variables would otherwise fail).
+[[ -n "${_PASSERELLE_COMMON_LOADED:-}" ]] && return 0
+_PASSERELLE_COMMON_LOADED=1
+
+PASSERELLE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+export PASSERELLE_ROOT
+
+# Local state (data, logs, pids). Ignored by git (.run/ in .gitignore).
+: "${PASSERELLE_RUN_DIR:=${PASSERELLE_ROOT}/.run}"
+export PASSERELLE_RUN_DIR
+
+# Everything binds to loopback only: this is a developer/test stack, not a service.
+PASSERELLE_HOST=127.0.0.1
+: "${PASSERELLE_KAFKA_PORT:=19092}"
+: "${PASSERELLE_KAFKA_CONTROLLER_PORT:=19093}"
+: "${PASSERELLE_PG_PORT:=15432}"
+export PASSERELLE_HOST PASSERELLE_KAFKA_PORT PASSERELLE_KAFKA_CONTROLLER_PORT PASSERELLE_PG_PORT
+
+# Application role and databases created by `scripts/infra start postgres`.
+# (SC2034: these are read by the scripts that source this file.)
+# shellcheck disable=SC2034
+PASSERELLE_PG_ROLE=passerelle
+# shellcheck disable=SC2034
+PASSERELLE_PG_PASSWORD=passerelle
+# shellcheck disable=SC2034
+PASSERELLE_PG_DATABASES=(
+  passerelle_actions
+  passerelle_equipment
+  passerelle_funding
+  passerelle_notifications
+  passerelle_test
+)
+
+# Python interpreter of the project venv (created by scripts/install).
+: "${PASSERELLE_PYTHON:=${PASSERELLE_ROOT}/.venv/bin/python}"
+
+# Kafka broker jars fetched by Maven (scripts/install).
+PASSERELLE_KAFKA_LIBS="${PASSERELLE_ROOT}/deploy/kafka/target/libs"
+
+log() { printf '[passerelle] %s\n' "$*" >&2; }
+warn() { printf '[passerelle] WARNING: %s\n' "$*" >&2; }
+die() {
+  printf '[passerelle] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+is_root() { [[ "$(id -u)" -eq 0 ]]; }
+
+# need_root_or_say WHAT HOW: succeed when root; otherwise explain what needs root and how
+# to do it by hand, then exit. Used before anything that needs apt or another user.
+need_root_or_say() {
+  local what="$1" how="${2:-}"
+  is_root && return 0
+  printf '[passerelle] ERROR: %s needs root.\n' "$what" >&2
+  [[ -n "$how" ]] && printf '[passerelle] Run as root, or do it yourself:\n    %s\n' "$how" >&2
+  exit 1
+}
+
+# Milliseconds since the epoch (bash 5 EPOCHREALTIME; the separator follows the locale).
+now_ms() {
+  local t="${EPOCHREALTIME//[.,]/}"
+  printf '%s\n' "$((t / 1000))"
+}
+
+# elapsed_since START_MS -> "1.234s"
+elapsed_since() {
+  local ms=$(($(now_ms) - $1))
+  printf '%d.%03ds\n' "$((ms / 1000))" "$((ms % 1000))"
+}
+
+# port_in_use PORT: true when something accepts TCP connections on 127.0.0.1:PORT.
+port_in_use() {
+  (: <"/dev/tcp/${PASSERELLE_HOST}/$1") 2>/dev/null
+}
+
+# kafka_jars_present: the broker jar is what matters; the rest come with it.
+kafka_jars_present() {
+  compgen -G "${PASSERELLE_KAFKA_LIBS}/kafka_2.13-*.jar" >/dev/null
+}

@@ -1,0 +1,75 @@
+"""Fixtures shared by the integration and end-to-end tests.
+
+They need the real Kafka broker and PostgreSQL that `scripts/test` starts (or any others named
+by PASSERELLE_KAFKA_BOOTSTRAP and PASSERELLE_DATABASE_URL_BASE). Each test session uses its own
+topic prefix and each test its own databases, so runs never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from services.runtime.topics import ensure_topics
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_file() -> dict[str, str]:
+    path = Path(os.environ.get("PASSERELLE_RUN_DIR", ROOT / ".run")) / "env"
+    if not path.is_file():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def _setting(name: str) -> str:
+    value = os.environ.get(name) or _env_file().get(name)
+    if not value:
+        pytest.fail(f"{name} is not set and .run/env is missing: start the infrastructure with scripts/infra start")
+    return value
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    return _setting("PASSERELLE_KAFKA_BOOTSTRAP")
+
+
+@pytest.fixture(scope="session")
+def database_url_base() -> str:
+    return _setting("PASSERELLE_DATABASE_URL_BASE")
+
+
+@pytest.fixture(scope="session")
+async def topic_prefix(kafka_bootstrap: str) -> str:
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    await ensure_topics(kafka_bootstrap, prefix)
+    return prefix
+
+
+CreateDatabase = Callable[[str], Awaitable[str]]
+
+
+@pytest.fixture
+async def create_database(database_url_base: str) -> AsyncIterator[CreateDatabase]:
+    """Make fresh, empty databases for a test (dropped afterwards); returns their URLs."""
+    admin = await asyncpg.connect(f"{database_url_base}/postgres")
+    made: list[str] = []
+
+    async def create(label: str) -> str:
+        name = f"test_{label}_{uuid.uuid4().hex[:8]}"
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return f"{database_url_base}/{name}"
+
+    try:
+        yield create
+    finally:
+        for name in made:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -1,0 +1,139 @@
+"""The coordination flow end to end, with the four services running as processes:
+a device delivery recorded in equipment moves action 46's indicator in actions, and the
+Working Group members subscribed to it receive an e-mail in their language (real SMTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import json
+import urllib.request
+from collections.abc import AsyncIterator
+from email.message import Message
+from email.policy import default
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.conftest import CreateDatabase
+from tests.support import ServiceProcess, eventually, free_port
+
+pytestmark = pytest.mark.infra
+
+SERVICES = ("actions", "equipment", "funding", "notifications")
+
+
+class Inbox:
+    """An SMTP server on loopback that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        self.messages.append(email.message_from_bytes(envelope.content, policy=default))
+        return "250 OK"
+
+    def to(self, address: str) -> list[Message]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture
+def smtp() -> AsyncIterator[tuple[Inbox, int]]:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+async def system(
+    create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, smtp: tuple[Inbox, int]
+) -> AsyncIterator[dict[str, ServiceProcess]]:
+    prefix = topic_prefix + "e2e."
+    from services.runtime.topics import ensure_topics
+
+    await ensure_topics(kafka_bootstrap, prefix)
+    env = {"PASSERELLE_KAFKA_BOOTSTRAP": kafka_bootstrap, "PASSERELLE_TOPIC_PREFIX": prefix}
+    for name in SERVICES:
+        env[f"PASSERELLE_{name.upper()}_DATABASE_URL"] = await create_database(name)
+        env[f"PASSERELLE_{name.upper()}_HTTP_PORT"] = str(free_port())
+    env["PASSERELLE_NOTIFICATIONS_SMTP_PORT"] = str(smtp[1])
+    processes = {name: ServiceProcess(name, env, tmp_path) for name in SERVICES}
+    try:
+        for process in processes.values():
+            process.start()
+        await asyncio.gather(*(p.wait_ready() for p in processes.values()))
+        yield processes
+    finally:
+        for process in processes.values():
+            process.stop()
+
+
+def call(url: str, body: dict | None = None, token: str | None = None, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+async def test_a_delivery_reaches_the_indicator_of_action_46_and_the_working_group_by_e_mail(
+    system: dict[str, ServiceProcess], smtp: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp
+    equipment, actions, notifications = system["equipment"], system["actions"], system["notifications"]
+    for process in system.values():
+        assert call(process.url + "/ready")[1]["status"] == "ready"
+
+    token = equipment.cli("create-api-key", "--organisation", "caban", "--role", "refurbisher")
+    body = {
+        "recipient": "asbl-devoirs-anderlecht",
+        "recipient_kind": "pupils-association",
+        "devices": {"laptop": 20, "tablet": 5},
+        "public": "young-people",
+        "beneficiaries": 25,
+        "commune": "Anderlecht",
+        "delivered_on": "2026-11-20",
+    }
+    once = {"Idempotency-Key": "delivery-2026-11-20-anderlecht"}
+    status, delivery = call(equipment.url + "/deliveries", body, token, once)
+    assert status == 201, delivery
+    status, again = call(equipment.url + "/deliveries", body, token, once)
+    assert (status, again["delivery_id"]) == (200, delivery["delivery_id"]), "a retried request records nothing new"
+
+    def indicator() -> float:
+        detail = call(actions.url + "/actions/46")[1]
+        return next(i["current_value"] for i in detail["indicators"] if i["code"] == "a46-devices-pupils")
+
+    assert await eventually(lambda: indicator() == 25, what="action 46's indicator at 25")
+
+    partners = {p["code"]: p for p in call(notifications.url + "/partners")[1]}
+    subscribed = [p for p in partners.values() if p["working_group"] and "IndicatorMeasured" in p["subscriptions"]]
+    assert subscribed, "the seed subscribes the Working Group to indicator changes"
+    await eventually(lambda: len(inbox.messages) >= len(subscribed), timeout=30, what="an e-mail per subscriber")
+
+    french = inbox.to(partners["easy-brussels"]["email"])
+    dutch = inbox.to(partners["actiris"]["email"])
+    assert partners["easy-brussels"]["language"] == "fr" and partners["actiris"]["language"] == "nl"
+    assert len(french) == 1 and len(dutch) == 1
+    assert french[0]["Subject"].startswith("[Passerelle] Action 46 :")
+    assert "est passé de 0 à 25 appareils." in french[0].get_content()
+    assert "is gewijzigd van 0 naar 25 toestellen." in dutch[0].get_content()
+    assert french[0]["X-Passerelle-Correlation-Id"] == dutch[0]["X-Passerelle-Correlation-Id"]
+    not_subscribed = [p for p in partners.values() if "IndicatorMeasured" not in p["subscriptions"]]
+    assert all(not inbox.to(p["email"]) for p in not_subscribed)
+
+    log = call(notifications.url + "/deliveries?status=sent")[1]
+    assert len([d for d in log if d["event_type"] == "IndicatorMeasured"]) == len(subscribed)
+
+    await asyncio.sleep(1)
+    assert len(inbox.messages) == len(subscribed), "the retried request told nobody twice"
+    assert indicator() == 25

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from services.actions.app import create_app
+from services.actions.settings import ActionsSettings
+from services.runtime.auth import create_api_key
+from tests.conftest import CreateDatabase
+
+
+class ActionsUnderTest:
+    def __init__(self, app: Any, client: httpx.AsyncClient, settings: ActionsSettings) -> None:
+        self.app = app
+        self.client = client
+        self.settings = settings
+        self.runtime = app.state.runtime
+
+    async def key(self, organisation: str, role: str) -> dict[str, str]:
+        token = await create_api_key(self.runtime.pool, organisation, role)
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def actions(create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[ActionsUnderTest]:
+    """The actions service in this process: real database and broker, HTTP through ASGI."""
+    settings = ActionsSettings(
+        database_url=await create_database("actions"),
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        http_port=0,
+        consumer_backoff_initial_s=0.01,
+        outbox_poll_interval_s=0.2,
+    )
+    app = create_app(settings)
+    await app.state.runtime.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://actions") as client:
+            yield ActionsUnderTest(app, client, settings)
+    finally:
+        await app.state.runtime.stop()
