@@ -95,3 +95,13 @@ def test_no_event_names_a_person() -> None:
     forbidden = {"first_name", "last_name", "name", "pupil", "pupil_name", "beneficiary_name", "email", "phone"}
     for model in EVENT_MODELS.values():
         assert not forbidden & set(model.model_fields), model.event_type
+
+
+def test_committed_asyncapi_documents_match_the_services() -> None:
+    from services.runtime import asyncapi
+
+    for name, content in asyncapi.rendered().items():
+        committed = asyncapi.OUT / name
+        assert committed.is_file() and committed.read_text("utf-8") == content, (
+            f"docs/asyncapi/{name} is out of date: run python -m services.runtime.asyncapi write"
+        )
