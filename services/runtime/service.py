@@ -36,6 +36,7 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
         enable_idempotence=True,
         acks="all",
         request_timeout_ms=15_000,
+        logger=get_logger("faststream"),
         log_level=logging.DEBUG,
     )
 

@@ -38,6 +38,7 @@ class ServiceSettings(BaseSettings):
     )
     db_pool_min: int = 1
     db_pool_max: int = 10
+    consumer_batch_max: int = Field(default=200, ge=1, description="Records read and committed together.")
     consumer_max_attempts: int = Field(default=4, ge=1, description="Tries of a failing handler before dead-lettering.")
     consumer_backoff_initial_s: float = Field(default=0.2, gt=0)
     consumer_backoff_max_s: float = Field(default=5.0, gt=0)
