@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
-from passerelle_contracts import Envelope, EventData
-from passerelle_contracts import actions_v1, equipment_v1, funding_v1
+from passerelle_contracts import Envelope, EventData, actions_v1, equipment_v1, funding_v1
 
 from services.runtime.service import Runtime
 

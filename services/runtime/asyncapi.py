@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from faststream.specification import AsyncAPI
-from passerelle_contracts import TOPICS, topic as topic_spec
+from passerelle_contracts import TOPICS
+from passerelle_contracts import topic as topic_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "asyncapi"

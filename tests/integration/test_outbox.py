@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from passerelle_contracts import SYSTEM_ACTOR, Envelope
 from passerelle_contracts.funding_v1 import TOPIC, GrantAwarded
+
 from services.runtime import db
 from services.runtime.outbox import OutboxRelay, backlog, enqueue
 from services.runtime.topics import ensure_topics
-
 from tests.conftest import CreateDatabase
 from tests.support import ROOT, eventually, free_port, read_topic
 
