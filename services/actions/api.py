@@ -91,10 +91,7 @@ async def get_action(request: Request, number: int) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"no action {number}; the plan has actions 1 to 66")
     history = [dict(h) for h in await repository.history(pool, number)]
-    indicators = [
-        {k: (float(v) if k in ("baseline", "target", "current_value") and v is not None else v) for k, v in dict(i).items()}
-        for i in await repository.indicators(pool, number)
-    ]
+    indicators = [_indicator(i) for i in await repository.indicators(pool, number)]
     return {**dict(row), "history": history, "indicators": indicators}
 
 
@@ -119,8 +116,9 @@ async def post_status(
 
 @router.get("/indicators", summary="Every indicator with its current value")
 async def list_indicators(request: Request, action: int | None = Query(None, ge=1, le=66)) -> list[dict[str, Any]]:
-    rows = await repository.indicators(_pool(request), action)
-    return [
-        {k: (float(v) if k in ("baseline", "target", "current_value") and v is not None else v) for k, v in dict(r).items()}
-        for r in rows
-    ]
+    return [_indicator(r) for r in await repository.indicators(_pool(request), action)]
+
+
+def _indicator(row: Any) -> dict[str, Any]:
+    """Numeric columns as JSON numbers (they are NUMERIC in the database)."""
+    return {k: float(v) if k in ("baseline", "target", "current_value") and v is not None else v for k, v in dict(row).items()}

@@ -10,7 +10,7 @@ import asyncpg
 from passerelle_contracts import Envelope
 
 from . import repository
-from .templates import render
+from .templates import Message, render
 
 SEED = Path(__file__).resolve().parent / "seed" / "partners.json"
 
@@ -36,9 +36,11 @@ async def notify_subscribers(conn: asyncpg.Connection, envelope: Envelope) -> in
     Runs in the consumer's transaction with its inbox row; returns how many were queued.
     """
     rows = []
-    rendered: dict[str, Any] = {}
+    rendered: dict[str, Message] = {}  # one rendering per language, not per partner
     for sub in await repository.subscribers(conn, envelope.event_type):
-        message = rendered.get(sub["language"]) or rendered.setdefault(sub["language"], render(envelope, sub["language"]))
+        if sub["language"] not in rendered:
+            rendered[sub["language"]] = render(envelope, sub["language"])
+        message = rendered[sub["language"]]
         rows.append(
             (sub["code"], envelope.event_id, envelope.event_type, envelope.correlation_id, sub["email"], sub["language"],
              message.subject, message.body)
