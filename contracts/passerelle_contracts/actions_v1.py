@@ -92,4 +92,186 @@ class IndicatorMeasured(EventData):
     changes: list[FieldChange]
 
 
-EVENTS: tuple[type[EventData], ...] = (ActionRegistered, ActionStatusChanged, IndicatorMeasured)
+class ActionDetailsChanged(EventData):
+    """Descriptive fields of an action changed (titles, lead, partners, publics, roll-up weight)."""
+
+    event_type = "ActionDetailsChanged"
+    topic = TOPIC
+
+    action_number: int = Field(ge=1, le=66)
+    title_fr: str
+    changes: list[FieldChange]
+
+
+class ActionProgressUpdated(EventData):
+    """An action's progress (0-100 %) changed: set by its owner, or derived from its milestones."""
+
+    event_type = "ActionProgressUpdated"
+    topic = TOPIC
+
+    action_number: int = Field(ge=1, le=66)
+    title_fr: str
+    progress: float = Field(ge=0, le=100)
+    previous_progress: float = Field(ge=0, le=100)
+    mode: Literal["manual", "milestones"]
+    changes: list[FieldChange]
+
+
+class MilestonePlanned(EventData):
+    """A milestone was planned, or its planned date or title changed."""
+
+    event_type = "MilestonePlanned"
+    topic = TOPIC
+
+    action_number: int = Field(ge=1, le=66)
+    milestone_id: str
+    title_fr: str
+    title_nl: str = ""
+    planned_on: date
+    changes: list[FieldChange]
+
+
+class MilestoneReached(EventData):
+    event_type = "MilestoneReached"
+    topic = TOPIC
+
+    action_number: int = Field(ge=1, le=66)
+    milestone_id: str
+    title_fr: str
+    title_nl: str = ""
+    planned_on: date
+    reached_on: date
+    changes: list[FieldChange]
+
+
+class MilestoneOverdue(EventData):
+    """A milestone passed its planned date without being reached (announced once)."""
+
+    event_type = "MilestoneOverdue"
+    topic = TOPIC
+
+    action_number: int = Field(ge=1, le=66)
+    milestone_id: str
+    title_fr: str
+    title_nl: str = ""
+    planned_on: date
+    as_of: date
+    days_overdue: int = Field(ge=1)
+
+
+class IndicatorDefined(EventData):
+    """An indicator was defined for an action, or its definition changed."""
+
+    event_type = "IndicatorDefined"
+    topic = TOPIC
+
+    action_number: int = Field(ge=1, le=66)
+    indicator_code: str
+    name_fr: str
+    name_nl: str = ""
+    unit: str
+    baseline: float
+    target: float | None = None
+    period: str = ""
+    changes: list[FieldChange]
+
+
+ReportStatus = Literal["draft", "submitted", "approved", "returned"]
+
+
+class _ReportEvent(EventData):
+    action_number: int = Field(ge=1, le=66)
+    report_id: str
+    period: str = Field(description="The period reported on, e.g. '2024' or '2024-S1'.")
+    status: ReportStatus
+    previous_status: ReportStatus
+    comment: str = ""
+    changes: list[FieldChange]
+
+
+class ReportSubmitted(_ReportEvent):
+    """An action's progress report was submitted for approval."""
+
+    event_type = "ReportSubmitted"
+    topic = TOPIC
+
+
+class ReportApproved(_ReportEvent):
+    event_type = "ReportApproved"
+    topic = TOPIC
+
+
+class ReportReturned(_ReportEvent):
+    """A report was returned to its owner with a comment."""
+
+    event_type = "ReportReturned"
+    topic = TOPIC
+
+
+MeetingKind = Literal["working_group", "copil"]
+
+
+class AgendaItem(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    action_number: int | None = Field(default=None, ge=1, le=66)
+    title: str
+
+
+class MeetingHeld(EventData):
+    """A Working Group or COPIL meeting was held (attendees are organisations)."""
+
+    event_type = "MeetingHeld"
+    topic = TOPIC
+
+    meeting_id: str
+    kind: MeetingKind
+    held_on: date
+    attendees: list[str]
+    agenda: list[AgendaItem]
+
+
+class DecisionRecorded(EventData):
+    """A meeting's decision was recorded as an outcome on an action."""
+
+    event_type = "DecisionRecorded"
+    topic = TOPIC
+
+    meeting_id: str
+    meeting_kind: MeetingKind
+    held_on: date
+    action_number: int = Field(ge=1, le=66)
+    decision: str
+
+
+class AnnualReportPublished(EventData):
+    """The annual report to the Government (action 20) was published."""
+
+    event_type = "AnnualReportPublished"
+    topic = TOPIC
+
+    report_id: str
+    year: int
+    as_of: date
+    actions: int
+    by_status: dict[ActionStatus, int]
+    files: dict[str, str] = Field(description="File name -> SHA-256 of its content.")
+
+
+EVENTS: tuple[type[EventData], ...] = (
+    ActionRegistered,
+    ActionStatusChanged,
+    IndicatorMeasured,
+    ActionDetailsChanged,
+    ActionProgressUpdated,
+    MilestonePlanned,
+    MilestoneReached,
+    MilestoneOverdue,
+    IndicatorDefined,
+    ReportSubmitted,
+    ReportApproved,
+    ReportReturned,
+    MeetingHeld,
+    DecisionRecorded,
+    AnnualReportPublished,
+)

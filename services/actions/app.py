@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import date
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.runtime.http import create_http_app
+from services.runtime.logs import get_logger
 from services.runtime.service import Runtime
 
 from . import subscribers
 from .api import router
+from .api_governance import router as governance_router
+from .api_planning import router as planning_router
 from .events import TOPIC
 from .handlers import load_plan, read_seed
+from .milestones import announce_overdue
 from .settings import ActionsSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = get_logger(__name__)
 
 
 def create_runtime(settings: ActionsSettings) -> Runtime:
@@ -24,8 +31,20 @@ def create_runtime(settings: ActionsSettings) -> Runtime:
             plan, indicators = read_seed()
             await load_plan(runtime.pool, runtime.topic(TOPIC), plan, indicators)
 
+    async def check_milestones() -> None:
+        """The scheduled overdue check; every replica may run it, each milestone is announced once."""
+        while True:
+            try:
+                announced = await announce_overdue(runtime.pool, runtime.topic(TOPIC), date.today())
+                if announced:
+                    log.info("overdue milestones announced", count=len(announced))
+            except Exception as error:  # noqa: BLE001 - try again at the next tick
+                log.warning("overdue check failed", error=repr(error))
+            await asyncio.sleep(settings.milestone_check_interval_s)
+
     runtime = Runtime(settings, migrations=MIGRATIONS, on_start=[seed])
     subscribers.register(runtime)
+    runtime.background(check_milestones, "milestone-check")
     return runtime
 
 
@@ -34,5 +53,5 @@ def create_app(settings: ActionsSettings) -> FastAPI:
         create_runtime(settings),
         title="Passerelle — actions",
         description="The plan's 66 actions: status, owners, indicators.",
-        routers=[router],
+        routers=[router, planning_router, governance_router],
     )

@@ -99,3 +99,70 @@ def derived_amounts(mappings: list[IndicatorMapping], event_type: str, payload: 
         if mapping.matches(event_type, payload):
             amounts[mapping.indicator_code] = amounts.get(mapping.indicator_code, Decimal(0)) + mapping.amount_of(payload)
     return amounts
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+ROLLUP_RULE = (
+    "The progress of a chantier is the average of its actions' progress weighted by each action's "
+    "weight (1 unless the Coordination sets another); the progress of an axis is the same weighted "
+    "average over all the actions of its chantiers. An action's progress is set by its owner, or, "
+    "in 'milestones' mode, is the share of its milestones reached."
+)
+
+
+def progress_from_milestones(total: int, reached: int) -> Decimal:
+    if total == 0:
+        return Decimal(0)
+    return (Decimal(100) * reached / total).quantize(Decimal("0.01"))
+
+
+def weighted_average(items: list[tuple[Decimal, Decimal]]) -> Decimal:
+    """(progress, weight) pairs -> weighted average, 0 for none."""
+    total = sum((w for _, w in items), Decimal(0))
+    if total == 0:
+        return Decimal(0)
+    return (sum((p * w for p, w in items), Decimal(0)) / total).quantize(Decimal("0.01"))
+
+
+def check_progress(value: Decimal) -> None:
+    if not Decimal(0) <= value <= Decimal(100):
+        raise Conflict(f"progress must be between 0 and 100, not {value}")
+
+
+# --- progress reports ---------------------------------------------------------------------------
+
+REPORT_TRANSITIONS: dict[str, dict[str, str]] = {
+    # status -> {verb: new status}
+    "draft": {"submit": "submitted"},
+    "returned": {"submit": "submitted"},
+    "submitted": {"approve": "approved", "return": "returned"},
+    "approved": {},
+}
+REPORT_EDITABLE = frozenset({"draft", "returned"})
+
+
+def report_transition(report_id: str, status: str, verb: str) -> str:
+    moves = REPORT_TRANSITIONS[status]
+    if verb not in moves:
+        allowed = ", ".join(sorted(moves)) or "none"
+        raise InvalidTransition(f"report {report_id} is {status}: cannot {verb} it (allowed: {allowed})")
+    return moves[verb]
+
+
+def authorise_report(verb: str, role: str, organisation: str, action: ActionState) -> None:
+    """Owners write and submit their reports; only the Coordination approves or returns them."""
+    if verb in ("approve", "return"):
+        if role != "coordination":
+            raise Forbidden(f"only the Coordination may {verb} a report, not {organisation} ({role})")
+        return
+    authorise_update(role, organisation, action)
+
+
+# --- milestones -------------------------------------------------------------------------------
+
+
+def milestone_state(planned_on: Any, reached_on: Any, as_of: Any) -> str:
+    if reached_on is not None and reached_on <= as_of:
+        return "reached"
+    return "overdue" if planned_on < as_of else "planned"

@@ -11,7 +11,8 @@ from passerelle_contracts import Envelope
 from .domain import ActionState, IndicatorMapping
 
 ACTION_COLUMNS = """a.number, a.chantier, c.axis, a.title_fr, a.title_nl, a.text_fr, a.lead, a.partners, a.publics,
-                    a.status, a.traffic_light, a.status_note, a.version, a.updated_at"""
+                    a.status, a.traffic_light, a.status_note, a.progress, a.progress_mode, a.weight, a.version,
+                    a.updated_at"""
 
 
 async def load_reference(conn: asyncpg.Connection, plan: dict[str, Any]) -> None:
@@ -46,23 +47,25 @@ async def insert_new_actions(conn: asyncpg.Connection, actions: list[dict[str, A
     return sorted(a["number"] for a in new)
 
 
-async def load_indicators(conn: asyncpg.Connection, doc: dict[str, Any]) -> None:
-    await conn.executemany(
-        """INSERT INTO indicators (code, action_number, name_fr, name_nl, unit, baseline, target, period, current_value)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6)
-           ON CONFLICT (code) DO UPDATE SET name_fr = EXCLUDED.name_fr, name_nl = EXCLUDED.name_nl,
-               unit = EXCLUDED.unit, target = EXCLUDED.target, period = EXCLUDED.period""",
-        [
-            (i["code"], i["action"], i["name_fr"], i["name_nl"], i["unit"], _num(i["baseline"]), _num(i["target"]), i["period"])
-            for i in doc["indicators"]
-        ],
-    )
+async def load_indicators(conn: asyncpg.Connection, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Add the seed's indicators not defined yet (later edits come through the API and are kept);
+    replace the event -> indicator mappings. Returns the indicators added."""
+    present = {r["code"] for r in await conn.fetch("SELECT code FROM indicators")}
+    new = [
+        {"code": i["code"], "action_number": i["action"], "name_fr": i["name_fr"], "name_nl": i["name_nl"], "unit": i["unit"],
+         "baseline": _num(i["baseline"]), "target": _num(i["target"]), "period": i["period"]}
+        for i in doc["indicators"]
+        if i["code"] not in present
+    ]
+    for indicator in new:
+        await upsert_indicator(conn, indicator)
     # Mappings are configuration: the file is the truth, replaced as a whole.
     await conn.execute("DELETE FROM indicator_mappings")
     await conn.executemany(
         "INSERT INTO indicator_mappings (event_type, conditions, indicator_code, amount) VALUES ($1, $2, $3, $4)",
         [(m["event_type"], m["conditions"], m["indicator"], m["amount"]) for m in doc["mappings"]],
     )
+    return new
 
 
 def _num(value: float | int | None) -> Decimal | None:
@@ -89,6 +92,34 @@ async def lock_action(conn: asyncpg.Connection, number: int) -> ActionState | No
         "SELECT number, lead, status, traffic_light, status_note FROM actions WHERE number = $1 FOR UPDATE", number
     )
     return None if row is None else ActionState(**dict(row))
+
+
+async def set_progress(conn: asyncpg.Connection, number: int, progress: Decimal, mode: str) -> None:
+    await conn.execute(
+        "UPDATE actions SET progress = $2, progress_mode = $3, version = version + 1, updated_at = now() WHERE number = $1",
+        number,
+        progress,
+        mode,
+    )
+
+
+DETAIL_FIELDS = ("title_fr", "title_nl", "lead", "partners", "publics", "weight")
+
+
+async def set_details(conn: asyncpg.Connection, number: int, values: dict[str, Any]) -> None:
+    columns = [f for f in DETAIL_FIELDS if f in values]
+    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=2))
+    await conn.execute(
+        f"UPDATE actions SET {assignments}, version = version + 1, updated_at = now() WHERE number = $1",
+        number,
+        *(values[c] for c in columns),
+    )
+
+
+async def organisations_exist(conn: asyncpg.Connection | asyncpg.Pool, codes: list[str]) -> list[str]:
+    """The codes among ``codes`` that are not known organisations."""
+    known = {r["code"] for r in await conn.fetch("SELECT code FROM organisations WHERE code = ANY($1::text[])", codes)}
+    return [c for c in codes if c not in known]
 
 
 async def list_actions(
@@ -126,15 +157,17 @@ async def update_status(conn: asyncpg.Connection, number: int, status: str, traf
 
 
 async def add_history(conn: asyncpg.Connection, number: int, envelope: Envelope, changes: list[dict[str, Any]]) -> None:
+    """Append an event about an action to its history (kept forever; the annual report folds it)."""
     await conn.execute(
-        """INSERT INTO action_history (action_number, event_id, event_type, changes, actor, occurred_at)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
+        """INSERT INTO action_history (action_number, event_id, event_type, changes, actor, occurred_at, data)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
         number,
         envelope.event_id,
         envelope.event_type,
         changes,
         envelope.actor.model_dump(mode="json"),
         envelope.occurred_at,
+        envelope.data,
     )
 
 
@@ -148,9 +181,18 @@ async def history(conn: asyncpg.Connection | asyncpg.Pool, number: int) -> list[
 
 async def lock_indicator(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        """SELECT i.code, i.action_number, i.name_fr, i.name_nl, i.unit, i.target, i.current_value
+        """SELECT i.code, i.action_number, i.name_fr, i.name_nl, i.unit, i.baseline, i.target, i.period, i.current_value
            FROM indicators i WHERE i.code = $1 FOR UPDATE""",
         code,
+    )
+
+
+async def sum_in_year(conn: asyncpg.Connection, code: str, year: int) -> Decimal:
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        """SELECT coalesce(sum(delta), 0) FROM measurements
+           WHERE indicator_code = $1 AND extract(year FROM measured_on) = $2""",
+        code,
+        year,
     )
 
 
@@ -165,11 +207,14 @@ async def record_measurement(
     source: str,
     source_event_id: Any,
     actor: dict[str, Any],
+    external_id: str | None = None,
 ) -> bool:
-    """Insert a measurement and move the indicator; False if this source event was already counted."""
+    """Insert a measurement and move the indicator; False if this source event or external id was
+    already counted."""
     inserted = await conn.fetchval(
-        """INSERT INTO measurements (indicator_code, value, delta, measured_on, origin, source, source_event_id, actor)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (indicator_code, source_event_id) DO NOTHING RETURNING id""",
+        """INSERT INTO measurements (indicator_code, value, delta, measured_on, origin, source, source_event_id, actor,
+                                     external_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id""",
         code,
         value,
         delta,
@@ -178,11 +223,37 @@ async def record_measurement(
         source,
         source_event_id,
         actor,
+        external_id,
     )
     if inserted is None:
         return False
     await conn.execute("UPDATE indicators SET current_value = $2, updated_at = now() WHERE code = $1", code, value)
     return True
+
+
+async def upsert_indicator(conn: asyncpg.Connection, d: dict[str, Any]) -> None:
+    await conn.execute(
+        """INSERT INTO indicators (code, action_number, name_fr, name_nl, unit, baseline, target, period, current_value)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6)
+           ON CONFLICT (code) DO UPDATE SET name_fr = EXCLUDED.name_fr, name_nl = EXCLUDED.name_nl, unit = EXCLUDED.unit,
+               baseline = EXCLUDED.baseline, target = EXCLUDED.target, period = EXCLUDED.period, updated_at = now()""",
+        d["code"],
+        d["action_number"],
+        d["name_fr"],
+        d["name_nl"],
+        d["unit"],
+        d["baseline"],
+        d["target"],
+        d["period"],
+    )
+
+
+async def get_indicator(conn: asyncpg.Connection | asyncpg.Pool, code: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT code, action_number, name_fr, name_nl, unit, baseline, target, period, current_value
+           FROM indicators WHERE code = $1""",
+        code,
+    )
 
 
 async def indicators(conn: asyncpg.Connection | asyncpg.Pool, action_number: int | None = None) -> list[asyncpg.Record]:
@@ -193,9 +264,9 @@ async def indicators(conn: asyncpg.Connection | asyncpg.Pool, action_number: int
     )
 
 
-async def measurements(conn: asyncpg.Connection | asyncpg.Pool, code: str) -> list[asyncpg.Record]:
+async def measurements(conn: asyncpg.Connection | asyncpg.Pool, code: str | None) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """SELECT value, delta, measured_on, origin, source, source_event_id, recorded_at
-           FROM measurements WHERE indicator_code = $1 ORDER BY id""",
+        """SELECT external_id, indicator_code, value, delta, measured_on, origin, source, source_event_id, recorded_at
+           FROM measurements WHERE ($1::text IS NULL OR indicator_code = $1) ORDER BY id""",
         code,
     )

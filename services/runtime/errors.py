@@ -27,3 +27,10 @@ class Conflict(PasserelleError):
 class Forbidden(PasserelleError):
     status_code = 403
     code = "forbidden"
+
+
+class Invalid(PasserelleError):
+    """The request is well-formed but names something that does not exist or cannot be used."""
+
+    status_code = 422
+    code = "invalid-request"
