@@ -14,10 +14,11 @@ from services.runtime.service import Runtime
 
 from . import subscribers
 from .api import router
+from .api_csv import router as csv_router
 from .api_governance import router as governance_router
 from .api_planning import router as planning_router
 from .events import TOPIC
-from .handlers import load_plan, read_seed
+from .handlers import load_plan, load_structure, read_seed
 from .milestones import announce_overdue
 from .settings import ActionsSettings
 
@@ -27,9 +28,11 @@ log = get_logger(__name__)
 
 def create_runtime(settings: ActionsSettings) -> Runtime:
     async def seed(runtime: Runtime) -> None:
+        plan, indicators = read_seed()
         if settings.load_seed:
-            plan, indicators = read_seed()
             await load_plan(runtime.pool, runtime.topic(TOPIC), plan, indicators)
+        else:  # the structure only: actions come from a CSV import
+            await load_structure(runtime.pool, plan)
 
     async def check_milestones() -> None:
         """The scheduled overdue check; every replica may run it, each milestone is announced once."""
@@ -53,5 +56,5 @@ def create_app(settings: ActionsSettings) -> FastAPI:
         create_runtime(settings),
         title="Passerelle — actions",
         description="The plan's 66 actions: status, owners, indicators.",
-        routers=[router, planning_router, governance_router],
+        routers=[router, planning_router, governance_router, csv_router],
     )

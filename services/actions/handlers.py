@@ -31,6 +31,13 @@ def read_seed() -> tuple[dict[str, Any], dict[str, Any]]:
     return plan, indicators
 
 
+async def load_structure(pool: asyncpg.Pool, plan: dict[str, Any]) -> None:
+    """The plan's axes, chantiers and organisations, without its actions (for a CSV import)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", SEED_LOCK_KEY)
+        await repository.load_reference(conn, plan)
+
+
 async def load_plan(pool: asyncpg.Pool, topic: str, plan: dict[str, Any], indicators: dict[str, Any]) -> list[int]:
     """Load the plan on first start; later starts add only what is missing (idempotent).
 

@@ -52,14 +52,17 @@ h2, h3, h4, h5 { break-after: avoid; page-break-after: avoid; }
 .title-page .generated { font-size: 8.5pt; color: #555; }
 section.axis { break-before: page; page-break-before: always; }
 article.action { border: 0.75pt solid #c8c8c8; border-radius: 2pt; padding: 2.5mm 3mm; margin: 0 0 3mm; }
-table { border-collapse: collapse; width: 100%; margin: 1mm 0 2mm; }
+table { border-collapse: collapse; width: 100%; margin: 1mm 0 2mm; font-size: 8.5pt; }
 th, td { border: 0.5pt solid #c8c8c8; padding: 0.8mm 1.5mm; text-align: left; vertical-align: top;
   overflow-wrap: anywhere; word-wrap: break-word; }
 th { background: #eef2f6; font-weight: bold; font-size: 8pt; }
 tr { break-inside: avoid; page-break-inside: avoid; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 table.summary { width: auto; min-width: 90mm; }
-table.indicators th:first-child { width: 34%; } table.changes th:first-child { width: 22%; }
+table.indicators { table-layout: fixed; } /* fixed widths: a long name cannot push the table off the page */
+table.indicators th:nth-child(1) { width: 25%; } table.indicators th:nth-child(2) { width: 14%; }
+table.indicators .num { white-space: normal; }
+table.changes th:first-child { width: 22%; }
 table.milestones th:first-child { width: 40%; }
 dl.facts { display: grid; grid-template-columns: 30mm auto; margin: 0 0 1mm; }
 dl.facts dt { font-weight: bold; color: #444; }
@@ -114,7 +117,9 @@ def _table(headers: Iterable[tuple[str, bool]], rows: Iterable[Iterable[str]], c
     headers = list(headers)
     head = "".join(f'<th class="num">{h}</th>' if num else f"<th>{h}</th>" for h, num in headers)
     body = "".join(
-        "<tr>" + "".join(f'<td class="num">{c}</td>' if num else f"<td>{c}</td>" for c, (_, num) in zip(r, headers)) + "</tr>"
+        "<tr>"
+        + "".join(f'<td class="num">{c}</td>' if num else f"<td>{c}</td>" for c, (_, num) in zip(r, headers))
+        + "</tr>"
         for r in rows
     )
     cls = f' class="{css}"' if css else ""
@@ -145,56 +150,70 @@ def _action(action: ActionLine, report: AnnualReport, lang: Language) -> str:
     t = TEXT[lang]
     title = localized(lang, action.title_fr, action.title_nl)
     partners = ", ".join(_e(p) for p in action.partners) or "—"
+    status = _e(label(STATUS, lang, action.status))
+    if action.traffic_light:
+        status += _light(action.traffic_light, lang)
     parts = [
         f'<article class="action" id="action-{action.number}">',
         f"<h4>{t['action']} {action.number} — {_e(title)}</h4>",
         '<dl class="facts">',
         f"<dt>{t['lead']}</dt><dd>{_e(action.lead) or '—'}</dd>",
         f"<dt>{t['partners']}</dt><dd>{partners}</dd>",
-        f"<dt>{t['status']}</dt><dd>{_e(label(STATUS, lang, action.status))}"
-        f"{_light(action.traffic_light, lang) if action.traffic_light else ''}</dd>",
+        f"<dt>{t['status']}</dt><dd>{status}</dd>",
     ]
     if action.status_note.strip():
-        parts.append(f"<dt>{t['note']}</dt><dd class=\"note\">{_e(action.status_note.strip())}</dd>")
+        parts.append(f'<dt>{t["note"]}</dt><dd class="note">{_e(action.status_note.strip())}</dd>')
     parts.append(f"<dt>{t['progress']}</dt><dd>{_bar(action.progress, lang)}</dd></dl>")
 
     if action.indicators:
         headers = [
-            (t["indicator"], False), (t["unit"], False), (t["baseline"], True), (t["start_of_year"], True),
-            (f"{t['as_of']} {fmt_date(report.as_of, lang)}", True), (t["target"], True), (t["pct_target"], True),
-        ]  # fmt: skip
+            (t["indicator"], False),
+            (t["unit"], False),
+            (t["baseline"], True),
+            (t["start_of_year"], True),
+            (f"{t['as_of']} {fmt_date(report.as_of, lang)}", True),
+            (t["target"], True),
+            (t["pct_target"], True),
+        ]
         rows = []
         for ind in action.indicators:
             pct = percent_of_target(ind)
-            rows.append([
-                _e(localized(lang, ind.name_fr, ind.name_nl)), _e(label(UNIT, lang, ind.unit)),
-                fmt_number(ind.baseline, lang), fmt_number(ind.value_at_start_of_year, lang),
-                fmt_number(ind.value, lang), "—" if ind.target is None else fmt_number(ind.target, lang),
-                "—" if pct is None else fmt_percent(pct, lang),
-            ])  # fmt: skip
+            rows.append(
+                [
+                    _e(localized(lang, ind.name_fr, ind.name_nl)),
+                    _e(label(UNIT, lang, ind.unit)),
+                    fmt_number(ind.baseline, lang),
+                    fmt_number(ind.value_at_start_of_year, lang),
+                    fmt_number(ind.value, lang),
+                    "—" if ind.target is None else fmt_number(ind.target, lang),
+                    "—" if pct is None else fmt_percent(pct, lang),
+                ]
+            )
         parts += [f"<h5>{t['indicators']}</h5>", _table(headers, rows, "indicators")]
 
     if action.milestones:
         headers = [(t["milestone"], False), (t["planned_on"], False), (t["reached_on"], False), (t["state"], False)]
         rows = [
             [
-                _e(localized(lang, m.title_fr, m.title_nl)), fmt_date(m.planned_on, lang),
+                _e(localized(lang, m.title_fr, m.title_nl)),
+                fmt_date(m.planned_on, lang),
                 fmt_date(m.reached_on, lang) if m.reached_on else "—",
                 f'<span class="state-{_e(m.state)}">{_e(label(MILESTONE_STATE, lang, m.state))}</span>',
             ]
             for m in action.milestones
-        ]  # fmt: skip
+        ]
         parts += [f"<h5>{t['milestones']}</h5>", _table(headers, rows, "milestones")]
 
     if action.changes:
         headers = [(t["date"], False), (t["field"], False), (t["change"], False)]
         rows = [
             [
-                fmt_date(c.occurred_on, lang), _e(label(FIELD, lang, c.field)),
+                fmt_date(c.occurred_on, lang),
+                _e(label(FIELD, lang, c.field)),
                 f"{_change_value(c, c.old, lang)} → {_change_value(c, c.new, lang)}",
             ]
             for c in action.changes
-        ]  # fmt: skip
+        ]
         parts += [f"<h5>{t['changes']}</h5>", _table(headers, rows, "changes")]
 
     if action.decisions:
@@ -216,10 +235,12 @@ def _summary(report: AnnualReport, lang: Language) -> str:
         f"<h3>{t['axis_progress']}</h3>",
         _table(
             [(t["axis"], False), (t["progress"], False)],
-            ([f"{axis.number}. {_e(localized(lang, axis.title_fr, axis.title_nl))}", _bar(axis.progress, lang)]
-             for axis in report.axes),
+            (
+                [f"{axis.number}. {_e(localized(lang, axis.title_fr, axis.title_nl))}", _bar(axis.progress, lang)]
+                for axis in report.axes
+            ),
             "axis-progress",
-        ),  # fmt: skip
+        ),
         f"<h3>{t['meetings']} {report.year}</h3>",
     ]
     if report.meetings:
@@ -307,29 +328,79 @@ def render_csv(report: AnnualReport) -> dict[str, str]:
         for chantier in axis.chantiers:
             for a in chantier.actions:
                 states = Counter(m.state for m in a.milestones)
-                actions.append([
-                    axis.number, chantier.number, a.number, a.title_fr, a.title_nl, a.lead, "; ".join(a.partners),
-                    a.status, a.traffic_light or "", _csv_number(a.progress),
-                    states["reached"], states["overdue"], states["planned"], len(a.changes),
-                ])  # fmt: skip
+                actions.append(
+                    [
+                        axis.number,
+                        chantier.number,
+                        a.number,
+                        a.title_fr,
+                        a.title_nl,
+                        a.lead,
+                        "; ".join(a.partners),
+                        a.status,
+                        a.traffic_light or "",
+                        _csv_number(a.progress),
+                        states["reached"],
+                        states["overdue"],
+                        states["planned"],
+                        len(a.changes),
+                    ]
+                )
                 for i in a.indicators:
-                    indicators.append([
-                        axis.number, chantier.number, a.number, i.code, i.name_fr, i.name_nl, i.unit,
-                        _csv_number(i.baseline), _csv_number(i.value_at_start_of_year), _csv_number(i.value),
-                        _csv_number(i.target), _csv_number(_round(percent_of_target(i))),
-                    ])  # fmt: skip
+                    indicators.append(
+                        [
+                            axis.number,
+                            chantier.number,
+                            a.number,
+                            i.code,
+                            i.name_fr,
+                            i.name_nl,
+                            i.unit,
+                            _csv_number(i.baseline),
+                            _csv_number(i.value_at_start_of_year),
+                            _csv_number(i.value),
+                            _csv_number(i.target),
+                            _csv_number(_round(percent_of_target(i))),
+                        ]
+                    )
     return {
         "actions.csv": _csv(
-            ["axis", "chantier", "action", "title_fr", "title_nl", "lead", "partners", "status", "traffic_light",
-             "progress", "milestones_reached", "milestones_overdue", "milestones_planned", "changes_during_year"],
+            [
+                "axis",
+                "chantier",
+                "action",
+                "title_fr",
+                "title_nl",
+                "lead",
+                "partners",
+                "status",
+                "traffic_light",
+                "progress",
+                "milestones_reached",
+                "milestones_overdue",
+                "milestones_planned",
+                "changes_during_year",
+            ],
             actions,
         ),
         "indicators.csv": _csv(
-            ["axis", "chantier", "action", "indicator_code", "name_fr", "name_nl", "unit", "baseline",
-             "value_at_start_of_year", "value", "target", "percent_of_target"],
+            [
+                "axis",
+                "chantier",
+                "action",
+                "indicator_code",
+                "name_fr",
+                "name_nl",
+                "unit",
+                "baseline",
+                "value_at_start_of_year",
+                "value",
+                "target",
+                "percent_of_target",
+            ],
             indicators,
         ),
-    }  # fmt: skip
+    }
 
 
 def _round(value: float | None) -> float | None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import asyncpg
 
 import uvicorn
 from fastapi import FastAPI
@@ -18,17 +22,33 @@ from .settings import ServiceSettings, load_settings
 ROLES = ("coordination", "owner", "partner", "donor", "refurbisher", "recipient", "operator")
 
 
+@dataclass(frozen=True)
+class Command:
+    """A service's own command: it gets a migrated pool; events it writes wait in the outbox
+    until the service's relay publishes them."""
+
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[ServiceSettings, argparse.Namespace, asyncpg.Pool], Awaitable[Any]]
+
+
 def main(
-    settings_cls: type[ServiceSettings], create_app: Callable[[ServiceSettings], FastAPI], migrations: Path
+    settings_cls: type[ServiceSettings],
+    create_app: Callable[[ServiceSettings], FastAPI],
+    migrations: Path,
+    commands: Mapping[str, Command] | None = None,
 ) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m {settings_cls.__module__.rsplit('.', 1)[0]}")
-    commands = parser.add_subparsers(dest="command")
-    commands.add_parser("serve", help="run the service (default)")
-    commands.add_parser("migrate", help="apply database migrations and exit")
-    key = commands.add_parser("create-api-key", help="create a bearer API key; prints it once")
+    commands_sub = parser.add_subparsers(dest="command")
+    commands_sub.add_parser("serve", help="run the service (default)")
+    commands_sub.add_parser("migrate", help="apply database migrations and exit")
+    key = commands_sub.add_parser("create-api-key", help="create a bearer API key; prints it once")
     key.add_argument("--organisation", required=True, help="organisation code, e.g. easy-brussels")
     key.add_argument("--role", required=True, choices=ROLES)
     key.add_argument("--label", default="", help="what the key is for")
+    for name, command in (commands or {}).items():
+        command.configure(commands_parser := commands_sub.add_parser(name, help=command.help))
+        commands_parser.set_defaults(own_command=command)
     args = parser.parse_args()
 
     settings = load_settings(settings_cls)
@@ -40,6 +60,17 @@ def main(
         asyncio.run(_migrate(settings, migrations))
     elif args.command == "create-api-key":
         print(asyncio.run(_create_key(settings, migrations, args.organisation, args.role, args.label)))
+    else:
+        asyncio.run(_run_own(settings, migrations, args))
+
+
+async def _run_own(settings: ServiceSettings, migrations: Path, args: argparse.Namespace) -> None:
+    pool = await db.create_pool(settings.database_url, max_size=4)
+    try:
+        await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, settings.service_name: migrations})
+        await args.own_command.run(settings, args, pool)
+    finally:
+        await pool.close()
 
 
 async def _migrate(settings: ServiceSettings, migrations: Path) -> None:

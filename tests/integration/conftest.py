@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,16 +25,17 @@ class ActionsUnderTest:
         return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.fixture
-async def actions(create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[ActionsUnderTest]:
+@contextlib.asynccontextmanager
+async def running_actions(database_url: str, kafka_bootstrap: str, topic_prefix: str, **overrides: Any) -> AsyncIterator[ActionsUnderTest]:
     """The actions service in this process: real database and broker, HTTP through ASGI."""
     settings = ActionsSettings(
-        database_url=await create_database("actions"),
+        database_url=database_url,
         kafka_bootstrap=kafka_bootstrap,
         topic_prefix=topic_prefix,
         http_port=0,
         consumer_backoff_initial_s=0.01,
         outbox_poll_interval_s=0.2,
+        **overrides,
     )
     app = create_app(settings)
     await app.state.runtime.start()
@@ -42,3 +44,9 @@ async def actions(create_database: CreateDatabase, kafka_bootstrap: str, topic_p
             yield ActionsUnderTest(app, client, settings)
     finally:
         await app.state.runtime.stop()
+
+
+@pytest.fixture
+async def actions(create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[ActionsUnderTest]:
+    async with running_actions(await create_database("actions"), kafka_bootstrap, topic_prefix) as service:
+        yield service

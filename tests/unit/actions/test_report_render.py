@@ -43,8 +43,17 @@ def sample_report() -> AnnualReport:
         status_note="Quatre réunions tenues.\nDeuxième ligne.",
         progress=62.5,
         indicators=(
-            IndicatorLine("a21-wg-meetings", "Réunions du Groupe de travail", "Vergaderingen van de werkgroep",
-                          "meetings", 0, 4, 3, 1, "2024"),
+            IndicatorLine(
+                "a21-wg-meetings",
+                "Réunions du Groupe de travail",
+                "Vergaderingen van de werkgroep",
+                "meetings",
+                0,
+                4,
+                3,
+                1,
+                "2024",
+            ),
             IndicatorLine("a21-budget", "Budget engagé", "", "EUR", 0, 2000, 1234.5, 500, "2024"),
         ),
         milestones=(
@@ -70,8 +79,17 @@ def sample_report() -> AnnualReport:
         status_note="",
         progress=10,
         indicators=(
-            IndicatorLine("a29-devices-first-line", "Appareils livrés aux acteurs de première ligne",
-                          "Toestellen geleverd aan eerstelijnsactoren", "devices", 0, None, 1500, 200, "2021-2024"),
+            IndicatorLine(
+                "a29-devices-first-line",
+                "Appareils livrés aux acteurs de première ligne",
+                "Toestellen geleverd aan eerstelijnsactoren",
+                "devices",
+                0,
+                None,
+                1500,
+                200,
+                "2021-2024",
+            ),
         ),
     )
     a46 = ActionLine(
@@ -93,10 +111,11 @@ def sample_report() -> AnnualReport:
         plan_title_nl="",
         rollup_rule="A chantier's progress is the mean of its actions' progress; an axis's, the mean of its chantiers'.",
         axes=(
-            AxisLine(1, "Gouvernance", "Bestuur", 62.5, (ChantierLine(5, "Coordination", "Coördinatie", 62.5, (a21,)),)),
-            AxisLine(2, "Équipement", "Uitrusting", 55.0,
-                     (ChantierLine(9, "Matériel", "", 55.0, (a29, a46)),)),
-        ),  # fmt: skip
+            AxisLine(
+                1, "Gouvernance", "Bestuur", 62.5, (ChantierLine(5, "Coordination", "Coördinatie", 62.5, (a21,)),)
+            ),
+            AxisLine(2, "Équipement", "Uitrusting", 55.0, (ChantierLine(9, "Matériel", "", 55.0, (a29, a46)),)),
+        ),
         meetings=(
             MeetingLine(date(2024, 9, 12), "copil", 6, 3),
             MeetingLine(date(2024, 3, 14), "working_group", 14, 2),
@@ -119,9 +138,24 @@ def test_french_html_is_a_standalone_document_with_french_labels_and_numbers(rep
     assert "Généré le 15 janvier 2025 à 09:30 UTC" in html
     assert f"1{NNBSP}234,5" in html  # the indicator value
     assert f"61,7{NNBSP}%" in html  # 1234.5 / 2000
-    for text in ("en cours", "dans les temps", "à risque", "suspendue", "terminée", "atteint", "prévu",
-                 "Groupe de travail", "Comité de pilotage (COPIL)", "réunions", "appareils", "Méthode",
-                 "Ce qui a changé pendant l'année", "planifiée → en cours", "statut", "feu tricolore"):  # fmt: skip
+    for text in (
+        "en cours",
+        "dans les temps",
+        "à risque",
+        "suspendue",
+        "terminée",
+        "atteint",
+        "prévu",
+        "Groupe de travail",
+        "Comité de pilotage (COPIL)",
+        "réunions",
+        "appareils",
+        "Méthode",
+        "Ce qui a changé pendant l'année",
+        "planifiée → en cours",
+        "statut",
+        "feu tricolore",
+    ):
         assert text in html, text
     assert "Action 21 — Animer le Groupe de travail Inclusion numérique" in html
     assert "<link" not in html and "src=" not in html  # no external assets
@@ -138,9 +172,23 @@ def test_dutch_html_has_dutch_labels_numbers_and_falls_back_to_french(report: An
     assert "Stand van zaken op 31 december 2024" in html
     assert "1.234,5" in html and "1.500" in html
     assert NNBSP not in html
-    for text in ("lopend", "op schema", "risico", "opgeschort", "afgerond", "bereikt", "achterstallig", "gepland",
-                 "Werkgroep", "Stuurcomité (COPIL)", "vergaderingen", "toestellen", "Methode",
-                 "gepland → lopend", "Budget engagé"):  # fmt: skip
+    for text in (
+        "lopend",
+        "op schema",
+        "risico",
+        "opgeschort",
+        "afgerond",
+        "bereikt",
+        "achterstallig",
+        "gepland",
+        "Werkgroep",
+        "Stuurcomité (COPIL)",
+        "vergaderingen",
+        "toestellen",
+        "Methode",
+        "gepland → lopend",
+        "Budget engagé",
+    ):
         assert text in html, text
     assert "en cours" not in html and "dans les temps" not in html
 
@@ -156,8 +204,8 @@ def test_data_is_escaped(report: AnnualReport) -> None:
 def test_summary_counts_actions_by_status_and_lists_meetings_in_date_order(report: AnnualReport) -> None:
     html = render_html(report, "fr")
     summary = html[html.index('<section class="summary">') : html.index('<section class="axis"')]
-    assert "<td>en cours</td><td class=\"num\">1</td>" in summary
-    assert "<td>non commencée</td><td class=\"num\">0</td>" in summary
+    assert '<td>en cours</td><td class="num">1</td>' in summary
+    assert '<td>non commencée</td><td class="num">0</td>' in summary
     assert '<td><strong>Total</strong></td><td class="num"><strong>3</strong></td>' in summary
     wg, copil = summary.index("14 mars 2024"), summary.index("12 septembre 2024")
     assert wg < copil
@@ -173,7 +221,7 @@ def test_unknown_language_is_refused(report: AnnualReport) -> None:
 def _page_count(pdf: bytes) -> int:
     """Page objects, also inside the compressed object streams that WeasyPrint (pydyf) writes."""
     text = pdf
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.DOTALL):
         try:
             text += zlib.decompress(stream)
         except zlib.error:
@@ -199,13 +247,21 @@ def test_csv_rows_parse_back(report: AnnualReport) -> None:
     assert [a["action"] for a in actions] == ["21", "29", "46"]
     a21, a29, a46 = actions
     assert a21 == {
-        "axis": "1", "chantier": "5", "action": "21",
+        "axis": "1",
+        "chantier": "5",
+        "action": "21",
         "title_fr": "Animer le Groupe de travail Inclusion numérique",
         "title_nl": "De werkgroep Digitale inclusie leiden",
-        "lead": "Coordination Inclusion Numérique", "partners": "CIRB; easy.brussels",
-        "status": "in_progress", "traffic_light": "on_track", "progress": "62.5",
-        "milestones_reached": "1", "milestones_overdue": "1", "milestones_planned": "1", "changes_during_year": "3",
-    }  # fmt: skip
+        "lead": "Coordination Inclusion Numérique",
+        "partners": "CIRB; easy.brussels",
+        "status": "in_progress",
+        "traffic_light": "on_track",
+        "progress": "62.5",
+        "milestones_reached": "1",
+        "milestones_overdue": "1",
+        "milestones_planned": "1",
+        "changes_during_year": "3",
+    }
     assert (a29["axis"], a29["partners"], a29["title_nl"], a29["status"]) == ("2", "", "", "on_hold")
     assert (a46["traffic_light"], a46["progress"], a46["changes_during_year"]) == ("", "100", "0")
 
@@ -232,4 +288,6 @@ def test_render_all_gives_the_six_files(report: AnnualReport) -> None:
     }
     assert files["rapport-annuel-2024-fr.pdf"].startswith(b"%PDF")
     assert files["jaarverslag-2024-nl.html"].decode("utf-8").startswith("<!DOCTYPE html>")
-    assert files["rapport-annuel-2024-indicateurs.csv"].decode("utf-8").startswith("axis,chantier,action,indicator_code")
+    assert (
+        files["rapport-annuel-2024-indicateurs.csv"].decode("utf-8").startswith("axis,chantier,action,indicator_code")
+    )

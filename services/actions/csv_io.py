@@ -1,0 +1,252 @@
+"""CSV export and import of actions, indicators and measurements, in one format both ways.
+
+Import is idempotent: actions are matched by number, indicators by code, measurements by
+``external_id``. Each row is applied on its own (through the same use cases as the API, so the
+same rules and events apply) and reported as created, updated, unchanged or error, with the
+line and the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import asyncpg
+from passerelle_contracts import Actor
+
+from services.runtime.errors import PasserelleError
+
+from . import domain, events, repository
+from .handlers import (
+    ChangeStatus,
+    DefineIndicator,
+    change_details,
+    change_status,
+    define_indicator,
+    emit,
+    record_manual_measurement,
+    update_progress,
+)
+
+LIST_SEPARATOR = ";"
+COLUMNS = {
+    "actions": ["number", "chantier", "title_fr", "title_nl", "lead", "partners", "publics", "status", "traffic_light",
+                "status_note", "progress", "progress_mode", "weight", "text_fr"],
+    "indicators": ["code", "action", "name_fr", "name_nl", "unit", "baseline", "target", "period"],
+    "measurements": ["external_id", "indicator", "value", "measured_on", "source"],
+}
+KINDS = tuple(COLUMNS)
+
+
+class RowError(ValueError):
+    def __init__(self, column: str | None, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "errors": self.errors}
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return LIST_SEPARATOR.join(str(v) for v in value)
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+async def export_csv(conn: asyncpg.Connection | asyncpg.Pool, kind: str) -> str:
+    if kind == "actions":
+        rows = [dict(r) for r in await repository.list_actions(conn)]
+    elif kind == "indicators":
+        rows = [{**dict(r), "action": r["action_number"]} for r in await repository.indicators(conn)]
+    else:
+        rows = [{**dict(r), "indicator": r["indicator_code"]} for r in await repository.measurements(conn, None)
+                if r["origin"] == "manual" and r["external_id"]]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS[kind])
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in COLUMNS[kind]])
+    return out.getvalue()
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+def _text(row: dict[str, str], column: str, *, required: bool = True) -> str:
+    value = (row.get(column) or "").strip()
+    if required and not value:
+        raise RowError(column, f"{column} is required")
+    return value
+
+
+def _int(row: dict[str, str], column: str, low: int, high: int) -> int:
+    try:
+        value = int(_text(row, column))
+    except ValueError:
+        raise RowError(column, f"{column} must be a whole number, not {row.get(column)!r}") from None
+    if not low <= value <= high:
+        raise RowError(column, f"{column} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _decimal(row: dict[str, str], column: str, *, required: bool = True) -> Decimal | None:
+    raw = _text(row, column, required=required)
+    if not raw:
+        return None
+    try:
+        return Decimal(raw.replace(",", "."))
+    except InvalidOperation:
+        raise RowError(column, f"{column} must be a number, not {raw!r}") from None
+
+
+def _choice(row: dict[str, str], column: str, choices: Iterable[str], *, required: bool = True) -> str:
+    value = _text(row, column, required=required)
+    if value and value not in choices:
+        raise RowError(column, f"{column} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def _list(row: dict[str, str], column: str) -> list[str]:
+    return [v.strip() for v in (row.get(column) or "").split(LIST_SEPARATOR) if v.strip()]
+
+
+def _date(row: dict[str, str], column: str) -> date:
+    raw = _text(row, column)
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise RowError(column, f"{column} must be a date like 2024-06-30, not {raw!r}") from None
+
+
+# --- import -----------------------------------------------------------------------------------
+
+
+async def import_csv(
+    pool: asyncpg.Pool, topic: str, kind: str, text: str, actor: Actor, correlation_id: uuid.UUID,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    if kind not in COLUMNS:
+        raise PasserelleError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = [c for c in COLUMNS[kind] if c not in (reader.fieldnames or []) and c not in OPTIONAL.get(kind, ())]
+    report = ImportReport(kind)
+    if missing:
+        report.errors.append({"line": 1, "column": None, "reason": f"missing columns: {', '.join(missing)}"})
+        return report
+    rows = list(reader)
+    apply = {"actions": _import_action, "indicators": _import_indicator, "measurements": _import_measurement}[kind]
+    for index, row in enumerate(rows, start=2):  # line 1 is the header
+        try:
+            outcome = await apply(pool, topic, row, actor, correlation_id)
+        except RowError as error:
+            report.errors.append({"line": index, "column": error.column, "reason": str(error)})
+        except PasserelleError as error:
+            report.errors.append({"line": index, "column": None, "reason": error.reason})
+        else:
+            setattr(report, outcome, getattr(report, outcome) + 1)
+        if progress:
+            progress(index - 1, len(rows))
+    return report
+
+
+OPTIONAL = {"actions": ("text_fr", "title_nl", "status_note", "traffic_light", "progress_mode", "weight", "publics")}
+
+
+async def _import_action(pool: asyncpg.Pool, topic: str, row: dict[str, str], actor: Actor, correlation_id: uuid.UUID) -> str:
+    number = _int(row, "number", 1, 66)
+    values: dict[str, Any] = {
+        "title_fr": _text(row, "title_fr"),
+        "title_nl": _text(row, "title_nl", required=False),
+        "lead": _text(row, "lead"),
+        "partners": _list(row, "partners"),
+        "publics": _list(row, "publics"),
+        "weight": _decimal(row, "weight", required=False) or Decimal(1),
+    }
+    chantier = _int(row, "chantier", 1, 17)
+    status = _choice(row, "status", domain.STATUSES, required=False) or "not_started"
+    light = _choice(row, "traffic_light", domain.TRAFFIC_LIGHTS, required=False) or None
+    note = _text(row, "status_note", required=False)
+    progress = _decimal(row, "progress", required=False)
+    mode = _choice(row, "progress_mode", ("manual", "milestones"), required=False) or "manual"
+    if progress is not None and not Decimal(0) <= progress <= Decimal(100):
+        raise RowError("progress", f"progress must be between 0 and 100, not {progress}")
+
+    outcome = "unchanged"
+    existing = await repository.get_action(pool, number)
+    if existing is None:
+        await _register(pool, topic, number, chantier, values, _text(row, "text_fr", required=False), correlation_id, actor)
+        outcome = "created"
+    elif existing["chantier"] != chantier:
+        raise RowError("chantier", f"action {number} belongs to chantier {existing['chantier']}; the plan's structure is fixed")
+    elif await change_details(pool, topic, number, values, actor, correlation_id):
+        outcome = "updated"
+    current = await repository.get_action(pool, number)
+    if (current["status"], current["traffic_light"], current["status_note"]) != (status, light, note):  # type: ignore[index]
+        await change_status(pool, topic, ChangeStatus(number, status, light, note), actor, correlation_id)
+        outcome = "updated" if outcome == "unchanged" else outcome
+    if mode == "milestones" or progress is not None:
+        if await update_progress(pool, topic, number, progress, mode, actor, correlation_id):
+            outcome = "updated" if outcome == "unchanged" else outcome
+    return outcome
+
+
+async def _register(
+    pool: asyncpg.Pool, topic: str, number: int, chantier: int, values: dict[str, Any], text_fr: str,
+    correlation_id: uuid.UUID, actor: Actor,
+) -> None:
+    unknown = await repository.organisations_exist(pool, [values["lead"], *values["partners"]])
+    if unknown:
+        raise RowError("lead" if values["lead"] in unknown else "partners", f"unknown organisations: {', '.join(unknown)}")
+    action = {"number": number, "chantier": chantier, "text_fr": text_fr or values["title_fr"], **values}
+    async with pool.acquire() as conn, conn.transaction():
+        if not await repository.insert_new_actions(conn, [action]):
+            return
+        await conn.execute("UPDATE actions SET weight = $2 WHERE number = $1", number, values["weight"])
+        axis = await conn.fetchval("SELECT axis FROM chantiers WHERE number = $1", chantier)
+        await emit(conn, topic, events.registered(action, axis, actor, correlation_id))
+
+
+async def _import_indicator(pool: asyncpg.Pool, topic: str, row: dict[str, str], actor: Actor, correlation_id: uuid.UUID) -> str:
+    code = _text(row, "code")
+    command = DefineIndicator(
+        code=code, action_number=_int(row, "action", 1, 66), name_fr=_text(row, "name_fr"),
+        name_nl=_text(row, "name_nl", required=False), unit=_text(row, "unit"),
+        baseline=_decimal(row, "baseline", required=False) or Decimal(0), target=_decimal(row, "target", required=False),
+        period=_text(row, "period", required=False),
+    )
+    existed = await repository.get_indicator(pool, code) is not None
+    changed = await define_indicator(pool, topic, command, actor, correlation_id)
+    return "unchanged" if not changed else ("updated" if existed else "created")
+
+
+async def _import_measurement(pool: asyncpg.Pool, topic: str, row: dict[str, str], actor: Actor, correlation_id: uuid.UUID) -> str:
+    envelope = await record_manual_measurement(
+        pool, topic, _text(row, "indicator"), _decimal(row, "value"), _date(row, "measured_on"),  # type: ignore[arg-type]
+        _text(row, "source", required=False), _text(row, "external_id"), actor, correlation_id,
+    )
+    return "created" if envelope else "unchanged"
