@@ -19,6 +19,7 @@ from services.runtime.settings import ServiceSettings
 
 from .csv_io import KINDS, export_csv, import_csv
 from .events import TOPIC
+from .handlers import load_structure, read_seed
 from .milestones import announce_overdue
 from .reporting import build_annual_report
 
@@ -36,6 +37,7 @@ def _bar(done: int, total: int, started: float) -> None:
 
 async def _import(settings: ServiceSettings, args: argparse.Namespace, pool: asyncpg.Pool) -> None:
     correlation, failed = uuid.uuid4(), 0
+    await load_structure(pool, read_seed()[0])  # axes, chantiers, organisations: what rows refer to
     for kind in KINDS:  # actions before the indicators that name them, before their measurements
         path = Path(args.dir) / f"{kind}.csv"
         if not path.is_file():

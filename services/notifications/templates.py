@@ -154,11 +154,108 @@ def _grant_awarded(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
     ]
 
 
+FIELD = {
+    "fr": {"status": "statut", "traffic_light": "météo", "status_note": "note", "progress": "avancement (%)",
+           "title_fr": "titre (fr)", "title_nl": "titre (nl)", "lead": "pilote", "partners": "partenaires",
+           "publics": "publics", "weight": "poids", "planned_on": "date prévue", "reached_on": "date atteinte",
+           "comment": "commentaire", "value": "valeur", "name_fr": "nom", "unit": "unité", "baseline": "situation de départ",
+           "target": "cible", "period": "période"},
+    "nl": {"status": "status", "traffic_light": "stand van zaken", "status_note": "opmerking", "progress": "voortgang (%)",
+           "title_fr": "titel (fr)", "title_nl": "titel (nl)", "lead": "trekker", "partners": "partners",
+           "publics": "doelgroepen", "weight": "gewicht", "planned_on": "geplande datum", "reached_on": "bereikt op",
+           "comment": "commentaar", "value": "waarde", "name_fr": "naam", "unit": "eenheid", "baseline": "beginsituatie",
+           "target": "doel", "period": "periode"},
+}
+WHAT = {
+    "fr": {"ActionDetailsChanged": "Fiche modifiée", "ActionProgressUpdated": "Avancement mis à jour",
+           "MilestonePlanned": "Jalon planifié", "MilestoneReached": "Jalon atteint", "IndicatorDefined": "Indicateur défini",
+           "ReportSubmitted": "Rapport soumis", "ReportApproved": "Rapport approuvé", "ReportReturned": "Rapport renvoyé"},
+    "nl": {"ActionDetailsChanged": "Fiche gewijzigd", "ActionProgressUpdated": "Voortgang bijgewerkt",
+           "MilestonePlanned": "Mijlpaal gepland", "MilestoneReached": "Mijlpaal bereikt", "IndicatorDefined": "Indicator vastgelegd",
+           "ReportSubmitted": "Verslag ingediend", "ReportApproved": "Verslag goedgekeurd", "ReportReturned": "Verslag teruggestuurd"},
+}
+REPORT_STATUS = {"fr": {"draft": "brouillon", "submitted": "soumis", "approved": "approuvé", "returned": "renvoyé"},
+                 "nl": {"draft": "ontwerp", "submitted": "ingediend", "approved": "goedgekeurd", "returned": "teruggestuurd"}}
+KIND = {"fr": {"working_group": "Groupe de travail", "copil": "Comité de pilotage (COPIL)"},
+        "nl": {"working_group": "Werkgroep", "copil": "Stuurcomité (COPIL)"}}
+
+
+def _value(field: str, value: Any, lang: Language) -> str:
+    if value is None or value == "":
+        return "—"
+    if field == "status":  # an action's status or a report's: their codes do not overlap
+        return {**STATUS[lang], **REPORT_STATUS[lang]}.get(str(value), str(value))
+    if field == "traffic_light":
+        return TRAFFIC_LIGHT[lang].get(str(value), str(value))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return number(value, lang)
+    return str(value)
+
+
+def _changes(event_type: str, d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
+    """Any action event that carries its changes: one line per changed field, old → new."""
+    what, n = WHAT[lang].get(event_type, event_type), d["action_number"]
+    word, colon = ("Action", " :") if lang == "fr" else ("Actie", ":")
+    lines = [f"{what} ({word.lower()} {n}){colon}"]
+    for change in d.get("changes", []):
+        field = change["field"]
+        label = FIELD[lang].get(field, field)
+        lines.append(f"– {label}{colon} {_value(field, change['old'], lang)} → {_value(field, change['new'], lang)}")
+    return f"{word} {n}{colon} {what}", lines
+
+
+def _milestone_overdue(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
+    title = (d["title_nl"] or d["title_fr"]) if lang == "nl" else d["title_fr"]
+    if lang == "fr":
+        return f"Action {d['action_number']} : jalon en retard", [
+            f"Le jalon « {title} » de l'action {d['action_number']}, prévu le {d['planned_on']}, "
+            f"n'est pas atteint ({d['days_overdue']} jours de retard au {d['as_of']})."
+        ]
+    return f"Actie {d['action_number']}: mijlpaal achterstallig", [
+        f"De mijlpaal „{title}” van actie {d['action_number']}, gepland op {d['planned_on']}, "
+        f"is niet bereikt ({d['days_overdue']} dagen achterstand op {d['as_of']})."
+    ]
+
+
+def _meeting_held(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
+    kind = KIND[lang][d["kind"]]
+    items = [f"– {item['title']}" for item in d["agenda"]]
+    if lang == "fr":
+        return f"{kind} du {d['held_on']}", [f"{kind} tenu le {d['held_on']}, {len(d['attendees'])} organisations présentes.",
+                                             *(["Ordre du jour :", *items] if items else [])]
+    return f"{kind} van {d['held_on']}", [f"{kind} gehouden op {d['held_on']}, {len(d['attendees'])} organisaties aanwezig.",
+                                          *(["Agenda:", *items] if items else [])]
+
+
+def _decision_recorded(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
+    kind = KIND[lang][d["meeting_kind"]]
+    if lang == "fr":
+        return f"Action {d['action_number']} : décision du {kind}", [f"{kind} du {d['held_on']} : {d['decision']}"]
+    return f"Actie {d['action_number']}: beslissing van de {kind}", [f"{kind} van {d['held_on']}: {d['decision']}"]
+
+
+def _annual_report(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
+    if lang == "fr":
+        return f"Rapport annuel {d['year']} publié", [
+            f"Le rapport annuel {d['year']} au Gouvernement (situation au {d['as_of']}) est publié : {d['actions']} actions.",
+            "Fichiers : " + ", ".join(sorted(d["files"])),
+        ]
+    return f"Jaarverslag {d['year']} gepubliceerd", [
+        f"Het jaarverslag {d['year']} aan de Regering (stand op {d['as_of']}) is gepubliceerd: {d['actions']} acties.",
+        "Bestanden: " + ", ".join(sorted(d["files"])),
+    ]
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any], Language], tuple[str, list[str]]]] = {
     "IndicatorMeasured": _indicator_measured,
     "ActionStatusChanged": _status_changed,
     "DevicesDelivered": _devices_delivered,
     "GrantAwarded": _grant_awarded,
+    "MilestoneOverdue": _milestone_overdue,
+    "MeetingHeld": _meeting_held,
+    "DecisionRecorded": _decision_recorded,
+    "AnnualReportPublished": _annual_report,
+    **{t: (lambda d, lang, t=t: _changes(t, d, lang)) for t in WHAT["fr"]},
 }
 
 

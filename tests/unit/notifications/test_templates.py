@@ -54,3 +54,18 @@ def test_numbers_follow_each_language() -> None:
 def test_examples_exist_for_the_templates() -> None:
     for event_type in RENDERERS:
         assert json.loads((EXAMPLES / f"{event_type}.v1.json").read_text("utf-8"))["event_type"] == event_type
+
+
+def test_a_returned_report_says_what_changed_field_by_field() -> None:
+    fr = render(example("ReportReturned"), "fr")
+    nl = render(example("ReportReturned"), "nl")
+    assert fr.subject == "[Passerelle] Action 38 : Rapport renvoyé"
+    assert "– statut : soumis → renvoyé" in fr.body
+    assert "– status: ingediend → teruggestuurd" in nl.body
+    assert "– commentaire : — → Merci d'ajouter le nombre de participants." in fr.body
+    assert "– commentaar: — → Merci d'ajouter le nombre de participants." in nl.body
+
+
+def test_an_overdue_milestone_names_its_delay() -> None:
+    assert "n'est pas atteint (3 jours de retard au 2024-10-03)" in render(example("MilestoneOverdue"), "fr").body
+    assert "(3 dagen achterstand op 2024-10-03)" in render(example("MilestoneOverdue"), "nl").body

@@ -1,0 +1,102 @@
+"""A year of the plan, played against the services running as processes: status changes,
+milestones, a delivery of devices from the equipment service and two Working Group meetings;
+then the annual report's figures are checked, and an earlier cut-off is shown to exclude them."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from datetime import date, timedelta
+
+import pytest
+
+from tests.e2e.conftest import call, fetch
+from tests.support import ServiceProcess, eventually
+
+pytestmark = pytest.mark.infra
+
+TODAY = date.today()
+YEAR = TODAY.year
+
+
+def days_ago(n: int) -> str:
+    """A date n days back, but inside this year (the report covers one calendar year)."""
+    return max(date(YEAR, 1, 1), TODAY - timedelta(days=n)).isoformat()
+
+
+async def test_a_year_of_the_plan_ends_in_an_annual_report_with_the_right_figures(system: dict[str, ServiceProcess]) -> None:
+    actions, equipment = system["actions"], system["equipment"]
+    coordination = actions.cli("create-api-key", "--organisation", "coordination-inclusion-numerique", "--role", "coordination")
+    refurbisher = equipment.cli("create-api-key", "--organisation", "caban", "--role", "refurbisher")
+    api = actions.url
+
+    def post(path: str, body: dict, method: str | None = None) -> dict:
+        status, answer = call(api + path, body, coordination, method=method)
+        assert status in (200, 201), (path, answer)
+        return answer
+
+    # Statuses through the year.
+    for number, status in [(46, "planned"), (46, "in_progress"), (21, "in_progress"), (20, "planned"), (5, "abandoned")]:
+        post(f"/actions/{number}/status", {"status": status, "traffic_light": "on_track"})
+    post("/actions/38/status", {"status": "in_progress", "traffic_light": "at_risk", "note": "Recrutement en cours"})
+    post("/actions/38/status", {"status": "completed", "traffic_light": "on_track"})
+
+    # Milestones of action 46, its progress derived from them.
+    signed = post("/actions/46/milestones", {"title_fr": "Convention signée", "planned_on": days_ago(20)})
+    post("/actions/46/milestones", {"title_fr": "Premier lot livré", "planned_on": (TODAY - timedelta(days=1)).isoformat()})
+    post("/actions/46/milestones", {"title_fr": "Bilan", "planned_on": (TODAY + timedelta(days=30)).isoformat()})
+    post(f"/actions/46/milestones/{signed['id']}/reached", {"reached_on": days_ago(22)})
+    post("/actions/46/progress", {"mode": "milestones"})
+    post("/actions/21/progress", {"progress": 50})
+
+    # A delivery of devices, recorded by the refurbisher in the equipment service.
+    delivery = {"recipient": "asbl-devoirs-anderlecht", "recipient_kind": "pupils-association", "devices": {"laptop": 30, "tablet": 10},
+                "delivered_on": TODAY.isoformat(), "donor": "paradigm", "donor_kind": "regional-public-body"}
+    status, _ = call(equipment.url + "/deliveries", delivery, refurbisher)
+    assert status == 201
+
+    # Two Working Group meetings (and a COPIL, which does not count for action 21).
+    attendees = ["coordination-inclusion-numerique", "easy-brussels", "caban", "actiris"]
+    for held_on in (days_ago(60), days_ago(30)):
+        post("/meetings", {"kind": "working_group", "held_on": held_on, "attendees": attendees,
+                           "decisions": [{"action_number": 46, "decision": f"Suivi du déclassement ({held_on})"}]})
+    post("/meetings", {"kind": "copil", "held_on": days_ago(5), "attendees": attendees})
+
+    def indicator(number: int, code: str) -> float:
+        detail = call(f"{api}/actions/{number}")[1]
+        return next(i["current_value"] for i in detail["indicators"] if i["code"] == code)
+
+    await eventually(lambda: indicator(46, "a46-devices-pupils") == 40, what="the delivery counted for action 46")
+    assert indicator(57, "a57-devices-public-donations") == 40
+    overdue = call(api + "/milestones/check-overdue", {}, coordination)[1]["announced"]
+    assert len(overdue) == 1, "yesterday's milestone, announced once"
+    assert call(api + "/milestones/check-overdue", {}, coordination)[1]["announced"] == []
+
+    published = post("/annual-reports", {"year": YEAR, "as_of": TODAY.isoformat()})
+    report_id = published["report_id"]
+    assert published["by_status"] == {
+        "not_started": 61, "planned": 1, "in_progress": 2, "on_hold": 0, "completed": 1, "abandoned": 1
+    }
+    files = published["files"]
+    for name, sha in files.items():
+        assert hashlib.sha256(fetch(f"{api}/annual-reports/{report_id}/{name}")).hexdigest() == sha
+
+    table = {int(r["action"]): r for r in csv.DictReader(io.StringIO(fetch(f"{api}/annual-reports/{report_id}/rapport-annuel-{YEAR}-actions.csv").decode()))}
+    assert len(table) == 66
+    assert (table[46]["status"], float(table[46]["progress"])) == ("in_progress", pytest.approx(33.33, abs=0.01))
+    assert (table[46]["milestones_reached"], table[46]["milestones_overdue"], table[46]["milestones_planned"]) == ("1", "1", "1")
+    assert (table[38]["status"], table[5]["status"]) == ("completed", "abandoned")
+    indicators = {r["indicator_code"]: r for r in csv.DictReader(io.StringIO(fetch(f"{api}/annual-reports/{report_id}/rapport-annuel-{YEAR}-indicateurs.csv").decode()))}
+    assert float(indicators["a46-devices-pupils"]["value"]) == 40
+    assert float(indicators["a21-working-group-meetings"]["value"]) == 2
+    assert float(indicators["a21-working-group-meetings"]["percent_of_target"]) == 50.0
+    html = fetch(f"{api}/annual-reports/{report_id}/rapport-annuel-{YEAR}-fr.html").decode()
+    assert "Suivi du déclassement" in html and "Groupe de travail" in html
+    assert fetch(f"{api}/annual-reports/{report_id}/jaarverslag-{YEAR}-nl.pdf").startswith(b"%PDF")
+
+    # Reproducible from the history: the same cut-off cannot be published twice, and a cut-off
+    # before today's events shows none of them.
+    assert call(api + "/annual-reports", {"year": YEAR, "as_of": TODAY.isoformat()}, coordination)[0] == 409
+    earlier = post("/annual-reports", {"year": YEAR, "as_of": (TODAY - timedelta(days=1)).isoformat()})
+    assert earlier["by_status"]["not_started"] == 66
