@@ -8,6 +8,7 @@ and roll-up weights are the current ones (they describe the plan rather than its
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections import defaultdict
@@ -100,6 +101,8 @@ def _fold(action: asyncpg.Record, history: list[asyncpg.Record], year_start: dat
     decisions: list[str] = []
     for row in history:
         data, kind, during_year = row["data"], row["event_type"], row["occurred_at"] >= year_start
+        if not data:  # written before migration 0002 kept event data: nothing to fold
+            continue
         if kind == "ActionStatusChanged":
             status, light, note = data["status"], data.get("traffic_light"), data.get("note", "")
         elif kind == "ActionProgressUpdated":
@@ -166,7 +169,8 @@ async def publish_annual_report(
     if not date(year, 1, 1) <= as_of <= date(year + 1, 12, 31):
         raise Conflict(f"the cut-off {as_of} does not fall in or just after {year}")
     report = await build_annual_report(pool, year, as_of)
-    files = render_all(report)
+    # Rendering the PDFs takes seconds of CPU: off the event loop, so consumers and HTTP keep going.
+    files = await asyncio.to_thread(render_all, report)
     hashes = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
     report_id = f"annual-report-{year}-as-of-{as_of.isoformat()}"
     async with pool.acquire() as conn, conn.transaction():
