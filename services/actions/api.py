@@ -121,6 +121,12 @@ def _pool(request: Request):  # type: ignore[no-untyped-def]
     return request.app.state.runtime.pool
 
 
+@router.get("/organisations", summary="The organisations named in the plan, with their Working Group and COPIL membership")
+async def list_organisations(request: Request) -> list[dict[str, Any]]:
+    rows = await _pool(request).fetch("SELECT code, name, kind, working_group, copil FROM organisations ORDER BY code")
+    return [dict(r) for r in rows]
+
+
 @router.get("/actions", response_model=list[ActionOut], summary="List and filter the plan's actions")
 async def list_actions(
     request: Request,

@@ -28,6 +28,14 @@ async def test_the_plan_is_loaded_once_and_announced_once(actions: ActionsUnderT
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'ActionRegistered'") == 66
 
 
+async def test_organisations_are_listed_with_their_governance_membership(actions: ActionsUnderTest) -> None:
+    organisations = {o["code"]: o for o in (await actions.client.get("/organisations")).json()}
+    assert organisations["coordination-inclusion-numerique"]["working_group"] is True
+    assert organisations["coordination-inclusion-numerique"]["copil"] is True
+    assert organisations["caban"]["copil"] is True
+    assert sum(o["copil"] for o in organisations.values()) == 6
+
+
 async def test_listing_filters_by_axis_organisation_and_public(actions: ActionsUnderTest) -> None:
     axis4 = (await actions.client.get("/actions", params={"axis": 4})).json()
     assert [a["number"] for a in axis4] == list(range(38, 67))
