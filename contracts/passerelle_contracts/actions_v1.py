@@ -117,44 +117,37 @@ class ActionProgressUpdated(EventData):
     changes: list[FieldChange]
 
 
-class MilestonePlanned(EventData):
+class _MilestoneEvent(EventData):
+    action_number: int = Field(ge=1, le=66)
+    milestone_id: str
+    title_fr: str
+    title_nl: str = ""
+    planned_on: date
+
+
+class MilestonePlanned(_MilestoneEvent):
     """A milestone was planned, or its planned date or title changed."""
 
     event_type = "MilestonePlanned"
     topic = TOPIC
 
-    action_number: int = Field(ge=1, le=66)
-    milestone_id: str
-    title_fr: str
-    title_nl: str = ""
-    planned_on: date
     changes: list[FieldChange]
 
 
-class MilestoneReached(EventData):
+class MilestoneReached(_MilestoneEvent):
     event_type = "MilestoneReached"
     topic = TOPIC
 
-    action_number: int = Field(ge=1, le=66)
-    milestone_id: str
-    title_fr: str
-    title_nl: str = ""
-    planned_on: date
     reached_on: date
     changes: list[FieldChange]
 
 
-class MilestoneOverdue(EventData):
+class MilestoneOverdue(_MilestoneEvent):
     """A milestone passed its planned date without being reached (announced once)."""
 
     event_type = "MilestoneOverdue"
     topic = TOPIC
 
-    action_number: int = Field(ge=1, le=66)
-    milestone_id: str
-    title_fr: str
-    title_nl: str = ""
-    planned_on: date
     as_of: date
     days_overdue: int = Field(ge=1)
 

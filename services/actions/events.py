@@ -10,6 +10,8 @@ from typing import Any
 from passerelle_contracts import SYSTEM_ACTOR, Actor, Envelope, EventData
 from passerelle_contracts.actions_v1 import (
     TOPIC as TOPIC,
+)
+from passerelle_contracts.actions_v1 import (
     ActionDetailsChanged,
     ActionProgressUpdated,
     ActionRegistered,

@@ -6,6 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
+# Shared with every service and partner through the contracts; re-exported for report_render.
+from passerelle_contracts.labels import FIELD as FIELD
+from passerelle_contracts.labels import MEETING_KIND as MEETING_KIND
+from passerelle_contracts.labels import STATUS as STATUS
+from passerelle_contracts.labels import TRAFFIC_LIGHT as TRAFFIC_LIGHT
+from passerelle_contracts.labels import UNIT as UNIT
+
 Language = Literal["fr", "nl"]
 LANGUAGES: tuple[Language, ...] = ("fr", "nl")
 
@@ -13,65 +20,15 @@ NNBSP = "\u202f"  # narrow no-break space: the French thousands separator
 
 STATUS_ORDER = ("not_started", "planned", "in_progress", "on_hold", "completed", "abandoned")
 
-STATUS: dict[Language, dict[str, str]] = {
-    "fr": {
-        "not_started": "non commencée",
-        "planned": "planifiée",
-        "in_progress": "en cours",
-        "on_hold": "suspendue",
-        "completed": "terminée",
-        "abandoned": "abandonnée",
-    },
-    "nl": {
-        "not_started": "niet gestart",
-        "planned": "gepland",
-        "in_progress": "lopend",
-        "on_hold": "opgeschort",
-        "completed": "afgerond",
-        "abandoned": "stopgezet",
-    },
-}
 
-TRAFFIC_LIGHT: dict[Language, dict[str, str]] = {
-    "fr": {"on_track": "dans les temps", "at_risk": "à risque", "off_track": "en retard"},
-    "nl": {"on_track": "op schema", "at_risk": "risico", "off_track": "achter op schema"},
-}
 
 MILESTONE_STATE: dict[Language, dict[str, str]] = {
     "fr": {"reached": "atteint", "overdue": "en retard", "planned": "prévu"},
     "nl": {"reached": "bereikt", "overdue": "achterstallig", "planned": "gepland"},
 }
 
-MEETING_KIND: dict[Language, dict[str, str]] = {
-    "fr": {"working_group": "Groupe de travail", "copil": "Comité de pilotage (COPIL)"},
-    "nl": {"working_group": "Werkgroep", "copil": "Stuurcomité (COPIL)"},
-}
 
-UNIT: dict[Language, dict[str, str]] = {
-    "fr": {"devices": "appareils", "grants": "subventions", "meetings": "réunions", "EPN": "EPN"},
-    "nl": {"devices": "toestellen", "grants": "subsidies", "meetings": "vergaderingen", "EPN": "OCR's"},
-}
 
-FIELD: dict[Language, dict[str, str]] = {
-    "fr": {
-        "status": "statut",
-        "traffic_light": "feu tricolore",
-        "status_note": "note de statut",
-        "progress": "avancement",
-        "value": "valeur",
-        "planned_on": "date prévue",
-        "reached_on": "date atteinte",
-    },
-    "nl": {
-        "status": "status",
-        "traffic_light": "verkeerslicht",
-        "status_note": "statusnota",
-        "progress": "voortgang",
-        "value": "waarde",
-        "planned_on": "geplande datum",
-        "reached_on": "bereikt op",
-    },
-}
 
 TEXT: dict[Language, dict[str, str]] = {
     "fr": {

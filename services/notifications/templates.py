@@ -8,57 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from passerelle_contracts import Envelope
+from passerelle_contracts.labels import FIELD, RECIPIENT_KIND, REPORT_STATUS, STATUS, TRAFFIC_LIGHT, UNIT
+from passerelle_contracts.labels import MEETING_KIND as KIND
 
 Language = str  # "fr" | "nl"
 
-STATUS = {
-    "fr": {
-        "not_started": "non commencée",
-        "planned": "planifiée",
-        "in_progress": "en cours",
-        "on_hold": "suspendue",
-        "completed": "terminée",
-        "abandoned": "abandonnée",
-    },
-    "nl": {
-        "not_started": "niet gestart",
-        "planned": "gepland",
-        "in_progress": "lopend",
-        "on_hold": "opgeschort",
-        "completed": "afgerond",
-        "abandoned": "stopgezet",
-    },
-}
-TRAFFIC_LIGHT = {
-    "fr": {"on_track": "dans les temps", "at_risk": "à risque", "off_track": "en retard"},
-    "nl": {"on_track": "op schema", "at_risk": "risico", "off_track": "achter op schema"},
-}
-UNIT = {
-    "fr": {"devices": "appareils", "grants": "subventions", "meetings": "réunions", "EPN": "EPN"},
-    "nl": {"devices": "toestellen", "grants": "subsidies", "meetings": "vergaderingen", "EPN": "OCR's"},
-}
-RECIPIENT_KIND = {
-    "fr": {
-        "secondary-school": "école secondaire",
-        "homework-school": "école de devoirs",
-        "pupils-association": "association d'aide aux élèves",
-        "retirement-home": "maison de repos",
-        "epn": "EPN",
-        "first-line-actor": "acteur de première ligne",
-        "cpas": "CPAS",
-        "non-profit": "association",
-    },
-    "nl": {
-        "secondary-school": "secundaire school",
-        "homework-school": "huiswerkschool",
-        "pupils-association": "vereniging voor leerlingenbegeleiding",
-        "retirement-home": "rusthuis",
-        "epn": "OCR",
-        "first-line-actor": "eerstelijnsactor",
-        "cpas": "OCMW",
-        "non-profit": "vzw",
-    },
-}
 SIGNATURE = {
     "fr": "— Passerelle, pour la Coordination Inclusion Numérique de la Région de Bruxelles-Capitale",
     "nl": "— Passerelle, voor de Coördinatie Digitale Inclusie van het Brussels Hoofdstedelijk Gewest",
@@ -154,18 +108,6 @@ def _grant_awarded(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
     ]
 
 
-FIELD = {
-    "fr": {"status": "statut", "traffic_light": "météo", "status_note": "note", "progress": "avancement (%)",
-           "title_fr": "titre (fr)", "title_nl": "titre (nl)", "lead": "pilote", "partners": "partenaires",
-           "publics": "publics", "weight": "poids", "planned_on": "date prévue", "reached_on": "date atteinte",
-           "comment": "commentaire", "value": "valeur", "name_fr": "nom", "unit": "unité", "baseline": "situation de départ",
-           "target": "cible", "period": "période"},
-    "nl": {"status": "status", "traffic_light": "stand van zaken", "status_note": "opmerking", "progress": "voortgang (%)",
-           "title_fr": "titel (fr)", "title_nl": "titel (nl)", "lead": "trekker", "partners": "partners",
-           "publics": "doelgroepen", "weight": "gewicht", "planned_on": "geplande datum", "reached_on": "bereikt op",
-           "comment": "commentaar", "value": "waarde", "name_fr": "naam", "unit": "eenheid", "baseline": "beginsituatie",
-           "target": "doel", "period": "periode"},
-}
 WHAT = {
     "fr": {"ActionDetailsChanged": "Fiche modifiée", "ActionProgressUpdated": "Avancement mis à jour",
            "MilestonePlanned": "Jalon planifié", "MilestoneReached": "Jalon atteint", "IndicatorDefined": "Indicateur défini",
@@ -174,10 +116,6 @@ WHAT = {
            "MilestonePlanned": "Mijlpaal gepland", "MilestoneReached": "Mijlpaal bereikt", "IndicatorDefined": "Indicator vastgelegd",
            "ReportSubmitted": "Verslag ingediend", "ReportApproved": "Verslag goedgekeurd", "ReportReturned": "Verslag teruggestuurd"},
 }
-REPORT_STATUS = {"fr": {"draft": "brouillon", "submitted": "soumis", "approved": "approuvé", "returned": "renvoyé"},
-                 "nl": {"draft": "ontwerp", "submitted": "ingediend", "approved": "goedgekeurd", "returned": "teruggestuurd"}}
-KIND = {"fr": {"working_group": "Groupe de travail", "copil": "Comité de pilotage (COPIL)"},
-        "nl": {"working_group": "Werkgroep", "copil": "Stuurcomité (COPIL)"}}
 
 
 def _value(field: str, value: Any, lang: Language) -> str:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-
 import uvicorn
 from fastapi import FastAPI
 
