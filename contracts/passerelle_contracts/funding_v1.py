@@ -30,4 +30,15 @@ class GrantAwarded(EventData):
     awarded_on: date
 
 
-EVENTS: tuple[type[EventData], ...] = (GrantAwarded,)
+class EpnLabelled(EventData):
+    """A public digital space (EPN) received the regional label."""
+
+    event_type = "EpnLabelled"
+    topic = TOPIC
+
+    epn: str = Field(description="The EPN's organisation code.")
+    commune: str | None = None
+    labelled_on: date
+
+
+EVENTS: tuple[type[EventData], ...] = (GrantAwarded, EpnLabelled)

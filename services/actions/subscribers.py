@@ -7,7 +7,7 @@ from passerelle_contracts import Envelope
 from passerelle_contracts.equipment_v1 import TOPIC as EQUIPMENT_TOPIC
 from passerelle_contracts.equipment_v1 import DevicesDelivered
 from passerelle_contracts.funding_v1 import TOPIC as FUNDING_TOPIC
-from passerelle_contracts.funding_v1 import GrantAwarded
+from passerelle_contracts.funding_v1 import EpnLabelled, GrantAwarded
 
 from services.runtime.service import Runtime
 
@@ -26,8 +26,16 @@ def register(runtime: Runtime) -> None:
         command = RecordDerivedMeasurements(envelope, data.model_dump(mode="json"), data.awarded_on)
         await record_derived_measurements(conn, out, command)
 
+    async def on_epn_labelled(conn: asyncpg.Connection, envelope: Envelope, data: EpnLabelled) -> None:
+        command = RecordDerivedMeasurements(envelope, data.model_dump(mode="json"), data.labelled_on)
+        await record_derived_measurements(conn, out, command)
+
     runtime.consume(
         "indicators",
         [EQUIPMENT_TOPIC, FUNDING_TOPIC],
-        {DevicesDelivered.event_type: on_devices_delivered, GrantAwarded.event_type: on_grant_awarded},
+        {
+            DevicesDelivered.event_type: on_devices_delivered,
+            GrantAwarded.event_type: on_grant_awarded,
+            EpnLabelled.event_type: on_epn_labelled,
+        },
     )

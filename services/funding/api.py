@@ -10,13 +10,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Header, Request, Response
 from passerelle_contracts import Actor
 from passerelle_contracts.actions_v1 import Public
-from passerelle_contracts.funding_v1 import TOPIC, GrantAwarded
+from passerelle_contracts.funding_v1 import TOPIC, EpnLabelled, GrantAwarded
 from pydantic import BaseModel, Field
 
 from services.runtime.auth import require
 from services.runtime.http import correlation_id
 
-from .handlers import award_grant
+from .handlers import award_grant, label_epn
 
 router = APIRouter(tags=["grants"])
 
@@ -46,3 +46,24 @@ async def post_grant(
     if not created:
         response.status_code = 200
     return {**row, "grant_id": str(row["grant_id"]), "amount_eur": str(row["amount_eur"])}
+
+
+class EpnLabelIn(BaseModel):
+    epn: str = Field(min_length=2, description="The EPN's organisation code")
+    commune: str | None = None
+    labelled_on: date
+
+
+@router.post("/epn-labels", status_code=201, summary="Record that an EPN received the regional label (once per EPN)")
+async def post_epn_label(
+    request: Request,
+    response: Response,
+    body: EpnLabelIn,
+    actor: Actor = Depends(require("coordination")),
+    correlation: uuid.UUID = Depends(correlation_id),
+) -> dict[str, Any]:
+    runtime = request.app.state.runtime
+    row, created = await label_epn(runtime.pool, runtime.topic(TOPIC), EpnLabelled(**body.model_dump()), actor, correlation)
+    if not created:
+        response.status_code = 200
+    return row

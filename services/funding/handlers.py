@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 from passerelle_contracts import Actor, Envelope
-from passerelle_contracts.funding_v1 import GrantAwarded
+from passerelle_contracts.funding_v1 import EpnLabelled, GrantAwarded
 
 from services.runtime.outbox import enqueue
 
@@ -39,5 +39,22 @@ async def award_grant(
             existing = await conn.fetchrow("SELECT * FROM grants WHERE idempotency_key = $1", idempotency_key)
             return dict(existing), False  # type: ignore[arg-type]
         envelope = Envelope.wrap(grant, source=SOURCE, subject=f"grant-{grant.grant_id}", actor=actor, correlation_id=correlation_id)
+        await enqueue(conn, topic, envelope)
+    return dict(inserted), True
+
+
+async def label_epn(
+    pool: asyncpg.Pool, topic: str, label: EpnLabelled, actor: Actor, correlation_id: uuid.UUID
+) -> tuple[dict[str, Any], bool]:
+    """Record that an EPN was labelled, once per EPN. Returns (label, created)."""
+    async with pool.acquire() as conn, conn.transaction():
+        inserted = await conn.fetchrow(
+            """INSERT INTO epn_labels (epn, commune, labelled_on, recorded_by) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (epn) DO NOTHING RETURNING *""",
+            label.epn, label.commune, label.labelled_on, actor.model_dump(mode="json"),
+        )
+        if inserted is None:
+            return dict(await conn.fetchrow("SELECT * FROM epn_labels WHERE epn = $1", label.epn)), False  # type: ignore[arg-type]
+        envelope = Envelope.wrap(label, source=SOURCE, subject=f"epn-{label.epn}", actor=actor, correlation_id=correlation_id)
         await enqueue(conn, topic, envelope)
     return dict(inserted), True

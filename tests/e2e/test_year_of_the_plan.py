@@ -59,6 +59,13 @@ async def test_a_year_of_the_plan_ends_in_an_annual_report_with_the_right_figure
     status, _ = call(equipment.url + "/deliveries", delivery, refurbisher)
     assert status == 201
 
+    # An EPN labelled, in the funding service's register.
+    funding = system["funding"]
+    funding_key = funding.cli("create-api-key", "--organisation", "coordination-inclusion-numerique", "--role", "coordination")
+    label = {"epn": "epn-ixelles", "commune": "Ixelles", "labelled_on": days_ago(45)}
+    assert call(funding.url + "/epn-labels", label, funding_key)[0] == 201
+    assert call(funding.url + "/epn-labels", label, funding_key)[0] == 200, "labelled once"
+
     # Two Working Group meetings (and a COPIL, which does not count for action 21).
     attendees = ["coordination-inclusion-numerique", "easy-brussels", "caban", "actiris"]
     for held_on in (days_ago(60), days_ago(30)):
@@ -72,6 +79,7 @@ async def test_a_year_of_the_plan_ends_in_an_annual_report_with_the_right_figure
 
     await eventually(lambda: indicator(46, "a46-devices-pupils") == 40, what="the delivery counted for action 46")
     assert indicator(57, "a57-devices-public-donations") == 40
+    await eventually(lambda: indicator(11, "a11-epn-labelled") == 1, what="the label counted for action 11")
     overdue = call(api + "/milestones/check-overdue", {}, coordination)[1]["announced"]
     assert len(overdue) == 1, "yesterday's milestone, announced once"
     assert call(api + "/milestones/check-overdue", {}, coordination)[1]["announced"] == []
@@ -94,6 +102,7 @@ async def test_a_year_of_the_plan_ends_in_an_annual_report_with_the_right_figure
     assert float(indicators["a46-devices-pupils"]["value"]) == 40
     assert float(indicators["a21-working-group-meetings"]["value"]) == 2
     assert float(indicators["a21-working-group-meetings"]["percent_of_target"]) == 50.0
+    assert float(indicators["a11-epn-labelled"]["value"]) == 1
     html = fetch(f"{api}/annual-reports/{report_id}/rapport-annuel-{YEAR}-fr.html").decode()
     assert "Suivi du déclassement" in html and "Groupe de travail" in html
     assert fetch(f"{api}/annual-reports/{report_id}/jaarverslag-{YEAR}-nl.pdf").startswith(b"%PDF")
