@@ -86,11 +86,12 @@ async def post_check_overdue(
     return {"announced": [e.data["milestone_id"] for e in announced]}
 
 
-@router.get("/reports", summary="Progress reports")
+@router.get("/reports", summary="Progress reports (any partner's key: drafts are not public, unlike the plan)")
 async def get_reports(
     request: Request,
     action: int | None = Query(None, ge=1, le=66),
     status: Literal["draft", "submitted", "approved", "returned"] | None = None,
+    reader: Actor = Depends(require()),
 ) -> list[dict[str, Any]]:
     return [dict(r) for r in await list_reports(_ctx(request)[0], action, status)]
 

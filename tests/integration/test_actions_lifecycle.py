@@ -89,6 +89,10 @@ async def test_a_report_goes_from_draft_to_approved_through_a_return(actions: Ac
     await client.post(f"/reports/{rid}/submit", headers=owner)
     approved = (await client.post(f"/reports/{rid}/approve", headers=coordination)).json()
     assert (approved["status"], approved["body"]) == ("approved", "Trois sessions, 48 participants.")
+    assert (await client.get("/reports", params={"action": 38})).status_code == 401, "reports are read with a key"
+    partner = await actions.key("caban", "partner")
+    [listed] = (await client.get("/reports", params={"action": 38}, headers=partner)).json()
+    assert listed["status"] == "approved"
     assert await outbox_types(actions, 38) == [
         "ActionRegistered", "ReportSubmitted", "ReportReturned", "ReportSubmitted", "ReportApproved",
     ]
