@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from .actions_v1 import Public
+from .actions_v1 import FieldChange, Public
 from .envelope import EventData
 
 TOPIC = "passerelle.equipment.v1"
@@ -49,4 +49,87 @@ class DevicesDelivered(EventData):
     delivered_on: date
 
 
-EVENTS: tuple[type[EventData], ...] = (DevicesDelivered,)
+class BatchDeclared(EventData):
+    """A donor declared a batch of decommissioned devices (counts by kind; devices are in the API)."""
+
+    event_type = "BatchDeclared"
+    topic = TOPIC
+
+    batch_id: str
+    donor: str
+    reference: str
+    devices: dict[DeviceKind, DeviceCount]
+    total_devices: int = Field(ge=1)
+
+
+class DevicesTransferred(EventData):
+    """Custody of devices moved from one organisation to another; the receiving side confirmed it."""
+
+    event_type = "DevicesTransferred"
+    topic = TOPIC
+
+    transfer_id: str
+    from_organisation: str
+    to_organisation: str
+    devices: dict[DeviceKind, DeviceCount]
+    total_devices: int = Field(ge=1)
+    batches: list[str] = Field(description="The batches the devices came from.")
+
+
+class DeviceSanitised(EventData):
+    """Sanitisation records were added to a device (NIST SP 800-88); its state is derived from them."""
+
+    event_type = "DeviceSanitised"
+    topic = TOPIC
+
+    device_id: str
+    batch_id: str
+    donor: str
+    kind: DeviceKind
+    sanitisation: Literal["pending", "wiped", "failed", "destroyed"]
+    media: int = Field(ge=0, description="How many storage media the device has.")
+    certificate_id: str | None = None
+    certificate_sha256: str | None = Field(default=None, description="SHA-256 of the certificate PDF, when issued.")
+    changes: list[FieldChange]
+
+
+class DeviceConditionChanged(EventData):
+    """A device's physical state changed (to repair, refurbished with a grade, for parts, disposed)."""
+
+    event_type = "DeviceConditionChanged"
+    topic = TOPIC
+
+    device_id: str
+    batch_id: str
+    donor: str
+    kind: DeviceKind
+    physical: Literal["received", "to_repair", "refurbished", "for_parts", "disposed"]
+    grade: Literal["A", "B", "C"] | None = None
+    changes: list[FieldChange]
+
+
+class BatchMilestoneReached(EventData):
+    """A donor's batch reached a milestone: all received, all sanitised (counts only)."""
+
+    event_type = "BatchMilestoneReached"
+    topic = TOPIC
+
+    batch_id: str
+    donor: str
+    reference: str
+    milestone: Literal["received", "sanitised", "delivered"]
+    declared: int
+    received: int
+    wiped: int
+    failed: int
+    delivered: int
+
+
+EVENTS: tuple[type[EventData], ...] = (
+    DevicesDelivered,
+    BatchDeclared,
+    DevicesTransferred,
+    DeviceSanitised,
+    DeviceConditionChanged,
+    BatchMilestoneReached,
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -10,15 +11,31 @@ from services.runtime.http import create_http_app
 from services.runtime.service import Runtime
 
 from .api import router
+from .api_devices import router as devices_router
 from .settings import EquipmentSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+SEED = Path(__file__).resolve().parent / "seed" / "organisations.json"
+
+
+async def load_organisations(runtime: Runtime) -> None:
+    """Seed organisations on first start only; later they are managed over HTTP."""
+    doc = json.loads(SEED.read_text(encoding="utf-8"))
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM organisations)"):
+            return
+        await conn.executemany(
+            "INSERT INTO organisations (code, name, kind, commune) VALUES ($1, $2, $3, $4)",
+            [(o["code"], o["name"], o["kind"], o["commune"]) for o in doc["organisations"]],
+        )
+
+
 def create_app(settings: EquipmentSettings) -> FastAPI:
     return create_http_app(
-        Runtime(settings, migrations=MIGRATIONS),
+        Runtime(settings, migrations=MIGRATIONS, on_start=[load_organisations]),
         title="Passerelle — equipment",
         description="Decommissioned IT equipment of regional administrations, refurbished and redistributed.",
-        routers=[router],
+        routers=[router, devices_router],
     )

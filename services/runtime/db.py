@@ -20,9 +20,20 @@ MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 MIGRATION_LOCK_KEY = 7_231_118_001
 
 
+def _jsonb_encode(value: object) -> bytes:
+    return b"\x01" + json.dumps(value).encode()  # binary jsonb: a version byte, then the text
+
+
+def _jsonb_decode(data: bytes) -> object:
+    return json.loads(data[1:])
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    for kind in ("json", "jsonb"):
-        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    # Binary codecs, so that COPY (bulk intake) can carry json values too.
+    await conn.set_type_codec("jsonb", encoder=_jsonb_encode, decoder=_jsonb_decode, schema="pg_catalog", format="binary")
+    await conn.set_type_codec(
+        "json", encoder=lambda v: json.dumps(v).encode(), decoder=json.loads, schema="pg_catalog", format="binary"
+    )
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

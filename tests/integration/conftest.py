@@ -50,3 +50,28 @@ async def running_actions(database_url: str, kafka_bootstrap: str, topic_prefix:
 async def actions(create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[ActionsUnderTest]:
     async with running_actions(await create_database("actions"), kafka_bootstrap, topic_prefix) as service:
         yield service
+
+
+@contextlib.asynccontextmanager
+async def running_service(create_app_: Any, settings: Any, base_url: str) -> AsyncIterator[Any]:
+    app = create_app_(settings)
+    await app.state.runtime.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as client:
+            yield ActionsUnderTest(app, client, settings)
+    finally:
+        await app.state.runtime.stop()
+
+
+@pytest.fixture
+async def equipment(create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Any]:
+    """The equipment service in this process (same shape as ``actions``: app, client, key())."""
+    from services.equipment.app import create_app as create_equipment
+    from services.equipment.settings import EquipmentSettings
+
+    settings = EquipmentSettings(
+        database_url=await create_database("equipment"), kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix,
+        http_port=0, outbox_poll_interval_s=0.2,
+    )
+    async with running_service(create_equipment, settings, "http://equipment") as service:
+        yield service

@@ -1,0 +1,141 @@
+"""The equipment service's device record against the real database: intake, custody,
+condition, sanitisation with certificates, donors' milestones, and the sanitisation rule."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+
+pytestmark = pytest.mark.infra
+
+DONOR = "cirb-paradigm"
+REFURBISHER = "asbl-reconditionnement-exemple"
+DEVICES = [
+    {"asset_tag": "PAR-001", "kind": "laptop", "make": "Lenovo", "model": "T480", "ram_gb": 8, "storage": "ssd:256:S1"},
+    {"asset_tag": "PAR-002", "kind": "desktop", "make": "HP", "model": "800 G3", "storage": "ssd:128;hdd:500:W2"},
+    {"asset_tag": "PAR-003", "kind": "screen", "make": "Dell", "model": "P2419H"},
+]
+
+
+def wipe(medium: str, result: str = "passed", method: str = "purge") -> dict[str, Any]:
+    return {"medium_id": medium, "method": method, "tool": "nwipe", "tool_version": "0.35", "passes": 1,
+            "verification": "full", "operator": "op-17", "started_at": "2024-02-20T09:00:00Z",
+            "ended_at": "2024-02-20T10:30:00Z", "result": result}
+
+
+async def outbox(service: Any, event_type: str) -> list[dict[str, Any]]:
+    rows = await service.runtime.pool.fetch("SELECT payload FROM outbox WHERE event_type = $1 ORDER BY id", event_type)
+    return [r["payload"]["data"] for r in rows]
+
+
+async def declared(equipment: Any) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    headers = {
+        "donor": await equipment.key(DONOR, "donor"),
+        "refurbisher": await equipment.key(REFURBISHER, "refurbisher"),
+        "coordination": await equipment.key("coordination-inclusion-numerique", "coordination"),
+    }
+    answer = await equipment.client.post("/batches", json={"donor": DONOR, "reference": "PAR-2024-01", "devices": DEVICES},
+                                         headers=headers["donor"])
+    assert answer.status_code == 201, answer.text
+    devices = {d["asset_tag"]: d for d in (await equipment.client.get("/devices", params={"custodian": DONOR})).json()}
+    return headers, devices
+
+
+async def test_a_batch_is_declared_once_by_donor_and_asset_tag(equipment: Any) -> None:
+    headers, devices = await declared(equipment)
+    again = await equipment.client.post("/batches", json={"donor": DONOR, "reference": "PAR-2024-01", "devices": DEVICES},
+                                        headers=headers["donor"])
+    assert (again.json()["created"], again.json()["existing"]) == (0, 3)
+    [batch] = await outbox(equipment, "BatchDeclared")
+    assert (batch["total_devices"], batch["devices"]) == (3, {"laptop": 1, "desktop": 1, "screen": 1})
+    assert {d["short_code"][:4] for d in devices.values()} == {"PSR-"}
+    desktop = (await equipment.client.get(f"/devices/{devices['PAR-002']['id']}")).json()
+    assert [m["type"] for m in desktop["media"]] == ["ssd", "hdd"]
+    other = await equipment.key("easy-brussels", "donor")
+    refused = await equipment.client.post("/batches", json={"donor": DONOR, "reference": "X", "devices": DEVICES}, headers=other)
+    assert refused.status_code == 403
+
+
+async def test_a_csv_intake_reports_bad_rows_and_keeps_the_good_ones(equipment: Any) -> None:
+    coordination = await equipment.key("coordination-inclusion-numerique", "coordination")
+    text = ("asset_tag,serial,kind,make,model,cpu,ram_gb,storage,year\n"
+            "A1,S1,laptop,Dell,Latitude,i5,8,ssd:256,2018\n"
+            "A2,S2,toaster,Dell,X,,,,\n"
+            "A3,S3,laptop,Dell,X,,lots,,\n"
+            "A1,S9,laptop,Dell,Latitude,,,,\n"
+            "A4,S4,tablet,Apple,iPad,,,emmc:32,2019\n")
+    report = (await equipment.client.post(f"/batches/{DONOR}/CSV-1/devices.csv", content=text, headers=coordination)).json()
+    assert report["created"] == 2
+    assert [(e["line"], e["column"]) for e in report["errors"]] == [(3, "kind"), (4, "ram_gb"), (5, "asset_tag")]
+
+
+async def test_custody_moves_when_the_receiver_confirms_and_the_donor_hears_once(equipment: Any) -> None:
+    headers, devices = await declared(equipment)
+    ids = [d["id"] for d in devices.values()]
+    transfer = (await equipment.client.post("/transfers", json={"to": REFURBISHER, "devices": ids}, headers=headers["donor"])).json()
+    assert (await equipment.client.post("/transfers", json={"to": REFURBISHER, "devices": ids[:1]}, headers=headers["donor"])).status_code == 409
+    assert (await equipment.client.post(f"/transfers/{transfer['id']}/confirm", headers=headers["donor"])).status_code == 403
+    confirmed = await equipment.client.post(f"/transfers/{transfer['id']}/confirm", headers=headers["refurbisher"])
+    assert confirmed.json()["status"] == "confirmed"
+    assert {d["custodian"] for d in (await equipment.client.get("/devices", params={"batch": devices["PAR-001"]["batch_id"]})).json()} == {REFURBISHER}
+    [moved] = await outbox(equipment, "DevicesTransferred")
+    assert (moved["from_organisation"], moved["to_organisation"], moved["total_devices"]) == (DONOR, REFURBISHER, 3)
+    assert [m["milestone"] for m in await outbox(equipment, "BatchMilestoneReached")] == ["received"]
+    again = await equipment.client.post(f"/transfers/{transfer['id']}/confirm", headers=headers["refurbisher"])
+    assert again.status_code == 409
+
+
+async def test_sanitisation_issues_a_certificate_and_the_rule_holds_even_against_a_direct_write(equipment: Any) -> None:
+    headers, devices = await declared(equipment)
+    ids = [d["id"] for d in devices.values()]
+    transfer = (await equipment.client.post("/transfers", json={"to": REFURBISHER, "devices": ids}, headers=headers["donor"])).json()
+    await equipment.client.post(f"/transfers/{transfer['id']}/confirm", headers=headers["refurbisher"])
+    laptop, desktop = devices["PAR-001"]["id"], devices["PAR-002"]["id"]
+    refurbisher = headers["refurbisher"]
+
+    wiped = (await equipment.client.post(f"/devices/{laptop}/sanitisations", json={"records": [wipe("m1")]}, headers=refurbisher)).json()
+    assert wiped["sanitisation"] == "wiped"
+    [certificate] = (await equipment.client.get(f"/devices/{laptop}")).json()["certificates"]
+    pdf = await equipment.client.get(f"/certificates/{certificate['id']}.pdf")
+    assert pdf.content.startswith(b"%PDF")
+    [event] = [e for e in await outbox(equipment, "DeviceSanitised") if e["device_id"] == laptop]
+    assert event["certificate_sha256"] == certificate["sha256"]
+    assert "operator" not in str(event) and "op-17" not in str(event), "no person in events"
+
+    half = await equipment.client.post(f"/devices/{desktop}/sanitisations",
+                                       json={"records": [wipe("m1"), wipe("m2", "passed_with_warnings")]}, headers=refurbisher)
+    assert half.json()["sanitisation"] == "failed"
+    pool: asyncpg.Pool = equipment.runtime.pool
+    with pytest.raises(asyncpg.CheckViolationError, match="cannot be allocated while its sanitisation is failed"):
+        await pool.execute("UPDATE devices SET allocation = 'allocated' WHERE id = $1", uuid.UUID(desktop))
+    unknown = await equipment.client.post(f"/devices/{desktop}/sanitisations", json={"records": [wipe("m9")]}, headers=refurbisher)
+    assert unknown.status_code == 422
+    fixed = await equipment.client.post(f"/devices/{desktop}/sanitisations", json={"records": [wipe("m2")]}, headers=refurbisher)
+    assert fixed.json()["sanitisation"] == "wiped"
+    await pool.execute("UPDATE devices SET allocation = 'reserved' WHERE id = $1", uuid.UUID(desktop))  # now allowed
+
+    assert [m["milestone"] for m in await outbox(equipment, "BatchMilestoneReached")] == ["received", "sanitised"]
+    sanitised = (await outbox(equipment, "BatchMilestoneReached"))[1]
+    # Announced once every device had a result (the screen needs no wipe): the desktop had failed then.
+    assert (sanitised["wiped"], sanitised["failed"], sanitised["declared"]) == (2, 1, 3)
+
+
+async def test_the_condition_follows_the_refurbishing_flow(equipment: Any) -> None:
+    headers, devices = await declared(equipment)
+    laptop = devices["PAR-001"]["id"]
+    coordination = headers["coordination"]
+    no_grade = await equipment.client.post(f"/devices/{laptop}/condition", json={"physical": "refurbished"}, headers=coordination)
+    assert no_grade.status_code == 422
+    done = await equipment.client.post(f"/devices/{laptop}/condition",
+                                       json={"physical": "refurbished", "grade": "A", "final_spec": {"ram_gb": 16}}, headers=coordination)
+    assert (done.json()["physical"], done.json()["grade"]) == ("refurbished", "A")
+    await equipment.client.post(f"/devices/{laptop}/condition", json={"physical": "disposed"}, headers=coordination)
+    back = await equipment.client.post(f"/devices/{laptop}/condition", json={"physical": "refurbished", "grade": "B"}, headers=coordination)
+    assert back.status_code == 409
+    history = [h["action"] for h in (await equipment.client.get(f"/devices/{laptop}")).json()["history"]]
+    assert history == ["declared", "refurbished", "disposed"]
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await equipment.runtime.pool.execute("DELETE FROM device_history WHERE device_id = $1", uuid.UUID(laptop))
