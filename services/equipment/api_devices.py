@@ -3,6 +3,7 @@ condition and sanitisation, certificates and labels."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Any, Literal
@@ -219,3 +220,23 @@ async def get_certificate(request: Request, certificate_id: uuid.UUID) -> Respon
     if row is None:
         raise NotFound(f"no certificate {certificate_id}")
     return Response(row["content"], media_type="application/pdf", headers={"ETag": f'"{row["sha256"]}"'})
+
+
+@router.get("/devices/{device_id}/label.png", summary="The device's label (62 x 29 mm, 300 dpi) with its QR code")
+async def get_label(request: Request, device_id: uuid.UUID) -> Response:
+    from .documents import label_png
+
+    labels = await record.labels_for(_ctx(request)[0], [device_id], None)
+    if not labels:
+        raise NotFound(f"no device {device_id}")
+    return Response(await asyncio.to_thread(label_png, labels[0]), media_type="image/png")
+
+
+@router.get("/batches/{batch_id}/labels.pdf", summary="A4 sheets of labels for every device of a batch")
+async def get_batch_labels(request: Request, batch_id: uuid.UUID) -> Response:
+    from .documents import labels_pdf
+
+    labels = await record.labels_for(_ctx(request)[0], None, batch_id)
+    if not labels:
+        raise NotFound(f"no devices in batch {batch_id}")
+    return Response(await asyncio.to_thread(labels_pdf, labels), media_type="application/pdf")

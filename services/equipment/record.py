@@ -249,6 +249,7 @@ async def _issue_certificate(conn: asyncpg.Connection, device: dict[str, Any], h
         certificate_id=str(certificate_id), device_id=str(device["id"]), short_code=device["short_code"],
         kind=device["kind"], make=device["make"], model=device["model"], serial=device["serial"],
         donor=device["donor"], refurbisher=device["custodian"], issued_on=issued_on,
+        qr_payload=label_payload(device["id"]),
         records=tuple(
             MediumRecord(
                 medium_id=r["medium_id"], medium_type=r["type"], capacity_gb=r["capacity_gb"], serial=r["medium_serial"],
@@ -266,6 +267,26 @@ async def _issue_certificate(conn: asyncpg.Connection, device: dict[str, Any], h
         certificate_id, device["id"], digest, content, issued_on,
     )
     return str(certificate_id), digest
+
+
+def label_payload(device_id: uuid.UUID) -> str:
+    """What a label's (and a certificate's) QR code encodes."""
+    return f"passerelle:device:{device_id}"
+
+
+async def labels_for(conn: asyncpg.Connection | asyncpg.Pool, device_ids: list[uuid.UUID] | None, batch_id: uuid.UUID | None) -> list[Any]:
+    from .documents import LabelData
+
+    rows = await conn.fetch(
+        """SELECT id, short_code, kind, make, model, donor, asset_tag FROM devices
+           WHERE ($1::uuid[] IS NULL OR id = ANY($1)) AND ($2::uuid IS NULL OR batch_id = $2) ORDER BY short_code""",
+        device_ids, batch_id,
+    )
+    return [
+        LabelData(device_id=str(r["id"]), short_code=r["short_code"], kind=r["kind"], make=r["make"], model=r["model"],
+                  donor=r["donor"], asset_tag=r["asset_tag"], qr_payload=label_payload(r["id"]))
+        for r in rows
+    ]
 
 
 # --- donors' milestones -----------------------------------------------------------------------

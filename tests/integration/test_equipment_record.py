@@ -139,3 +139,13 @@ async def test_the_condition_follows_the_refurbishing_flow(equipment: Any) -> No
     assert history == ["declared", "refurbished", "disposed"]
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
         await equipment.runtime.pool.execute("DELETE FROM device_history WHERE device_id = $1", uuid.UUID(laptop))
+
+
+async def test_every_device_has_a_printable_label_with_its_qr_code(equipment: Any) -> None:
+    _, devices = await declared(equipment)
+    laptop = devices["PAR-001"]
+    png = await equipment.client.get(f"/devices/{laptop['id']}/label.png")
+    assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
+    sheet = await equipment.client.get(f"/batches/{laptop['batch_id']}/labels.pdf")
+    assert sheet.content.startswith(b"%PDF")
+    assert (await equipment.client.get(f"/devices/{uuid.uuid4()}/label.png")).status_code == 404

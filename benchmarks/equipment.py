@@ -1,0 +1,88 @@
+"""Throughput of the equipment service: importing 10,000 devices (CSV, through the same code as
+the API and the CLI) and allocating a stock of 10,000 devices to requests under caps.
+
+    scripts/infra start postgres && .venv/bin/python -m benchmarks.equipment [--devices 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+import uuid
+from datetime import date, timedelta
+
+from passerelle_contracts import Actor
+
+from benchmarks.pipeline import env, fresh_database
+from services.equipment import domain, intake
+from services.equipment.app import MIGRATIONS
+from services.runtime import db
+
+ACTOR = Actor(organisation="coordination-inclusion-numerique", role="coordination")
+KINDS = ("laptop", "desktop", "tablet", "chromebook", "screen")
+
+
+def csv_text(n: int) -> str:
+    rng = random.Random(7)
+    lines = ["asset_tag,serial,kind,make,model,cpu,ram_gb,storage,year"]
+    for i in range(n):
+        kind = rng.choice(KINDS)
+        storage = "" if kind == "screen" else rng.choice(["ssd:256", "hdd:500", "ssd:128;hdd:1000", "emmc:64"])
+        lines.append(f"BX-{i:06},SN{i:08},{kind},Dell,Latitude 5490,i5-8350U,8,{storage},{rng.randint(2014, 2020)}")
+    return "\n".join(lines) + "\n"
+
+
+async def bench_import(n: int) -> None:
+    base = env("PASSERELLE_DATABASE_URL_BASE")
+    dsn, admin, name = await fresh_database(base, "equipment")
+    pool = await db.create_pool(dsn)
+    try:
+        await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "equipment": MIGRATIONS})
+        await pool.execute("INSERT INTO organisations (code, name, kind) VALUES ('cirb-paradigm', 'Paradigm', 'regional-public-body')")
+        text = csv_text(n)
+        started = time.perf_counter()
+        rows, errors = intake.parse_csv(text)
+        parsed = time.perf_counter() - started
+        for start in range(0, len(rows), 1000):
+            await intake.declare_batch(pool, "bench", "cirb-paradigm", "BENCH", rows[start : start + 1000], ACTOR, uuid.uuid4())
+        elapsed = time.perf_counter() - started
+        assert not errors and await pool.fetchval("SELECT count(*) FROM devices") == n
+        print(f"import of {n:,} devices from CSV: {elapsed:.2f} s = {n / elapsed:,.0f} devices/s (parsing {parsed:.2f} s)")
+        started = time.perf_counter()
+        again = await intake.declare_batch(pool, "bench", "cirb-paradigm", "BENCH", rows, ACTOR, uuid.uuid4())
+        print(f"the same file again (nothing new, idempotent): {time.perf_counter() - started:.2f} s, {again.existing:,} known")
+    finally:
+        await pool.close()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def bench_allocation(n: int) -> None:
+    rng = random.Random(11)
+    stock = [domain.Device(f"d{i}", rng.choice(KINDS[:4]), rng.choice("ABC")) for i in range(n)]
+    kinds = ("secondary-school", "homework-school", "pupils-association", "retirement-home", "epn")
+    requests = [
+        domain.Request(f"r{i}", f"org{i}", rng.choice(kinds), {rng.choice(KINDS[:4]): rng.randint(5, 80)}, {},
+                       date(2024, 1, 1) + timedelta(days=rng.randint(0, 300)), rng.randint(0, 2))
+        for i in range(300)
+    ]
+    caps = {"retirement-home": {"tablet": 400, "laptop": 200}, "epn": {"desktop": 600}}
+    started = time.perf_counter()
+    proposal = domain.allocate(requests, stock, caps, {})
+    elapsed = time.perf_counter() - started
+    given = sum(len(v) for v in proposal.allocations.values())
+    print(f"allocation of a stock of {n:,} to 300 requests under caps: {elapsed * 1000:.0f} ms ({given:,} devices allocated)")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--devices", type=int, default=10_000)
+    args = parser.parse_args()
+    await bench_import(args.devices)
+    bench_allocation(args.devices)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
