@@ -125,6 +125,90 @@ class BatchMilestoneReached(EventData):
     delivered: int
 
 
+class RequestSubmitted(EventData):
+    """A recipient organisation asked for devices (counts by kind, the public served; no names)."""
+
+    event_type = "RequestSubmitted"
+    topic = TOPIC
+
+    request_id: str
+    recipient: str
+    recipient_kind: RecipientKind
+    devices: dict[DeviceKind, DeviceCount]
+    public: Public | None = None
+    beneficiaries: int | None = Field(default=None, ge=0)
+    commune: str | None = None
+
+
+class RequestReviewed(EventData):
+    """A request was accepted, partially accepted or refused (with a reason)."""
+
+    event_type = "RequestReviewed"
+    topic = TOPIC
+
+    request_id: str
+    recipient: str
+    recipient_kind: RecipientKind
+    decision: Literal["accepted", "partially_accepted", "refused"]
+    granted: dict[DeviceKind, int]
+    reason: str = ""
+    changes: list[FieldChange]
+
+
+class DevicesAllocated(EventData):
+    """Devices were allocated to requests (one event per request served by an allocation run)."""
+
+    event_type = "DevicesAllocated"
+    topic = TOPIC
+
+    allocation_run: str
+    request_id: str
+    recipient: str
+    recipient_kind: RecipientKind
+    devices: dict[DeviceKind, DeviceCount]
+    total_devices: int = Field(ge=1)
+    still_waiting: dict[DeviceKind, int] = Field(description="What the request still waits for.")
+
+
+class DeliveryFollowUpDue(EventData):
+    """Six months (or a multiple) after a delivery: time to check the devices are in use."""
+
+    event_type = "DeliveryFollowUpDue"
+    topic = TOPIC
+
+    delivery_id: str
+    recipient: str
+    delivered_on: date
+    due_on: date
+    devices: int = Field(ge=1)
+
+
+class DeviceReturned(EventData):
+    event_type = "DeviceReturned"
+    topic = TOPIC
+
+    device_id: str
+    kind: DeviceKind
+    recipient: str
+    returned_to: str
+    reason: str
+
+
+class DeviceDisposed(EventData):
+    """A device reached its end of life with a recycler (for the WEEE register)."""
+
+    event_type = "DeviceDisposed"
+    topic = TOPIC
+
+    device_id: str
+    kind: DeviceKind
+    donor: str
+    recycler: str
+    disposed_on: date
+    method: str
+    certificate_reference: str
+
+
 EVENTS: tuple[type[EventData], ...] = (
     DevicesDelivered,
     BatchDeclared,
@@ -132,4 +216,10 @@ EVENTS: tuple[type[EventData], ...] = (
     DeviceSanitised,
     DeviceConditionChanged,
     BatchMilestoneReached,
+    RequestSubmitted,
+    RequestReviewed,
+    DevicesAllocated,
+    DeliveryFollowUpDue,
+    DeviceReturned,
+    DeviceDisposed,
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 from pathlib import Path
 
@@ -35,19 +34,14 @@ def create_runtime(settings: ActionsSettings) -> Runtime:
             await load_structure(runtime.pool, plan)
 
     async def check_milestones() -> None:
-        """The scheduled overdue check; every replica may run it, each milestone is announced once."""
-        while True:
-            try:
-                announced = await announce_overdue(runtime.pool, runtime.topic(TOPIC), date.today())
-                if announced:
-                    log.info("overdue milestones announced", count=len(announced))
-            except Exception as error:  # noqa: BLE001 - try again at the next tick
-                log.warning("overdue check failed", error=repr(error))
-            await asyncio.sleep(settings.milestone_check_interval_s)
+        """The overdue check; each milestone is announced once, whichever replica finds it."""
+        announced = await announce_overdue(runtime.pool, runtime.topic(TOPIC), date.today())
+        if announced:
+            log.info("overdue milestones announced", count=len(announced))
 
     runtime = Runtime(settings, migrations=MIGRATIONS, on_start=[seed])
     subscribers.register(runtime)
-    runtime.background(check_milestones, "milestone-check")
+    runtime.every(settings.milestone_check_interval_s, check_milestones, "milestone-check")
     return runtime
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 from fastapi import FastAPI
+from passerelle_contracts.equipment_v1 import TOPIC
 
 from services.runtime.http import create_http_app
 from services.runtime.service import Runtime
 
 from .api import router
 from .api_devices import router as devices_router
+from .api_redistribution import router as redistribution_router
+from .redistribution import follow_ups_due
 from .settings import EquipmentSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -33,9 +37,15 @@ async def load_organisations(runtime: Runtime) -> None:
 
 
 def create_app(settings: EquipmentSettings) -> FastAPI:
+    runtime = Runtime(settings, migrations=MIGRATIONS, on_start=[load_organisations])
+
+    async def follow_ups() -> None:
+        await follow_ups_due(runtime.pool, runtime.topic(TOPIC), date.today())
+
+    runtime.every(settings.follow_up_check_interval_s, follow_ups, "follow-up-check")
     return create_http_app(
-        Runtime(settings, migrations=MIGRATIONS, on_start=[load_organisations]),
+        runtime,
         title="Passerelle — equipment",
         description="Decommissioned IT equipment of regional administrations, refurbished and redistributed.",
-        routers=[router, devices_router],
+        routers=[router, devices_router, redistribution_router],
     )

@@ -155,7 +155,9 @@ async def change_condition(
         if not changes and final_spec in (None, device["final_spec"]):
             return await get_device(conn, device_id)
         await conn.execute(
+            # A returned device that is refurbished again goes back to the stock.
             "UPDATE devices SET physical = $2, grade = $3, final_spec = coalesce($4, final_spec), version = version + 1, "
+            "allocation = CASE WHEN $2 = 'refurbished' AND allocation = 'returned' THEN 'available' ELSE allocation END, "
             "updated_at = now() WHERE id = $1",
             device_id, physical, grade, final_spec,
         )
@@ -209,7 +211,9 @@ async def record_sanitisation(
               r.started_at, r.ended_at, r.result, r.warnings, actor.model_dump(mode="json")) for r in records],
         )
         history = await conn.fetch(
-            "SELECT id, medium_id, method, result FROM sanitisations WHERE device_id = $1 ORDER BY id", device_id
+            """SELECT s.id, s.medium_id, s.method, s.result FROM sanitisations s JOIN devices d ON d.id = s.device_id
+               WHERE s.device_id = $1 AND s.id > d.wipe_epoch ORDER BY s.id""",
+            device_id,
         )
         state = domain.sanitisation_state(
             media, [domain.WipeRecord(h["medium_id"], h["method"], h["result"], h["id"]) for h in history]
@@ -239,8 +243,8 @@ async def _issue_certificate(conn: asyncpg.Connection, device: dict[str, Any], h
 
     rows = await conn.fetch(
         """SELECT DISTINCT ON (s.medium_id) s.*, m.type, m.capacity_gb, m.serial AS medium_serial
-           FROM sanitisations s JOIN media m USING (device_id, medium_id)
-           WHERE s.device_id = $1 ORDER BY s.medium_id, s.id DESC""",
+           FROM sanitisations s JOIN media m USING (device_id, medium_id) JOIN devices d ON d.id = s.device_id
+           WHERE s.device_id = $1 AND s.id > d.wipe_epoch ORDER BY s.medium_id, s.id DESC""",
         device["id"],
     )
     certificate_id = uuid.uuid4()

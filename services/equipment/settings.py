@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
@@ -11,3 +12,4 @@ class EquipmentSettings(ServiceSettings):
     service_name: str = "equipment"
     database_url: str = "postgresql://passerelle:passerelle@127.0.0.1:15432/passerelle_equipment"
     http_port: int = 8102
+    follow_up_check_interval_s: float = Field(default=3600.0, gt=0, description="How often due follow-ups are looked for.")

@@ -80,6 +80,20 @@ class Runtime:
         """Run a loop for the life of the process (started after the broker)."""
         self._on_start.append(lambda runtime: self._spawn(factory, name))
 
+    def every(self, interval_s: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
+        """Run a scheduled job now and then every ``interval_s`` seconds; a failure is logged
+        and the job runs again at the next tick. Jobs must be idempotent: every replica runs them."""
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await job()
+                except Exception as error:  # noqa: BLE001 - try again at the next tick
+                    log.warning("scheduled job failed", job=name, error=repr(error))
+                await asyncio.sleep(interval_s)
+
+        self.background(loop, name)
+
     async def _spawn(self, factory: Callable[[], Awaitable[None]], name: str) -> None:
         self._tasks.append(asyncio.create_task(factory(), name=name))  # type: ignore[arg-type]
 
