@@ -172,3 +172,10 @@ async def get_weee(request: Request, year: int) -> Response:
         writer.writerow(["" if row[c] is None else row[c] for c in r.WEEE_COLUMNS])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="weee-{year}.csv"'})
+
+
+@router.get("/figures", summary="Stock and flow at a date: by donor, recipient kind, public, commune; intake-to-delivery time")
+async def get_figures(request: Request, as_of: date | None = None) -> dict[str, Any]:
+    from .figures import figures
+
+    return await figures(_ctx(request)[0], as_of or date.today())

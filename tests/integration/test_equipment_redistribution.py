@@ -106,3 +106,29 @@ async def test_a_season_of_redistribution_keeps_caps_the_rule_and_the_books(equi
     assert (await c.post(f"/devices/{school_devices[1]}/disposal", json=disposal, headers=keys["coordination"])).status_code == 409
     weee = list(csv.DictReader(io.StringIO((await c.get("/weee/2024.csv")).text)))
     assert [(w["device_id"], w["recycler"]) for w in weee] == [(ids["L5"], "recupel-partenaire")]
+
+
+async def test_figures_give_stock_and_flow_at_a_date(equipment: Any) -> None:
+    c = equipment.client
+    world = await stocked(equipment)
+    keys = world["keys"]
+    request = (await c.post("/requests", json={"recipient": HOME, "devices": {"tablet": 2}, "public": "seniors"},
+                            headers=keys["home"])).json()
+    await c.post(f"/requests/{request['id']}/review", json={"decision": "accepted"}, headers=keys["coordination"])
+    preview = (await c.get("/allocation/preview", params={"period": "2024"})).json()
+    await c.post("/allocation/confirm", json={"period": "2024", "preview_token": preview["preview_token"]}, headers=keys["coordination"])
+    tablets = preview["allocations"][0]["device_ids"]
+    handover = (await c.post("/handovers", json={"recipient": HOME, "devices": tablets, "delivered_on": "2024-05-06"},
+                             headers=keys["refurbisher"])).json()
+    await c.post(f"/handovers/{handover['id']}/acknowledge", headers=keys["home"])
+
+    today = (await c.get("/figures")).json()
+    assert today["flow"] == {"declared": 8, "received": 8, "wiped": 7, "failed": 1, "refurbished": 8, "allocated": 2,
+                             "delivered": 2, "returned": 0, "disposed": 0}
+    assert today["stock"] == {"at refurbishers": 1, "ready to allocate": 5, "with recipients": 2}
+    assert today["by_donor"][DONOR]["delivered"] == 2
+    assert today["delivered_by"] == {"recipient_kind": {"retirement-home": 2}, "public": {"seniors": 2},
+                                     "commune": {"Schaerbeek": 2}}
+    assert today["intake_to_delivery_days"]["devices"] == 2
+    before = (await c.get("/figures", params={"as_of": "2020-01-01"})).json()
+    assert before["flow"]["declared"] == 0 and before["stock"] == {}
