@@ -17,7 +17,7 @@ from services.runtime.auth import require
 from services.runtime.errors import NotFound, PasserelleError
 from services.runtime.http import correlation_id
 
-from . import intake, record
+from . import bulk, intake, record
 
 router = APIRouter(tags=["devices"])
 OrganisationKind = Literal[
@@ -240,3 +240,19 @@ async def get_batch_labels(request: Request, batch_id: uuid.UUID) -> Response:
     if not labels:
         raise NotFound(f"no devices in batch {batch_id}")
     return Response(await asyncio.to_thread(labels_pdf, labels), media_type="application/pdf")
+
+
+@router.post(
+    "/sanitisations.csv",
+    summary="Sanitisation records in bulk: one row per medium (" + ", ".join(bulk.COLUMNS) + ")",
+    openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}},
+)
+async def post_sanitisations_csv(
+    request: Request, actor: Actor = Depends(require("coordination", "refurbisher")),
+    correlation: uuid.UUID = Depends(correlation_id),
+) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > MAX_CSV_BYTES:
+        raise PasserelleError("the file is larger than 20 MiB")
+    pool, topic = _ctx(request)
+    return await bulk.import_sanitisations(pool, topic, body.decode("utf-8", errors="replace"), actor, correlation)

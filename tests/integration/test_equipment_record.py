@@ -149,3 +149,23 @@ async def test_every_device_has_a_printable_label_with_its_qr_code(equipment: An
     sheet = await equipment.client.get(f"/batches/{laptop['batch_id']}/labels.pdf")
     assert sheet.content.startswith(b"%PDF")
     assert (await equipment.client.get(f"/devices/{uuid.uuid4()}/label.png")).status_code == 404
+
+
+async def test_wipes_are_recorded_in_bulk_with_a_report_per_row(equipment: Any) -> None:
+    headers, devices = await declared(equipment)
+    ids = [d["id"] for d in devices.values()]
+    transfer = (await equipment.client.post("/transfers", json={"to": REFURBISHER, "devices": ids}, headers=headers["donor"])).json()
+    await equipment.client.post(f"/transfers/{transfer['id']}/confirm", headers=headers["refurbisher"])
+    laptop, desktop = devices["PAR-001"], devices["PAR-002"]
+    head = "device,medium_id,method,tool,tool_version,passes,verification,operator,started_at,ended_at,result,warnings\n"
+    row = "{device},{medium},purge,nwipe,0.35,1,full,op-3,2024-02-20T09:00:00+01:00,2024-02-20T10:00:00+01:00,{result},\n"
+    text = (head + row.format(device=laptop["short_code"], medium="m1", result="passed")
+            + row.format(device=desktop["id"], medium="m1", result="passed")
+            + row.format(device=desktop["id"], medium="m2", result="failed")
+            + row.format(device="PSR-NONE-XXXX", medium="m1", result="passed")
+            + row.format(device=laptop["short_code"], medium="m1", result="maybe"))
+    report = (await equipment.client.post("/sanitisations.csv", content=text, headers=headers["refurbisher"])).json()
+    assert (report["devices"], report["records"]) == (2, 3)
+    assert [(e["line"], e["column"]) for e in report["errors"]] == [(5, "device"), (6, "result")]
+    states = {d["asset_tag"]: d["sanitisation"] for d in (await equipment.client.get("/devices")).json()}
+    assert states == {"PAR-001": "wiped", "PAR-002": "failed", "PAR-003": "wiped"}
