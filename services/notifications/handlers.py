@@ -10,7 +10,7 @@ import asyncpg
 from passerelle_contracts import Envelope
 
 from . import repository
-from .templates import Message, render
+from .templates import ADDRESSED_TO, Message, render
 
 SEED = Path(__file__).resolve().parent / "seed" / "partners.json"
 
@@ -37,7 +37,10 @@ async def notify_subscribers(conn: asyncpg.Connection, envelope: Envelope) -> in
     """
     rows = []
     rendered: dict[str, Message] = {}  # one rendering per language, not per partner
+    addressee = envelope.data.get(ADDRESSED_TO[envelope.event_type]) if envelope.event_type in ADDRESSED_TO else None
     for sub in await repository.subscribers(conn, envelope.event_type):
+        if envelope.event_type in ADDRESSED_TO and sub["code"] != addressee:
+            continue
         if sub["language"] not in rendered:
             rendered[sub["language"]] = render(envelope, sub["language"])
         message = rendered[sub["language"]]

@@ -184,6 +184,27 @@ def _annual_report(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
     ]
 
 
+MILESTONE = {
+    "fr": {"received": "reçu", "sanitised": "effacé", "delivered": "livré"},
+    "nl": {"received": "ontvangen", "sanitised": "gewist", "delivered": "geleverd"},
+}
+
+
+def _batch_milestone(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
+    what = MILESTONE[lang][d["milestone"]]
+    if lang == "fr":
+        return f"Votre lot {d['reference']} : {what}", [
+            f"Votre lot {d['reference']} ({number(d['declared'], lang)} appareils déclarés) est {what}.",
+            f"Reçus : {number(d['received'], lang)} · effacés : {number(d['wiped'], lang)} · "
+            f"échecs d'effacement : {number(d['failed'], lang)} · livrés : {number(d['delivered'], lang)}.",
+        ]
+    return f"Uw partij {d['reference']}: {what}", [
+        f"Uw partij {d['reference']} ({number(d['declared'], lang)} aangegeven toestellen) is {what}.",
+        f"Ontvangen: {number(d['received'], lang)} · gewist: {number(d['wiped'], lang)} · "
+        f"mislukte wissingen: {number(d['failed'], lang)} · geleverd: {number(d['delivered'], lang)}.",
+    ]
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any], Language], tuple[str, list[str]]]] = {
     "IndicatorMeasured": _indicator_measured,
     "ActionStatusChanged": _status_changed,
@@ -193,8 +214,14 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Language], tuple[str, list[str]]]
     "MeetingHeld": _meeting_held,
     "DecisionRecorded": _decision_recorded,
     "AnnualReportPublished": _annual_report,
+    "BatchMilestoneReached": _batch_milestone,
     **{t: (lambda d, lang, t=t: _changes(t, d, lang)) for t in WHAT["fr"]},
 }
+
+
+# Events about one organisation's own business go to that organisation only, not to every
+# subscriber of the type: the field of the event that names it.
+ADDRESSED_TO = {"BatchMilestoneReached": "donor"}
 
 
 def render(envelope: Envelope, language: Language) -> Message:

@@ -69,3 +69,10 @@ def test_a_returned_report_says_what_changed_field_by_field() -> None:
 def test_an_overdue_milestone_names_its_delay() -> None:
     assert "n'est pas atteint (3 jours de retard au 2024-10-03)" in render(example("MilestoneOverdue"), "fr").body
     assert "(3 dagen achterstand op 2024-10-03)" in render(example("MilestoneOverdue"), "nl").body
+
+
+def test_a_donor_hears_of_its_batch_in_counts() -> None:
+    fr = render(example("BatchMilestoneReached"), "fr")
+    assert fr.subject == "[Passerelle] Votre lot PAR-2024-01 : effacé"
+    assert "échecs d'effacement : 4" in fr.body
+    assert "mislukte wissingen: 4" in render(example("BatchMilestoneReached"), "nl").body
