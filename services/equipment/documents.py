@@ -658,12 +658,12 @@ def certificate_pdf(cert: CertificateData) -> bytes:
     the same data gives the same bytes."""
     import pydyf
 
-    qr_side, qr_form = _pdf_qr(cert.qr_payload or cert.device_id)
+    qr_modules, qr_module, qr_form = _pdf_qr(cert.qr_payload or cert.device_id)
     canvas = _Canvas()
     for lang in LANGUAGES:
-        _certificate_pages(canvas, cert, lang, qr_side)
+        _certificate_pages(canvas, cert, lang, qr_modules, qr_module)
     footer = _encode(
-        f"Passerelle — {' / '.join(TEXT[lang]['certificate'] for lang in LANGUAGES)} {' '.join(cert.certificate_id.split())}"
+        f"Passerelle — {' / '.join(TEXT[lang]['certificate'] for lang in LANGUAGES)} {cert.certificate_id}"
     )
     page_label = " / ".join(TEXT[lang]["page"] for lang in LANGUAGES)
     for number, ops in enumerate(canvas.pages, start=1):
@@ -671,7 +671,13 @@ def certificate_pdf(cert: CertificateData) -> bytes:
         numbering = _encode(f"{page_label} {number} / {len(canvas.pages)}")
         numbering_width = _measure(numbering, _REGULAR, 7.5)
         _text(
-            ops, _LEFT, baseline, _fit(footer, _WIDTH - numbering_width - 10 * _PT, _REGULAR, 7.5), _REGULAR, 7.5, _GREY
+            ops,
+            _LEFT,
+            baseline,
+            _clip(footer, _WIDTH - numbering_width - 10 * _PT, _REGULAR, 7.5),
+            _REGULAR,
+            7.5,
+            _GREY,
         )
         _text(ops, _RIGHT - numbering_width, baseline, numbering, _REGULAR, 7.5, _GREY)
 
@@ -684,7 +690,12 @@ def certificate_pdf(cert: CertificateData) -> bytes:
         pdf.add_object(font)
     form = pydyf.Stream(
         qr_form,
-        {"Type": "/XObject", "Subtype": "/Form", "BBox": pydyf.Array([0, 0, 1, 1]), "Resources": pydyf.Dictionary()},
+        {
+            "Type": "/XObject",
+            "Subtype": "/Form",
+            "BBox": pydyf.Array([0, 0, qr_modules, qr_modules]),
+            "Resources": pydyf.Dictionary(),
+        },
     )
     pdf.add_object(form)
     resources = pydyf.Dictionary(
@@ -790,20 +801,36 @@ class _Font:
 _REGULAR = _Font(b"F1", _HELVETICA)
 _BOLD = _Font(b"F2", _HELVETICA_BOLD)
 _ELLIPSIS = b"\x85"  # "…" in Windows-1252
-# Characters that Windows-1252 lacks but has an equivalent of (the French thousands separator).
-_CP1252_EQUIVALENTS = str.maketrans({"\u202f": "\xa0", "\u2009": " ", "\u2007": " ", "\u2010": "-", "\u2011": "-"})
-_CONTROL = str.maketrans({code: " " for code in (*range(32), *range(127, 160)) if code != 10})
+# Control characters and Unicode spaces as spaces (as HTML shows them), and the characters that
+# Windows-1252 lacks but has an equivalent of: the French thousands separator among them.
+_CP1252_EQUIVALENTS = str.maketrans(
+    {
+        **{
+            chr(code): " "
+            for code in (*range(32), *range(127, 160), 0x1680, *range(0x2000, 0x200B), 0x205F, 0x3000)
+            if code != 10
+        },
+        "\u2028": "\n",
+        "\u2029": "\n",
+        "\u200b": None,
+        "\u2007": "\xa0",
+        "\u202f": "\xa0",
+        "\u2010": "-",
+        "\u2011": "-",
+    }
+)
+_SPACES = re.compile(" +")
 _TAG = re.compile(r"<[^>]*>")
 
 
 def _encode(text: str, *, lines: bool = False) -> bytes:
     """``text`` in Windows-1252 for the WinAnsiEncoding fonts ("?" for what it cannot encode), its
     whitespace collapsed as HTML does; ``lines`` keeps the line breaks (CSS ``pre-line``)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_CP1252_EQUIVALENTS).translate(_CONTROL)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_CP1252_EQUIVALENTS)
     if lines:
-        text = "\n".join(" ".join(line.split()) for line in text.split("\n")).strip("\n")
+        text = "\n".join(_SPACES.sub(" ", line).strip(" ") for line in text.split("\n")).strip("\n")
     else:
-        text = " ".join(text.split())
+        text = _SPACES.sub(" ", text.replace("\n", " ")).strip(" ")
     return text.encode("cp1252", errors="replace")
 
 
@@ -812,7 +839,7 @@ def _measure(data: bytes, font: _Font, size: float) -> float:
     return sum(widths[b] for b in data) * size / 1000
 
 
-def _fit(data: bytes, width: float, font: _Font, size: float) -> bytes:
+def _clip(data: bytes, width: float, font: _Font, size: float) -> bytes:
     """``data`` cut with an ellipsis so that it is at most ``width`` points wide."""
     if _measure(data, font, size) <= width:
         return data
@@ -897,10 +924,11 @@ def _baseline(top: float, size: float) -> float:
     return top - (size * _LEADING - 0.925 * size) / 2 - 0.718 * size
 
 
-def _pdf_qr(payload: str) -> tuple[float, list[bytes]]:
-    """The side in points of the certificate's QR code (quiet zone included, modules on a 0.01 mm
-    grid) and its drawing in a unit square: the dark modules as filled rectangles, one per run
-    of dark modules in a row, all in one path (no seams between them)."""
+def _pdf_qr(payload: str) -> tuple[int, float, list[bytes]]:
+    """The certificate's QR code: its side in modules (quiet zone included), the side of a module
+    in points (on a 0.01 mm grid) and its drawing with a module as the unit, the origin at the
+    bottom left: the dark modules as filled rectangles, one per run of dark modules in a row, all
+    in one path (no seams between them)."""
     qr = _qr(payload)
     matrix = qr.matrix
     modules = len(matrix) + 2 * QR_BORDER
@@ -909,7 +937,7 @@ def _pdf_qr(payload: str) -> tuple[float, list[bytes]]:
         raise ValueError(
             f"the QR payload is too long: modules would be {scale} mm (at least {MIN_MODULE_MM} mm); shorten it"
         )
-    ops = [b"q %s 0 0 %s 0 0 cm 0 g" % (_num(1 / modules), _num(1 / modules))]
+    ops = [b"0 g"]
     for row, cells in enumerate(matrix):
         y = modules - QR_BORDER - row - 1
         column, size = 0, len(cells)
@@ -920,8 +948,8 @@ def _pdf_qr(payload: str) -> tuple[float, list[bytes]]:
                     column += 1
                 ops.append(b"%d %d %d 1 re" % (QR_BORDER + start, y, column - start))
             column += 1
-    ops.append(b"f Q")
-    return scale * modules * _PT, ops
+    ops.append(b"f")
+    return modules, scale * _PT, ops
 
 
 class _Canvas:
@@ -997,7 +1025,7 @@ def _draw_table(canvas: _Canvas, rows: Sequence[Sequence[_Cell]]) -> None:
 
 def _heading(canvas: _Canvas, text: str, size: float, color: _Color, before: float, after: float) -> None:
     canvas.y -= before
-    _text(canvas.ops, _LEFT, _baseline(canvas.y, size), _fit(_encode(text), _WIDTH, _BOLD, size), _BOLD, size, color)
+    _text(canvas.ops, _LEFT, _baseline(canvas.y, size), _clip(_encode(text), _WIDTH, _BOLD, size), _BOLD, size, color)
     canvas.y -= size * 1.2 + after
 
 
@@ -1051,7 +1079,7 @@ def _device_rows(cert: CertificateData, lang: Language) -> list[list[_Cell]]:
     if _measure(note, _REGULAR, _CELL_SIZE) <= free:  # on the same line, as in the HTML, if it fits
         last.append((note, _REGULAR, _CELL_SIZE, _GREY))
     else:
-        refurbisher.lines.append([(_fit(note, td - 2 * _PAD_X, _REGULAR, _CELL_SIZE), _REGULAR, _CELL_SIZE, _GREY)])
+        refurbisher.lines.append([(_clip(note, td - 2 * _PAD_X, _REGULAR, _CELL_SIZE), _REGULAR, _CELL_SIZE, _GREY)])
     values = [
         (t["device_id"], _cell(td, cert.device_id)),
         (t["short_code"], _cell(td, cert.short_code)),
@@ -1064,16 +1092,21 @@ def _device_rows(cert: CertificateData, lang: Language) -> list[list[_Cell]]:
     return [[_cell(th, label, header=True, max_lines=2), value] for label, value in values]
 
 
-def _certificate_pages(canvas: _Canvas, cert: CertificateData, lang: Language, qr_side: float) -> None:
-    """One language's certificate, from a new page."""
+def _certificate_pages(
+    canvas: _Canvas, cert: CertificateData, lang: Language, qr_modules: int, qr_module: float
+) -> None:
+    """One language's certificate, from a new page; ``qr_modules`` × ``qr_module`` points, the
+    side of the QR code."""
     t = TEXT[lang]
     canvas.new_page()
     ops = canvas.ops
 
     # The header: the titles on the left, the QR code and the short code on the right.
+    qr_side = qr_modules * qr_module
     qr_left = _RIGHT - qr_side
-    ops.append(b"q %s 0 0 %s %s %s cm /QR Do Q" % (_num(qr_side), _num(qr_side), _num(qr_left), _num(_TOP - qr_side)))
-    code = _fit(_encode(cert.short_code), qr_side, _BOLD, 8)
+    scale = b"%.4f" % qr_module  # the module: 4 decimals keep the code's side within 0.01 point
+    ops.append(b"q %s 0 0 %s %s %s cm /QR Do Q" % (scale, scale, _num(qr_left), _num(_TOP - qr_side)))
+    code = _clip(_encode(cert.short_code), qr_side, _BOLD, 8)
     code_x = qr_left + (qr_side - _measure(code, _BOLD, 8)) / 2
     _text(ops, code_x, _baseline(_TOP - qr_side, 8), code, _BOLD, 8, _INK)
     qr_bottom = _TOP - qr_side - 8 * _LEADING
@@ -1091,10 +1124,10 @@ def _certificate_pages(canvas: _Canvas, cert: CertificateData, lang: Language, q
     label = _encode(t["certificate"]) + b" "
     label_width = _measure(label, _REGULAR, 9.5)
     _text(ops, _LEFT, _baseline(y, 9.5), label, _REGULAR, 9.5, _INK)
-    number = _fit(_encode(cert.certificate_id) or b"\x97", width - label_width, _BOLD, 9.5)
+    number = _clip(_encode(cert.certificate_id) or b"\x97", width - label_width, _BOLD, 9.5)
     _text(ops, _LEFT + label_width, _baseline(y, 9.5), number, _BOLD, 9.5, _INK)
     y -= 9.5 * _LEADING + 0.5 * _PT
-    issued = _fit(_encode(f"{t['issued_on']} {_fmt_date(cert.issued_on, lang)}"), width, _REGULAR, 9.5)
+    issued = _clip(_encode(f"{t['issued_on']} {_fmt_date(cert.issued_on, lang)}"), width, _REGULAR, 9.5)
     _text(ops, _LEFT, _baseline(y, 9.5), issued, _REGULAR, 9.5, _INK)
     y -= 9.5 * _LEADING
 
@@ -1150,7 +1183,7 @@ def _certificate_pages(canvas: _Canvas, cert: CertificateData, lang: Language, q
     canvas.y = bottom - 2 * _PT
 
     _paragraph(canvas, t["statement"], before=2 * _PT, after=2 * _PT)
-    refurbisher = " ".join(cert.refurbisher.split()) or "—"
+    refurbisher = cert.refurbisher.strip() or "—"
     _paragraph(canvas, f"{t['issued_on']} {_fmt_date(cert.issued_on, lang)} — {refurbisher}", before=3 * _PT,
                after=1 * _PT, max_lines=2)  # fmt: skip
     _paragraph(canvas, t["hash_note"], size=8, color=_GREY)

@@ -4,6 +4,7 @@ import dataclasses
 import io
 import logging
 import re
+import sys
 import zlib
 from datetime import UTC, date, datetime
 
@@ -11,6 +12,7 @@ import pytest
 import segno
 from PIL import Image
 
+from services.equipment import documents
 from services.equipment.documents import (
     CertificateData,
     LabelData,
@@ -254,17 +256,178 @@ def test_certificate_outcome_uses_the_latest_record_of_every_medium() -> None:
     assert "aucun support de stockage" in certificate_html(a_certificate(), "fr")
 
 
-def test_certificate_pdf_is_deterministic_and_follows_the_data(caplog: pytest.LogCaptureFixture) -> None:
-    cert = a_certificate(a_record("m-1"), a_record("m-2", medium_type="hdd", method="clear"))
-    with caplog.at_level(logging.WARNING, logger="weasyprint"):
-        first = certificate_pdf(cert)
-        second = certificate_pdf(cert)
-        changed = certificate_pdf(
-            dataclasses.replace(cert, records=(cert.records[0], dataclasses.replace(cert.records[1], result="failed")))
+def _page_texts(pdf: bytes) -> list[str]:
+    """The texts that every page shows, in order: the strings of the ``Tj`` operators of its
+    (uncompressed) content stream, read in Windows-1252 as the WinAnsiEncoding fonts do, one a line."""
+    streams = [s for s in re.findall(rb"stream\n(.*?)\nendstream", pdf, re.DOTALL) if b" Tj ET" in s]
+    return [
+        "\n".join(
+            re.sub(rb"\\(.)", rb"\1", literal).decode("cp1252")
+            for literal in re.findall(rb"\(((?:\\.|[^\\()])*)\) Tj", stream)
         )
+        for stream in streams
+    ]
+
+
+def _check_structure(pdf: bytes) -> None:
+    """The cross-reference table points at every object and every stream has its /Length."""
+    start = int(re.search(rb"startxref\n(\d+)\n%%EOF\n$", pdf).group(1))  # type: ignore[union-attr]
+    assert pdf[start:].startswith(b"xref\n")
+    offsets = re.findall(rb"(\d{10}) 00000 n ", pdf[start:])
+    assert offsets
+    for number, offset in enumerate(offsets, start=1):
+        assert pdf[int(offset) :].startswith(b"%d 0 obj\n" % number)
+    for length, rest in re.findall(rb"/Length (\d+)>>\nstream\n(.*?)endobj", pdf, re.DOTALL):
+        assert rest[int(length) :] == b"\nendstream\n"
+
+
+def _qr_matrix_in_pdf(pdf: bytes) -> list[list[bool]]:
+    """The QR code's form XObject back into a matrix: its ``x y w 1 re`` runs of dark modules
+    (quiet zone included, y from the bottom), without the 4-module quiet zone."""
+    side_text, form = re.search(rb"/BBox \[0 0 (\d+) \1\].*?stream\n(.*?)\nendstream", pdf, re.DOTALL).groups()  # type: ignore[union-attr]
+    side = int(side_text)
+    grid = [[False] * side for _ in range(side)]
+    for x, y, width in re.findall(rb"(\d+) (\d+) (\d+) 1 re", form):
+        for column in range(int(x), int(x) + int(width)):
+            grid[side - 1 - int(y)][column] = True
+    assert not any(grid[0] + grid[-1] + [row[0] for row in grid] + [row[-1] for row in grid])
+    return [row[4:-4] for row in grid[4:-4]]
+
+
+def test_certificate_pdf_is_deterministic_and_follows_the_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # written without WeasyPrint: importing it fails
+    cert = a_certificate(a_record("m-1"), a_record("m-2", medium_type="hdd", method="clear"))
+    first = certificate_pdf(cert)
+    second = certificate_pdf(cert)
+    changed = certificate_pdf(
+        dataclasses.replace(cert, records=(cert.records[0], dataclasses.replace(cert.records[1], result="failed")))
+    )
     assert first.startswith(b"%PDF")
     assert first == second
     assert sha256(first) == sha256(second) and re.fullmatch(r"[0-9a-f]{64}", sha256(first))
     assert changed != first and sha256(changed) != sha256(first)
     assert _page_count(first) == 2  # French, then Dutch: one page each for two media
-    assert _weasyprint_messages(caplog) == []
+    assert b"CreationDate" not in first and b"ModDate" not in first
+    _check_structure(first)
+    _check_structure(changed)
+
+
+def test_certificate_pdf_has_the_french_then_the_dutch_certificate() -> None:
+    cert = a_certificate(
+        a_record("m-1", method="clear", result="passed"),
+        a_record("m-2", method="purge", result="failed", medium_type="hdd", capacity_gb=1000, warnings="HPA not reset"),
+    )
+    pdf = certificate_pdf(cert)
+    assert b"/BaseFont /Helvetica " in pdf.replace(b"/Encoding", b" /Encoding")
+    assert pdf.count(b"/Encoding /WinAnsiEncoding") == 2
+    assert "Numéro de série".encode("cp1252") in pdf  # é as one Windows-1252 byte
+    fr, nl = _page_texts(pdf)
+    for text in (
+        "Certificat d'effacement des données",
+        "Certificat n° ",
+        "CERT-2025-000123",
+        "Émis le 13 mars 2025",
+        "Appareil",
+        "Identifiant Passerelle",
+        DEVICE_ID,
+        "PSR-7K3F9Q",
+        "ordinateur portable",
+        "Lenovo ThinkPad T480",
+        "PF1ABCDE",
+        "Bruxelles Fiscalité",
+        "Digitalcity ASBL",
+        "(organisation qui a effacé les données)",
+        "Support 1 / 2 — SSD",
+        "Support 2 / 2 — disque dur (HDD)",
+        "effacement (clear)",
+        "purge",
+        "Blancco Drive Eraser 7.9.1",
+        "S3Z9NB0K123456A",
+        "complète",
+        "Amélie Dupont",
+        "12/03/2025 09:05:00 UTC",
+        "12/03/2025 09:41:00 UTC",
+        "1\xa0000 Go",  # the narrow no-break space, which Windows-1252 lacks, as a no-break space
+        "réussi",
+        "échoué",
+        "HPA not reset",
+        "NIST SP 800-88 Rev. 1",
+        "(Guidelines for Media Sanitization)",
+        "Émis le 13 mars 2025 — Digitalcity ASBL",
+        "Page / Pagina 1 / 2",
+    ):
+        assert text in fr, text
+    assert "n'a pas été assaini avec succès" in fr.replace("\n", " ")  # the verdict
+    for text in (
+        "Certificaat van gegevensverwijdering",
+        "Uitgereikt op 13 maart 2025",
+        "Toestel",
+        "Medium 2 / 2 — harde schijf (HDD)",
+        "wissen (clear)",
+        "geslaagd",
+        "mislukt",
+        "volledig",
+        "1.000 GB",
+        "12-03-2025 09:05:00 UTC",
+        "Herconditioneerder",
+        "Page / Pagina 2 / 2",
+    ):
+        assert text in nl, text
+    assert "niet met succes gesaneerd" in nl.replace("\n", " ")
+    assert "échoué" not in nl and "mislukt" not in fr
+    assert "<i" not in fr + nl  # the statement's HTML markup is not printed
+    assert "ont été assainis avec succès" in _page_texts(certificate_pdf(a_certificate(a_record())))[0]
+    assert "aucun support de stockage" in _page_texts(certificate_pdf(a_certificate()))[0].replace("\n", " ")
+
+
+def test_certificate_pdf_holds_the_qr_code_of_the_payload_module_for_module() -> None:
+    cert = dataclasses.replace(a_certificate(a_record()), qr_payload="passerelle:device:" + DEVICE_ID)
+    for certificate, payload in ((cert, cert.qr_payload), (a_certificate(), DEVICE_ID)):
+        pdf = certificate_pdf(certificate)
+        expected = [[bool(v) for v in row] for row in segno.make(payload, error="m", micro=False).matrix]
+        assert _qr_matrix_in_pdf(pdf) == expected
+        assert pdf.count(b"/QR Do") == 2  # one form, drawn on both pages
+        module = float(re.search(rb"q ([\d.]+) 0 0 \1 [\d.]+ [\d.]+ cm /QR Do", pdf).group(1))  # type: ignore[union-attr]
+        assert 0.4 <= module * 25.4 / 72 and (len(expected) + 8) * module * 25.4 / 72 <= 25.01  # mm
+    with pytest.raises(ValueError, match="too long"):
+        certificate_pdf(dataclasses.replace(cert, qr_payload="x" * 600))
+
+
+def test_certificate_pdf_copes_with_special_characters() -> None:
+    odd = "Zoë (Ï) \\ ) « ça » ✓ 🙂 end"
+    cert = a_certificate(a_record(operator=SCRIPT, warnings="ligne 1\r\nligne 2\x00\tfin", serial=odd))
+    cert = dataclasses.replace(cert, certificate_id='C"1</style>', donor="A & B", make="Dell\u202fLatitude")
+    pdf = certificate_pdf(cert)
+    _check_structure(pdf)
+    assert _page_count(pdf) == 2
+    fr, nl = _page_texts(pdf)
+    for page in (fr, nl):
+        assert SCRIPT in page  # a PDF string, not markup: printed as it is
+        assert "Zoë (Ï) \\ ) « ça » ? ? end" in page  # outside Windows-1252: "?"
+        assert 'C"1</style>' in page and "A & B" in page and "Dell\xa0Latitude" in page
+        assert "ligne 1\nligne 2 fin" in page  # line breaks kept, control characters as spaces
+
+
+def test_certificate_pdf_keeps_long_texts_on_the_page() -> None:
+    records = [a_record(f"m-{n}", warnings="Secteur réalloué, " * 60 if n == 2 else "") for n in range(1, 7)]
+    cert = dataclasses.replace(
+        a_certificate(*records),
+        model="ThinkPad X1 Carbon Gen 11 (21HM0066MB) " * 20,
+        donor="Service public fédéral " * 40,
+        certificate_id="CERT-" + "9" * 200,
+    )
+    pdf = certificate_pdf(cert)
+    _check_structure(pdf)
+    pages = _page_texts(pdf)
+    assert len(pages) == _page_count(pdf) >= 4  # six media: more than a page a language
+    assert pages[-1].endswith(f"Page / Pagina {len(pages)} / {len(pages)}")
+    assert sum("Certificat d'effacement des données" in page for page in pages) == 1
+    assert "…" in pages[0] and "9" * 200 not in pages[0] and cert.donor.strip() not in pages[0]
+    # Every text starts and ends within the 15 mm side margins (Helvetica's AFM widths), above the footer.
+    fonts = {b"F1": documents._REGULAR, b"F2": documents._BOLD}
+    texts = re.findall(rb"/(F\d) ([\d.]+) Tf [\d. ]+ rg ([\d.]+) ([\d.]+) Td \(((?:\\.|[^\\()])*)\) Tj", pdf)
+    assert len(texts) > 200
+    for font, size, x, y, literal in texts:
+        width = documents._measure(re.sub(rb"\\(.)", rb"\1", literal), fonts[font], float(size))
+        assert 42.5 <= float(x) and float(x) + width <= 595.28 - 42.5 + 0.01
+        assert 22 <= float(y) <= 842
