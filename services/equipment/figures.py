@@ -26,7 +26,9 @@ WITH h AS (
 SELECT d.id, d.donor, d.kind,
        min(h.at) FILTER (WHERE h.action = 'declared') AS declared_at,
        min(h.at) FILTER (WHERE h.action = 'transferred' AND h.data ->> 'from' = d.donor) AS received_at,
-       w.state AS wipe_state,
+       -- A device without storage media (a screen) has nothing to wipe: it counts as wiped.
+       coalesce(w.state, CASE WHEN NOT EXISTS (SELECT 1 FROM media m WHERE m.device_id = d.id) THEN 'wiped' END)
+           AS wipe_state,
        min(h.at) FILTER (WHERE h.action = 'refurbished') AS refurbished_at,
        min(h.at) FILTER (WHERE h.action = 'allocated') AS allocated_at,
        min(h.at) FILTER (WHERE h.action = 'delivered') AS delivered_at,
