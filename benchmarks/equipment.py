@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from passerelle_contracts import Actor
 
 from benchmarks.pipeline import env, fresh_database
-from services.equipment import domain, intake
+from services.equipment import domain, intake, redistribution
 from services.equipment.app import MIGRATIONS
 from services.runtime import db
 
@@ -53,10 +53,36 @@ async def bench_import(n: int) -> None:
         started = time.perf_counter()
         again = await intake.declare_batch(pool, "bench", "cirb-paradigm", "BENCH", rows, ACTOR, uuid.uuid4())
         print(f"the same file again (nothing new, idempotent): {time.perf_counter() - started:.2f} s, {again.existing:,} known")
+        await bench_allocation_in_database(pool)
     finally:
         await pool.close()
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def bench_allocation_in_database(pool) -> None:  # type: ignore[no-untyped-def]
+    """The whole stock made ready (as if wiped and refurbished), 300 accepted requests, then a
+    preview and its confirmation, through the same code as the API."""
+    rng = random.Random(5)
+    await pool.execute("UPDATE devices SET sanitisation = 'wiped', physical = 'refurbished', grade = 'B'")
+    kinds = ("secondary-school", "homework-school", "pupils-association", "retirement-home", "epn")
+    await pool.executemany("INSERT INTO organisations (code, name, kind) VALUES ($1, $1, $2)",
+                           [(f"org{i}", kinds[i % len(kinds)]) for i in range(300)])
+    for i in range(300):
+        await pool.execute(
+            """INSERT INTO requests (id, recipient, recipient_kind, devices, status, granted, submitted_at)
+               VALUES ($1, $2, $3, $4, 'accepted', $4, now() - make_interval(days => $5))""",
+            uuid.uuid4(), f"org{i}", kinds[i % len(kinds)], {rng.choice(KINDS[:4]): rng.randint(5, 60)}, rng.randint(0, 300),
+        )
+    await pool.execute("INSERT INTO caps VALUES ('retirement-home', 'tablet', '2024', 400)")
+    started = time.perf_counter()
+    preview = await redistribution.preview_allocation(pool, "2024")
+    previewed = time.perf_counter() - started
+    confirmed = await redistribution.confirm_allocation(pool, "bench", "2024", preview["preview_token"], ACTOR, uuid.uuid4())
+    elapsed = time.perf_counter() - started
+    given = sum(len(a["device_ids"]) for a in confirmed["allocations"])
+    print(f"allocation in the database, stock of 10,000 and 300 requests: preview {previewed:.2f} s, "
+          f"preview + confirm {elapsed:.2f} s ({given:,} devices allocated)")
 
 
 def bench_allocation(n: int) -> None:

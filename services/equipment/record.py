@@ -299,13 +299,15 @@ async def labels_for(conn: asyncpg.Connection | asyncpg.Pool, device_ids: list[u
 async def announce_milestones(
     conn: asyncpg.Connection, topic: str, batch_id: uuid.UUID, actor: Actor, correlation_id: uuid.UUID
 ) -> None:
-    """Tell the donor, once each, when all of a batch was received and when all was sanitised."""
+    """Tell the donor, once each, when all of a batch was received, when all was sanitised (how
+    many wiped, how many failed), and when every device was delivered or reached its end of life."""
     batch = await conn.fetchrow("SELECT * FROM batches WHERE id = $1 FOR UPDATE", batch_id)
     counts = await conn.fetchrow(
         """SELECT count(*) AS declared, count(*) FILTER (WHERE custodian <> donor) AS received,
                   count(*) FILTER (WHERE sanitisation IN ('wiped', 'destroyed')) AS wiped,
                   count(*) FILTER (WHERE sanitisation = 'failed') AS failed,
-                  count(*) FILTER (WHERE allocation = 'delivered') AS delivered
+                  count(*) FILTER (WHERE allocation = 'delivered') AS delivered,
+                  count(*) FILTER (WHERE allocation = 'delivered' OR physical IN ('disposed', 'for_parts')) AS settled
            FROM devices WHERE batch_id = $1""",
         batch_id,
     )
@@ -314,6 +316,9 @@ async def announce_milestones(
         reached.append(("received", "received_announced_at"))
     if batch["sanitised_announced_at"] is None and counts["wiped"] + counts["failed"] == counts["declared"]:
         reached.append(("sanitised", "sanitised_announced_at"))
+    if batch["delivered_announced_at"] is None and counts["settled"] == counts["declared"] and counts["delivered"]:
+        reached.append(("delivered", "delivered_announced_at"))
+    counts = {k: v for k, v in counts.items() if k != "settled"}
     for milestone, column in reached:
         await conn.execute(f"UPDATE batches SET {column} = now() WHERE id = $1", batch_id)
         data = BatchMilestoneReached(batch_id=str(batch_id), donor=batch["donor"], reference=batch["reference"],

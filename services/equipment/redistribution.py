@@ -391,6 +391,7 @@ async def dispose_device(
         data = DeviceDisposed(device_id=str(device_id), kind=device["kind"], donor=device["donor"], recycler=recycler,
                               disposed_on=disposed_on, method=method, certificate_reference=certificate_reference)
         await enqueue(conn, topic, _wrap(data, f"device-{device_id}", actor, correlation_id))
+        await announce_milestones(conn, topic, device["batch_id"], actor, correlation_id)
     return {"device_id": str(device_id), "physical": "disposed"}
 
 

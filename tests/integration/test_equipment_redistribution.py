@@ -132,3 +132,32 @@ async def test_figures_give_stock_and_flow_at_a_date(equipment: Any) -> None:
     assert today["intake_to_delivery_days"]["devices"] == 2
     before = (await c.get("/figures", params={"as_of": "2020-01-01"})).json()
     assert before["flow"]["declared"] == 0 and before["stock"] == {}
+
+
+async def test_the_donor_hears_when_its_whole_batch_was_delivered_or_disposed_of(equipment: Any) -> None:
+    c = equipment.client
+    coordination = await equipment.key("coordination-inclusion-numerique", "coordination")
+    devices = [{"asset_tag": "T1", "kind": "tablet", "storage": "emmc:32"}, {"asset_tag": "T2", "kind": "tablet", "storage": "emmc:32"},
+               {"asset_tag": "T3", "kind": "tablet", "storage": "emmc:32"}]
+    await c.post("/batches", json={"donor": DONOR, "reference": "SMALL", "devices": devices}, headers=coordination)
+    ids = {d["asset_tag"]: d["id"] for d in (await c.get("/devices")).json()}
+    transfer = (await c.post("/transfers", json={"to": REFURBISHER, "devices": list(ids.values())}, headers=coordination)).json()
+    await c.post(f"/transfers/{transfer['id']}/confirm", headers=coordination)
+    for tag, device_id in ids.items():
+        await c.post(f"/devices/{device_id}/sanitisations", json={"records": [wipe("m1", "failed" if tag == "T3" else "passed")]},
+                     headers=coordination)
+        if tag != "T3":
+            await c.post(f"/devices/{device_id}/condition", json={"physical": "refurbished", "grade": "A"}, headers=coordination)
+    request = (await c.post("/requests", json={"recipient": HOME, "devices": {"tablet": 2}}, headers=coordination)).json()
+    await c.post(f"/requests/{request['id']}/review", json={"decision": "accepted"}, headers=coordination)
+    preview = (await c.get("/allocation/preview", params={"period": "2024"})).json()
+    await c.post("/allocation/confirm", json={"period": "2024", "preview_token": preview["preview_token"]}, headers=coordination)
+    handover = (await c.post("/handovers", json={"recipient": HOME, "devices": [ids["T1"], ids["T2"]], "delivered_on": "2024-06-01"},
+                             headers=coordination)).json()
+    await c.post(f"/handovers/{handover['id']}/acknowledge", headers=coordination)
+    assert [m["milestone"] for m in await outbox(equipment, "BatchMilestoneReached")] == ["received", "sanitised"]
+    disposal = {"recycler": "recupel-partenaire", "disposed_on": "2024-06-02", "method": "destruction", "certificate_reference": "D-1"}
+    await c.post(f"/devices/{ids['T3']}/disposal", json=disposal, headers=coordination)
+    milestones = await outbox(equipment, "BatchMilestoneReached")
+    assert [m["milestone"] for m in milestones] == ["received", "sanitised", "delivered"]
+    assert (milestones[-1]["delivered"], milestones[-1]["failed"]) == (2, 1)

@@ -63,3 +63,7 @@ CREATE TABLE disposals (
 
 -- A returned device must be wiped again: sanitisation records up to this id no longer count.
 ALTER TABLE devices ADD COLUMN wipe_epoch bigint NOT NULL DEFAULT 0;
+
+-- The third milestone a donor hears of: every device of its batch has reached its end here
+-- (delivered to a recipient, or disposed of / kept for parts).
+ALTER TABLE batches ADD COLUMN delivered_announced_at timestamptz;
