@@ -18,9 +18,17 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import CreateDatabase
+from tests.e2e import stacks
+from tests.e2e.stacks import (
+    SERVICES,
+    STACK,
+    ContainerBroker,
+    ContainerDatabase,
+    ContainerService,
+    LocalBroker,
+    container_env_ready,
+)
 from tests.support import ServiceProcess, free_port
-
-SERVICES = ("actions", "equipment", "funding", "notifications")
 
 
 class Inbox:
@@ -46,10 +54,50 @@ def smtp() -> AsyncIterator[tuple[Inbox, int]]:
     controller.stop()
 
 
+if STACK == "containers":
+
+    @pytest.fixture(scope="session")
+    async def container_infra() -> AsyncIterator[tuple[ContainerBroker, ContainerDatabase]]:
+        """Kafka and PostgreSQL as containers, once per test session."""
+        container_env_ready()
+        broker, database = ContainerBroker(free_port(), free_port()), ContainerDatabase(free_port())
+        try:
+            broker.start()
+            database.start()
+            await asyncio.gather(broker.wait_ready(), database.wait_ready())
+            yield broker, database
+        finally:
+            broker.stop()
+            database.stop()
+
+    @pytest.fixture(scope="session")
+    def kafka_bootstrap(container_infra: tuple[ContainerBroker, ContainerDatabase]) -> str:  # noqa: F811
+        return container_infra[0].bootstrap
+
+    @pytest.fixture(scope="session")
+    def database_url_base(container_infra: tuple[ContainerBroker, ContainerDatabase]) -> str:  # noqa: F811
+        return container_infra[1].url_base
+
+    @pytest.fixture
+    def broker(container_infra: tuple[ContainerBroker, ContainerDatabase]) -> ContainerBroker:
+        return container_infra[0]
+
+else:
+
+    @pytest.fixture
+    def broker(kafka_bootstrap: str) -> LocalBroker:
+        return LocalBroker(kafka_bootstrap)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if STACK == "containers":
+        terminalreporter.write_line(f"e2e stack: containers; containers started: {stacks.started_containers}")
+
+
 @pytest.fixture
 async def system(
     create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, smtp: tuple[Inbox, int]
-) -> AsyncIterator[dict[str, ServiceProcess]]:
+) -> AsyncIterator[dict[str, Any]]:
     prefix = f"{topic_prefix}e2e{uuid.uuid4().hex[:6]}."  # each system its own topics
     from services.runtime.topics import ensure_topics
 
@@ -59,7 +107,12 @@ async def system(
         env[f"PASSERELLE_{name.upper()}_DATABASE_URL"] = await create_database(name)
         env[f"PASSERELLE_{name.upper()}_HTTP_PORT"] = str(free_port())
     env["PASSERELLE_NOTIFICATIONS_SMTP_PORT"] = str(smtp[1])
-    processes = {name: ServiceProcess(name, env, tmp_path) for name in SERVICES}
+    if STACK == "containers":
+        env.update({f"PASSERELLE_{name.upper()}_HTTP_HOST": "127.0.0.1" for name in SERVICES})
+        env["PASSERELLE_LOG_JSON"] = "true"
+        processes: dict[str, Any] = {name: ContainerService(name, env) for name in SERVICES}
+    else:
+        processes = {name: ServiceProcess(name, env, tmp_path) for name in SERVICES}
     try:
         for process in processes.values():
             process.start()

@@ -1,0 +1,188 @@
+"""Where the end-to-end scenarios run: the local stack (the services as processes against the
+local Kafka and PostgreSQL) or containers (Kafka, PostgreSQL and the services as containers
+driven by testcontainers), chosen with PASSERELLE_E2E_STACK=local|containers. The scenarios
+see the same interface either way: each service's url, cli(), kill(), start(), wait_ready(),
+and the broker's restart()."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.support import ROOT, eventually
+
+STACK = os.environ.get("PASSERELLE_E2E_STACK", "local")
+SERVICES = ("actions", "equipment", "funding", "notifications")
+
+
+class LocalBroker:
+    """The local stack's broker (scripts/infra): restarting it keeps its data."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+
+    def restart(self) -> None:
+        for command in ("stop", "start"):
+            subprocess.run([ROOT / "scripts" / "infra", command, "kafka"], check=True, capture_output=True, timeout=180)
+
+
+# --- containers ---------------------------------------------------------------------------------
+
+IMAGE_TAG = os.environ.get("PASSERELLE_IMAGE_TAG", "latest")
+started_containers = 0  # reported at the end of the session
+
+
+def image(name: str) -> str:
+    return f"localhost/passerelle-{name}:{IMAGE_TAG}"
+
+
+class ContainerProcess:
+    """One container on the host's network (so Kafka advertises an address that both the other
+    containers and this test process reach, and everything stays on loopback)."""
+
+    def __init__(self, name: str, image_name: str, env: dict[str, str], command: str | None = None) -> None:
+        from testcontainers.core.container import DockerContainer
+
+        self.name = name
+        self.container = DockerContainer(image_name).with_kwargs(network_mode="host")
+        for key, value in env.items():
+            self.container.with_env(key, value)
+        if command:
+            self.container.with_command(command)
+        self.env = env
+        self.image = image_name
+
+    def start(self) -> None:
+        global started_containers
+        wrapped = self._wrapped()
+        if wrapped is None:
+            self.container.start()
+        else:
+            wrapped.start()
+        started_containers += 1
+
+    def _wrapped(self) -> Any:
+        try:
+            return self.container.get_wrapped_container()
+        except Exception:  # noqa: BLE001 - not created yet
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL: nothing is flushed or committed; the container can be started again."""
+        self._wrapped().kill()
+        self._wrapped().wait(timeout=30)
+
+    def stop(self) -> None:
+        try:
+            self.container.stop()
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+    def logs(self) -> str:
+        stdout, stderr = self.container.get_logs()
+        return (stdout + stderr).decode(errors="replace")[-4000:]
+
+
+class ContainerService(ContainerProcess):
+    def __init__(self, name: str, env: dict[str, str]) -> None:
+        super().__init__(name, image("services"), env, f"services.{name}")
+        self.port = int(env[f"PASSERELLE_{name.upper()}_HTTP_PORT"])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ready(self) -> bool:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(self.url + "/ready", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    async def wait_ready(self, timeout: float = 90.0) -> None:
+        try:
+            await eventually(self.ready, timeout=timeout, interval=0.3, what=f"{self.name} container /ready")
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{self.logs()}") from None
+
+    def cli(self, *args: str) -> str:
+        """A one-off container of the same image runs the service's command line."""
+        import docker
+
+        client = docker.from_env()
+        # The test's temporary folders are shared, so a command that writes files (--out) writes them here.
+        shared = {"/tmp": {"bind": "/tmp", "mode": "rw"}}
+        output = client.containers.run(self.image, ["python", "-m", f"services.{self.name}", *args], environment=self.env,
+                                       network_mode="host", remove=True, stdout=True, stderr=False, volumes=shared)
+        return output.decode().strip().splitlines()[-1]
+
+
+class ContainerBroker(ContainerProcess):
+    def __init__(self, port: int, controller_port: int) -> None:
+        super().__init__("kafka", image("kafka"), {
+            "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(controller_port),
+            "KAFKA_ADVERTISED_HOST": "127.0.0.1", "KAFKA_ADVERTISED_PORT": str(port), "KAFKA_BIND_HOST": "127.0.0.1",
+        })
+        self.bootstrap = f"127.0.0.1:{port}"
+
+    async def wait_ready(self) -> None:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        async def answers() -> bool:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=2000)
+            try:
+                await admin.start()
+                await admin.describe_cluster()
+                return True
+            except Exception:  # noqa: BLE001 - not yet
+                return False
+            finally:
+                await admin.close()
+
+        await eventually(answers, timeout=90, interval=0.5, what="Kafka container answering a metadata request")
+
+    def restart(self) -> None:
+        wrapped = self._wrapped()
+        wrapped.stop(timeout=30)
+        wrapped.start()
+        asyncio.get_event_loop()  # the caller awaits wait_ready() next
+
+
+class ContainerDatabase(ContainerProcess):
+    def __init__(self, port: int) -> None:
+        super().__init__("postgres", image("postgres"), {
+            "POSTGRES_PORT": str(port), "POSTGRES_LISTEN": "127.0.0.1", "POSTGRES_PASSWORD": "passerelle",
+            "POSTGRES_DATABASES": "passerelle_test",
+        })
+        self.url_base = f"postgresql://passerelle:passerelle@127.0.0.1:{port}"
+
+    async def wait_ready(self) -> None:
+        import asyncpg
+
+        async def answers() -> bool:
+            try:
+                conn = await asyncpg.connect(self.url_base + "/postgres", timeout=2)
+            except Exception:  # noqa: BLE001 - not yet
+                return False
+            await conn.close()
+            return True
+
+        await eventually(answers, timeout=90, interval=0.3, what="PostgreSQL container accepting connections")
+
+
+def container_env_ready() -> None:
+    missing = [v for v in ("DOCKER_HOST",) if not os.environ.get(v)]
+    if missing:
+        raise RuntimeError("the container stack needs DOCKER_HOST (see scripts/containers env)")
+
+
+def log_dir(tmp: Path) -> Path:
+    path = tmp / f"stack-{int(time.time())}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
