@@ -12,7 +12,7 @@ import pytest
 import segno
 from PIL import Image
 
-from services.equipment import documents
+from services.equipment.documents import pdf as pdf_layout
 from services.equipment.documents import (
     CertificateData,
     LabelData,
@@ -424,10 +424,10 @@ def test_certificate_pdf_keeps_long_texts_on_the_page() -> None:
     assert sum("Certificat d'effacement des données" in page for page in pages) == 1
     assert "…" in pages[0] and "9" * 200 not in pages[0] and cert.donor.strip() not in pages[0]
     # Every text starts and ends within the 15 mm side margins (Helvetica's AFM widths), above the footer.
-    fonts = {b"F1": documents._REGULAR, b"F2": documents._BOLD}
+    fonts = {b"F1": pdf_layout._REGULAR, b"F2": pdf_layout._BOLD}
     texts = re.findall(rb"/(F\d) ([\d.]+) Tf [\d. ]+ rg ([\d.]+) ([\d.]+) Td \(((?:\\.|[^\\()])*)\) Tj", pdf)
     assert len(texts) > 200
     for font, size, x, y, literal in texts:
-        width = documents._measure(re.sub(rb"\\(.)", rb"\1", literal), fonts[font], float(size))
+        width = pdf_layout._measure(re.sub(rb"\\(.)", rb"\1", literal), fonts[font], float(size))
         assert 42.5 <= float(x) and float(x) + width <= 595.28 - 42.5 + 0.01
         assert 22 <= float(y) <= 842
