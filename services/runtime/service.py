@@ -21,6 +21,7 @@ from .consumer import Handler, ReliableConsumer, RetryPolicy, subscribe
 from .logs import get_logger
 from .outbox import OutboxRelay, backlog
 from .settings import ServiceSettings
+from .topics import ensure_topics
 
 log = get_logger(__name__)
 
@@ -36,6 +37,9 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
         enable_idempotence=True,
         acks="all",
         request_timeout_ms=15_000,
+        # Topics come from the contracts' registry (partitions, retention), never from a
+        # subscriber's first poll, which would create them with the broker's defaults.
+        allow_auto_create_topics=False,
         logger=get_logger("faststream"),
         log_level=logging.DEBUG,
     )
@@ -103,6 +107,9 @@ class Runtime:
         await db.migrate(self._pool, self._migrations)
         for hook in self._on_start:
             await hook(self)
+        created = await ensure_topics(s.kafka_bootstrap, s.topic_prefix)  # idempotent: the registry's topics
+        if created:
+            log.info("topics created", topics=created)
         await self.broker.start()
         if self._with_relay:
             self.relay = OutboxRelay(

@@ -6,7 +6,6 @@ and the broker's restart()."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import time
@@ -116,10 +115,12 @@ class ContainerService(ContainerProcess):
         import docker
 
         client = docker.from_env()
-        # The test's temporary folders are shared, so a command that writes files (--out) writes them here.
+        # The test's temporary folders are shared, so a command that writes files (--out) writes them
+        # here; as root, since pytest's folders belong to the test's user and are private.
         shared = {"/tmp": {"bind": "/tmp", "mode": "rw"}}
-        output = client.containers.run(self.image, ["python", "-m", f"services.{self.name}", *args], environment=self.env,
-                                       network_mode="host", remove=True, stdout=True, stderr=False, volumes=shared)
+        output = client.containers.run(self.image, [f"services.{self.name}", *args], environment=self.env,
+                                       network_mode="host", remove=True, stdout=True, stderr=False, volumes=shared,
+                                       user="0")
         return output.decode().strip().splitlines()[-1]
 
 
@@ -148,10 +149,10 @@ class ContainerBroker(ContainerProcess):
         await eventually(answers, timeout=90, interval=0.5, what="Kafka container answering a metadata request")
 
     def restart(self) -> None:
+        """Stop (SIGTERM, then SIGKILL after 30 s) and start the same container: its data stays."""
         wrapped = self._wrapped()
         wrapped.stop(timeout=30)
         wrapped.start()
-        asyncio.get_event_loop()  # the caller awaits wait_ready() next
 
 
 class ContainerDatabase(ContainerProcess):

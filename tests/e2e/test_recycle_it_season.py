@@ -127,7 +127,8 @@ async def test_a_recycle_it_season(system: dict[str, ServiceProcess], smtp: tupl
         assert tablets_to_homes == TABLET_CAP
 
         # Deliveries, each acknowledged by its recipient.
-        delivered = Counter()
+        delivered: Counter[str] = Counter()
+        returning = next(a for a in confirmed["allocations"] if a["recipient"].startswith("secondary-school"))
         for n, line in enumerate(confirmed["allocations"]):
             # The first recipients acknowledge with their own key; the Coordination does it for the others.
             recipient_key = {"Authorization": "Bearer " + equipment.cli(
@@ -137,7 +138,7 @@ async def test_a_recycle_it_season(system: dict[str, ServiceProcess], smtp: tupl
             ack = await eq.post(f"/handovers/{handover['id']}/acknowledge", headers=recipient_key)
             assert ack.status_code == 200, ack.text
             delivered[line["recipient"].rsplit("-", 1)[0]] += len(line["device_ids"])
-            if line is confirmed["allocations"][0]:
+            if line is returning:
                 for device_id in line["device_ids"][:3]:  # a few come back
                     back = await eq.post(f"/devices/{device_id}/return", json={"returned_to": REFURBISHER, "reason": "Défectueux"},
                                          headers=recipient_key)

@@ -1,0 +1,101 @@
+#!/bin/bash
+# Entrypoint of localhost/passerelle-kafka: writes server.properties from the environment (see
+# the Containerfile), formats the KRaft storage on first start, then runs the broker as PID 1.
+set -euo pipefail
+
+: "${KAFKA_NODE_ID:=1}"
+: "${KAFKA_PORT:=9092}"
+: "${KAFKA_CONTROLLER_PORT:=9093}"
+# 0.0.0.0 inside a container network; 127.0.0.1 when a test runs it on the host's network.
+: "${KAFKA_BIND_HOST:=0.0.0.0}"
+: "${KAFKA_ADVERTISED_HOST:=$(hostname)}"
+: "${KAFKA_ADVERTISED_PORT:=${KAFKA_PORT}}"
+# A fixed default (base64 of "PasserelleKafka1"): the same data volume always matches it.
+: "${KAFKA_CLUSTER_ID:=UGFzc2VyZWxsZUthZmthMQ}"
+: "${KAFKA_HEAP_OPTS:=-Xms256m -Xmx512m}"
+: "${KAFKA_DATA_DIR:=/var/lib/kafka/data}"
+CONF_DIR=/tmp/kafka
+READY_FILE=/tmp/kafka.ready
+CLASSPATH="/opt/kafka/libs/*"
+
+rm -f "$READY_FILE"
+mkdir -p "$CONF_DIR" "$KAFKA_DATA_DIR"
+
+if [[ -n "${KAFKA_ADVERTISED_FILE:-}" ]]; then
+  echo "kafka-entrypoint: waiting for ${KAFKA_ADVERTISED_FILE}"
+  until [[ -s "$KAFKA_ADVERTISED_FILE" ]]; do sleep 0.1; done
+  # shellcheck disable=SC1090
+  source "$KAFKA_ADVERTISED_FILE"
+fi
+
+cat >"$CONF_DIR/server.properties" <<EOF
+# Written by kafka-entrypoint at every start.
+process.roles=broker,controller
+node.id=${KAFKA_NODE_ID}
+controller.quorum.bootstrap.servers=localhost:${KAFKA_CONTROLLER_PORT}
+listeners=PLAINTEXT://${KAFKA_BIND_HOST}:${KAFKA_PORT},CONTROLLER://${KAFKA_BIND_HOST}:${KAFKA_CONTROLLER_PORT}
+advertised.listeners=PLAINTEXT://${KAFKA_ADVERTISED_HOST}:${KAFKA_ADVERTISED_PORT},CONTROLLER://localhost:${KAFKA_CONTROLLER_PORT}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=${KAFKA_DATA_DIR}
+num.partitions=1
+# One node: every internal topic has a single replica.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+# Topics are created explicitly (python -m services.runtime.topics), never by a typo.
+auto.create.topics.enable=false
+EOF
+
+# KAFKA_CFG_LOG_RETENTION_MS=1000 -> log.retention.ms=1000 (later lines win).
+for var in "${!KAFKA_CFG_@}"; do
+  name="${var#KAFKA_CFG_}"
+  name="${name,,}"
+  printf '%s=%s\n' "${name//_/.}" "${!var}" >>"$CONF_DIR/server.properties"
+done
+
+cat >"$CONF_DIR/log4j2.yaml" <<'EOF'
+Configuration:
+  name: passerelle-kafka
+  Appenders:
+    Console:
+      name: STDOUT
+      target: SYSTEM_OUT
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: INFO
+      AppenderRef:
+        - ref: STDOUT
+    Logger:
+      - name: kafka.request.logger
+        level: WARN
+        additivity: false
+        AppenderRef:
+          - ref: STDOUT
+EOF
+
+if [[ ! -f "$KAFKA_DATA_DIR/meta.properties" ]]; then
+  if [[ "$KAFKA_CLUSTER_ID" == random ]]; then
+    KAFKA_CLUSTER_ID="$(java -cp "$CLASSPATH" kafka.tools.StorageTool random-uuid)"
+  fi
+  echo "kafka-entrypoint: formatting ${KAFKA_DATA_DIR} (cluster id ${KAFKA_CLUSTER_ID})"
+  java -cp "$CLASSPATH" -Dlog4j2.configurationFile="$CONF_DIR/log4j2.yaml" \
+    kafka.tools.StorageTool format --standalone -t "$KAFKA_CLUSTER_ID" -c "$CONF_DIR/server.properties"
+fi
+
+echo "kafka-entrypoint: advertising ${KAFKA_ADVERTISED_HOST}:${KAFKA_ADVERTISED_PORT}"
+# The broker replaces this shell (PID 1 gets SIGTERM: controlled shutdown). Its output goes
+# through sed, unbuffered, which copies the "started" line into READY_FILE (created empty at
+# once): `test -s /tmp/kafka.ready` is a readiness check for those that cannot read the log.
+# shellcheck disable=SC2086 # KAFKA_HEAP_OPTS is a list of JVM options
+exec java ${KAFKA_HEAP_OPTS} -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+  -Dlog4j2.configurationFile="$CONF_DIR/log4j2.yaml" \
+  -cp "$CLASSPATH" kafka.Kafka "$CONF_DIR/server.properties" \
+  > >(exec sed -u -e "\\|Kafka Server started|w ${READY_FILE}") 2>&1
