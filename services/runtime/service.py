@@ -26,6 +26,7 @@ from .topics import ensure_topics
 log = get_logger(__name__)
 
 StartHook = Callable[["Runtime"], Awaitable[None]]
+STOP_TIMEOUT_S = 20.0
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
@@ -130,7 +131,11 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        await self.broker.stop()
+        try:
+            # A consumer leaving its group mid-rebalance can wait a long time: never hang a shutdown.
+            await asyncio.wait_for(self.broker.stop(), timeout=STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("broker did not stop in time; closing anyway", timeout_s=STOP_TIMEOUT_S)
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

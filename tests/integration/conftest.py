@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,7 +32,9 @@ async def running_actions(database_url: str, kafka_bootstrap: str, topic_prefix:
     settings = ActionsSettings(
         database_url=database_url,
         kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=topic_prefix,
+        # Each service under test gets its own topics and consumer groups: a group shared across
+        # tests would rebalance at every test and let one test's consumer read the next test's events.
+        topic_prefix=f"{topic_prefix}{uuid.uuid4().hex[:6]}.",
         http_port=0,
         consumer_backoff_initial_s=0.01,
         outbox_poll_interval_s=0.2,
@@ -70,7 +73,8 @@ async def equipment(create_database: CreateDatabase, kafka_bootstrap: str, topic
     from services.equipment.settings import EquipmentSettings
 
     settings = EquipmentSettings(
-        database_url=await create_database("equipment"), kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix,
+        database_url=await create_database("equipment"), kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=f"{topic_prefix}{uuid.uuid4().hex[:6]}.",
         http_port=0, outbox_poll_interval_s=0.2,
     )
     async with running_service(create_equipment, settings, "http://equipment") as service:
