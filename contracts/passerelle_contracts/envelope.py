@@ -89,14 +89,3 @@ class Envelope(BaseModel):
             actor=actor,
             data=data.model_dump(mode="json"),
         )
-
-    def caused(self, data: EventData, *, source: str, subject: str, actor: Actor | None = None) -> Envelope:
-        """A follow-up event: same correlation, caused by this one."""
-        return Envelope.wrap(
-            data,
-            source=source,
-            subject=subject,
-            actor=actor or SYSTEM_ACTOR,
-            correlation_id=self.correlation_id,
-            causation_id=self.event_id,
-        )

@@ -24,7 +24,6 @@ class FakeConnection:
             self.pending.clear()  # rolled back: the inbox row goes with the effects
             raise
         self._pool.inbox |= self.pending
-        self._pool.commits += 1
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         if sql.lstrip().startswith("INSERT INTO inbox"):
@@ -39,7 +38,6 @@ class FakeConnection:
 class FakePool:
     def __init__(self) -> None:
         self.inbox: set[tuple[str, str]] = set()
-        self.commits = 0
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[FakeConnection]:

@@ -14,6 +14,9 @@ import sys
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from passerelle_contracts import all_topics
 
+NO_ERROR = 0
+TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
+
 
 async def ensure_topics(bootstrap: str, prefix: str = "") -> list[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
@@ -25,15 +28,23 @@ async def ensure_topics(bootstrap: str, prefix: str = "") -> list[str]:
             for spec in all_topics()
             if prefix + spec.name not in existing
         ]
+        created: list[str] = []
         if wanted:
-            await admin.create_topics(wanted, timeout_ms=15_000)
+            response = await admin.create_topics(wanted, timeout_ms=15_000)
+            # Services start together and each creates what it lacks: another one winning the
+            # race ("already exists") is fine; any other refusal is not.
+            for name, code, message in response.topic_errors:
+                if code == NO_ERROR:
+                    created.append(name)
+                elif code != TOPIC_ALREADY_EXISTS:
+                    raise RuntimeError(f"topic {name} could not be created: {message} (error {code})")
             # Creation is asynchronous on the broker: wait until every topic has metadata.
             for _ in range(100):
                 described = await admin.describe_topics([t.name for t in wanted])
                 if all(d.get("error_code") == 0 and d.get("partitions") for d in described):
                     break
                 await asyncio.sleep(0.1)
-        return [t.name for t in wanted]
+        return created
     finally:
         await admin.close()
 
