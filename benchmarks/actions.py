@@ -21,6 +21,7 @@ from services.actions.csv_io import export_csv, import_csv
 from services.actions.handlers import load_plan, load_structure, read_seed
 from services.actions.reporting import build_annual_report
 from services.runtime import db
+from tests.support import drop_database
 
 ACTOR = Actor(organisation="coordination-inclusion-numerique", role="coordination")
 TOPIC = "bench.passerelle.actions.v1"
@@ -58,9 +59,9 @@ async def main() -> None:
         rendered = render_all(annual)
         renders.append(time.perf_counter() - started)
         await pool.close()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await drop_database(admin, name)
     await source.close()
-    await admin.execute(f'DROP DATABASE "{source_name}" WITH (FORCE)')
+    await drop_database(admin, source_name)
     await admin.close()
 
     def figures(values: list[float]) -> str:

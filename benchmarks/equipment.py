@@ -19,6 +19,7 @@ from benchmarks.pipeline import env, fresh_database
 from services.equipment import domain, intake, redistribution
 from services.equipment.app import MIGRATIONS
 from services.runtime import db
+from tests.support import drop_database
 
 ACTOR = Actor(organisation="coordination-inclusion-numerique", role="coordination")
 KINDS = ("laptop", "desktop", "tablet", "chromebook", "screen")
@@ -56,7 +57,7 @@ async def bench_import(n: int) -> None:
         await bench_allocation_in_database(pool)
     finally:
         await pool.close()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await drop_database(admin, name)
         await admin.close()
 
 

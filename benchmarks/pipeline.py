@@ -28,7 +28,7 @@ from services.runtime import db
 from services.runtime.logs import configure_logging
 from services.runtime.outbox import OutboxRelay, backlog, enqueue_many
 from services.runtime.topics import ensure_topics
-from tests.support import produce
+from tests.support import drop_database, produce
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,7 +80,7 @@ async def bench_outbox(base: str, bootstrap: str, prefix: str, n: int) -> None:
         task.cancel()
     finally:
         await pool.close()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await drop_database(admin, name)
         await admin.close()
 
 
@@ -103,7 +103,7 @@ async def bench_consumer(base: str, bootstrap: str, prefix: str, n: int) -> None
         print(f"consumer (actions): {rate(n, elapsed)}  (2 indicators per delivery: inbox + 2 measurements + 2 outbox rows)")
     finally:
         await runtime.stop()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await drop_database(admin, name)
         await admin.close()
 
 

@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 
 from services.runtime.topics import ensure_topics
+from tests.support import drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,6 +71,9 @@ async def create_database(database_url_base: str) -> AsyncIterator[CreateDatabas
     try:
         yield create
     finally:
-        for name in made:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        try:
+            for name in made:
+                await drop_database(admin, name)
+        finally:
+            await admin.close()
+

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,3 +141,15 @@ class ServiceProcess:
         )
         assert result.returncode == 0, result.stderr.decode()
         return result.stdout.decode().strip()
+
+
+async def drop_database(admin: asyncpg.Connection, name: str) -> None:
+    """Drop a test database, ending its sessions. An autovacuum worker may be busy in it: that
+    session belongs to the server, which our role may not end, so wait for it to finish."""
+    for _ in range(100):
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except asyncpg.exceptions.InsufficientPrivilegeError:
+            await asyncio.sleep(0.1)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
