@@ -45,7 +45,9 @@ def create_runtime(settings: ActionsSettings) -> Runtime:
     return runtime
 
 
-def create_app(settings: ActionsSettings) -> FastAPI:
+def create_app(settings: ActionsSettings | None = None) -> FastAPI:
+    """The service's app; with no settings, the defaults (e.g. to write its AsyncAPI document)."""
+    settings = settings or ActionsSettings()
     return create_http_app(
         create_runtime(settings),
         title="Passerelle — actions",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import asyncpg
+from typing import Any
+
 from passerelle_contracts import Envelope
 from passerelle_contracts.equipment_v1 import TOPIC as EQUIPMENT_TOPIC
 from passerelle_contracts.equipment_v1 import DevicesDelivered
@@ -10,6 +11,7 @@ from passerelle_contracts.funding_v1 import TOPIC as FUNDING_TOPIC
 from passerelle_contracts.funding_v1 import EpnLabelled, GrantAwarded
 
 from services.runtime.service import Runtime
+from services.runtime.uow import UnitOfWork
 
 from .events import TOPIC
 from .handlers import RecordDerivedMeasurements, record_derived_measurements
@@ -18,17 +20,17 @@ from .handlers import RecordDerivedMeasurements, record_derived_measurements
 def register(runtime: Runtime) -> None:
     out = runtime.topic(TOPIC)
 
-    async def on_devices_delivered(conn: asyncpg.Connection, envelope: Envelope, data: DevicesDelivered) -> None:
+    async def on_devices_delivered(uow: UnitOfWork[Any], envelope: Envelope, data: DevicesDelivered) -> None:
         command = RecordDerivedMeasurements(envelope, data.model_dump(mode="json"), data.delivered_on)
-        await record_derived_measurements(conn, out, command)
+        await record_derived_measurements(uow.connection, out, command)  # type: ignore[attr-defined]
 
-    async def on_grant_awarded(conn: asyncpg.Connection, envelope: Envelope, data: GrantAwarded) -> None:
+    async def on_grant_awarded(uow: UnitOfWork[Any], envelope: Envelope, data: GrantAwarded) -> None:
         command = RecordDerivedMeasurements(envelope, data.model_dump(mode="json"), data.awarded_on)
-        await record_derived_measurements(conn, out, command)
+        await record_derived_measurements(uow.connection, out, command)  # type: ignore[attr-defined]
 
-    async def on_epn_labelled(conn: asyncpg.Connection, envelope: Envelope, data: EpnLabelled) -> None:
+    async def on_epn_labelled(uow: UnitOfWork[Any], envelope: Envelope, data: EpnLabelled) -> None:
         command = RecordDerivedMeasurements(envelope, data.model_dump(mode="json"), data.labelled_on)
-        await record_derived_measurements(conn, out, command)
+        await record_derived_measurements(uow.connection, out, command)  # type: ignore[attr-defined]
 
     runtime.consume(
         "indicators",

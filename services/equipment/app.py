@@ -36,7 +36,9 @@ async def load_organisations(runtime: Runtime) -> None:
         )
 
 
-def create_app(settings: EquipmentSettings) -> FastAPI:
+def create_app(settings: EquipmentSettings | None = None) -> FastAPI:
+    """The service's app; with no settings, the defaults (e.g. to write its AsyncAPI document)."""
+    settings = settings or EquipmentSettings()
     runtime = Runtime(settings, migrations=MIGRATIONS, on_start=[load_organisations])
 
     async def follow_ups() -> None:

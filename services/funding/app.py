@@ -15,7 +15,9 @@ from .settings import FundingSettings
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def create_app(settings: FundingSettings) -> FastAPI:
+def create_app(settings: FundingSettings | None = None) -> FastAPI:
+    """The service's app; with no settings, the defaults (e.g. to write its AsyncAPI document)."""
+    settings = settings or FundingSettings()
     return create_http_app(
         Runtime(settings, migrations=MIGRATIONS),
         title="Passerelle — funding",

@@ -30,7 +30,9 @@ def create_runtime(settings: NotificationsSettings) -> Runtime:
     return runtime
 
 
-def create_app(settings: NotificationsSettings) -> FastAPI:
+def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
+    """The service's app; with no settings, the defaults (e.g. to write its AsyncAPI document)."""
+    settings = settings or NotificationsSettings()
     return create_http_app(
         create_runtime(settings),
         title="Passerelle — notifications",

@@ -1,7 +1,8 @@
-"""AsyncAPI documents generated from the services' FastStream brokers, committed under
-docs/asyncapi/ and checked for drift by the contract tests.
+"""A service's AsyncAPI document, generated from its FastStream broker.
 
-``python -m services.runtime.asyncapi [write|check]``
+Each service's app exposes its own document (``app.state.asyncapi()`` and ``GET
+/asyncapi.json``); ``tools/asyncapi.py`` collects them into docs/asyncapi/, where the contract
+tests check them for drift. The runtime never names a service.
 
 The consumers read raw records (so that a bad payload can be dead-lettered rather than
 rejected by the framework), which leaves FastStream nothing to infer payloads from; each
@@ -10,19 +11,22 @@ message's payload is therefore pointed at the event types' committed JSON Schema
 
 from __future__ import annotations
 
-import importlib
-import json
-import sys
-from pathlib import Path
 from typing import Any
 
+from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from passerelle_contracts import TOPICS
 from passerelle_contracts import topic as topic_spec
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "docs" / "asyncapi"
-SERVICES = ("actions", "equipment", "funding", "notifications")
+LOCAL_SERVER = {"host": "127.0.0.1:19092", "protocol": "kafka", "description": "scripts/up"}
+
+
+def declare_publishers(broker: KafkaBroker, service: str) -> None:
+    """Declare the registry's topics this service produces (the outbox relay publishes them),
+    so that the document lists them; nothing is sent through these publishers."""
+    for spec in TOPICS:
+        if spec.producer == service:
+            broker.publisher(spec.name, title=f"{service}:{spec.name}", description=spec.description, include_in_schema=True)
 
 
 def _payload(event_types: list[str]) -> dict[str, Any]:
@@ -30,21 +34,9 @@ def _payload(event_types: list[str]) -> dict[str, Any]:
     return refs[0] if len(refs) == 1 else {"oneOf": refs}
 
 
-def document(service: str) -> dict[str, Any]:
-    module = importlib.import_module(f"services.{service}.app")
-    settings_module = importlib.import_module(f"services.{service}.settings")
-    settings_cls = next(v for k, v in vars(settings_module).items() if k.endswith("Settings") and k != "ServiceSettings")
-    app = module.create_app(settings_cls())
-    runtime = app.state.runtime
-    for spec in TOPICS:
-        if spec.producer == service:
-            runtime.broker.publisher(
-                spec.name, title=f"{service}:{spec.name}", description=spec.description, include_in_schema=True
-            )
-    doc = AsyncAPI(
-        runtime.broker, title=f"Passerelle — {service}", version="1.0.0", description=app.description
-    ).to_specification().to_jsonable()
-    doc["servers"] = {"local": {"host": "127.0.0.1:19092", "protocol": "kafka", "description": "scripts/up"}}
+def document(broker: KafkaBroker, *, title: str, description: str) -> dict[str, Any]:
+    doc: dict[str, Any] = AsyncAPI(broker, title=title, version="1.0.0", description=description).to_specification().to_jsonable()
+    doc["servers"] = {"local": LOCAL_SERVER}
     for channel in doc.get("channels", {}).values():
         channel["servers"] = [{"$ref": "#/servers/local"}]
         for ref in channel.get("messages", {}).values():
@@ -62,25 +54,3 @@ def document(service: str) -> dict[str, Any]:
             }
     doc["components"].get("schemas", {}).pop("EmptyPayload", None)
     return doc
-
-
-def rendered() -> dict[str, str]:
-    return {f"{s}.json": json.dumps(document(s), indent=2, sort_keys=True, ensure_ascii=False) + "\n" for s in SERVICES}
-
-
-def main(argv: list[str]) -> int:
-    files = rendered()
-    if len(argv) > 1 and argv[1] == "write":
-        OUT.mkdir(parents=True, exist_ok=True)
-        for name, content in files.items():
-            (OUT / name).write_text(content, encoding="utf-8")
-        print(f"wrote {len(files)} AsyncAPI documents to docs/asyncapi/")
-        return 0
-    stale = [n for n, c in files.items() if not (OUT / n).is_file() or (OUT / n).read_text("utf-8") != c]
-    for name in stale:
-        print(f"out of date: docs/asyncapi/{name} (run: python -m services.runtime.asyncapi write)")
-    return 1 if stale else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

@@ -40,8 +40,8 @@ from passerelle_contracts import Envelope, EventData, UnknownEventType, parse_da
 from passerelle_contracts.registry import DLQ_SUFFIX
 from pydantic import ValidationError
 
-from . import inbox
 from .logs import get_logger
+from .uow import Context, UnitOfWork
 
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord
@@ -50,7 +50,10 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-Handler = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[None]]
+# An event handler gets the unit of work the consumer opened (its inbox row is already in the
+# transaction), the envelope and the payload parsed against its contract.
+Handler = Callable[[UnitOfWork[Any], Envelope, Any], Awaitable[None]]
+UnitOfWorkFactory = Callable[[Context], UnitOfWork[Any]]
 
 # Errors that say "the database is not there", not "this message is bad".
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
@@ -85,13 +88,13 @@ class ReliableConsumer:
         name: str,
         handlers: Mapping[str, Handler],
         *,
-        pool: Callable[[], asyncpg.Pool],
+        unit_of_work: UnitOfWorkFactory,
         publish: Callable[..., Awaitable[Any]],
         retry: RetryPolicy,
     ) -> None:
         self.name = name
         self.handlers = dict(handlers)
-        self._pool = pool
+        self._unit_of_work = unit_of_work
         self._publish = publish
         self._retry = retry
 
@@ -154,13 +157,11 @@ class ReliableConsumer:
                 await asyncio.sleep(delay)
 
     async def _apply(self, handler: Handler, envelope: Envelope, data: EventData, record: ConsumerRecord) -> str:
-        async with self._pool().acquire() as conn, conn.transaction():
-            fresh = await inbox.claim(
-                conn, self.name, envelope.event_id, envelope.event_type, record.topic, record.partition, record.offset
-            )
-            if not fresh:
+        # Whatever the handler emits is caused by this event and belongs to its flow.
+        async with self._unit_of_work(Context.caused_by(envelope)) as uow:
+            if not await uow.claim_inbox(self.name, envelope, record.topic, record.partition, record.offset):
                 return "duplicate"
-            await handler(conn, envelope, data)
+            await handler(uow, envelope, data)
         return "processed"
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str, error: str, attempts: int) -> str:

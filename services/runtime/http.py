@@ -1,20 +1,32 @@
 """FastAPI for services that take commands from people: /health, /ready, /ops/outbox,
-JSON errors with a reason, and a correlation id per request."""
+/asyncapi.json, JSON errors with a reason, a correlation id per request, and the dependencies
+routers use: ``unit_of_work(*roles)`` for commands, ``repository`` for public reads,
+``idempotency_key`` for the header.
+
+Routers parse, authorise (through these dependencies), call a use case and shape the reply;
+they never hold SQL or reach into ``app.state``."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from functools import cache
+from typing import Any
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from passerelle_contracts import Actor
+
+from . import asyncapi
+from .auth import require
 from .errors import PasserelleError
 from .service import Runtime
+from .uow import Context, UnitOfWork
 
 CORRELATION_HEADER = "X-Correlation-ID"
 
@@ -22,6 +34,36 @@ CORRELATION_HEADER = "X-Correlation-ID"
 def correlation_id(request: Request) -> uuid.UUID:
     """The caller's correlation id (header), or a new one: it ends up on every event caused."""
     return request.state.correlation_id  # type: ignore[no-any-return]
+
+
+def unit_of_work(*roles: str) -> Callable[..., Awaitable[UnitOfWork[Any]]]:
+    """A dependency: a unit of work acting for the caller, whose key must carry one of ``roles``
+    (any role if none is named); its events carry the request's correlation id."""
+    authorised = require(*roles)
+
+    async def dependency(request: Request, actor: Actor = Depends(authorised)) -> UnitOfWork[Any]:
+        runtime: Runtime = request.app.state.runtime
+        return runtime.unit_of_work(Context(actor=actor, correlation_id=correlation_id(request)))
+
+    return dependency
+
+
+async def repository(request: Request) -> Any:
+    """A dependency: the service's repository on the pool, for reads that need no key."""
+    return request.app.state.runtime.repository()
+
+
+async def idempotency_key(
+    key: str | None = Header(
+        default=None,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Repeat a command safely: the same key and body get the first reply back; "
+        "the same key with another body is refused (422). Keys belong to the caller's organisation.",
+    ),
+) -> str | None:
+    return key
 
 
 def create_http_app(runtime: Runtime, *, title: str, description: str, routers: Iterable[APIRouter]) -> FastAPI:
@@ -35,6 +77,13 @@ def create_http_app(runtime: Runtime, *, title: str, description: str, routers: 
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
+    asyncapi.declare_publishers(runtime.broker, runtime.settings.service_name)
+
+    @cache
+    def asyncapi_document() -> dict[str, Any]:
+        return asyncapi.document(runtime.broker, title=title, description=description)
+
+    app.state.asyncapi = asyncapi_document
 
     @app.middleware("http")
     async def bind_correlation(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -76,6 +125,10 @@ def create_http_app(runtime: Runtime, *, title: str, description: str, routers: 
     @app.get("/ops/outbox", tags=["operations"], summary="Outbox backlog: unpublished events and the oldest one's age")
     async def outbox() -> dict[str, object]:
         return await runtime.outbox_backlog()
+
+    @app.get("/asyncapi.json", tags=["operations"], summary="The events this service publishes and consumes (AsyncAPI 3)")
+    async def asyncapi_json() -> dict[str, Any]:
+        return asyncapi_document()
 
     for router in routers:
         app.include_router(router)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
+from .db import Executor
 
 
 async def claim(
-    conn: asyncpg.Connection, consumer: str, event_id: uuid.UUID, event_type: str, topic: str, partition: int, offset: int
+    conn: Executor, consumer: str, event_id: uuid.UUID, event_type: str, topic: str, partition: int, offset: int
 ) -> bool:
     """True if this consumer has not applied the event yet (and now owns it in this transaction)."""
     inserted = await conn.fetchval(

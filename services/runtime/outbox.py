@@ -29,7 +29,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from passerelle_contracts import Envelope
 
-from .db import connect
+from .db import Executor, connect
 from .logs import get_logger
 
 log = get_logger(__name__)
@@ -40,7 +40,7 @@ RETRY_DELAY_MAX_S = 10.0
 CLEANUP_EVERY_S = 600.0
 
 
-async def enqueue(conn: asyncpg.Connection, topic: str, envelope: Envelope) -> None:
+async def enqueue(conn: Executor, topic: str, envelope: Envelope) -> None:
     """Add an event to the outbox, inside the caller's transaction."""
     await conn.execute(
         "INSERT INTO outbox (event_id, topic, message_key, event_type, payload) VALUES ($1, $2, $3, $4, $5)",
@@ -52,7 +52,7 @@ async def enqueue(conn: asyncpg.Connection, topic: str, envelope: Envelope) -> N
     )
 
 
-async def enqueue_many(conn: asyncpg.Connection, items: Sequence[tuple[str, Envelope]]) -> None:
+async def enqueue_many(conn: Executor, items: Sequence[tuple[str, Envelope]]) -> None:
     await conn.executemany(
         "INSERT INTO outbox (event_id, topic, message_key, event_type, payload) VALUES ($1, $2, $3, $4, $5)",
         [(e.event_id, t, e.subject, e.event_type, e.model_dump(mode="json")) for t, e in items],

@@ -18,10 +18,12 @@ from faststream.kafka import KafkaBroker
 
 from . import db
 from .consumer import Handler, ReliableConsumer, RetryPolicy, subscribe
+from .db import Executor
 from .logs import get_logger
 from .outbox import OutboxRelay, backlog
 from .settings import ServiceSettings
 from .topics import ensure_topics
+from .uow import Context, PostgresUnitOfWork, RepositoryFactory
 
 log = get_logger(__name__)
 
@@ -52,10 +54,12 @@ class Runtime:
         settings: ServiceSettings,
         *,
         migrations: Path,
+        repository: RepositoryFactory[Any] = lambda executor: None,
         on_start: Iterable[StartHook] = (),
         relay: bool = True,
     ) -> None:
         self.settings = settings
+        self._repository = repository
         self.broker = create_broker(settings)
         self._migrations = {"runtime": db.RUNTIME_MIGRATIONS, settings.service_name: migrations}
         self._on_start = list(on_start)
@@ -76,8 +80,20 @@ class Runtime:
     def topic(self, name: str) -> str:
         return self.settings.topic(name)
 
+    def unit_of_work(self, context: Context) -> PostgresUnitOfWork[Any]:
+        """A unit of work of this service acting in ``context`` (see ``uow``)."""
+        return PostgresUnitOfWork(
+            self.pool, self._repository, source=self.settings.service_name, context=context, topic=self.settings.topic
+        )
+
+    def repository(self, executor: Executor | None = None) -> Any:
+        """The service's repository on the pool (single reads) or on a given connection."""
+        return self._repository(executor if executor is not None else self.pool)
+
     def consume(self, name: str, topics: Iterable[str], handlers: Mapping[str, Handler]) -> ReliableConsumer:
-        consumer = ReliableConsumer(name, handlers, pool=lambda: self.pool, publish=self.broker.publish, retry=self.retry)
+        consumer = ReliableConsumer(
+            name, handlers, unit_of_work=self.unit_of_work, publish=self.broker.publish, retry=self.retry
+        )
         subscribe(self.broker, self.settings, consumer, topics)
         return consumer
 

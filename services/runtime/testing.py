@@ -1,44 +1,110 @@
-"""Fakes for unit tests: a pool and connection that implement what the inbox and the consumer use.
+"""Fakes for unit tests: a unit of work whose storage is memory.
 
-The integration suite runs the same consumer against PostgreSQL, so the fakes cannot drift far.
+Use cases are tested against ``FakeUnitOfWork`` with a service's fake repository; each service's
+repository suite runs the same tests against its fake and against PostgreSQL, so a fake cannot
+drift from the database (as eventsourcing and cosmicpython do). The fake keeps the real unit of
+work's rules: events only inside ``async with``, a rollback undoes the repository's changes, the
+outbox rows, the inbox claims and the Idempotency-Keys of the block.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+import copy
+import uuid
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from passerelle_contracts import Actor, Envelope
+
+from .uow import Context, UnitOfWork
+
+R = TypeVar("R")
+
+COORDINATION = Actor(organisation="easy-brussels", role="coordination", key_id="test")
 
 
-class FakeConnection:
-    def __init__(self, pool: FakePool) -> None:
-        self._pool = pool
-        self.pending: set[tuple[str, str]] = set()
+class FakeStore(Generic[R]):
+    """What fake units of work share, as several transactions share one database."""
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
-        self.pending = set()
-        try:
-            yield
-        except BaseException:
-            self.pending.clear()  # rolled back: the inbox row goes with the effects
-            raise
-        self._pool.inbox |= self.pending
+    def __init__(self, repo: R) -> None:
+        self.repo = repo
+        self.outbox: list[tuple[str, Envelope]] = []
+        self.inbox: set[tuple[str, uuid.UUID]] = set()
+        self.keys: dict[tuple[str, str, str], tuple[str, Any]] = {}
+        self.commits = 0
 
-    async def fetchval(self, sql: str, *args: Any) -> Any:
-        if sql.lstrip().startswith("INSERT INTO inbox"):
-            key = (args[0], str(args[1]))
-            if key in self._pool.inbox or key in self.pending:
-                return None
-            self.pending.add(key)
-            return True
-        raise NotImplementedError(sql)
+    def unit_of_work(
+        self, context: Context | None = None, *, source: str = "test", topic: Callable[[str], str] = lambda name: name
+    ) -> FakeUnitOfWork[R]:
+        return FakeUnitOfWork(store=self, context=context, source=source, topic=topic)
+
+    def events(self, event_type: str | None = None) -> list[Envelope]:
+        """Committed events, in outbox order; of one type if given."""
+        return [e for _, e in self.outbox if event_type is None or e.event_type == event_type]
 
 
-class FakePool:
-    def __init__(self) -> None:
-        self.inbox: set[tuple[str, str]] = set()
+class FakeUnitOfWork(UnitOfWork[R]):
+    def __init__(
+        self,
+        repo: R | None = None,
+        *,
+        store: FakeStore[R] | None = None,
+        context: Context | None = None,
+        actor: Actor = COORDINATION,
+        source: str = "test",
+        topic: Callable[[str], str] = lambda name: name,
+    ) -> None:
+        super().__init__(source=source, context=context or Context(actor=actor), topic=topic)
+        if store is None:
+            if repo is None:
+                raise TypeError("FakeUnitOfWork needs a repository or a store")
+            store = FakeStore(repo)
+        self.store = store
+        self._snapshot: tuple[Any, ...] | None = None
 
-    @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[FakeConnection]:
-        yield FakeConnection(self)
+    @property
+    def repo(self) -> R:
+        return self.store.repo
+
+    @property
+    def events(self) -> list[Envelope]:
+        return self.store.events()
+
+    async def _begin(self) -> None:
+        s = self.store
+        self._snapshot = (copy.deepcopy(vars(s.repo)), len(s.outbox), set(s.inbox), dict(s.keys))
+
+    async def _commit(self) -> None:
+        self._snapshot = None
+        self.store.commits += 1
+
+    async def _rollback(self) -> None:
+        assert self._snapshot is not None
+        repo_state, outbox_len, inbox, keys = self._snapshot
+        s = self.store
+        vars(s.repo).clear()
+        vars(s.repo).update(repo_state)
+        del s.outbox[outbox_len:]
+        s.inbox, s.keys = inbox, keys
+        self._snapshot = None
+
+    async def _write_outbox(self, items: list[tuple[str, Envelope]]) -> None:
+        self.store.outbox.extend(items)
+
+    async def claim_inbox(self, consumer: str, envelope: Envelope, topic: str, partition: int, offset: int) -> bool:
+        key = (consumer, envelope.event_id)
+        if key in self.store.inbox:
+            return False
+        self.store.inbox.add(key)
+        return True
+
+    async def _claim_key(self, organisation: str, scope: str, key: str, digest: str) -> tuple[str, Any] | None:
+        k = (organisation, scope, key)
+        if k in self.store.keys:
+            return self.store.keys[k]
+        self.store.keys[k] = (digest, None)
+        return None
+
+    async def _store_reply(self, organisation: str, scope: str, key: str, body: Any) -> None:
+        k = (organisation, scope, key)
+        self.store.keys[k] = (self.store.keys[k][0], body)

@@ -98,10 +98,10 @@ def test_no_event_names_a_person() -> None:
 
 
 def test_committed_asyncapi_documents_match_the_services() -> None:
-    from services.runtime import asyncapi
+    from tools import asyncapi
 
     for name, content in asyncapi.rendered().items():
         committed = asyncapi.OUT / name
         assert committed.is_file() and committed.read_text("utf-8") == content, (
-            f"docs/asyncapi/{name} is out of date: run python -m services.runtime.asyncapi write"
+            f"docs/asyncapi/{name} is out of date: run python -m tools.asyncapi write"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from passerelle_contracts.equipment_v1 import TOPIC
 
 from services.runtime.consumer import ReliableConsumer, RetryPolicy, subscribe
 from services.runtime.settings import ServiceSettings
-from services.runtime.testing import FakePool
+from services.runtime.testing import FakeStore
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "contracts" / "examples" / "DevicesDelivered.v1.json"
 SETTINGS = ServiceSettings(service_name="test", database_url="postgresql://unused", http_port=0, topic_prefix="t.")
@@ -30,10 +31,10 @@ def delivery(**changes: Any) -> bytes:
 class Harness:
     def __init__(self, handler: Any) -> None:
         self.broker = KafkaBroker()
-        self.pool = FakePool()
+        self.store: FakeStore[SimpleNamespace] = FakeStore(SimpleNamespace())
         self.dead: list[tuple[bytes, dict[str, str]]] = []
         self.consumer = ReliableConsumer(
-            "indicators", {"DevicesDelivered": handler}, pool=lambda: self.pool, publish=self.broker.publish, retry=FAST
+            "indicators", {"DevicesDelivered": handler}, unit_of_work=self.store.unit_of_work, publish=self.broker.publish, retry=FAST
         )
         subscribe(self.broker, SETTINGS, self.consumer, [TOPIC])
 
@@ -49,7 +50,7 @@ def calls() -> list[Envelope]:
 
 
 async def test_a_valid_event_is_applied_once_even_when_delivered_twice(calls: list[Envelope]) -> None:
-    async def handler(conn: Any, envelope: Envelope, data: Any) -> None:
+    async def handler(uow: Any, envelope: Envelope, data: Any) -> None:
         calls.append(envelope)
 
     h = Harness(handler)
@@ -58,12 +59,12 @@ async def test_a_valid_event_is_applied_once_even_when_delivered_twice(calls: li
         await broker.publish(delivery(), "t." + TOPIC)
     assert len(calls) == 1
     assert calls[0].data["total_devices"] == 25
-    assert len(h.pool.inbox) == 1
+    assert len(h.store.inbox) == 1
     assert h.dead == []
 
 
 async def test_a_message_that_is_not_an_envelope_is_dead_lettered_with_its_reason(calls: list[Envelope]) -> None:
-    async def handler(conn: Any, envelope: Envelope, data: Any) -> None:
+    async def handler(uow: Any, envelope: Envelope, data: Any) -> None:
         calls.append(envelope)
 
     h = Harness(handler)
@@ -83,7 +84,7 @@ async def test_a_message_that_is_not_an_envelope_is_dead_lettered_with_its_reaso
 async def test_a_payload_breaking_its_contract_is_dead_lettered_at_once(calls: list[Envelope]) -> None:
     attempts = 0
 
-    async def handler(conn: Any, envelope: Envelope, data: Any) -> None:
+    async def handler(uow: Any, envelope: Envelope, data: Any) -> None:
         nonlocal attempts
         attempts += 1
 
@@ -101,7 +102,7 @@ async def test_a_payload_breaking_its_contract_is_dead_lettered_at_once(calls: l
 async def test_a_failing_handler_is_retried_then_dead_lettered_and_nothing_is_recorded() -> None:
     attempts = 0
 
-    async def handler(conn: Any, envelope: Envelope, data: Any) -> None:
+    async def handler(uow: Any, envelope: Envelope, data: Any) -> None:
         nonlocal attempts
         attempts += 1
         raise RuntimeError("boom")
@@ -110,7 +111,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_nothing_is_re
     async with TestKafkaBroker(h.broker, connect_only=False) as broker:
         await broker.publish(delivery(), "t." + TOPIC)
     assert attempts == FAST.max_attempts
-    assert h.pool.inbox == set(), "a failed attempt rolls back its inbox row"
+    assert h.store.inbox == set(), "a failed attempt rolls back its inbox row"
     [(_, headers)] = h.dead
     assert headers["x-dlq-reason"] == "handler-failed"
     assert headers["x-dlq-attempts"] == str(FAST.max_attempts)
@@ -120,7 +121,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_nothing_is_re
 async def test_a_handler_that_recovers_on_retry_is_applied_once() -> None:
     attempts = 0
 
-    async def handler(conn: Any, envelope: Envelope, data: Any) -> None:
+    async def handler(uow: Any, envelope: Envelope, data: Any) -> None:
         nonlocal attempts
         attempts += 1
         if attempts < 2:
@@ -130,21 +131,37 @@ async def test_a_handler_that_recovers_on_retry_is_applied_once() -> None:
     async with TestKafkaBroker(h.broker, connect_only=False) as broker:
         await broker.publish(delivery(), "t." + TOPIC)
     assert attempts == 2
-    assert len(h.pool.inbox) == 1
+    assert len(h.store.inbox) == 1
     assert h.dead == []
 
 
 async def test_event_types_without_a_handler_are_ignored_without_a_dead_letter() -> None:
-    async def handler(conn: Any, envelope: Envelope, data: Any) -> None:
+    async def handler(uow: Any, envelope: Envelope, data: Any) -> None:
         raise AssertionError("not for this consumer")
 
     h = Harness(handler)
     async with TestKafkaBroker(h.broker, connect_only=False) as broker:
         await broker.publish(delivery(event_type="SomethingElse"), "t." + TOPIC)
-    assert h.pool.inbox == set()
+    assert h.store.inbox == set()
     assert h.dead == []
 
 
 def test_backoff_grows_and_is_capped() -> None:
     policy = RetryPolicy(max_attempts=6, backoff_initial_s=0.2, backoff_max_s=1.0)
     assert [policy.delay(n) for n in range(1, 6)] == [0.2, 0.4, 0.8, 1.0, 1.0]
+
+
+async def test_events_a_handler_emits_are_caused_by_the_event_handled_and_share_its_flow() -> None:
+    from passerelle_contracts.funding_v1 import EpnLabelled
+
+    async def handler(uow: Any, envelope: Envelope, data: Any) -> None:
+        uow.emit(EpnLabelled(epn="epn-x", commune=None, labelled_on=data.delivered_on), subject="epn-epn-x")
+
+    h = Harness(handler)
+    async with TestKafkaBroker(h.broker, connect_only=False) as broker:
+        await broker.publish(delivery(), "t." + TOPIC)
+    [emitted] = h.store.events()
+    handled = Envelope.model_validate_json(delivery())
+    assert emitted.causation_id == handled.event_id
+    assert emitted.correlation_id == handled.correlation_id
+    assert emitted.actor.role == "system"

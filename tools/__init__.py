@@ -1,0 +1,1 @@
+"""Developer tools: the local infrastructure, containers, generated documents."""
