@@ -11,32 +11,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The shared vocabulary is defined in ``common``; these names stay importable from here because
+# partners' code imports them from ``actions_v1`` (a public module): re-exports, not copies.
+from .common import ActionStatus as ActionStatus
+from .common import FieldChange as FieldChange
+from .common import MeetingKind as MeetingKind
+from .common import ProgressMode
+from .common import Public as Public
+from .common import ReportStatus as ReportStatus
+from .common import TrafficLight as TrafficLight
 from .envelope import EventData
 
 TOPIC = "passerelle.actions.v1"
-
-ActionStatus = Literal["not_started", "planned", "in_progress", "on_hold", "completed", "abandoned"]
-TrafficLight = Literal["on_track", "at_risk", "off_track"]
-Public = Literal[
-    "job-seekers",
-    "young-people",
-    "seniors",
-    "people-with-disabilities",
-    "precarious",
-    "women",
-    "civil-servants",
-    "teachers",
-    "general-public",
-    "first-line-actors",
-]
-
-
-class FieldChange(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    field: str
-    old: str | int | float | bool | None
-    new: str | int | float | bool | None
 
 
 class ActionRegistered(EventData):
@@ -113,7 +99,7 @@ class ActionProgressUpdated(EventData):
     title_fr: str
     progress: float = Field(ge=0, le=100)
     previous_progress: float = Field(ge=0, le=100)
-    mode: Literal["manual", "milestones"]
+    mode: ProgressMode
     changes: list[FieldChange]
 
 
@@ -169,9 +155,6 @@ class IndicatorDefined(EventData):
     changes: list[FieldChange]
 
 
-ReportStatus = Literal["draft", "submitted", "approved", "returned"]
-
-
 class _ReportEvent(EventData):
     action_number: int = Field(ge=1, le=66)
     report_id: str
@@ -199,9 +182,6 @@ class ReportReturned(_ReportEvent):
 
     event_type = "ReportReturned"
     topic = TOPIC
-
-
-MeetingKind = Literal["working_group", "copil"]
 
 
 class AgendaItem(BaseModel):

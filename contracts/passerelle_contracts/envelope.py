@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-Role = Literal["coordination", "owner", "partner", "donor", "refurbisher", "recipient", "operator", "system"]
+# Defined in ``common``; still importable from here, where partners' code found it first.
+from .common import Role as Role
 
 
 class Actor(BaseModel):

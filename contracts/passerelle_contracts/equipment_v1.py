@@ -10,23 +10,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from .actions_v1 import FieldChange, Public
+# The shared vocabulary is defined in ``common``; these names stay importable from here because
+# partners' code imports them from ``equipment_v1`` (a public module): re-exports, not copies.
+from .common import DeviceKind as DeviceKind
+from .common import DonorKind as DonorKind
+from .common import FieldChange, Grade, PhysicalState, Public, ReviewDecision, SanitisationState
+from .common import RecipientKind as RecipientKind
 from .envelope import EventData
 
 TOPIC = "passerelle.equipment.v1"
 
-RecipientKind = Literal[
-    "secondary-school",
-    "homework-school",
-    "pupils-association",
-    "retirement-home",
-    "epn",
-    "first-line-actor",
-    "cpas",
-    "non-profit",
-]
-DeviceKind = Literal["laptop", "desktop", "tablet", "chromebook", "screen", "other"]
-DonorKind = Literal["regional-administration", "regional-public-body", "other"]
 DeviceCount = Annotated[int, Field(gt=0)]
 
 
@@ -86,7 +79,7 @@ class DeviceSanitised(EventData):
     batch_id: str
     donor: str
     kind: DeviceKind
-    sanitisation: Literal["pending", "wiped", "failed", "destroyed"]
+    sanitisation: SanitisationState
     media: int = Field(ge=0, description="How many storage media the device has.")
     certificate_id: str | None = None
     certificate_sha256: str | None = Field(default=None, description="SHA-256 of the certificate PDF, when issued.")
@@ -103,8 +96,8 @@ class DeviceConditionChanged(EventData):
     batch_id: str
     donor: str
     kind: DeviceKind
-    physical: Literal["received", "to_repair", "refurbished", "for_parts", "disposed"]
-    grade: Literal["A", "B", "C"] | None = None
+    physical: PhysicalState
+    grade: Grade | None = None
     changes: list[FieldChange]
 
 
@@ -149,7 +142,7 @@ class RequestReviewed(EventData):
     request_id: str
     recipient: str
     recipient_kind: RecipientKind
-    decision: Literal["accepted", "partially_accepted", "refused"]
+    decision: ReviewDecision
     granted: dict[DeviceKind, int]
     reason: str = ""
     changes: list[FieldChange]

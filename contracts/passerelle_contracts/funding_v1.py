@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Literal
 
 from pydantic import Field
 
-from .actions_v1 import Public
+from .common import BeneficiaryKind, CallKind, Public
 from .envelope import EventData
 
 TOPIC = "passerelle.funding.v1"
@@ -22,9 +21,9 @@ class GrantAwarded(EventData):
 
     grant_id: str
     call_code: str = Field(description="The call for projects, e.g. 'AAP-SENIORS-2024'.")
-    call_kind: Literal["regional-call", "esf", "epn-register", "other"]
+    call_kind: CallKind
     beneficiary: str = Field(description="Beneficiary organisation code.")
-    beneficiary_kind: Literal["epn", "non-profit", "public-body"]
+    beneficiary_kind: BeneficiaryKind
     public: Public | None = None
     amount_eur: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
     awarded_on: date

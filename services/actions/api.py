@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from passerelle_contracts import Actor
-from passerelle_contracts.actions_v1 import Public
+from passerelle_contracts.common import ActionStatus, ProgressMode, Public, TrafficLight
 from pydantic import BaseModel, Field
 
 from services.runtime.auth import require
@@ -28,9 +28,6 @@ from .handlers import (
     update_progress,
 )
 
-Status = Literal["not_started", "planned", "in_progress", "on_hold", "completed", "abandoned"]
-TrafficLight = Literal["on_track", "at_risk", "off_track"]
-
 router = APIRouter(tags=["actions"])
 
 
@@ -44,11 +41,11 @@ class ActionOut(BaseModel):
     lead: str
     partners: list[str]
     publics: list[str]
-    status: Status
+    status: ActionStatus
     traffic_light: TrafficLight | None
     status_note: str
     progress: float
-    progress_mode: Literal["manual", "milestones"]
+    progress_mode: ProgressMode
     weight: float
     version: int
     updated_at: datetime
@@ -68,7 +65,7 @@ class ActionDetail(ActionOut):
 
 
 class StatusChange(BaseModel):
-    status: Status
+    status: ActionStatus
     traffic_light: TrafficLight | None = None
     note: str = Field(default="", max_length=2000)
 
@@ -90,7 +87,7 @@ class DetailsChange(BaseModel):
 
 
 class ProgressChange(BaseModel):
-    mode: Literal["manual", "milestones"] = "manual"
+    mode: ProgressMode = "manual"
     progress: Decimal | None = Field(default=None, ge=0, le=100, description="Required in manual mode")
 
 
@@ -133,7 +130,7 @@ async def list_actions(
     axis: int | None = Query(None, ge=1, le=4),
     chantier: int | None = Query(None, ge=1, le=17),
     organisation: str | None = Query(None, description="Lead or partner organisation code"),
-    status: Status | None = None,
+    status: ActionStatus | None = None,
     public: str | None = None,
 ) -> list[dict[str, Any]]:
     rows = await repository.list_actions(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from passerelle_contracts import Actor
+from passerelle_contracts.common import MeetingKind
 from pydantic import BaseModel, Field
 
 from services.runtime.auth import require
@@ -34,7 +35,7 @@ class DecisionIn(BaseModel):
 
 
 class MeetingIn(BaseModel):
-    kind: Literal["working_group", "copil"]
+    kind: MeetingKind
     held_on: date
     attendees: list[str] = Field(min_length=1, description="Organisation codes")
     agenda: list[AgendaItemIn] = []

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from passerelle_contracts import Actor
+from passerelle_contracts.common import ReportStatus
 from pydantic import BaseModel, Field
 
 from services.runtime.auth import require
@@ -90,7 +91,7 @@ async def post_check_overdue(
 async def get_reports(
     request: Request,
     action: int | None = Query(None, ge=1, le=66),
-    status: Literal["draft", "submitted", "approved", "returned"] | None = None,
+    status: ReportStatus | None = None,
     reader: Actor = Depends(require()),
 ) -> list[dict[str, Any]]:
     return [dict(r) for r in await list_reports(_ctx(request)[0], action, status)]

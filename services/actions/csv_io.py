@@ -19,10 +19,11 @@ from typing import Any
 
 import asyncpg
 from passerelle_contracts import Actor
+from passerelle_contracts.common import ACTION_STATUSES, TRAFFIC_LIGHTS
 
 from services.runtime.errors import PasserelleError
 
-from . import domain, events, repository
+from . import events, repository
 from .handlers import (
     ChangeStatus,
     DefineIndicator,
@@ -188,8 +189,8 @@ async def _import_action(pool: asyncpg.Pool, topic: str, row: dict[str, str], ac
         "weight": _decimal(row, "weight", required=False) or Decimal(1),
     }
     chantier = _int(row, "chantier", 1, 17)
-    status = _choice(row, "status", domain.STATUSES, required=False) or "not_started"
-    light = _choice(row, "traffic_light", domain.TRAFFIC_LIGHTS, required=False) or None
+    status = _choice(row, "status", ACTION_STATUSES, required=False) or "not_started"
+    light = _choice(row, "traffic_light", TRAFFIC_LIGHTS, required=False) or None
     note = _text(row, "status_note", required=False)
     progress = _decimal(row, "progress", required=False)
     mode = _choice(row, "progress_mode", ("manual", "milestones"), required=False) or "manual"

@@ -7,12 +7,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from passerelle_contracts.actions_v1 import FieldChange
+from passerelle_contracts.common import FieldChange
 
 from services.runtime.errors import Conflict, Forbidden
-
-STATUSES = ("not_started", "planned", "in_progress", "on_hold", "completed", "abandoned")
-TRAFFIC_LIGHTS = ("on_track", "at_risk", "off_track")
 
 # Allowed moves. A completed action can be reopened, an abandoned one revived as planned;
 # nothing goes back to "not started" once work was planned.

@@ -19,7 +19,6 @@ from passerelle_contracts.actions_v1 import (
     AgendaItem,
     AnnualReportPublished,
     DecisionRecorded,
-    FieldChange,
     IndicatorDefined,
     IndicatorMeasured,
     MeetingHeld,
@@ -30,6 +29,7 @@ from passerelle_contracts.actions_v1 import (
     ReportReturned,
     ReportSubmitted,
 )
+from passerelle_contracts.common import FieldChange
 
 SOURCE = "actions"
 

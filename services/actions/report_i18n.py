@@ -1,34 +1,15 @@
-"""French and Dutch labels and number/date formatting for the annual report (``report_render``).
-Codes the dictionaries do not know (a new status, a free-text unit) are shown as they are."""
+"""The annual report's own French and Dutch texts (``report_render``). Labels of codes, numbers
+and dates are the shared ones of ``passerelle_contracts.i18n``."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal
+from passerelle_contracts.common import Language
+from passerelle_contracts.i18n import Labels
 
-# Shared with every service and partner through the contracts; re-exported for report_render.
-from passerelle_contracts.labels import FIELD as FIELD
-from passerelle_contracts.labels import MEETING_KIND as MEETING_KIND
-from passerelle_contracts.labels import STATUS as STATUS
-from passerelle_contracts.labels import TRAFFIC_LIGHT as TRAFFIC_LIGHT
-from passerelle_contracts.labels import UNIT as UNIT
-
-Language = Literal["fr", "nl"]
-LANGUAGES: tuple[Language, ...] = ("fr", "nl")
-
-NNBSP = "\u202f"  # narrow no-break space: the French thousands separator
-
-STATUS_ORDER = ("not_started", "planned", "in_progress", "on_hold", "completed", "abandoned")
-
-
-
-MILESTONE_STATE: dict[Language, dict[str, str]] = {
+MILESTONE_STATE: Labels = {
     "fr": {"reached": "atteint", "overdue": "en retard", "planned": "prévu"},
     "nl": {"reached": "bereikt", "overdue": "achterstallig", "planned": "gepland"},
 }
-
-
-
 
 TEXT: dict[Language, dict[str, str]] = {
     "fr": {
@@ -124,49 +105,3 @@ TEXT: dict[Language, dict[str, str]] = {
         "no": "nee",
     },
 }
-
-MONTHS: dict[Language, tuple[str, ...]] = {
-    "fr": ("janvier", "février", "mars", "avril", "mai", "juin",
-           "juillet", "août", "septembre", "octobre", "novembre", "décembre"),
-    "nl": ("januari", "februari", "maart", "april", "mei", "juni",
-           "juli", "augustus", "september", "oktober", "november", "december"),
-}  # fmt: skip
-
-
-def label(table: dict[Language, dict[str, str]], language: Language, code: str | None) -> str:
-    """The translation of ``code``, the code itself when unknown, "—" for None."""
-    if code is None or code == "":
-        return "—"
-    return table[language].get(code, code)
-
-
-def localized(language: Language, fr: str, nl: str) -> str:
-    """The Dutch text when asked for and present, else the French one."""
-    return nl if language == "nl" and nl.strip() else fr
-
-
-def fmt_number(value: float, language: Language, decimals: int = 2) -> str:
-    """Up to ``decimals`` decimals, trailing zeros dropped: fr "1 234,5" (U+202F), nl "1.234,5"."""
-    text = f"{value:,.{decimals}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    if text in ("-0", ""):
-        text = "0"
-    thousands = NNBSP if language == "fr" else "."
-    return text.replace(",", "\0").replace(".", ",").replace("\0", thousands)
-
-
-def fmt_percent(value: float, language: Language) -> str:
-    return f"{fmt_number(value, language, 1)}{NNBSP if language == 'fr' else ''}%"
-
-
-def fmt_date(value: date, language: Language) -> str:
-    """ "1er janvier 2024", "31 décembre 2024"; "1 januari 2024"."""
-    day = "1er" if language == "fr" and value.day == 1 else str(value.day)
-    return f"{day} {MONTHS[language][value.month - 1]} {value.year}"
-
-
-def fmt_datetime(value: datetime, language: Language) -> str:
-    zone = f" {value.tzname()}" if value.tzinfo is not None else ""
-    sep = " à " if language == "fr" else " om "
-    return f"{fmt_date(value.date(), language)}{sep}{value:%H:%M}{zone}"

@@ -2,7 +2,8 @@
 document in French or Dutch, its PDF (WeasyPrint) and two machine-readable CSV files.
 
 Pure functions: no template engine, every text from the data goes through ``html.escape``.
-Labels and number/date formatting are in ``report_i18n``."""
+Labels and number/date formatting are in ``passerelle_contracts.i18n``, the report's own texts in
+``report_i18n``."""
 
 from __future__ import annotations
 
@@ -13,17 +14,14 @@ from collections.abc import Iterable
 from datetime import date
 from html import escape
 
-from services.actions.report_i18n import (
+from passerelle_contracts.common import ACTION_STATUSES, Language
+from passerelle_contracts.i18n import (
     FIELD,
-    LANGUAGES,
     MEETING_KIND,
-    MILESTONE_STATE,
     STATUS,
-    STATUS_ORDER,
-    TEXT,
     TRAFFIC_LIGHT,
     UNIT,
-    Language,
+    as_language,
     fmt_date,
     fmt_datetime,
     fmt_number,
@@ -31,6 +29,8 @@ from services.actions.report_i18n import (
     label,
     localized,
 )
+
+from services.actions.report_i18n import MILESTONE_STATE, TEXT
 from services.actions.report_model import ActionLine, AnnualReport, Change, IndicatorLine
 
 _CSS = """
@@ -95,7 +95,7 @@ def percent_of_target(indicator: IndicatorLine) -> float | None:
 def _by_status(report: AnnualReport) -> dict[str, int]:
     """The report's own counts when given, else counted from the actions; every known status shown."""
     counts = dict(report.by_status) or dict(Counter(a.status for a in report.actions()))
-    ordered = {s: counts.get(s, 0) for s in STATUS_ORDER}
+    ordered: dict[str, int] = {s: counts.get(s, 0) for s in ACTION_STATUSES}
     ordered.update({s: n for s, n in counts.items() if s not in ordered})
     return ordered
 
@@ -258,9 +258,7 @@ def _summary(report: AnnualReport, lang: Language) -> str:
 
 def render_html(report: AnnualReport, language: Language) -> str:
     """The report as one standalone HTML5 document (inline CSS, no external assets)."""
-    if language not in LANGUAGES:
-        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
-    lang: Language = language
+    lang = as_language(language)
     t = TEXT[lang]
     plan = localized(lang, report.plan_title_fr, report.plan_title_nl)
     title = f"{t['report']} {report.year} — {_e(plan)}"

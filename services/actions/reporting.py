@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 from passerelle_contracts import Actor
+from passerelle_contracts.common import ACTION_STATUSES
 
 from services.runtime.errors import Conflict, Forbidden
 from services.runtime.outbox import enqueue
@@ -77,7 +78,7 @@ async def build_annual_report(conn: asyncpg.Connection | asyncpg.Pool, year: int
             )
         progress = domain.weighted_average([(Decimal(str(lines[r["number"]].progress)), r["weight"]) for r in rows])
         axes.append(AxisLine(axis, rows[0]["axis_fr"], rows[0]["axis_nl"], float(progress), tuple(chantiers)))
-    by_status = {s: 0 for s in domain.STATUSES}
+    by_status: dict[str, int] = {s: 0 for s in ACTION_STATUSES}
     for line in lines.values():
         by_status[line.status] += 1
     return AnnualReport(

@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from passerelle_contracts import Actor
-from passerelle_contracts.actions_v1 import Public
-from passerelle_contracts.equipment_v1 import TOPIC, DeviceCount, DeviceKind, DevicesDelivered, DonorKind, RecipientKind
+from passerelle_contracts.common import DeviceKind, DonorKind, Public, RecipientKind
+from passerelle_contracts.equipment_v1 import TOPIC, DeviceCount, DevicesDelivered
 from pydantic import BaseModel, Field
 
 from services.runtime.auth import require

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from passerelle_contracts import Actor
+from passerelle_contracts.common import DeviceKind, Grade, OrganisationKind
 from passerelle_contracts.equipment_v1 import TOPIC
 from pydantic import BaseModel, Field, model_validator
 
@@ -20,10 +21,6 @@ from services.runtime.http import correlation_id
 from . import bulk, intake, record
 
 router = APIRouter(tags=["devices"])
-OrganisationKind = Literal[
-    "regional-administration", "regional-public-body", "refurbisher", "secondary-school", "homework-school",
-    "pupils-association", "retirement-home", "epn", "first-line-actor", "cpas", "non-profit", "recycler", "other",
-]
 MAX_CSV_BYTES = 20 * 1024 * 1024
 
 
@@ -35,7 +32,7 @@ class OrganisationIn(BaseModel):
 
 class DeviceIn(BaseModel):
     asset_tag: str = Field(min_length=1)
-    kind: Literal["laptop", "desktop", "tablet", "chromebook", "screen", "other"]
+    kind: DeviceKind
     serial: str = ""
     make: str = ""
     model: str = ""
@@ -58,7 +55,7 @@ class TransferIn(BaseModel):
 
 class ConditionIn(BaseModel):
     physical: Literal["to_repair", "refurbished", "for_parts", "disposed"]
-    grade: Literal["A", "B", "C"] | None = None
+    grade: Grade | None = None
     final_spec: dict[str, Any] | None = Field(default=None, description="e.g. {'ram_gb': 8, 'storage': 'ssd:256', 'os': 'Debian 12'}")
 
 

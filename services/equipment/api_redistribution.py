@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from passerelle_contracts import Actor
-from passerelle_contracts.actions_v1 import Public
-from passerelle_contracts.equipment_v1 import TOPIC, DeviceCount, DeviceKind
+from passerelle_contracts.common import DeviceKind, Public, ReviewDecision
+from passerelle_contracts.equipment_v1 import TOPIC, DeviceCount
 from pydantic import BaseModel, Field
 
 from services.runtime.auth import require
@@ -34,7 +34,7 @@ class RequestIn(BaseModel):
 
 
 class ReviewIn(BaseModel):
-    decision: Literal["accepted", "partially_accepted", "refused"]
+    decision: ReviewDecision
     granted: dict[DeviceKind, int] | None = None
     reason: str = ""
     priority: int | None = Field(default=None, ge=0, le=10)

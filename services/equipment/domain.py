@@ -11,15 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
 
 from services.runtime.errors import Conflict
 
-DeviceKind = Literal["laptop", "desktop", "tablet", "chromebook", "screen", "other"]
-PHYSICAL = ("received", "to_repair", "refurbished", "for_parts", "disposed")
-SANITISATION = ("pending", "wiped", "failed", "destroyed")
+# The physical and sanitisation states and the grades are the contracts' vocabulary
+# (``passerelle_contracts.common``: PhysicalState, SanitisationState, Grade).
 ALLOCATION = ("available", "reserved", "allocated", "delivered", "returned")
-GRADES = ("A", "B", "C")
 METHODS = ("clear", "purge", "destroy")
 RESULTS = ("passed", "failed", "passed_with_warnings")
 

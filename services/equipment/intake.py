@@ -13,16 +13,15 @@ from typing import Any
 
 import asyncpg
 from passerelle_contracts import Actor, Envelope
+from passerelle_contracts.common import DEVICE_KINDS
 from passerelle_contracts.equipment_v1 import BatchDeclared
 
 from services.runtime.errors import Forbidden, Invalid
 from services.runtime.outbox import enqueue
 
 from . import domain
-from .domain import DeviceKind
 
 SOURCE = "equipment"
-KINDS: tuple[str, ...] = DeviceKind.__args__  # type: ignore[attr-defined]
 MEDIUM_TYPES = ("hdd", "ssd", "nvme", "emmc", "sd", "other")
 CSV_COLUMNS = ("asset_tag", "serial", "kind", "make", "model", "cpu", "ram_gb", "storage", "year")
 
@@ -98,8 +97,8 @@ def row_from(raw: dict[str, Any]) -> DeviceRow:
     if not text("asset_tag"):
         raise ValueError("asset_tag|asset_tag is required")
     kind = text("kind").lower()
-    if kind not in KINDS:
-        raise ValueError(f"kind|kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if kind not in DEVICE_KINDS:
+        raise ValueError(f"kind|kind must be one of {', '.join(DEVICE_KINDS)}, not {kind!r}")
     try:
         storage = parse_storage(text("storage"))
     except ValueError as error:

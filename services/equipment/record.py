@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 from passerelle_contracts import Actor, Envelope
-from passerelle_contracts.actions_v1 import FieldChange
+from passerelle_contracts.common import FieldChange
 from passerelle_contracts.equipment_v1 import (
     BatchMilestoneReached,
     DeviceConditionChanged,

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 from passerelle_contracts import SYSTEM_ACTOR, Actor, Envelope
-from passerelle_contracts.actions_v1 import FieldChange
+from passerelle_contracts.common import RECIPIENT_KINDS, FieldChange
 from passerelle_contracts.equipment_v1 import (
     DeliveryFollowUpDue,
     DeviceDisposed,
@@ -31,8 +31,6 @@ from . import domain
 from .record import announce_milestones
 
 SOURCE = "equipment"
-RECIPIENT_KINDS = ("secondary-school", "homework-school", "pupils-association", "retirement-home", "epn",
-                   "first-line-actor", "cpas", "non-profit")
 FOLLOW_UP_MONTHS = 6
 
 

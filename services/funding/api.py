@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from passerelle_contracts import Actor
-from passerelle_contracts.actions_v1 import Public
+from passerelle_contracts.common import BeneficiaryKind, CallKind, Public
 from passerelle_contracts.funding_v1 import TOPIC, EpnLabelled, GrantAwarded
 from pydantic import BaseModel, Field
 
@@ -23,9 +23,9 @@ router = APIRouter(tags=["grants"])
 
 class GrantIn(BaseModel):
     call_code: str = Field(min_length=2)
-    call_kind: Literal["regional-call", "esf", "epn-register", "other"]
+    call_kind: CallKind
     beneficiary: str = Field(min_length=2, description="Beneficiary organisation code")
-    beneficiary_kind: Literal["epn", "non-profit", "public-body"]
+    beneficiary_kind: BeneficiaryKind
     public: Public | None = None
     amount_eur: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
     awarded_on: date

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from passerelle_contracts import Actor
+from passerelle_contracts.common import Language
 from pydantic import BaseModel, Field
 
 from services.runtime.auth import require
@@ -23,7 +24,7 @@ EventType = Literal[tuple(RENDERERS)]  # type: ignore[valid-type]
 class PartnerIn(BaseModel):
     name: str = Field(min_length=2)
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="The organisation's contact address")
-    language: Literal["fr", "nl"]
+    language: Language
     working_group: bool = False
     copil: bool = False
     active: bool = True

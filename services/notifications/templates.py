@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from passerelle_contracts import Envelope
-from passerelle_contracts.labels import FIELD, RECIPIENT_KIND, REPORT_STATUS, STATUS, TRAFFIC_LIGHT, UNIT
-from passerelle_contracts.labels import MEETING_KIND as KIND
-
-Language = str  # "fr" | "nl"
+from passerelle_contracts.common import Language
+from passerelle_contracts.i18n import (
+    BATCH_MILESTONE,
+    FIELD,
+    RECIPIENT_KIND,
+    REPORT_STATUS,
+    STATUS,
+    TRAFFIC_LIGHT,
+    UNIT,
+    fmt_number,
+    localized,
+)
+from passerelle_contracts.i18n import MEETING_KIND as KIND
 
 SIGNATURE = {
     "fr": "— Passerelle, pour la Coordination Inclusion Numérique de la Région de Bruxelles-Capitale",
@@ -30,20 +38,10 @@ class Message:
     body: str
 
 
-def number(value: float | int | str | Decimal | None, language: Language) -> str:
-    """1234.5 -> '1 234,5' (fr) / '1.234,5' (nl); integers without decimals."""
-    if value is None:
-        return "—"
-    d = Decimal(str(value))
-    text = f"{d:,.2f}".rstrip("0").rstrip(".") if d != d.to_integral_value() else f"{int(d):,}"
-    thousands = "\u202f" if language == "fr" else "."
-    return text.replace(",", "\x00").replace(".", ",").replace("\x00", thousands)
-
-
 def _indicator_measured(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
-    name = (d["indicator_name_nl"] or d["indicator_name_fr"]) if lang == "nl" else d["indicator_name_fr"]
+    name = localized(lang, d["indicator_name_fr"], d["indicator_name_nl"])
     unit = UNIT[lang].get(d["unit"], d["unit"])
-    old, new, target = number(d["previous_value"], lang), number(d["value"], lang), number(d["target"], lang)
+    old, new, target = fmt_number(d["previous_value"], lang), fmt_number(d["value"], lang), fmt_number(d["target"], lang)
     n = d["action_number"]
     if lang == "fr":
         subject = f"Action {n} : « {name} » passe de {old} à {new}"
@@ -66,7 +64,7 @@ def _indicator_measured(d: dict[str, Any], lang: Language) -> tuple[str, list[st
 
 def _status_changed(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
     n, labels = d["action_number"], STATUS[lang]
-    title = (d["title_nl"] or d["title_fr"]) if lang == "nl" else d["title_fr"]
+    title = localized(lang, d["title_fr"], d["title_nl"])
     old, new = labels[d["previous_status"]], labels[d["status"]]
     light = TRAFFIC_LIGHT[lang].get(d["traffic_light"] or "", "")
     if lang == "fr":
@@ -87,7 +85,7 @@ def _status_changed(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
 
 
 def _devices_delivered(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
-    total, kind = number(d["total_devices"], lang), RECIPIENT_KIND[lang][d["recipient_kind"]]
+    total, kind = fmt_number(d["total_devices"], lang), RECIPIENT_KIND[lang][d["recipient_kind"]]
     if lang == "fr":
         return f"{total} appareils livrés à {d['recipient']}", [
             f"{total} appareils reconditionnés ont été livrés le {d['delivered_on']} à {d['recipient']} ({kind})."
@@ -98,7 +96,7 @@ def _devices_delivered(d: dict[str, Any], lang: Language) -> tuple[str, list[str
 
 
 def _grant_awarded(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
-    amount = number(d["amount_eur"], lang)
+    amount = fmt_number(d["amount_eur"], lang)
     if lang == "fr":
         return f"Subvention de {amount} € accordée à {d['beneficiary']}", [
             f"Une subvention de {amount} € a été accordée le {d['awarded_on']} à {d['beneficiary']} (appel {d['call_code']})."
@@ -126,7 +124,7 @@ def _value(field: str, value: Any, lang: Language) -> str:
     if field == "traffic_light":
         return TRAFFIC_LIGHT[lang].get(str(value), str(value))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return number(value, lang)
+        return fmt_number(value, lang)
     return str(value)
 
 
@@ -143,7 +141,7 @@ def _changes(event_type: str, d: dict[str, Any], lang: Language) -> tuple[str, l
 
 
 def _milestone_overdue(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
-    title = (d["title_nl"] or d["title_fr"]) if lang == "nl" else d["title_fr"]
+    title = localized(lang, d["title_fr"], d["title_nl"])
     if lang == "fr":
         return f"Action {d['action_number']} : jalon en retard", [
             f"Le jalon « {title} » de l'action {d['action_number']}, prévu le {d['planned_on']}, "
@@ -184,24 +182,18 @@ def _annual_report(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
     ]
 
 
-MILESTONE = {
-    "fr": {"received": "reçu", "sanitised": "effacé", "delivered": "livré"},
-    "nl": {"received": "ontvangen", "sanitised": "gewist", "delivered": "geleverd"},
-}
-
-
 def _batch_milestone(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
-    what = MILESTONE[lang][d["milestone"]]
+    what = BATCH_MILESTONE[lang][d["milestone"]]
     if lang == "fr":
         return f"Votre lot {d['reference']} : {what}", [
-            f"Votre lot {d['reference']} ({number(d['declared'], lang)} appareils déclarés) est {what}.",
-            f"Reçus : {number(d['received'], lang)} · effacés : {number(d['wiped'], lang)} · "
-            f"échecs d'effacement : {number(d['failed'], lang)} · livrés : {number(d['delivered'], lang)}.",
+            f"Votre lot {d['reference']} ({fmt_number(d['declared'], lang)} appareils déclarés) est {what}.",
+            f"Reçus : {fmt_number(d['received'], lang)} · effacés : {fmt_number(d['wiped'], lang)} · "
+            f"échecs d'effacement : {fmt_number(d['failed'], lang)} · livrés : {fmt_number(d['delivered'], lang)}.",
         ]
     return f"Uw partij {d['reference']}: {what}", [
-        f"Uw partij {d['reference']} ({number(d['declared'], lang)} aangegeven toestellen) is {what}.",
-        f"Ontvangen: {number(d['received'], lang)} · gewist: {number(d['wiped'], lang)} · "
-        f"mislukte wissingen: {number(d['failed'], lang)} · geleverd: {number(d['delivered'], lang)}.",
+        f"Uw partij {d['reference']} ({fmt_number(d['declared'], lang)} aangegeven toestellen) is {what}.",
+        f"Ontvangen: {fmt_number(d['received'], lang)} · gewist: {fmt_number(d['wiped'], lang)} · "
+        f"mislukte wissingen: {fmt_number(d['failed'], lang)} · geleverd: {fmt_number(d['delivered'], lang)}.",
     ]
 
 

@@ -7,18 +7,20 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import asyncpg
 import uvicorn
 from fastapi import FastAPI
+from passerelle_contracts import Role
 
 from . import db
 from .auth import create_api_key
 from .logs import configure_logging
 from .settings import ServiceSettings, load_settings
 
-ROLES = ("coordination", "owner", "partner", "donor", "refurbisher", "recipient", "operator")
+# The contracts' roles a key can carry: "system" is Passerelle itself, never a person's key.
+ROLES = tuple(role for role in get_args(Role) if role != "system")
 
 
 @dataclass(frozen=True)

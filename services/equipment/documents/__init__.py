@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from .certificate import certificate_html
 from .pdf import certificate_pdf
-from .data import LANGUAGES, MIN_MODULE_MM, CertificateData, LabelData, Language, MediumRecord, sha256
+from .data import MIN_MODULE_MM, CertificateData, LabelData, MediumRecord, sha256
 from .labels import label_png, labels_html, labels_pdf
 
-__all__ = ["CertificateData", "LANGUAGES", "LabelData", "Language", "MIN_MODULE_MM", "MediumRecord", "certificate_html", "certificate_pdf", "label_png", "labels_html", "labels_pdf", "sha256"]
+__all__ = ["CertificateData", "LabelData", "MIN_MODULE_MM", "MediumRecord", "certificate_html", "certificate_pdf", "label_png", "labels_html", "labels_pdf", "sha256"]

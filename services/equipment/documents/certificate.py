@@ -8,22 +8,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     pass
 
-from .data import CertificateData, Language, MediumRecord, _latest_by_medium
-from .i18n import (
-    KIND,
-    MEDIUM_TYPE,
-    METHOD,
-    RESULT,
-    TEXT,
-    VERIFICATION,
-    _check_language,
-    _dash,
-    _e,
-    _fmt_capacity,
-    _fmt_date,
-    _fmt_datetime,
-    _label,
-)
+from passerelle_contracts.common import Language
+from passerelle_contracts.i18n import DEVICE_KIND, as_language, fmt_date, fmt_datetime
+from passerelle_contracts.i18n import label as _label
+
+from .data import CertificateData, MediumRecord, _latest_by_medium
+from .i18n import MEDIUM_TYPE, METHOD, RESULT, TEXT, VERIFICATION, _dash, _e, _fmt_capacity
 from .labels import _qr_svg
 
 # --- the sanitisation certificate ---------------------------------------------------------------
@@ -84,7 +74,8 @@ def _medium(number: int, count: int, record: MediumRecord, lang: Language) -> st
         (t["method"], _e(_label(METHOD, lang, record.method)), t["passes"],
          str(record.passes) if record.passes > 0 else "—"),
         (t["tool"], _dash(tool), t["verification"], _dash(_label(VERIFICATION, lang, record.verification))),
-        (t["started_at"], _fmt_datetime(record.started_at, lang), t["ended_at"], _fmt_datetime(record.ended_at, lang)),
+        (t["started_at"], fmt_datetime(record.started_at, lang, numeric=True),
+         t["ended_at"], fmt_datetime(record.ended_at, lang, numeric=True)),
         (t["operator"], _dash(record.operator), t["result"], result),
     ]  # fmt: skip
     body = "".join(f"<tr><th>{a}</th><td>{b}</td><th>{c}</th><td>{d}</td></tr>" for a, b, c, d in rows)
@@ -100,7 +91,7 @@ def _certificate_section(cert: CertificateData, lang: Language) -> str:
     device = [
         (t["device_id"], f'<span class="mono">{_dash(cert.device_id)}</span>'),
         (t["short_code"], f'<span class="mono">{_dash(cert.short_code)}</span>'),
-        (t["kind"], _dash(_label(KIND, lang, cert.kind))),
+        (t["kind"], _dash(_label(DEVICE_KIND, lang, cert.kind))),
         (t["make_model"], _dash(make_model)),
         (t["serial"], f'<span class="mono">{_dash(cert.serial)}</span>'),
         (t["donor"], _dash(cert.donor)),
@@ -119,7 +110,7 @@ def _certificate_section(cert: CertificateData, lang: Language) -> str:
         f"<h1>{t['title']}</h1>",
         f'<p class="subtitle">{t["subtitle"]}</p>',
         f'<p class="ref">{t["certificate"]} <strong class="mono">{_dash(cert.certificate_id)}</strong></p>',
-        f'<p class="ref">{t["issued_on"]} {_fmt_date(cert.issued_on, lang)}</p>',
+        f'<p class="ref">{t["issued_on"]} {fmt_date(cert.issued_on, lang)}</p>',
         '</div><div class="qr">',
         _qr_svg(cert.qr_payload or cert.device_id, 25),
         f"{_e(cert.short_code)}</div></header>",
@@ -133,7 +124,7 @@ def _certificate_section(cert: CertificateData, lang: Language) -> str:
     parts += [
         outcome,
         f'<p class="statement">{t["statement"]}</p>',
-        f'<p class="issued">{t["issued_on"]} {_fmt_date(cert.issued_on, lang)} — {_dash(cert.refurbisher)}</p>',
+        f'<p class="issued">{t["issued_on"]} {fmt_date(cert.issued_on, lang)} — {_dash(cert.refurbisher)}</p>',
         f'<p class="note">{t["hash_note"]}</p>',
         "</section>",
     ]
@@ -158,6 +149,6 @@ def _certificate_document(cert: CertificateData, languages: Sequence[Language]) 
 
 def certificate_html(cert: CertificateData, language: Language) -> str:
     """The certificate in one language, as a standalone HTML document (inline CSS and SVG)."""
-    return _certificate_document(cert, (_check_language(language),))
+    return _certificate_document(cert, (as_language(language),))
 
 

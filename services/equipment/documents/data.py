@@ -6,14 +6,10 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     pass
-
-
-Language = Literal["fr", "nl"]
-LANGUAGES: tuple[Language, ...] = ("fr", "nl")
 
 MM_PER_INCH = 25.4
 LABEL_MM = (62.0, 29.0)  # a common continuous thermal label (e.g. Brother DK-22205 cut at 29 mm)

@@ -1,36 +1,14 @@
-"""French and Dutch labels and formats of the equipment documents."""
+"""The equipment documents' own French and Dutch texts: the certificate's wording and the labels
+of sanitisation codes that only documents show. Labels of the contracts' codes (device kinds),
+numbers and dates are the shared ones of ``passerelle_contracts.i18n``."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from html import escape
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    pass
+from passerelle_contracts.common import Language
+from passerelle_contracts.i18n import Labels, fmt_number
 
-from .data import LANGUAGES, Language
-
-# --- labels of codes ----------------------------------------------------------------------------
-
-KIND: dict[Language, dict[str, str]] = {
-    "fr": {
-        "laptop": "ordinateur portable",
-        "desktop": "ordinateur de bureau",
-        "tablet": "tablette",
-        "chromebook": "Chromebook",
-        "screen": "écran",
-        "other": "autre",
-    },
-    "nl": {
-        "laptop": "laptop",
-        "desktop": "desktop",
-        "tablet": "tablet",
-        "chromebook": "Chromebook",
-        "screen": "scherm",
-        "other": "ander",
-    },
-}
 # On a label (read in both languages), the kind in one short word where possible.
 KIND_LABEL = {
     "laptop": "Laptop",
@@ -40,7 +18,7 @@ KIND_LABEL = {
     "screen": "Écran / Scherm",
     "other": "Autre / Andere",
 }
-MEDIUM_TYPE: dict[Language, dict[str, str]] = {
+MEDIUM_TYPE: Labels = {
     "fr": {
         "hdd": "disque dur (HDD)",
         "ssd": "SSD",
@@ -58,49 +36,18 @@ MEDIUM_TYPE: dict[Language, dict[str, str]] = {
         "sd": "SD-kaart",
     },
 }
-METHOD: dict[Language, dict[str, str]] = {
+METHOD: Labels = {
     "fr": {"clear": "effacement (clear)", "purge": "purge", "destroy": "destruction"},
     "nl": {"clear": "wissen (clear)", "purge": "purge", "destroy": "vernietiging"},
 }
-RESULT: dict[Language, dict[str, str]] = {
+RESULT: Labels = {
     "fr": {"passed": "réussi", "failed": "échoué", "passed_with_warnings": "réussi avec avertissements"},
     "nl": {"passed": "geslaagd", "failed": "mislukt", "passed_with_warnings": "geslaagd met waarschuwingen"},
 }
-VERIFICATION: dict[Language, dict[str, str]] = {
+VERIFICATION: Labels = {
     "fr": {"full": "complète", "sample": "par échantillonnage", "none": "aucune"},
     "nl": {"full": "volledig", "sample": "steekproef", "none": "geen"},
 }
-MONTHS: dict[Language, tuple[str, ...]] = {
-    "fr": (
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ),
-    "nl": (
-        "januari",
-        "februari",
-        "maart",
-        "april",
-        "mei",
-        "juni",
-        "juli",
-        "augustus",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ),
-}
-
 TEXT: dict[Language, dict[str, str]] = {
     "fr": {
         "title": "Certificat d'effacement des données",
@@ -196,31 +143,7 @@ def _dash(text: str) -> str:
     return _e(text) if text.strip() else "—"
 
 
-def _label(table: dict[Language, dict[str, str]], lang: Language, code: str) -> str:
-    return table[lang].get(code, code)
-
-
-def _check_language(language: str) -> Language:
-    if language not in LANGUAGES:
-        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
-    return language  # type: ignore[return-value]
-
-
-def _fmt_date(day: date, lang: Language) -> str:
-    return f"{day.day} {MONTHS[lang][day.month - 1]} {day.year}"
-
-
-def _fmt_datetime(moment: datetime, lang: Language) -> str:
-    """Aware datetimes in UTC (the same text on every machine, as the annual report does)."""
-    zone = ""
-    if moment.tzinfo is not None:
-        moment, zone = moment.astimezone(UTC), " UTC"
-    day = f"{moment.day:02d}/{moment.month:02d}/{moment.year}" if lang == "fr" else moment.strftime("%d-%m-%Y")
-    return f"{day} {moment:%H:%M:%S}{zone}"
-
-
 def _fmt_capacity(capacity_gb: int | None, lang: Language) -> str:
     if capacity_gb is None:
         return "—"
-    separator = "\u202f" if lang == "fr" else "."
-    return f"{capacity_gb:,}".replace(",", separator) + " " + TEXT[lang]["gb"]
+    return f"{fmt_number(capacity_gb, lang)} {TEXT[lang]['gb']}"

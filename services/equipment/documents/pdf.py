@@ -12,17 +12,19 @@ if TYPE_CHECKING:
 
 import io
 
+from passerelle_contracts.common import LANGUAGES, Language
+from passerelle_contracts.i18n import DEVICE_KIND, fmt_date, fmt_datetime
+from passerelle_contracts.i18n import label as _label  # "label" names a local in the layout code
+
 from .data import (
-    LANGUAGES,
     MIN_MODULE_MM,
     MM_PER_INCH,
     QR_BORDER,
     CertificateData,
-    Language,
     MediumRecord,
     _latest_by_medium,
 )
-from .i18n import KIND, MEDIUM_TYPE, METHOD, RESULT, TEXT, VERIFICATION, _fmt_capacity, _fmt_date, _fmt_datetime, _label
+from .i18n import MEDIUM_TYPE, METHOD, RESULT, TEXT, VERIFICATION, _fmt_capacity
 from .labels import _qr
 
 # --- the certificate's PDF layout (points; the origin at the bottom left of the page) ------------
@@ -349,8 +351,8 @@ def _medium_rows(record: MediumRecord, lang: Language) -> list[list[_Cell]]:
         (t["method"], _cell(td, _label(METHOD, lang, record.method)),
          t["passes"], _cell(td, str(record.passes) if record.passes > 0 else "")),
         (t["tool"], _cell(td, tool), t["verification"], _cell(td, _label(VERIFICATION, lang, record.verification))),
-        (t["started_at"], _cell(td, _fmt_datetime(record.started_at, lang)),
-         t["ended_at"], _cell(td, _fmt_datetime(record.ended_at, lang))),
+        (t["started_at"], _cell(td, fmt_datetime(record.started_at, lang, numeric=True)),
+         t["ended_at"], _cell(td, fmt_datetime(record.ended_at, lang, numeric=True))),
         (t["operator"], _cell(td, record.operator), t["result"], result),
     ]  # fmt: skip
     rows = [
@@ -380,7 +382,7 @@ def _device_rows(cert: CertificateData, lang: Language) -> list[list[_Cell]]:
     values = [
         (t["device_id"], _cell(td, cert.device_id)),
         (t["short_code"], _cell(td, cert.short_code)),
-        (t["kind"], _cell(td, _label(KIND, lang, cert.kind))),
+        (t["kind"], _cell(td, _label(DEVICE_KIND, lang, cert.kind))),
         (t["make_model"], _cell(td, make_model)),
         (t["serial"], _cell(td, cert.serial)),
         (t["donor"], _cell(td, cert.donor)),
@@ -424,7 +426,7 @@ def _certificate_pages(
     number = _clip(_encode(cert.certificate_id) or b"\x97", width - label_width, _BOLD, 9.5)
     _text(ops, _LEFT + label_width, _baseline(y, 9.5), number, _BOLD, 9.5, _INK)
     y -= 9.5 * _LEADING + 0.5 * _PT
-    issued = _clip(_encode(f"{t['issued_on']} {_fmt_date(cert.issued_on, lang)}"), width, _REGULAR, 9.5)
+    issued = _clip(_encode(f"{t['issued_on']} {fmt_date(cert.issued_on, lang)}"), width, _REGULAR, 9.5)
     _text(ops, _LEFT, _baseline(y, 9.5), issued, _REGULAR, 9.5, _INK)
     y -= 9.5 * _LEADING
 
@@ -481,7 +483,7 @@ def _certificate_pages(
 
     _paragraph(canvas, t["statement"], before=2 * _PT, after=2 * _PT)
     refurbisher = cert.refurbisher.strip() or "—"
-    _paragraph(canvas, f"{t['issued_on']} {_fmt_date(cert.issued_on, lang)} — {refurbisher}", before=3 * _PT,
+    _paragraph(canvas, f"{t['issued_on']} {fmt_date(cert.issued_on, lang)} — {refurbisher}", before=3 * _PT,
                after=1 * _PT, max_lines=2)  # fmt: skip
     _paragraph(canvas, t["hash_note"], size=8, color=_GREY)
 

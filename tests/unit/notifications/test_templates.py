@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 from passerelle_contracts import Envelope
+from passerelle_contracts.i18n import fmt_number
 
-from services.notifications.templates import RENDERERS, number, render
+from services.notifications.templates import RENDERERS, render
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "contracts" / "examples"
 
@@ -45,10 +46,11 @@ def test_every_subscribable_event_renders_in_both_languages(event_type: str, lan
 
 
 def test_numbers_follow_each_language() -> None:
-    assert number(15000, "fr") == "15\u202f000"
-    assert number(15000, "nl") == "15.000"
-    assert number(12.5, "fr") == "12,5"
-    assert number(None, "nl") == "—"
+    # The e-mails format numbers with the shared ``passerelle_contracts.i18n``.
+    assert fmt_number(15000, "fr") == "15\u202f000"
+    assert fmt_number(15000, "nl") == "15.000"
+    assert fmt_number(12.5, "fr") == "12,5"
+    assert fmt_number(None, "nl") == "—"
 
 
 def test_examples_exist_for_the_templates() -> None:

@@ -1,0 +1,166 @@
+"""French and Dutch for people: the labels of the codes events carry, and numbers, percentages,
+dates and times written as the Region's partners read them. E-mails, annual reports, device
+certificates and the dashboard use this module, so a status or an amount reads the same in all
+of them.
+
+Pure functions with no locale and no I/O: the same text on every machine, which keeps documents
+rebuilt later byte-identical. A code a table does not know (a new status, a free-text unit) is
+shown as it is; nothing (``None`` or ``""``) is shown as "—".
+
+French writes ``1 234,5`` (a narrow no-break space, U+202F, between thousands) and ``61,7 %``;
+Dutch writes ``1.234,5`` and ``61,7%``. Numbers are rounded half up, as people round.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+
+from .common import LANGUAGES, Language
+
+Labels = dict[Language, dict[str, str]]
+
+NNBSP = "\u202f"  # narrow no-break space: the French thousands separator, and before "%"
+NOTHING = "—"  # what is shown for a missing value
+
+# --- labels of codes ----------------------------------------------------------------------------
+
+STATUS: Labels = {
+    "fr": {"not_started": "non commencée", "planned": "planifiée", "in_progress": "en cours", "on_hold": "suspendue",
+           "completed": "terminée", "abandoned": "abandonnée"},
+    "nl": {"not_started": "niet gestart", "planned": "gepland", "in_progress": "lopend", "on_hold": "opgeschort",
+           "completed": "afgerond", "abandoned": "stopgezet"},
+}  # fmt: skip
+TRAFFIC_LIGHT: Labels = {
+    "fr": {"on_track": "dans les temps", "at_risk": "à risque", "off_track": "en retard"},
+    "nl": {"on_track": "op schema", "at_risk": "risico", "off_track": "achter op schema"},
+}
+REPORT_STATUS: Labels = {
+    "fr": {"draft": "brouillon", "submitted": "soumis", "approved": "approuvé", "returned": "renvoyé"},
+    "nl": {"draft": "ontwerp", "submitted": "ingediend", "approved": "goedgekeurd", "returned": "teruggestuurd"},
+}
+MEETING_KIND: Labels = {
+    "fr": {"working_group": "Groupe de travail", "copil": "Comité de pilotage (COPIL)"},
+    "nl": {"working_group": "Werkgroep", "copil": "Stuurcomité (COPIL)"},
+}
+UNIT: Labels = {
+    "fr": {"devices": "appareils", "grants": "subventions", "meetings": "réunions", "EPN": "EPN"},
+    "nl": {"devices": "toestellen", "grants": "subsidies", "meetings": "vergaderingen", "EPN": "OCR's"},
+}
+RECIPIENT_KIND: Labels = {
+    "fr": {"secondary-school": "école secondaire", "homework-school": "école de devoirs",
+           "pupils-association": "association d'aide aux élèves", "retirement-home": "maison de repos", "epn": "EPN",
+           "first-line-actor": "acteur de première ligne", "cpas": "CPAS", "non-profit": "association"},
+    "nl": {"secondary-school": "secundaire school", "homework-school": "huiswerkschool",
+           "pupils-association": "vereniging voor leerlingenbegeleiding", "retirement-home": "rusthuis", "epn": "OCR",
+           "first-line-actor": "eerstelijnsactor", "cpas": "OCMW", "non-profit": "vzw"},
+}  # fmt: skip
+DEVICE_KIND: Labels = {
+    "fr": {"laptop": "ordinateur portable", "desktop": "ordinateur de bureau", "tablet": "tablette",
+           "chromebook": "Chromebook", "screen": "écran", "other": "autre"},
+    "nl": {"laptop": "laptop", "desktop": "desktop", "tablet": "tablet", "chromebook": "Chromebook", "screen": "scherm",
+           "other": "ander"},
+}  # fmt: skip
+# A donor's batch (``BatchMilestoneReached.milestone``): "votre lot est reçu", "uw partij is ontvangen".
+BATCH_MILESTONE: Labels = {
+    "fr": {"received": "reçu", "sanitised": "effacé", "delivered": "livré"},
+    "nl": {"received": "ontvangen", "sanitised": "gewist", "delivered": "geleverd"},
+}
+# The fields named in events' ``changes``.
+FIELD: Labels = {
+    "fr": {"status": "statut", "traffic_light": "feu tricolore", "status_note": "note de statut", "progress": "avancement",
+           "title_fr": "titre (fr)", "title_nl": "titre (nl)", "lead": "pilote", "partners": "partenaires",
+           "publics": "publics", "weight": "poids", "planned_on": "date prévue", "reached_on": "date atteinte",
+           "comment": "commentaire", "value": "valeur", "name_fr": "nom", "unit": "unité",
+           "baseline": "situation de départ", "target": "cible", "period": "période"},
+    "nl": {"status": "status", "traffic_light": "verkeerslicht", "status_note": "statusnota", "progress": "voortgang",
+           "title_fr": "titel (fr)", "title_nl": "titel (nl)", "lead": "trekker", "partners": "partners",
+           "publics": "doelgroepen", "weight": "gewicht", "planned_on": "geplande datum", "reached_on": "bereikt op",
+           "comment": "commentaar", "value": "waarde", "name_fr": "naam", "unit": "eenheid", "baseline": "beginsituatie",
+           "target": "doel", "period": "periode"},
+}  # fmt: skip
+MONTHS: dict[Language, tuple[str, ...]] = {
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin",
+           "juillet", "août", "septembre", "octobre", "novembre", "décembre"),
+    "nl": ("januari", "februari", "maart", "april", "mei", "juni",
+           "juli", "augustus", "september", "oktober", "november", "december"),
+}  # fmt: skip
+
+
+def as_language(code: str) -> Language:
+    """``code`` as a Language; a ValueError naming the languages for anything else."""
+    for language in LANGUAGES:
+        if code == language:
+            return language
+    raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {code!r}")
+
+
+def label(labels: Labels, language: Language, code: str | None) -> str:
+    """The translation of ``code``; the code itself when the table does not know it; "—" for nothing."""
+    if code is None or code == "":
+        return NOTHING
+    return labels[language].get(code, code)
+
+
+def localized(language: Language, fr: str, nl: str) -> str:
+    """The Dutch text when Dutch is asked for and there is one, else the French one."""
+    return nl if language == "nl" and nl.strip() else fr
+
+
+def month_name(month: int, language: Language) -> str:
+    """The month's name in lower case: 3 -> "mars" / "maart"."""
+    return MONTHS[language][month - 1]
+
+
+def fmt_number(value: float | Decimal | str | None, language: Language, decimals: int = 2) -> str:
+    """At most ``decimals`` decimals, rounded half up, trailing zeros dropped: 1234.5 -> fr
+    "1 234,5" (U+202F), nl "1.234,5"; 15000 -> "15 000" / "15.000"; None -> "—".
+
+    Floats are read as the shortest decimal that prints them (2.675 is 2.675, not the binary
+    2.67499…), so what is shown is what a person rounding the printed value would write.
+    """
+    if value is None:
+        return NOTHING
+    exact = value if isinstance(value, Decimal) else Decimal(str(value))
+    with localcontext() as context:
+        context.rounding = ROUND_HALF_UP
+        text = f"{exact:,.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text == "-0":
+        text = "0"
+    thousands = NNBSP if language == "fr" else "."
+    return text.replace(",", "\0").replace(".", ",").replace("\0", thousands)
+
+
+def fmt_percent(value: float | Decimal | str | None, language: Language, decimals: int = 1) -> str:
+    """61.725 -> fr "61,7 %" (U+202F before the sign), nl "61,7%"; None -> "—"."""
+    if value is None:
+        return NOTHING
+    return f"{fmt_number(value, language, decimals)}{NNBSP if language == 'fr' else ''}%"
+
+
+def fmt_date(value: date, language: Language, *, numeric: bool = False) -> str:
+    """In words: "1er janvier 2024", "31 décembre 2024"; "1 januari 2024".
+    ``numeric``: "01/01/2024" (fr), "01-01-2024" (nl)."""
+    if numeric:
+        separator = "/" if language == "fr" else "-"
+        return f"{value.day:02d}{separator}{value.month:02d}{separator}{value.year}"
+    day = "1er" if language == "fr" and value.day == 1 else str(value.day)
+    return f"{day} {month_name(value.month, language)} {value.year}"
+
+
+def fmt_datetime(value: datetime, language: Language, *, numeric: bool = False) -> str:
+    """In words, to the minute: "15 janvier 2025 à 09:30 UTC", "15 januari 2025 om 09:30 UTC".
+    ``numeric``, to the second (the times records keep): "12/03/2025 09:05:00 UTC", "12-03-2025 09:05:00 UTC".
+
+    An aware datetime is shown in UTC, so the text is the same on every machine; a naive one
+    is shown as it is, without a zone.
+    """
+    zone = ""
+    if value.tzinfo is not None:
+        value, zone = value.astimezone(UTC), " UTC"
+    day = fmt_date(value.date(), language, numeric=numeric)
+    if numeric:
+        return f"{day} {value:%H:%M:%S}{zone}"
+    return f"{day}{' à ' if language == 'fr' else ' om '}{value:%H:%M}{zone}"
