@@ -22,21 +22,6 @@ PASSERELLE_HOST=127.0.0.1
 : "${PASSERELLE_PG_PORT:=15432}"
 export PASSERELLE_HOST PASSERELLE_KAFKA_PORT PASSERELLE_KAFKA_CONTROLLER_PORT PASSERELLE_PG_PORT
 
-# Application role and databases created by `scripts/infra start postgres`.
-# (SC2034: these are read by the scripts that source this file.)
-# shellcheck disable=SC2034
-PASSERELLE_PG_ROLE=passerelle
-# shellcheck disable=SC2034
-PASSERELLE_PG_PASSWORD=passerelle
-# shellcheck disable=SC2034
-PASSERELLE_PG_DATABASES=(
-  passerelle_actions
-  passerelle_equipment
-  passerelle_funding
-  passerelle_notifications
-  passerelle_test
-)
-
 # Python interpreter of the project venv (created by scripts/install).
 : "${PASSERELLE_PYTHON:=${PASSERELLE_ROOT}/.venv/bin/python}"
 
@@ -74,12 +59,24 @@ elapsed_since() {
   printf '%d.%03ds\n' "$((ms / 1000))" "$((ms % 1000))"
 }
 
-# port_in_use PORT: true when something accepts TCP connections on 127.0.0.1:PORT.
-port_in_use() {
-  (: <"/dev/tcp/${PASSERELLE_HOST}/$1") 2>/dev/null
-}
-
 # kafka_jars_present: the broker jar is what matters; the rest come with it.
 kafka_jars_present() {
   compgen -G "${PASSERELLE_KAFKA_LIBS}/kafka_2.13-*.jar" >/dev/null
+}
+
+# run_tool MODULE ARGS...: replace this shell with `python -m tools.MODULE ARGS...` in the venv.
+# The long commands (infra, containers) are Python programs in tools/; their scripts/ entry
+# points stay so that nothing that calls them changes. -P: the caller's working directory never
+# shadows the repository's modules.
+run_tool() {
+  local module="$1" venv
+  shift
+  [[ -x "$PASSERELLE_PYTHON" ]] ||
+    die "$PASSERELLE_PYTHON is missing: run scripts/install first (it creates the Python environment)"
+  # A venv made before the tools needed typer: say what to do rather than show a traceback.
+  venv="${PASSERELLE_PYTHON%/bin/*}"
+  if [[ -f "$venv/pyvenv.cfg" ]] && ! compgen -G "$venv/lib/python3*/site-packages/typer/__init__.py" >/dev/null; then
+    die "typer is missing from $venv: run scripts/install"
+  fi
+  PYTHONPATH="${PASSERELLE_ROOT}${PYTHONPATH:+:$PYTHONPATH}" exec "$PASSERELLE_PYTHON" -P -m "tools.$module" "$@"
 }
