@@ -10,21 +10,30 @@ import argparse
 import asyncio
 import statistics
 import time
-import uuid
-from datetime import date
+from datetime import UTC, datetime
 
+import asyncpg
 from passerelle_contracts import Actor
 
 from benchmarks.pipeline import env, fresh_database
 from services.actions.app import MIGRATIONS
-from services.actions.csv_io import export_csv, import_csv
-from services.actions.handlers import load_plan, load_structure, read_seed
-from services.actions.reporting import build_annual_report
+from services.actions.handlers.annual_report import build_annual_report
+from services.actions.handlers.csv_io import ImportCsv, export_csv, import_csv
+from services.actions.handlers.plan import LoadPlan, load_plan, load_structure, read_seed
+from services.actions.report.files import render_all
+from services.actions.sql import ActionsRepository
 from services.runtime import db
+from services.runtime.uow import Context, PostgresUnitOfWork
 from tests.support import drop_database
 
 ACTOR = Actor(organisation="coordination-inclusion-numerique", role="coordination")
-TOPIC = "bench.passerelle.actions.v1"
+
+
+def unit_of_work(pool: asyncpg.Pool, actor: Actor = ACTOR) -> PostgresUnitOfWork[ActionsRepository]:
+    """As the service's CLI builds one: its events wait in the outbox (no relay runs here)."""
+    return PostgresUnitOfWork(
+        pool, ActionsRepository, source="actions", context=Context(actor=actor), topic=lambda name: f"bench.{name}"
+    )
 
 
 async def main() -> None:
@@ -36,24 +45,25 @@ async def main() -> None:
     source_dsn, admin, source_name = await fresh_database(base, "source")
     source = await db.create_pool(source_dsn)
     await db.migrate(source, {"runtime": db.RUNTIME_MIGRATIONS, "actions": MIGRATIONS})
-    await load_plan(source, TOPIC, plan, indicators)
-    files = {kind: await export_csv(source, kind) for kind in ("actions", "indicators")}
+    await load_plan(unit_of_work(source), LoadPlan(plan, indicators))
+    files = {kind: await export_csv(ActionsRepository(source), kind) for kind in ("actions", "indicators")}
 
     imports, reports, renders = [], [], []
-    from services.actions.report_render import render_all
+    rendered: dict[str, bytes] = {}
+    today = datetime.now(UTC).date()
 
     for _ in range(args.rounds):
         dsn, _, name = await fresh_database(base, "target")
         pool = await db.create_pool(dsn)
         await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "actions": MIGRATIONS})
-        await load_structure(pool, plan)
+        await load_structure(unit_of_work(pool), plan)
         started = time.perf_counter()
         for kind, text in files.items():
-            report = await import_csv(pool, TOPIC, kind, text, ACTOR, uuid.uuid4())
+            report = await import_csv(unit_of_work(pool), ImportCsv(kind, text))
             assert not report.errors, report.errors
         imports.append(time.perf_counter() - started)
         started = time.perf_counter()
-        annual = await build_annual_report(pool, date.today().year, date.today())
+        annual = await build_annual_report(ActionsRepository(pool), today.year, today)
         reports.append(time.perf_counter() - started)
         started = time.perf_counter()
         rendered = render_all(annual)

@@ -60,9 +60,18 @@ async def bench_outbox(base: str, bootstrap: str, prefix: str, n: int) -> None:
         await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS})
         events = [
             Envelope.wrap(
-                GrantAwarded(grant_id=str(uuid.uuid4()), call_code="AAP", call_kind="regional-call", beneficiary="epn-x",
-                             beneficiary_kind="epn", amount_eur="100.00", awarded_on="2024-01-01"),
-                source="funding", subject=f"grant-{i % 50}", actor=SYSTEM_ACTOR,
+                GrantAwarded(
+                    grant_id=str(uuid.uuid4()),
+                    call_code="AAP",
+                    call_kind="regional-call",
+                    beneficiary="epn-x",
+                    beneficiary_kind="epn",
+                    amount_eur="100.00",
+                    awarded_on="2024-01-01",
+                ),
+                source="funding",
+                subject=f"grant-{i % 50}",
+                actor=SYSTEM_ACTOR,
             )
             for i in range(n)
         ]
@@ -100,7 +109,9 @@ async def bench_consumer(base: str, bootstrap: str, prefix: str, n: int) -> None
         while await runtime.pool.fetchval("SELECT count(*) FROM inbox") < n:
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
-        print(f"consumer (actions): {rate(n, elapsed)}  (2 indicators per delivery: inbox + 2 measurements + 2 outbox rows)")
+        print(
+            f"consumer (actions): {rate(n, elapsed)}  (2 indicators per delivery: inbox + 2 measurements + 2 outbox rows)"
+        )
     finally:
         await runtime.stop()
         await drop_database(admin, name)

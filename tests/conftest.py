@@ -76,4 +76,3 @@ async def create_database(database_url_base: str) -> AsyncIterator[CreateDatabas
                 await drop_database(admin, name)
         finally:
             await admin.close()
-

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ async def read_topic(bootstrap: str, topic: str, *, timeout: float = 2.0) -> lis
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - fresh topics
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
@@ -69,7 +69,7 @@ async def read_topic(bootstrap: str, topic: str, *, timeout: float = 2.0) -> lis
         await consumer.stop()
 
 
-async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+async def produce(bootstrap: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     try:
@@ -102,7 +102,11 @@ class ServiceProcess:
         self.starts += 1
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.name}"], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-m", f"services.{self.name}"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
 
     def ready(self) -> bool:
@@ -133,11 +137,18 @@ class ServiceProcess:
                 self.process.wait(timeout=5)
 
     def tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:]) if self.log_path.exists() else ""
+        return (
+            "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:]) if self.log_path.exists() else ""
+        )
 
     def cli(self, *args: str) -> str:
         result = subprocess.run(
-            [sys.executable, "-m", f"services.{self.name}", *args], env=self.env, cwd=ROOT, capture_output=True, timeout=60
+            [sys.executable, "-m", f"services.{self.name}", *args],
+            env=self.env,
+            cwd=ROOT,
+            check=False,  # the assertion below shows stderr
+            capture_output=True,
+            timeout=60,
         )
         assert result.returncode == 0, result.stderr.decode()
         return result.stdout.decode().strip()

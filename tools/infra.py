@@ -35,10 +35,20 @@ Target = Annotated[Component | None, typer.Argument(help="kafka or postgres; bot
 app = cli(__doc__)
 
 
+Record = Annotated[
+    Path | None,
+    typer.Option(
+        "--record",
+        help="Append the components this call really started (not those already running) to this file, "
+        "one per line: a test run stops exactly those, never a stack somebody else started.",
+    ),
+]
+
+
 @app.command()
-def start(component: Target = None) -> None:
+def start(component: Target = None, record: Record = None) -> None:
     """Start and wait until really ready (idempotent)."""
-    run("start", component)
+    run("start", component, record)
 
 
 @app.command()
@@ -65,13 +75,13 @@ class Server(Protocol):
     @property
     def log_file(self) -> Path: ...
 
-    def start(self) -> None: ...
+    def start(self) -> bool: ...
     def stop(self) -> None: ...
     def status(self) -> bool: ...
     def reset(self) -> None: ...
 
 
-def run(action: str, component: Component | None) -> None:
+def run(action: str, component: Component | None, record: Path | None = None) -> None:
     # Both when none is named; started in this order, stopped in the reverse order.
     servers: list[Server] = [
         Cluster() if c is Component.postgres else Broker() for c in Component if component in (c, None)
@@ -94,8 +104,13 @@ def run(action: str, component: Component | None) -> None:
         busy=f"another scripts/infra is still running after {LOCK_WAIT_S}s (lock: {lock})",
         waiting=f"waiting for another scripts/infra to finish (lock: {lock})",
     ):
+        started = []
         for server in servers:
-            getattr(server, action)()
+            if getattr(server, action)() is True:
+                started.append(Component.postgres if isinstance(server, Cluster) else Component.kafka)
+        if record is not None:
+            with record.open("a") as lines:
+                lines.writelines(f"{c.value}\n" for c in started)
         if action == "start":
             env_file = RUN_DIR / "env"
             write_atomically(

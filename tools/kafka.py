@@ -140,7 +140,8 @@ class Broker:
             die(f"kafka: storage format failed (log: {LOG})")
         FORMATTED_PORT.write_text(f"{KAFKA_CONTROLLER_PORT}\n")
 
-    def start(self) -> None:
+    def start(self) -> bool:
+        """True if this call started the broker, False if it was running already."""
         watch = Stopwatch()
         if running := self.pid():
             # server.properties is rewritten only at start, so it describes the running broker.
@@ -151,7 +152,7 @@ class Broker:
                     f"kafka: already running (pid {running}) with other ports ({current}); run: scripts/infra stop kafka"
                 )
             log(f"kafka: already running (pid {running}, port {KAFKA_PORT})")
-            return
+            return False
         PID.unlink(missing_ok=True)
         if not kafka_jars_present():
             die(f"kafka: broker jars missing in {KAFKA_LIBS}; run scripts/install")
@@ -193,6 +194,7 @@ class Broker:
         PID.write_text(f"{broker.pid}\n")
         self.wait_ready(broker)
         log(f"kafka: ready in {watch} (pid {broker.pid})")
+        return True
 
     def wait_ready(self, broker: subprocess.Popen[bytes]) -> None:
         """Ready = the broker answers a metadata request (tools.kafka_ready), not merely an open port.

@@ -231,7 +231,8 @@ class Cluster:
 
     # --- commands ------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self) -> bool:
+        """True if this call started the cluster, False if it was running already."""
         watch = Stopwatch()
         if self.running():
             # passerelle.conf is rewritten only at start, so it describes the running server.
@@ -243,7 +244,7 @@ class Cluster:
                     "run: scripts/infra stop postgres"
                 )
             log(f"postgres: already running (pid {self.pid()}, port {PG_PORT})")
-            return
+            return False
         if port_in_use(PG_PORT):
             die(f"postgres: port {PG_PORT} on {HOST} is used by another process; set PASSERELLE_PG_PORT")
         self.place()
@@ -281,6 +282,7 @@ class Cluster:
         if not self.provision():
             die(f"postgres: creating role/databases failed (log: {self.log_file})")
         log(f"postgres: ready in {watch} (pid {self.pid()}, databases: {' '.join(DATABASES)})")
+        return True
 
     def init(self) -> None:
         if _exists(self.data) and any(self.data.iterdir()):

@@ -60,7 +60,8 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
             return [walk(v) for v in node]
         return node
 
-    return walk(schema)
+    inlined: dict[str, Any] = walk(schema)  # a dict walks to a dict
+    return inlined
 
 
 def breaking_changes(old: dict[str, Any], new: dict[str, Any], path: str = "") -> list[str]:
@@ -78,7 +79,9 @@ def _compare(old: dict[str, Any], new: dict[str, Any], path: str) -> list[str]:
     old_props, new_props = old.get("properties"), new.get("properties")
     if old_props is None or new_props is None:
         if old != new:
-            problems.append(f"{path}: type changed from {json.dumps(old, sort_keys=True)} to {json.dumps(new, sort_keys=True)}")
+            problems.append(
+                f"{path}: type changed from {json.dumps(old, sort_keys=True)} to {json.dumps(new, sort_keys=True)}"
+            )
         return problems
     for name, old_sub in old_props.items():
         if name not in new_props:

@@ -1,7 +1,7 @@
 from services.runtime.cli import main
 
 from .app import MIGRATIONS, create_app
-from .commands import COMMANDS
+from .cli import COMMANDS
 from .settings import ActionsSettings
 
-main(ActionsSettings, create_app, MIGRATIONS, COMMANDS)  # type: ignore[arg-type]
+main(ActionsSettings, create_app, MIGRATIONS, COMMANDS)

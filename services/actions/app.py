@@ -10,16 +10,14 @@ from fastapi import FastAPI
 from services.runtime.http import create_http_app
 from services.runtime.logs import get_logger
 from services.runtime.service import Runtime
+from services.runtime.uow import Context
 
 from . import subscribers
-from .api import router
-from .api_csv import router as csv_router
-from .api_governance import router as governance_router
-from .api_planning import router as planning_router
-from .events import TOPIC
-from .handlers import load_plan, load_structure, read_seed
-from .milestones import announce_overdue
+from .api import ROUTERS
+from .handlers.milestones import AnnounceOverdue, announce_overdue
+from .handlers.plan import LoadPlan, load_plan, load_structure, read_seed
 from .settings import ActionsSettings
+from .sql import ActionsRepository
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = get_logger(__name__)
@@ -28,18 +26,20 @@ log = get_logger(__name__)
 def create_runtime(settings: ActionsSettings) -> Runtime:
     async def seed(runtime: Runtime) -> None:
         plan, indicators = read_seed()
+        uow = runtime.unit_of_work(Context.system())
         if settings.load_seed:
-            await load_plan(runtime.pool, runtime.topic(TOPIC), plan, indicators)
+            await load_plan(uow, LoadPlan(plan, indicators))
         else:  # the structure only: actions come from a CSV import
-            await load_structure(runtime.pool, plan)
+            await load_structure(uow, plan)
 
     async def check_milestones() -> None:
         """The overdue check; each milestone is announced once, whichever replica finds it."""
-        announced = await announce_overdue(runtime.pool, runtime.topic(TOPIC), date.today())
+        today = date.today()  # noqa: DTZ011 - milestones are planned in days of the place the service runs in
+        announced = await announce_overdue(runtime.unit_of_work(Context.system()), AnnounceOverdue(today))
         if announced:
             log.info("overdue milestones announced", count=len(announced))
 
-    runtime = Runtime(settings, migrations=MIGRATIONS, on_start=[seed])
+    runtime = Runtime(settings, migrations=MIGRATIONS, repository=ActionsRepository, on_start=[seed])
     subscribers.register(runtime)
     runtime.every(settings.milestone_check_interval_s, check_milestones, "milestone-check")
     return runtime
@@ -52,5 +52,5 @@ def create_app(settings: ActionsSettings | None = None) -> FastAPI:
         create_runtime(settings),
         title="Passerelle — actions",
         description="The plan's 66 actions: status, owners, indicators.",
-        routers=[router, planning_router, governance_router, csv_router],
+        routers=ROUTERS,
     )

@@ -4,8 +4,9 @@ another service's event into indicator measurements."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from passerelle_contracts.common import FieldChange
 
@@ -49,7 +50,9 @@ def change_status(action: ActionState, status: str, traffic_light: str | None, n
     """The fields that change; raises InvalidTransition with the allowed moves."""
     if status != action.status and status not in TRANSITIONS[action.status]:
         allowed = ", ".join(sorted(TRANSITIONS[action.status])) or "none"
-        raise InvalidTransition(f"action {action.number} cannot go from {action.status} to {status} (allowed: {allowed})")
+        raise InvalidTransition(
+            f"action {action.number} cannot go from {action.status} to {status} (allowed: {allowed})"
+        )
     changes = [
         FieldChange(field=name, old=old, new=new)
         for name, old, new in (
@@ -94,7 +97,9 @@ def derived_amounts(mappings: list[IndicatorMapping], event_type: str, payload: 
     amounts: dict[str, Decimal] = {}
     for mapping in mappings:
         if mapping.matches(event_type, payload):
-            amounts[mapping.indicator_code] = amounts.get(mapping.indicator_code, Decimal(0)) + mapping.amount_of(payload)
+            amounts[mapping.indicator_code] = amounts.get(mapping.indicator_code, Decimal(0)) + mapping.amount_of(
+                payload
+            )
     return amounts
 
 
@@ -120,6 +125,27 @@ def weighted_average(items: list[tuple[Decimal, Decimal]]) -> Decimal:
     if total == 0:
         return Decimal(0)
     return (sum((p * w for p, w in items), Decimal(0)) / total).quantize(Decimal("0.01"))
+
+
+def rollup(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Axes, each with its chantiers, each with its actions' progress and weight: chantier and axis
+    progress by ``ROLLUP_RULE``. ``actions``: dicts with axis, chantier, number, progress, weight,
+    ordered by number."""
+    axes: dict[int, dict[int, list[dict[str, Any]]]] = {}
+    for a in actions:
+        axes.setdefault(a["axis"], {}).setdefault(a["chantier"], []).append(
+            {"number": a["number"], "progress": float(a["progress"]), "weight": float(a["weight"])}
+        )
+
+    def average(items: list[dict[str, Any]]) -> float:
+        return float(weighted_average([(Decimal(str(i["progress"])), Decimal(str(i["weight"]))) for i in items]))
+
+    out = []
+    for axis, chantiers in axes.items():
+        lines = [{"number": n, "actions": items, "progress": average(items)} for n, items in chantiers.items()]
+        every = [i for items in chantiers.values() for i in items]
+        out.append({"number": axis, "progress": average(every), "chantiers": lines})
+    return out
 
 
 def check_progress(value: Decimal) -> None:
@@ -159,7 +185,11 @@ def authorise_report(verb: str, role: str, organisation: str, action: ActionStat
 # --- milestones -------------------------------------------------------------------------------
 
 
-def milestone_state(planned_on: Any, reached_on: Any, as_of: Any) -> str:
+MilestoneState = Literal["reached", "overdue", "planned"]
+
+
+def milestone_state(planned_on: date, reached_on: date | None, as_of: date) -> MilestoneState:
+    """A milestone as of a date: reached by then, past its date without being reached, or ahead."""
     if reached_on is not None and reached_on <= as_of:
         return "reached"
     return "overdue" if planned_on < as_of else "planned"

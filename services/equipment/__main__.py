@@ -1,7 +1,7 @@
 from services.runtime.cli import main
 
 from .app import MIGRATIONS, create_app
-from .commands import COMMANDS
+from .cli import COMMANDS
 from .settings import EquipmentSettings
 
-main(EquipmentSettings, create_app, MIGRATIONS, COMMANDS)  # type: ignore[arg-type]
+main(EquipmentSettings, create_app, MIGRATIONS, COMMANDS)

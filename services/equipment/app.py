@@ -1,53 +1,45 @@
-"""Composition root of the equipment service."""
+"""Composition root of the equipment service: its runtime (migrations, repository, the hourly
+follow-up check, the organisations seeded on first start) and its HTTP routers."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 from fastapi import FastAPI
-from passerelle_contracts.equipment_v1 import TOPIC
 
 from services.runtime.http import create_http_app
 from services.runtime.service import Runtime
+from services.runtime.uow import Context
 
-from .api import router
-from .api_devices import router as devices_router
-from .api_redistribution import router as redistribution_router
-from .redistribution import follow_ups_due
+from .api import ROUTERS
+from .handlers import delivery, intake
+from .handlers.common import today
 from .settings import EquipmentSettings
+from .sql import EquipmentRepository
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-
 SEED = Path(__file__).resolve().parent / "seed" / "organisations.json"
 
 
 async def load_organisations(runtime: Runtime) -> None:
     """Seed organisations on first start only; later they are managed over HTTP."""
     doc = json.loads(SEED.read_text(encoding="utf-8"))
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM organisations)"):
-            return
-        await conn.executemany(
-            "INSERT INTO organisations (code, name, kind, commune) VALUES ($1, $2, $3, $4)",
-            [(o["code"], o["name"], o["kind"], o["commune"]) for o in doc["organisations"]],
-        )
+    await intake.seed_organisations(runtime.unit_of_work(Context.system()), doc["organisations"])
 
 
 def create_app(settings: EquipmentSettings | None = None) -> FastAPI:
     """The service's app; with no settings, the defaults (e.g. to write its AsyncAPI document)."""
     settings = settings or EquipmentSettings()
-    runtime = Runtime(settings, migrations=MIGRATIONS, on_start=[load_organisations])
+    runtime = Runtime(settings, migrations=MIGRATIONS, repository=EquipmentRepository, on_start=[load_organisations])
 
     async def follow_ups() -> None:
-        await follow_ups_due(runtime.pool, runtime.topic(TOPIC), date.today())
+        await delivery.send_due_follow_ups(runtime.unit_of_work(Context.system()), delivery.SendFollowUps(today()))
 
     runtime.every(settings.follow_up_check_interval_s, follow_ups, "follow-up-check")
     return create_http_app(
         runtime,
         title="Passerelle — equipment",
         description="Decommissioned IT equipment of regional administrations, refurbished and redistributed.",
-        routers=[router, devices_router, redistribution_router],
+        routers=ROUTERS,
     )

@@ -1,53 +1,25 @@
 """Stock and flow at any date, from the devices' histories: what was declared, received, wiped,
 refurbished, allocated, delivered and disposed, by donor, recipient kind, public and commune,
-and how long devices took from intake to delivery."""
+and how long devices took from intake to delivery. Pure: the repository reads the paths."""
 
 from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import asyncpg
-
 STAGES = ("declared", "received", "wiped", "failed", "refurbished", "allocated", "delivered", "returned", "disposed")
 
-PER_DEVICE = """
-WITH h AS (
-    SELECT device_id, action, data, at FROM device_history WHERE at < $1
-), latest_wipe AS (
-    SELECT DISTINCT ON (device_id) device_id, data ->> 'state' AS state FROM h WHERE action = 'sanitised'
-    ORDER BY device_id, at DESC
-), last_delivery AS (
-    SELECT DISTINCT ON (device_id) device_id, data ->> 'delivery_id' AS delivery_id FROM h WHERE action = 'delivered'
-    ORDER BY device_id, at DESC
-)
-SELECT d.id, d.donor, d.kind,
-       min(h.at) FILTER (WHERE h.action = 'declared') AS declared_at,
-       min(h.at) FILTER (WHERE h.action = 'transferred' AND h.data ->> 'from' = d.donor) AS received_at,
-       -- A device without storage media (a screen) has nothing to wipe: it counts as wiped.
-       coalesce(w.state, CASE WHEN NOT EXISTS (SELECT 1 FROM media m WHERE m.device_id = d.id) THEN 'wiped' END)
-           AS wipe_state,
-       min(h.at) FILTER (WHERE h.action = 'refurbished') AS refurbished_at,
-       min(h.at) FILTER (WHERE h.action = 'allocated') AS allocated_at,
-       min(h.at) FILTER (WHERE h.action = 'delivered') AS delivered_at,
-       count(*) FILTER (WHERE h.action = 'returned') AS returns,
-       min(h.at) FILTER (WHERE h.action = 'disposed') AS disposed_at,
-       (array_agg(h.action ORDER BY h.at DESC))[1] AS last_action,
-       r.recipient_kind, r.public, r.commune
-FROM devices d JOIN h ON h.device_id = d.id
-LEFT JOIN latest_wipe w ON w.device_id = d.id
-LEFT JOIN last_delivery ld ON ld.device_id = d.id
-LEFT JOIN allocations a ON a.device_id = d.id AND a.delivery_id::text = ld.delivery_id
-LEFT JOIN requests r ON r.id = a.request_id
-GROUP BY d.id, w.state, r.recipient_kind, r.public, r.commune
-"""
+
+def cutoff(as_of: date) -> datetime:
+    """The figures at a date include that whole day (UTC)."""
+    return datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=UTC)
 
 
-async def figures(conn: asyncpg.Connection | asyncpg.Pool, as_of: date) -> dict[str, Any]:
-    cutoff = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=UTC)
-    rows = await conn.fetch(PER_DEVICE, cutoff)
+def figures(rows: Iterable[Mapping[str, Any]], as_of: date) -> dict[str, Any]:
+    """The figures from every device's path until the cutoff (``EquipmentRepository.paths_until``)."""
     flow: Counter[str] = Counter()
     by_donor: dict[str, Counter[str]] = defaultdict(Counter)
     delivered_by: dict[str, Counter[str]] = {"recipient_kind": Counter(), "public": Counter(), "commune": Counter()}
@@ -88,7 +60,7 @@ async def figures(conn: asyncpg.Connection | asyncpg.Pool, as_of: date) -> dict[
     }
 
 
-def _where(r: Any) -> str:
+def _where(r: Mapping[str, Any]) -> str:
     """Where a device stands at the date: the stock is the sum of these."""
     if r["disposed_at"] is not None:
         return "disposed"

@@ -3,4 +3,4 @@ from services.runtime.cli import main
 from .app import MIGRATIONS, create_app
 from .settings import NotificationsSettings
 
-main(NotificationsSettings, create_app, MIGRATIONS)  # type: ignore[arg-type]
+main(NotificationsSettings, create_app, MIGRATIONS)

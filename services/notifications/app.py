@@ -8,11 +8,13 @@ from fastapi import FastAPI
 
 from services.runtime.http import create_http_app
 from services.runtime.service import Runtime
+from services.runtime.uow import Context, UnitOfWork
 
 from . import subscribers
-from .api import router
+from .api import ROUTERS
 from .handlers import load_partners, read_seed
 from .mailer import Mailer
+from .repository import NotificationsRepository
 from .settings import NotificationsSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -21,12 +23,16 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def create_runtime(settings: NotificationsSettings) -> Runtime:
     async def seed(runtime: Runtime) -> None:
         if settings.load_seed:
-            await load_partners(runtime.pool, read_seed())
+            await load_partners(runtime.unit_of_work(Context.system()), read_seed())
 
-    # Notifications publishes no events yet: no outbox relay.
-    runtime = Runtime(settings, migrations=MIGRATIONS, on_start=[seed], relay=False)
+    # Notifications publishes no events yet: no outbox relay (its units of work never emit).
+    runtime = Runtime(settings, migrations=MIGRATIONS, repository=NotificationsRepository, on_start=[seed], relay=False)
     subscribers.register(runtime)
-    runtime.background(lambda: Mailer(settings, runtime.pool).run(), "mailer")
+
+    def mailer_unit_of_work() -> UnitOfWork[NotificationsRepository]:
+        return runtime.unit_of_work(Context.system())
+
+    runtime.background(Mailer(settings, mailer_unit_of_work).run, "mailer")
     return runtime
 
 
@@ -37,5 +43,5 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         create_runtime(settings),
         title="Passerelle — notifications",
         description="Tells the partners of the Working Group and the COPIL what changed, in French or Dutch.",
-        routers=[router],
+        routers=ROUTERS,
     )

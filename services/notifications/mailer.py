@@ -10,27 +10,38 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from collections.abc import Callable
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
-
-import asyncpg
+from email.utils import formatdate
 
 from services.runtime.logs import get_logger
+from services.runtime.uow import UnitOfWork
 
+from .domain import DueDelivery, failed_attempt
+from .repository import NotificationsRepository
 from .settings import NotificationsSettings
 
 log = get_logger(__name__)
 
-BACKOFF_MAX_S = 3600
+Send = Callable[[EmailMessage], None]
 
 
 class Mailer:
-    def __init__(self, settings: NotificationsSettings, pool: asyncpg.Pool) -> None:
+    """The background loop. ``unit_of_work`` gives one per pass: the pass's batch stays locked in
+    its transaction until every e-mail of the batch was tried and its outcome recorded."""
+
+    def __init__(
+        self,
+        settings: NotificationsSettings,
+        unit_of_work: Callable[[], UnitOfWork[NotificationsRepository]],
+        send: Send | None = None,
+    ) -> None:
         self._s = settings
-        self._pool = pool
+        self._unit_of_work = unit_of_work
+        self._send = send or self._send_smtp
         self.sent = 0
 
-    def _send_sync(self, message: EmailMessage) -> None:
+    def _send_smtp(self, message: EmailMessage) -> None:
         with smtplib.SMTP(self._s.smtp_host, self._s.smtp_port, timeout=self._s.smtp_timeout_s) as smtp:
             if self._s.smtp_starttls:
                 smtp.starttls()
@@ -38,51 +49,45 @@ class Mailer:
                 smtp.login(self._s.smtp_username, self._s.smtp_password or "")
             smtp.send_message(message)
 
-    def build(self, row: asyncpg.Record) -> EmailMessage:
+    def build(self, delivery: DueDelivery) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self._s.smtp_from
-        message["To"] = row["email"]
-        message["Subject"] = row["subject"]
+        message["To"] = delivery.email
+        message["Subject"] = delivery.subject
         message["Date"] = formatdate(localtime=False)
-        message["Message-ID"] = make_msgid(idstring=f"delivery-{row['id']}", domain="passerelle.local")
-        message["Content-Language"] = row["language"]
-        message["X-Passerelle-Event-Id"] = str(row["event_id"])
-        message["X-Passerelle-Correlation-Id"] = str(row["correlation_id"])
-        message.set_content(row["body"])
+        # The same for every attempt at one delivery (make_msgid would add a time and a random
+        # part), so a message resent after a crash is recognisable as a duplicate; the event id
+        # makes it unique across deployments, whose delivery ids overlap.
+        message["Message-ID"] = f"<{delivery.event_id}.{delivery.id}@passerelle.local>"
+        message["X-Passerelle-Event-Id"] = str(delivery.event_id)
+        message["X-Passerelle-Correlation-Id"] = str(delivery.correlation_id)
+        message.set_content(delivery.body)
+        message["Content-Language"] = delivery.language  # after set_content, which drops Content-* headers
         return message
 
     async def send_due(self) -> int:
         """Send what is due now; returns how many were sent."""
         sent = 0
-        async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                """SELECT id, email, language, subject, body, event_id, correlation_id, attempts FROM deliveries
-                   WHERE status = 'pending' AND next_attempt_at <= now()
-                   ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
-                self._s.mail_batch_size,
-            )
-            for row in rows:
+        uow = self._unit_of_work()
+        async with uow:
+            for delivery in await uow.repo.due_deliveries(self._s.mail_batch_size):
                 try:
-                    await asyncio.to_thread(self._send_sync, self.build(row))
+                    await asyncio.to_thread(self._send, self.build(delivery))
                 except (OSError, smtplib.SMTPException) as error:
-                    attempts = row["attempts"] + 1
-                    failed = attempts >= self._s.mail_max_attempts
-                    await conn.execute(
-                        """UPDATE deliveries SET attempts = $2, last_error = $3, status = $4,
-                               next_attempt_at = now() + make_interval(secs => $5) WHERE id = $1""",
-                        row["id"],
-                        attempts,
-                        repr(error)[:1000],
-                        "failed" if failed else "pending",
-                        float(min(2**attempts, BACKOFF_MAX_S)),
+                    failure = failed_attempt(delivery.attempts, self._s.mail_max_attempts)
+                    await uow.repo.record_failed_attempt(delivery.id, failure, repr(error)[:1000])
+                    log.warning(
+                        "e-mail not sent",
+                        delivery=delivery.id,
+                        attempts=failure.attempts,
+                        error=repr(error),
+                        gave_up=failure.gave_up,
                     )
-                    log.warning("e-mail not sent", delivery=row["id"], attempts=attempts, error=repr(error), gave_up=failed)
                 else:
-                    await conn.execute(
-                        "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = now() WHERE id = $1",
-                        row["id"],
+                    await uow.repo.mark_sent(delivery.id)
+                    log.info(
+                        "e-mail sent", delivery=delivery.id, event_id=str(delivery.event_id), language=delivery.language
                     )
-                    log.info("e-mail sent", delivery=row["id"], event_id=str(row["event_id"]), language=row["language"])
                     sent += 1
         self.sent += sent
         return sent

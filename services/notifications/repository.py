@@ -1,77 +1,140 @@
-"""Plain SQL for the notifications service."""
+"""All of the notifications service's SQL: partners, their subscriptions, and the e-mail
+deliveries (queued by the consumer, sent by the mailer, read as the delivery log)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
 
 import asyncpg
 
+from services.runtime.db import Executor
 
-async def upsert_partner(conn: asyncpg.Connection | asyncpg.Pool, p: dict[str, Any]) -> None:
-    await conn.execute(
-        """INSERT INTO partners (code, name, email, language, working_group, copil, active)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, language = EXCLUDED.language,
-               working_group = EXCLUDED.working_group, copil = EXCLUDED.copil, active = EXCLUDED.active, updated_at = now()""",
-        p["code"],
-        p["name"],
-        p["email"],
-        p["language"],
-        p["working_group"],
-        p["copil"],
-        p.get("active", True),
+from .domain import (
+    Delivery,
+    DeliveryStatus,
+    DueDelivery,
+    FailedAttempt,
+    NewDelivery,
+    Partner,
+    PartnerDetails,
+    Subscriber,
+)
+
+_PARTNERS = """SELECT p.*, coalesce(array_agg(s.event_type ORDER BY s.event_type) FILTER (WHERE s.event_type IS NOT NULL), '{}')
+                      AS subscriptions
+               FROM partners p LEFT JOIN subscriptions s ON s.partner_code = p.code"""
+
+
+class NotificationsRepository:
+    def __init__(self, executor: Executor) -> None:
+        self.db = executor
+
+    # -- partners and subscriptions -----------------------------------------------------------
+    async def upsert_partner(self, p: PartnerDetails) -> None:
+        await self.db.execute(
+            """INSERT INTO partners (code, name, email, language, working_group, copil, active)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, language = EXCLUDED.language,
+                   working_group = EXCLUDED.working_group, copil = EXCLUDED.copil, active = EXCLUDED.active,
+                   updated_at = now()""",
+            p.code,
+            p.name,
+            p.email,
+            p.language,
+            p.working_group,
+            p.copil,
+            p.active,
+        )
+
+    async def set_subscriptions(self, partner: str, event_types: Iterable[str]) -> None:
+        """Replace the partner's subscriptions with ``event_types``."""
+        await self.db.execute("DELETE FROM subscriptions WHERE partner_code = $1", partner)
+        await self.db.executemany(
+            "INSERT INTO subscriptions (partner_code, event_type) VALUES ($1, $2)",
+            [(partner, t) for t in sorted(set(event_types))],
+        )
+
+    async def partner(self, code: str) -> Partner | None:
+        row = await self.db.fetchrow(f"{_PARTNERS} WHERE p.code = $1 GROUP BY p.code", code)
+        return _partner(row) if row is not None else None
+
+    async def partners(self) -> list[Partner]:
+        return [_partner(r) for r in await self.db.fetch(f"{_PARTNERS} GROUP BY p.code ORDER BY p.code")]
+
+    async def has_partners(self) -> bool:
+        return bool(await self.db.fetchval("SELECT EXISTS (SELECT 1 FROM partners)"))
+
+    async def subscribers(self, event_type: str) -> list[Subscriber]:
+        """The active partners subscribed to ``event_type``, by code."""
+        rows = await self.db.fetch(
+            """SELECT p.code, p.email, p.language FROM partners p JOIN subscriptions s ON s.partner_code = p.code
+               WHERE s.event_type = $1 AND p.active ORDER BY p.code""",
+            event_type,
+        )
+        return [Subscriber(code=r["code"], email=r["email"], language=r["language"]) for r in rows]
+
+    # -- deliveries ---------------------------------------------------------------------------
+    async def add_deliveries(self, deliveries: Iterable[NewDelivery]) -> None:
+        """Queue e-mails; one per (partner, event): a redelivered event adds nothing."""
+        await self.db.executemany(
+            """INSERT INTO deliveries (partner_code, event_id, event_type, correlation_id, email, language, subject, body)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (partner_code, event_id) DO NOTHING""",
+            [
+                (d.partner_code, d.event_id, d.event_type, d.correlation_id, d.email, d.language, d.subject, d.body)
+                for d in deliveries
+            ],
+        )
+
+    async def deliveries(self, partner: str | None, status: DeliveryStatus | None, limit: int) -> list[Delivery]:
+        """The delivery log, newest first."""
+        rows = await self.db.fetch(
+            """SELECT id, partner_code, event_id, event_type, correlation_id, email, language, subject, status, attempts,
+                      last_error, created_at, sent_at
+               FROM deliveries WHERE ($1::text IS NULL OR partner_code = $1) AND ($2::text IS NULL OR status = $2)
+               ORDER BY id DESC LIMIT $3""",
+            partner,
+            status,
+            limit,
+        )
+        return [Delivery(**dict(r)) for r in rows]
+
+    async def due_deliveries(self, limit: int) -> list[DueDelivery]:
+        """The pending e-mails due now, oldest first, locked for this transaction. Rows another
+        mailer holds are skipped (SKIP LOCKED), so several replicas share the work."""
+        rows = await self.db.fetch(
+            """SELECT id, email, language, subject, body, event_id, correlation_id, attempts FROM deliveries
+               WHERE status = 'pending' AND next_attempt_at <= now()
+               ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
+            limit,
+        )
+        return [DueDelivery(**dict(r)) for r in rows]
+
+    async def mark_sent(self, delivery_id: int) -> None:
+        await self.db.execute(
+            "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = now() WHERE id = $1", delivery_id
+        )
+
+    async def record_failed_attempt(self, delivery_id: int, failure: FailedAttempt, error: str) -> None:
+        """Keep the error and try again after the backoff, or mark the delivery failed."""
+        await self.db.execute(
+            """UPDATE deliveries SET attempts = $2, last_error = $3, status = $4,
+                   next_attempt_at = now() + make_interval(secs => $5) WHERE id = $1""",
+            delivery_id,
+            failure.attempts,
+            error,
+            failure.status,
+            failure.retry_in_s,
+        )
+
+
+def _partner(row: asyncpg.Record) -> Partner:
+    details = PartnerDetails(
+        code=row["code"],
+        name=row["name"],
+        email=row["email"],
+        language=row["language"],
+        working_group=row["working_group"],
+        copil=row["copil"],
+        active=row["active"],
     )
-
-
-async def set_subscriptions(conn: asyncpg.Connection, partner: str, event_types: list[str]) -> None:
-    await conn.execute("DELETE FROM subscriptions WHERE partner_code = $1", partner)
-    await conn.executemany(
-        "INSERT INTO subscriptions (partner_code, event_type) VALUES ($1, $2)", [(partner, t) for t in sorted(set(event_types))]
-    )
-
-
-async def partner(conn: asyncpg.Connection | asyncpg.Pool, code: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        """SELECT p.*, coalesce(array_agg(s.event_type ORDER BY s.event_type) FILTER (WHERE s.event_type IS NOT NULL), '{}')
-                  AS subscriptions
-           FROM partners p LEFT JOIN subscriptions s ON s.partner_code = p.code WHERE p.code = $1 GROUP BY p.code""",
-        code,
-    )
-
-
-async def partners(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """SELECT p.*, coalesce(array_agg(s.event_type ORDER BY s.event_type) FILTER (WHERE s.event_type IS NOT NULL), '{}')
-                  AS subscriptions
-           FROM partners p LEFT JOIN subscriptions s ON s.partner_code = p.code GROUP BY p.code ORDER BY p.code"""
-    )
-
-
-async def subscribers(conn: asyncpg.Connection, event_type: str) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """SELECT p.code, p.email, p.language FROM partners p JOIN subscriptions s ON s.partner_code = p.code
-           WHERE s.event_type = $1 AND p.active ORDER BY p.code""",
-        event_type,
-    )
-
-
-async def add_deliveries(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
-    await conn.executemany(
-        """INSERT INTO deliveries (partner_code, event_id, event_type, correlation_id, email, language, subject, body)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (partner_code, event_id) DO NOTHING""",
-        rows,
-    )
-
-
-async def deliveries(
-    conn: asyncpg.Connection | asyncpg.Pool, partner: str | None, status: str | None, limit: int
-) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """SELECT id, partner_code, event_id, event_type, correlation_id, email, language, subject, status, attempts,
-                  last_error, created_at, sent_at
-           FROM deliveries WHERE ($1::text IS NULL OR partner_code = $1) AND ($2::text IS NULL OR status = $2)
-           ORDER BY id DESC LIMIT $3""",
-        partner,
-        status,
-        limit,
-    )
+    return Partner(details=details, subscriptions=list(row["subscriptions"]), updated_at=row["updated_at"])

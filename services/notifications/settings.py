@@ -7,7 +7,9 @@ from services.runtime.settings import ServiceSettings
 
 
 class NotificationsSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="PASSERELLE_NOTIFICATIONS_", extra="ignore", frozen=True, populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="PASSERELLE_NOTIFICATIONS_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     service_name: str = "notifications"
     database_url: str = "postgresql://passerelle:passerelle@127.0.0.1:15432/passerelle_notifications"

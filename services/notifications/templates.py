@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from passerelle_contracts import Envelope
@@ -41,7 +42,11 @@ class Message:
 def _indicator_measured(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
     name = localized(lang, d["indicator_name_fr"], d["indicator_name_nl"])
     unit = UNIT[lang].get(d["unit"], d["unit"])
-    old, new, target = fmt_number(d["previous_value"], lang), fmt_number(d["value"], lang), fmt_number(d["target"], lang)
+    old, new, target = (
+        fmt_number(d["previous_value"], lang),
+        fmt_number(d["value"], lang),
+        fmt_number(d["target"], lang),
+    )
     n = d["action_number"]
     if lang == "fr":
         subject = f"Action {n} : « {name} » passe de {old} à {new}"
@@ -107,12 +112,26 @@ def _grant_awarded(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
 
 
 WHAT = {
-    "fr": {"ActionDetailsChanged": "Fiche modifiée", "ActionProgressUpdated": "Avancement mis à jour",
-           "MilestonePlanned": "Jalon planifié", "MilestoneReached": "Jalon atteint", "IndicatorDefined": "Indicateur défini",
-           "ReportSubmitted": "Rapport soumis", "ReportApproved": "Rapport approuvé", "ReportReturned": "Rapport renvoyé"},
-    "nl": {"ActionDetailsChanged": "Fiche gewijzigd", "ActionProgressUpdated": "Voortgang bijgewerkt",
-           "MilestonePlanned": "Mijlpaal gepland", "MilestoneReached": "Mijlpaal bereikt", "IndicatorDefined": "Indicator vastgelegd",
-           "ReportSubmitted": "Verslag ingediend", "ReportApproved": "Verslag goedgekeurd", "ReportReturned": "Verslag teruggestuurd"},
+    "fr": {
+        "ActionDetailsChanged": "Fiche modifiée",
+        "ActionProgressUpdated": "Avancement mis à jour",
+        "MilestonePlanned": "Jalon planifié",
+        "MilestoneReached": "Jalon atteint",
+        "IndicatorDefined": "Indicateur défini",
+        "ReportSubmitted": "Rapport soumis",
+        "ReportApproved": "Rapport approuvé",
+        "ReportReturned": "Rapport renvoyé",
+    },
+    "nl": {
+        "ActionDetailsChanged": "Fiche gewijzigd",
+        "ActionProgressUpdated": "Voortgang bijgewerkt",
+        "MilestonePlanned": "Mijlpaal gepland",
+        "MilestoneReached": "Mijlpaal bereikt",
+        "IndicatorDefined": "Indicator vastgelegd",
+        "ReportSubmitted": "Verslag ingediend",
+        "ReportApproved": "Verslag goedgekeurd",
+        "ReportReturned": "Verslag teruggestuurd",
+    },
 }
 
 
@@ -144,12 +163,16 @@ def _milestone_overdue(d: dict[str, Any], lang: Language) -> tuple[str, list[str
     title = localized(lang, d["title_fr"], d["title_nl"])
     if lang == "fr":
         return f"Action {d['action_number']} : jalon en retard", [
-            f"Le jalon « {title} » de l'action {d['action_number']}, prévu le {d['planned_on']}, "
-            f"n'est pas atteint ({d['days_overdue']} jours de retard au {d['as_of']})."
+            (
+                f"Le jalon « {title} » de l'action {d['action_number']}, prévu le {d['planned_on']}, "
+                f"n'est pas atteint ({d['days_overdue']} jours de retard au {d['as_of']})."
+            )
         ]
     return f"Actie {d['action_number']}: mijlpaal achterstallig", [
-        f"De mijlpaal „{title}” van actie {d['action_number']}, gepland op {d['planned_on']}, "
-        f"is niet bereikt ({d['days_overdue']} dagen achterstand op {d['as_of']})."
+        (
+            f"De mijlpaal „{title}” van actie {d['action_number']}, gepland op {d['planned_on']}, "
+            f"is niet bereikt ({d['days_overdue']} dagen achterstand op {d['as_of']})."
+        )
     ]
 
 
@@ -157,10 +180,14 @@ def _meeting_held(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
     kind = KIND[lang][d["kind"]]
     items = [f"– {item['title']}" for item in d["agenda"]]
     if lang == "fr":
-        return f"{kind} du {d['held_on']}", [f"{kind} tenu le {d['held_on']}, {len(d['attendees'])} organisations présentes.",
-                                             *(["Ordre du jour :", *items] if items else [])]
-    return f"{kind} van {d['held_on']}", [f"{kind} gehouden op {d['held_on']}, {len(d['attendees'])} organisaties aanwezig.",
-                                          *(["Agenda:", *items] if items else [])]
+        return f"{kind} du {d['held_on']}", [
+            f"{kind} tenu le {d['held_on']}, {len(d['attendees'])} organisations présentes.",
+            *(["Ordre du jour :", *items] if items else []),
+        ]
+    return f"{kind} van {d['held_on']}", [
+        f"{kind} gehouden op {d['held_on']}, {len(d['attendees'])} organisaties aanwezig.",
+        *(["Agenda:", *items] if items else []),
+    ]
 
 
 def _decision_recorded(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
@@ -187,13 +214,17 @@ def _batch_milestone(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]
     if lang == "fr":
         return f"Votre lot {d['reference']} : {what}", [
             f"Votre lot {d['reference']} ({fmt_number(d['declared'], lang)} appareils déclarés) est {what}.",
-            f"Reçus : {fmt_number(d['received'], lang)} · effacés : {fmt_number(d['wiped'], lang)} · "
-            f"échecs d'effacement : {fmt_number(d['failed'], lang)} · livrés : {fmt_number(d['delivered'], lang)}.",
+            (
+                f"Reçus : {fmt_number(d['received'], lang)} · effacés : {fmt_number(d['wiped'], lang)} · "
+                f"échecs d'effacement : {fmt_number(d['failed'], lang)} · livrés : {fmt_number(d['delivered'], lang)}."
+            ),
         ]
     return f"Uw partij {d['reference']}: {what}", [
         f"Uw partij {d['reference']} ({fmt_number(d['declared'], lang)} aangegeven toestellen) is {what}.",
-        f"Ontvangen: {fmt_number(d['received'], lang)} · gewist: {fmt_number(d['wiped'], lang)} · "
-        f"mislukte wissingen: {fmt_number(d['failed'], lang)} · geleverd: {fmt_number(d['delivered'], lang)}.",
+        (
+            f"Ontvangen: {fmt_number(d['received'], lang)} · gewist: {fmt_number(d['wiped'], lang)} · "
+            f"mislukte wissingen: {fmt_number(d['failed'], lang)} · geleverd: {fmt_number(d['delivered'], lang)}."
+        ),
     ]
 
 
@@ -207,13 +238,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Language], tuple[str, list[str]]]
     "DecisionRecorded": _decision_recorded,
     "AnnualReportPublished": _annual_report,
     "BatchMilestoneReached": _batch_milestone,
-    **{t: (lambda d, lang, t=t: _changes(t, d, lang)) for t in WHAT["fr"]},
+    **{t: partial(_changes, t) for t in WHAT["fr"]},
 }
-
-
-# Events about one organisation's own business go to that organisation only, not to every
-# subscriber of the type: the field of the event that names it.
-ADDRESSED_TO = {"BatchMilestoneReached": "donor"}
 
 
 def render(envelope: Envelope, language: Language) -> Message:

@@ -26,7 +26,9 @@ def declare_publishers(broker: KafkaBroker, service: str) -> None:
     so that the document lists them; nothing is sent through these publishers."""
     for spec in TOPICS:
         if spec.producer == service:
-            broker.publisher(spec.name, title=f"{service}:{spec.name}", description=spec.description, include_in_schema=True)
+            broker.publisher(
+                spec.name, title=f"{service}:{spec.name}", description=spec.description, include_in_schema=True
+            )
 
 
 def _payload(event_types: list[str]) -> dict[str, Any]:
@@ -35,7 +37,9 @@ def _payload(event_types: list[str]) -> dict[str, Any]:
 
 
 def document(broker: KafkaBroker, *, title: str, description: str) -> dict[str, Any]:
-    doc: dict[str, Any] = AsyncAPI(broker, title=title, version="1.0.0", description=description).to_specification().to_jsonable()
+    doc: dict[str, Any] = (
+        AsyncAPI(broker, title=title, version="1.0.0", description=description).to_specification().to_jsonable()
+    )
     doc["servers"] = {"local": LOCAL_SERVER}
     for channel in doc.get("channels", {}).values():
         channel["servers"] = [{"$ref": "#/servers/local"}]

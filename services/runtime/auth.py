@@ -17,7 +17,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from passerelle_contracts import Actor
 
-TOKEN_PREFIX = "psk"
+TOKEN_PREFIX = "psk"  # noqa: S105 - the tokens' public prefix, not a secret
 bearer = HTTPBearer(auto_error=False, description="An API key created with `create-api-key`.")
 
 
@@ -56,16 +56,16 @@ def require(*roles: str) -> Callable[..., object]:
     """A FastAPI dependency: the caller's Actor, if its key is valid and its role is allowed."""
     allowed: Iterable[str] = roles
 
-    async def dependency(
-        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
-    ) -> Actor:
+    async def dependency(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Actor:
         if credentials is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required (Authorization: Bearer …)")
         actor = await authenticate(request.app.state.runtime.pool, credentials.credentials)
         if actor is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key")
         if allowed and actor.role not in allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {actor.role!r} may not do this; allowed: {sorted(allowed)}")
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"role {actor.role!r} may not do this; allowed: {sorted(allowed)}"
+            )
         return actor
 
     return dependency

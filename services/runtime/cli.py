@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 import asyncpg
 import uvicorn
@@ -22,6 +22,8 @@ from .settings import ServiceSettings, load_settings
 # The contracts' roles a key can carry: "system" is Passerelle itself, never a person's key.
 ROLES = tuple(role for role in get_args(Role) if role != "system")
 
+S = TypeVar("S", bound=ServiceSettings)  # the service's own settings, given to its create_app
+
 
 @dataclass(frozen=True)
 class Command:
@@ -34,8 +36,8 @@ class Command:
 
 
 def main(
-    settings_cls: type[ServiceSettings],
-    create_app: Callable[[ServiceSettings], FastAPI],
+    settings_cls: type[S],
+    create_app: Callable[[S], FastAPI],
     migrations: Path,
     commands: Mapping[str, Command] | None = None,
 ) -> None:

@@ -77,7 +77,7 @@ class RetryPolicy:
     backoff_max_s: float = 5.0
 
     def delay(self, attempt: int) -> float:
-        return min(self.backoff_initial_s * 2 ** (attempt - 1), self.backoff_max_s)
+        return min(self.backoff_initial_s * 2.0 ** (attempt - 1), self.backoff_max_s)
 
 
 class ReliableConsumer:
@@ -208,7 +208,7 @@ def subscribe(
         raw = message.raw_message
         batch = raw if isinstance(raw, (tuple, list)) else (raw,)  # the in-memory test broker gives a list
         for record in batch:
-            await consumer.handle(record)  # type: ignore[arg-type]
+            await consumer.handle(record)
 
     on_batch.__name__ = f"on_{consumer.name.replace('-', '_')}"
     broker.subscriber(

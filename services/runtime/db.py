@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
 
@@ -17,20 +17,31 @@ from .logs import get_logger
 log = get_logger(__name__)
 
 
-
 class Executor(Protocol):
     """What repositories need of asyncpg: a pooled connection inside a transaction, or the pool
     itself for single statements (both have these methods)."""
 
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str: ...
 
-    async def executemany(self, command: str, args: Iterable[Sequence[Any]], *, timeout: float | None = None) -> None: ...
+    async def executemany(
+        self, command: str, args: Iterable[Sequence[Any]], *, timeout: float | None = None
+    ) -> None: ...
 
     async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> list[asyncpg.Record]: ...
 
     async def fetchrow(self, query: str, *args: Any, timeout: float | None = None) -> asyncpg.Record | None: ...
 
     async def fetchval(self, query: str, *args: Any, column: int = 0, timeout: float | None = None) -> Any: ...
+
+
+if TYPE_CHECKING:
+
+    def _executors(
+        pool: asyncpg.Pool, connection: asyncpg.Connection, pooled: asyncpg.pool.PoolConnectionProxy
+    ) -> list[Executor]:
+        """Never run: mypy checks here, against asyncpg-stubs, that the pool, a connection and a
+        pooled connection (what ``pool.acquire()`` gives) all are Executors."""
+        return [pool, connection, pooled]
 
 
 RUNTIME_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -49,7 +60,9 @@ def _jsonb_decode(data: bytes) -> object:
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # Binary codecs, so that COPY (bulk intake) can carry json values too.
-    await conn.set_type_codec("jsonb", encoder=_jsonb_encode, decoder=_jsonb_decode, schema="pg_catalog", format="binary")
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_encode, decoder=_jsonb_decode, schema="pg_catalog", format="binary"
+    )
     await conn.set_type_codec(
         "json", encoder=lambda v: json.dumps(v).encode(), decoder=json.loads, schema="pg_catalog", format="binary"
     )
@@ -121,7 +134,9 @@ async def migrate(pool: asyncpg.Pool, components: dict[str, Path]) -> list[str]:
                     key = (component, migration.version)
                     if key in done:
                         if done[key] != migration.checksum:
-                            raise RuntimeError(f"applied migration {component}/{migration.name} was edited; add a new one")
+                            raise RuntimeError(
+                                f"applied migration {component}/{migration.name} was edited; add a new one"
+                            )
                         continue
                     async with conn.transaction():
                         await conn.execute(migration.sql)

@@ -10,6 +10,7 @@ import logging
 import sys
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 
 def configure_logging(service: str, level: str = "INFO", json: bool | None = None) -> None:
@@ -40,5 +41,8 @@ def configure_logging(service: str, level: str = "INFO", json: bool | None = Non
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
 
 
-def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)
+def get_logger(name: str | None = None) -> FilteringBoundLogger:
+    """A logger bound lazily to the configuration above (``make_filtering_bound_logger``; also
+    structlog's default before ``configure_logging`` runs)."""
+    logger: FilteringBoundLogger = structlog.get_logger(name)  # structlog types it Any
+    return logger

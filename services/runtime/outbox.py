@@ -21,6 +21,7 @@ producer keeps per-partition order across its own retries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -65,6 +66,7 @@ async def backlog(pool: asyncpg.Pool) -> dict[str, Any]:
                   coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) AS oldest_age_s
            FROM outbox WHERE published_at IS NULL"""
     )
+    assert row is not None  # an aggregate without GROUP BY always returns one row
     return {"pending": row["pending"], "oldest_age_s": round(float(row["oldest_age_s"]), 3)}
 
 
@@ -144,10 +146,8 @@ class OutboxRelay:
                     await self._cleanup()
                     last_cleanup = time.monotonic()
                 if sent < self._batch_size:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
-                    except TimeoutError:
-                        pass
         finally:
             self.is_leader = False
             if producer is not None:
@@ -165,7 +165,9 @@ class OutboxRelay:
         # send() appends to the partition's batch in call order and returns a future; awaiting
         # them together lets Kafka batch the records without reordering them.
         futures = [
-            await producer.send(row["topic"], row["body"].encode(), key=row["message_key"].encode(), headers=headers_of(row))
+            await producer.send(
+                row["topic"], row["body"].encode(), key=row["message_key"].encode(), headers=headers_of(row)
+            )
             for row in rows
         ]
         results = await asyncio.gather(*futures, return_exceptions=True)
@@ -183,7 +185,9 @@ class OutboxRelay:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", done)
             if errors:
-                await conn.executemany("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", errors)
+                await conn.executemany(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", errors
+                )
         self.published += len(done)
         if errors:
             raise RuntimeError(f"{len(errors)} outbox rows not published: {errors[0][1]}")

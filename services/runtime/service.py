@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ from .uow import Context, PostgresUnitOfWork, RepositoryFactory
 log = get_logger(__name__)
 
 StartHook = Callable[["Runtime"], Awaitable[None]]
+# A loop for the life of the process: an ``async def`` (asyncio runs coroutines as tasks).
+Loop = Callable[[], Coroutine[Any, Any, None]]
 STOP_TIMEOUT_S = 20.0
 
 
@@ -97,7 +99,7 @@ class Runtime:
         subscribe(self.broker, self.settings, consumer, topics)
         return consumer
 
-    def background(self, factory: Callable[[], Awaitable[None]], name: str) -> None:
+    def background(self, factory: Loop, name: str) -> None:
         """Run a loop for the life of the process (started after the broker)."""
         self._on_start.append(lambda runtime: self._spawn(factory, name))
 
@@ -115,8 +117,8 @@ class Runtime:
 
         self.background(loop, name)
 
-    async def _spawn(self, factory: Callable[[], Awaitable[None]], name: str) -> None:
-        self._tasks.append(asyncio.create_task(factory(), name=name))  # type: ignore[arg-type]
+    async def _spawn(self, factory: Loop, name: str) -> None:
+        self._tasks.append(asyncio.create_task(factory(), name=name))
 
     async def start(self) -> None:
         s = self.settings

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,7 +34,9 @@ class ServiceSettings(BaseSettings):
     http_port: int = Field(ge=0, le=65535)
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("PASSERELLE_LOG_LEVEL"))
     log_json: bool | None = Field(
-        default=None, validation_alias=AliasChoices("PASSERELLE_LOG_JSON"), description="Default: JSON unless on a terminal."
+        default=None,
+        validation_alias=AliasChoices("PASSERELLE_LOG_JSON"),
+        description="Default: JSON unless on a terminal.",
     )
     db_pool_min: int = 1
     db_pool_max: int = 10
@@ -53,10 +55,10 @@ class ServiceSettings(BaseSettings):
         return f"{self.topic_prefix}{self.service_name}.{consumer}"
 
 
-def load_settings(cls: type[S], **overrides: object) -> S:
+def load_settings(cls: type[S], **overrides: Any) -> S:
     """Read the settings once; on a missing or invalid value, exit with a message that names it."""
     try:
-        return cls(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)  # pydantic validates whatever is passed
     except ValidationError as error:
         prefix = cls.model_config.get("env_prefix", "")
         lines = [f"{cls.__name__}: invalid configuration"]

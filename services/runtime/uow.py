@@ -134,19 +134,30 @@ class UnitOfWork(abc.ABC, Generic[R]):
 
     # -- events -------------------------------------------------------------------------------
     def emit(
-        self, event: EventData, subject: str, *, occurred_at: datetime | None = None, event_id: uuid.UUID | None = None
+        self,
+        event: EventData,
+        subject: str,
+        *,
+        occurred_at: datetime | None = None,
+        event_id: uuid.UUID | None = None,
+        context: Context | None = None,
     ) -> Envelope:
         """Wrap ``event`` for ``subject`` (its aggregate id, the Kafka key) and queue it for the
-        outbox of this transaction; returns the envelope."""
+        outbox of this transaction; returns the envelope.
+
+        ``context`` replaces the unit of work's for this one event: an event caused by another one
+        emitted earlier in the same transaction (``Context.caused_by(envelope)``), which must still
+        commit with it."""
         if not self.active:
             raise RuntimeError("emit() outside 'async with uow:': the event would not commit with the state")
+        context = context or self.context
         envelope = Envelope.wrap(
             event,
             source=self.source,
             subject=subject,
-            actor=self.context.actor,
-            correlation_id=self.context.correlation_id,
-            causation_id=self.context.causation_id,
+            actor=context.actor,
+            correlation_id=context.correlation_id,
+            causation_id=context.causation_id,
             occurred_at=occurred_at,
             event_id=event_id,
         )

@@ -8,14 +8,15 @@ import json
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator
-from email.message import Message
+from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 
 from tests.conftest import CreateDatabase
 from tests.e2e import stacks
@@ -35,18 +36,20 @@ class Inbox:
     """An SMTP server on loopback that keeps what it receives."""
 
     def __init__(self) -> None:
-        self.messages: list[Message] = []
+        self.messages: list[EmailMessage] = []
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content, policy=default))
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        message = email.message_from_bytes(envelope.original_content or b"", policy=default)
+        assert isinstance(message, EmailMessage)  # the default policy builds EmailMessage
+        self.messages.append(message)
         return "250 OK"
 
-    def to(self, address: str) -> list[Message]:
+    def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
 
 
 @pytest.fixture
-def smtp() -> AsyncIterator[tuple[Inbox, int]]:
+def smtp() -> Iterator[tuple[Inbox, int]]:
     inbox, port = Inbox(), free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
@@ -71,11 +74,11 @@ if STACK == "containers":
             database.stop()
 
     @pytest.fixture(scope="session")
-    def kafka_bootstrap(container_infra: tuple[ContainerBroker, ContainerDatabase]) -> str:  # noqa: F811
+    def kafka_bootstrap(container_infra: tuple[ContainerBroker, ContainerDatabase]) -> str:
         return container_infra[0].bootstrap
 
     @pytest.fixture(scope="session")
-    def database_url_base(container_infra: tuple[ContainerBroker, ContainerDatabase]) -> str:  # noqa: F811
+    def database_url_base(container_infra: tuple[ContainerBroker, ContainerDatabase]) -> str:
         return container_infra[1].url_base
 
     @pytest.fixture
@@ -124,7 +127,10 @@ async def system(
 
 
 def call(
-    url: str, body: dict | None = None, token: str | None = None, headers: dict[str, str] | None = None,
+    url: str,
+    body: dict | None = None,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
     method: str | None = None,
 ) -> tuple[int, Any]:
     """JSON over real HTTP; returns (status, decoded body)."""
@@ -143,4 +149,5 @@ def call(
 
 def fetch(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=30) as response:
-        return response.read()  # type: ignore[no-any-return]
+        body: bytes = response.read()
+        return body

@@ -6,6 +6,7 @@ and the broker's restart()."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -56,7 +57,7 @@ class ContainerProcess:
         self.image = image_name
 
     def start(self) -> None:
-        global started_containers
+        global started_containers  # noqa: PLW0603 - a session-wide count the suite reports
         wrapped = self._wrapped()
         if wrapped is None:
             self.container.start()
@@ -76,10 +77,8 @@ class ContainerProcess:
         self._wrapped().wait(timeout=30)
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # already gone
             self.container.stop()
-        except Exception:  # noqa: BLE001 - already gone
-            pass
 
     def logs(self) -> str:
         stdout, stderr = self.container.get_logs()
@@ -118,18 +117,33 @@ class ContainerService(ContainerProcess):
         # The test's temporary folders are shared, so a command that writes files (--out) writes them
         # here; as root, since pytest's folders belong to the test's user and are private.
         shared = {"/tmp": {"bind": "/tmp", "mode": "rw"}}
-        output = client.containers.run(self.image, [f"services.{self.name}", *args], environment=self.env,
-                                       network_mode="host", remove=True, stdout=True, stderr=False, volumes=shared,
-                                       user="0")
+        output = client.containers.run(
+            self.image,
+            [f"services.{self.name}", *args],
+            environment=self.env,
+            network_mode="host",
+            remove=True,
+            stdout=True,
+            stderr=False,
+            volumes=shared,
+            user="0",
+        )
         return output.decode().strip().splitlines()[-1]
 
 
 class ContainerBroker(ContainerProcess):
     def __init__(self, port: int, controller_port: int) -> None:
-        super().__init__("kafka", image("kafka"), {
-            "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(controller_port),
-            "KAFKA_ADVERTISED_HOST": "127.0.0.1", "KAFKA_ADVERTISED_PORT": str(port), "KAFKA_BIND_HOST": "127.0.0.1",
-        })
+        super().__init__(
+            "kafka",
+            image("kafka"),
+            {
+                "KAFKA_PORT": str(port),
+                "KAFKA_CONTROLLER_PORT": str(controller_port),
+                "KAFKA_ADVERTISED_HOST": "127.0.0.1",
+                "KAFKA_ADVERTISED_PORT": str(port),
+                "KAFKA_BIND_HOST": "127.0.0.1",
+            },
+        )
         self.bootstrap = f"127.0.0.1:{port}"
 
     async def wait_ready(self) -> None:
@@ -157,10 +171,16 @@ class ContainerBroker(ContainerProcess):
 
 class ContainerDatabase(ContainerProcess):
     def __init__(self, port: int) -> None:
-        super().__init__("postgres", image("postgres"), {
-            "POSTGRES_PORT": str(port), "POSTGRES_LISTEN": "127.0.0.1", "POSTGRES_PASSWORD": "passerelle",
-            "POSTGRES_DATABASES": "passerelle_test",
-        })
+        super().__init__(
+            "postgres",
+            image("postgres"),
+            {
+                "POSTGRES_PORT": str(port),
+                "POSTGRES_LISTEN": "127.0.0.1",
+                "POSTGRES_PASSWORD": "passerelle",
+                "POSTGRES_DATABASES": "passerelle_test",
+            },
+        )
         self.url_base = f"postgresql://passerelle:passerelle@127.0.0.1:{port}"
 
     async def wait_ready(self) -> None:

@@ -15,7 +15,9 @@ pytestmark = [pytest.mark.infra, pytest.mark.skipif(STACK != "containers", reaso
 
 
 def test_images_whose_inputs_did_not_change_are_not_rebuilt() -> None:
-    result = subprocess.run([ROOT / "scripts" / "containers", "build"], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [ROOT / "scripts" / "containers", "build"], check=False, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr
     for image in ("base", "kafka", "postgres", "services"):
         assert f"{image}: up to date" in result.stderr + result.stdout, result.stderr

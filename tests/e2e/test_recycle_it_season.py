@@ -22,11 +22,16 @@ pytestmark = pytest.mark.infra
 DONORS = {"cirb-paradigm": 800, "easy-brussels": 700, "actiris": 500}
 PUBLIC_BODIES = ("cirb-paradigm", "actiris")  # their donations count for action 57; easy.brussels is an administration
 REFURBISHER = "asbl-reconditionnement-exemple"
-RECIPIENTS = ([("secondary-school", "laptop", 45, "young-people")] * 10 + [("pupils-association", "laptop", 40, "young-people")] * 8
-              + [("retirement-home", "tablet", 30, "seniors")] * 6 + [("epn", "desktop", 35, None)] * 6)
+RECIPIENTS = (
+    [("secondary-school", "laptop", 45, "young-people")] * 10
+    + [("pupils-association", "laptop", 40, "young-people")] * 8
+    + [("retirement-home", "tablet", 30, "seniors")] * 6
+    + [("epn", "desktop", 35, None)] * 6
+)
 TABLET_CAP = 100  # retirement homes may get at most 100 tablets this year: 6 x 30 asked
 FAILING = 20
-YEAR = str(date.today().year)
+TODAY = date.today()  # noqa: DTZ011 - the services date their records by the host's local day
+YEAR = str(TODAY.year)
 
 
 def device_csv(donor: str, n: int, rng: random.Random) -> str:
@@ -53,22 +58,43 @@ async def gather_limited(calls: list[Any], limit: int = 8) -> list[Any]:
 async def test_a_recycle_it_season(system: dict[str, ServiceProcess], smtp: tuple[Inbox, int]) -> None:
     rng = random.Random(2024)
     equipment, actions, notifications = system["equipment"], system["actions"], system["notifications"]
-    coordination = {"Authorization": "Bearer " + equipment.cli(
-        "create-api-key", "--organisation", "coordination-inclusion-numerique", "--role", "coordination")}
-    refurbisher = {"Authorization": "Bearer " + equipment.cli("create-api-key", "--organisation", REFURBISHER, "--role", "refurbisher")}
-    notify = {"Authorization": "Bearer " + notifications.cli(
-        "create-api-key", "--organisation", "coordination-inclusion-numerique", "--role", "coordination")}
+    coordination = {
+        "Authorization": "Bearer "
+        + equipment.cli(
+            "create-api-key", "--organisation", "coordination-inclusion-numerique", "--role", "coordination"
+        )
+    }
+    refurbisher = {
+        "Authorization": "Bearer "
+        + equipment.cli("create-api-key", "--organisation", REFURBISHER, "--role", "refurbisher")
+    }
+    notify = {
+        "Authorization": "Bearer "
+        + notifications.cli(
+            "create-api-key", "--organisation", "coordination-inclusion-numerique", "--role", "coordination"
+        )
+    }
     async with httpx.AsyncClient(base_url=equipment.url, timeout=120) as eq, httpx.AsyncClient(timeout=30) as plain:
         # Donors subscribe to their batches' milestones in the notifications service.
         for donor in DONORS:
-            await plain.put(f"{notifications.url}/partners/{donor}", headers=notify, json={
-                "name": donor, "email": f"{donor}@donors.passerelle.example", "language": "fr"})
-            await plain.put(f"{notifications.url}/partners/{donor}/subscriptions", headers=notify,
-                            json={"event_types": ["BatchMilestoneReached"]})
+            await plain.put(
+                f"{notifications.url}/partners/{donor}",
+                headers=notify,
+                json={"name": donor, "email": f"{donor}@donors.passerelle.example", "language": "fr"},
+            )
+            await plain.put(
+                f"{notifications.url}/partners/{donor}/subscriptions",
+                headers=notify,
+                json={"event_types": ["BatchMilestoneReached"]},
+            )
 
         # Intake: three batches from CSV.
         for donor, n in DONORS.items():
-            report = (await eq.post(f"/batches/{donor}/RIT-{YEAR}/devices.csv", content=device_csv(donor, n, rng), headers=coordination)).json()
+            report = (
+                await eq.post(
+                    f"/batches/{donor}/RIT-{YEAR}/devices.csv", content=device_csv(donor, n, rng), headers=coordination
+                )
+            ).json()
             assert (report["created"], report["errors"]) == (n, [])
         devices = (await eq.get("/devices", params={"limit": 5000})).json()
         assert len(devices) == 2000
@@ -76,32 +102,46 @@ async def test_a_recycle_it_season(system: dict[str, ServiceProcess], smtp: tupl
         # Custody: each donor's batch to the refurbisher, who confirms.
         for donor in DONORS:
             ids = [d["id"] for d in devices if d["donor"] == donor]
-            transfer = (await eq.post("/transfers", json={"to": REFURBISHER, "devices": ids}, headers=coordination)).json()
+            transfer = (
+                await eq.post("/transfers", json={"to": REFURBISHER, "devices": ids}, headers=coordination)
+            ).json()
             assert (await eq.post(f"/transfers/{transfer['id']}/confirm", headers=refurbisher)).status_code == 200
 
         # Wiping, in bulk from the wiping station's log: a few devices fail one medium.
         failing = set(rng.sample([d["id"] for d in devices if d["kind"] != "screen"], FAILING))
-        lines = ["device,medium_id,method,tool,tool_version,passes,verification,operator,started_at,ended_at,result,warnings"]
+        lines = [
+            "device,medium_id,method,tool,tool_version,passes,verification,operator,started_at,ended_at,result,warnings"
+        ]
         media = {"laptop": ["m1"], "desktop": ["m1", "m2"], "tablet": ["m1"], "screen": []}
         for d in devices:
             for medium in media[d["kind"]]:
                 result = "failed" if d["id"] in failing and medium == "m1" else "passed"
-                lines.append(f"{d['short_code']},{medium},purge,nwipe,0.35,1,full,op-1,"
-                             f"{YEAR}-02-01T09:00:00+01:00,{YEAR}-02-01T10:00:00+01:00,{result},")
+                lines.append(
+                    f"{d['short_code']},{medium},purge,nwipe,0.35,1,full,op-1,"
+                    f"{YEAR}-02-01T09:00:00+01:00,{YEAR}-02-01T10:00:00+01:00,{result},"
+                )
         wiped = (await eq.post("/sanitisations.csv", content="\n".join(lines) + "\n", headers=refurbisher)).json()
         assert wiped["errors"] == [] and wiped["devices"] == 2000 - sum(d["kind"] == "screen" for d in devices)
 
         # Refurbishing: every device that passed gets a grade.
         good = [d["id"] for d in devices if d["id"] not in failing]
-        answers = await gather_limited([
-            eq.post(f"/devices/{i}/condition", json={"physical": "refurbished", "grade": rng.choice("ABC")}, headers=refurbisher)
-            for i in good
-        ])
+        answers = await gather_limited(
+            [
+                eq.post(
+                    f"/devices/{i}/condition",
+                    json={"physical": "refurbished", "grade": rng.choice("ABC")},
+                    headers=refurbisher,
+                )
+                for i in good
+            ]
+        )
         assert {a.status_code for a in answers} == {200}
 
         # The rule, whatever the order of commands: one failed device is even marked refurbished.
         bad = sorted(failing)[0]
-        marked = await eq.post(f"/devices/{bad}/condition", json={"physical": "refurbished", "grade": "A"}, headers=refurbisher)
+        marked = await eq.post(
+            f"/devices/{bad}/condition", json={"physical": "refurbished", "grade": "A"}, headers=refurbisher
+        )
         assert marked.status_code == 200
 
         # Thirty recipients ask; the Coordination reviews; caps apply to retirement homes' tablets.
@@ -109,21 +149,33 @@ async def test_a_recycle_it_season(system: dict[str, ServiceProcess], smtp: tupl
         requests = []
         for n, (kind, device, count, public) in enumerate(RECIPIENTS):
             code = f"{kind}-{n:02}"
-            await eq.put(f"/organisations/{code}", json={"name": code, "kind": kind, "commune": rng.choice(["Anderlecht", "Ixelles", "Schaerbeek"])},
-                         headers=coordination)
+            await eq.put(
+                f"/organisations/{code}",
+                json={"name": code, "kind": kind, "commune": rng.choice(["Anderlecht", "Ixelles", "Schaerbeek"])},
+                headers=coordination,
+            )
             body = {"recipient": code, "devices": {device: count}, "public": public, "beneficiaries": count * 3}
             requests.append((await eq.post("/requests", json=body, headers=coordination)).json())
         for request in requests:
-            review = await eq.post(f"/requests/{request['id']}/review", json={"decision": "accepted"}, headers=coordination)
+            review = await eq.post(
+                f"/requests/{request['id']}/review", json={"decision": "accepted"}, headers=coordination
+            )
             assert review.status_code == 200
 
         preview = (await eq.get("/allocation/preview", params={"period": YEAR})).json()
-        confirmed = (await eq.post("/allocation/confirm", json={"period": YEAR, "preview_token": preview["preview_token"]},
-                                   headers=coordination)).json()
+        confirmed = (
+            await eq.post(
+                "/allocation/confirm",
+                json={"period": YEAR, "preview_token": preview["preview_token"]},
+                headers=coordination,
+            )
+        ).json()
         allocated_ids = {d for a in confirmed["allocations"] for d in a["device_ids"]}
         assert not allocated_ids & failing, "no device without a passing wipe of every medium is allocated"
         assert bad not in allocated_ids
-        tablets_to_homes = sum(a["devices"].get("tablet", 0) for a in confirmed["allocations"] if a["recipient"].startswith("retirement"))
+        tablets_to_homes = sum(
+            a["devices"].get("tablet", 0) for a in confirmed["allocations"] if a["recipient"].startswith("retirement")
+        )
         assert tablets_to_homes == TABLET_CAP
 
         # Deliveries, each acknowledged by its recipient.
@@ -131,24 +183,49 @@ async def test_a_recycle_it_season(system: dict[str, ServiceProcess], smtp: tupl
         returning = next(a for a in confirmed["allocations"] if a["recipient"].startswith("secondary-school"))
         for n, line in enumerate(confirmed["allocations"]):
             # The first recipients acknowledge with their own key; the Coordination does it for the others.
-            recipient_key = {"Authorization": "Bearer " + equipment.cli(
-                "create-api-key", "--organisation", line["recipient"], "--role", "recipient")} if n < 3 else coordination
-            handover = (await eq.post("/handovers", json={"recipient": line["recipient"], "devices": line["device_ids"],
-                                                          "delivered_on": date.today().isoformat()}, headers=refurbisher)).json()
+            recipient_key = (
+                {
+                    "Authorization": "Bearer "
+                    + equipment.cli("create-api-key", "--organisation", line["recipient"], "--role", "recipient")
+                }
+                if n < 3
+                else coordination
+            )
+            handover = (
+                await eq.post(
+                    "/handovers",
+                    json={
+                        "recipient": line["recipient"],
+                        "devices": line["device_ids"],
+                        "delivered_on": TODAY.isoformat(),
+                    },
+                    headers=refurbisher,
+                )
+            ).json()
             ack = await eq.post(f"/handovers/{handover['id']}/acknowledge", headers=recipient_key)
             assert ack.status_code == 200, ack.text
             delivered[line["recipient"].rsplit("-", 1)[0]] += len(line["device_ids"])
             if line is returning:
                 for device_id in line["device_ids"][:3]:  # a few come back
-                    back = await eq.post(f"/devices/{device_id}/return", json={"returned_to": REFURBISHER, "reason": "Défectueux"},
-                                         headers=recipient_key)
+                    back = await eq.post(
+                        f"/devices/{device_id}/return",
+                        json={"returned_to": REFURBISHER, "reason": "Défectueux"},
+                        headers=recipient_key,
+                    )
                     assert back.status_code == 200
 
         # End of life for ten of the devices that failed their wipe; a delivered one cannot be disposed of.
+        disposal: dict[str, str] = {}
         for device_id in sorted(failing)[:10]:
-            disposal = {"recycler": "recycler-exemple", "disposed_on": date.today().isoformat(), "method": "destruction",
-                        "certificate_reference": f"DEST-{device_id[:8]}"}
-            assert (await eq.post(f"/devices/{device_id}/disposal", json=disposal, headers=refurbisher)).status_code == 200
+            disposal = {
+                "recycler": "recycler-exemple",
+                "disposed_on": TODAY.isoformat(),
+                "method": "destruction",
+                "certificate_reference": f"DEST-{device_id[:8]}",
+            }
+            assert (
+                await eq.post(f"/devices/{device_id}/disposal", json=disposal, headers=refurbisher)
+            ).status_code == 200
         in_use = confirmed["allocations"][-1]["device_ids"][0]
         assert (await eq.post(f"/devices/{in_use}/disposal", json=disposal, headers=coordination)).status_code == 409
         weee = (await eq.get(f"/weee/{YEAR}.csv")).text.strip().splitlines()
@@ -171,8 +248,11 @@ async def test_a_recycle_it_season(system: dict[str, ServiceProcess], smtp: tupl
             detail = httpx.get(f"{actions.url}/actions/{number}", timeout=10).json()
             return next(i["current_value"] for i in detail["indicators"] if i["code"] == code)
 
-        await eventually(lambda: indicator(47, "a47-devices-schools") == delivered["secondary-school"], timeout=60,
-                         what="schools' deliveries counted for action 47")
+        await eventually(
+            lambda: indicator(47, "a47-devices-schools") == delivered["secondary-school"],
+            timeout=60,
+            what="schools' deliveries counted for action 47",
+        )
         assert indicator(46, "a46-devices-pupils") == delivered["pupils-association"]
         assert indicator(52, "a52-devices-retirement-homes") == delivered["retirement-home"] == TABLET_CAP
         assert indicator(30, "a30-devices-epn") == delivered["epn"]
@@ -182,7 +262,10 @@ async def test_a_recycle_it_season(system: dict[str, ServiceProcess], smtp: tupl
     # Each donor heard of its own batch: received and sanitised, as counts.
     inbox, _ = smtp
     for donor in DONORS:
-        await eventually(lambda donor=donor: len(inbox.to(f"{donor}@donors.passerelle.example")) >= 2, timeout=30,
-                         what=f"{donor} told of its batch")
+
+        def told(donor: str = donor) -> bool:
+            return len(inbox.to(f"{donor}@donors.passerelle.example")) >= 2
+
+        await eventually(told, timeout=30, what=f"{donor} told of its batch")
         subjects = sorted(m["Subject"] for m in inbox.to(f"{donor}@donors.passerelle.example"))
         assert subjects == [f"[Passerelle] Votre lot RIT-{YEAR} : effacé", f"[Passerelle] Votre lot RIT-{YEAR} : reçu"]

@@ -18,7 +18,9 @@ from tests.support import eventually, produce
 
 pytestmark = pytest.mark.infra
 
-EXAMPLE = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "examples" / "DevicesDelivered.v1.json").read_text())
+EXAMPLE = json.loads(
+    (Path(__file__).resolve().parents[2] / "contracts" / "examples" / "DevicesDelivered.v1.json").read_text()
+)
 
 
 def actions_db(system: dict[str, Any]) -> str:
@@ -34,8 +36,12 @@ async def test_a_service_killed_mid_stream_and_restarted_loses_nothing_and_dupli
     for n in range(300):
         event = json.loads(json.dumps(EXAMPLE))
         event["event_id"] = str(uuid.uuid4())
-        event["data"].update(delivery_id=str(uuid.uuid4()), devices={"laptop": 1 + n % 3}, total_devices=1 + n % 3,
-                             donor_kind="regional-administration")
+        event["data"].update(
+            delivery_id=str(uuid.uuid4()),
+            devices={"laptop": 1 + n % 3},
+            total_devices=1 + n % 3,
+            donor_kind="regional-administration",
+        )
         messages.append((f"delivery-{n % 5}".encode(), json.dumps(event).encode()))
     expected = sum(json.loads(v)["data"]["total_devices"] for _, v in messages)
     conn = await asyncpg.connect(actions_db(system))
@@ -53,22 +59,32 @@ async def test_a_service_killed_mid_stream_and_restarted_loses_nothing_and_dupli
         await actions.wait_ready()
         await eventually(lambda: _at_least(applied, len(messages)), timeout=120, what="every delivery applied")
         assert await applied() == len(messages)
-        assert await conn.fetchval("SELECT count(*) FROM measurements WHERE indicator_code = 'a46-devices-pupils'") == len(messages)
+        assert await conn.fetchval(
+            "SELECT count(*) FROM measurements WHERE indicator_code = 'a46-devices-pupils'"
+        ) == len(messages)
         assert await conn.fetchval("SELECT current_value FROM indicators WHERE code = 'a46-devices-pupils'") == expected
     finally:
         await conn.close()
 
 
-async def test_the_broker_restarted_mid_stream_loses_nothing_and_duplicates_nothing(system: dict[str, Any], broker: Any) -> None:
+async def test_the_broker_restarted_mid_stream_loses_nothing_and_duplicates_nothing(
+    system: dict[str, Any], broker: Any
+) -> None:
     equipment, actions = system["equipment"], system["actions"]
     token = equipment.cli("create-api-key", "--organisation", "caban", "--role", "refurbisher")
     delivery = {"recipient": "asbl-devoirs", "recipient_kind": "pupils-association", "delivered_on": "2026-01-15"}
     total = 0
     for n in range(30):
         if n == 12:
-            await asyncio.to_thread(broker.restart)  # the equipment service keeps taking commands: they wait in its outbox
-        status, answer = call(equipment.url + "/deliveries", {**delivery, "devices": {"laptop": 1 + n % 4}}, token,
-                              {"Idempotency-Key": f"restart-{n}"})
+            await asyncio.to_thread(
+                broker.restart
+            )  # the equipment service keeps taking commands: they wait in its outbox
+        status, answer = call(
+            equipment.url + "/deliveries",
+            {**delivery, "devices": {"laptop": 1 + n % 4}},
+            token,
+            {"Idempotency-Key": f"restart-{n}"},
+        )
         assert status == 201, answer
         total += 1 + n % 4
     if hasattr(broker, "wait_ready"):
@@ -81,7 +97,9 @@ async def test_the_broker_restarted_mid_stream_loses_nothing_and_duplicates_noth
     await eventually(lambda: indicator() == total, timeout=180, interval=0.5, what=f"all {total} devices counted")
     conn = await asyncpg.connect(actions_db(system))
     try:
-        assert await conn.fetchval("SELECT count(*) FROM measurements WHERE indicator_code = 'a46-devices-pupils'") == 30
+        assert (
+            await conn.fetchval("SELECT count(*) FROM measurements WHERE indicator_code = 'a46-devices-pupils'") == 30
+        )
     finally:
         await conn.close()
     await asyncio.sleep(2)

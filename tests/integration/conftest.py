@@ -27,7 +27,9 @@ class ActionsUnderTest:
 
 
 @contextlib.asynccontextmanager
-async def running_actions(database_url: str, kafka_bootstrap: str, topic_prefix: str, **overrides: Any) -> AsyncIterator[ActionsUnderTest]:
+async def running_actions(
+    database_url: str, kafka_bootstrap: str, topic_prefix: str, **overrides: Any
+) -> AsyncIterator[ActionsUnderTest]:
     """The actions service in this process: real database and broker, HTTP through ASGI."""
     settings = ActionsSettings(
         database_url=database_url,
@@ -50,7 +52,9 @@ async def running_actions(database_url: str, kafka_bootstrap: str, topic_prefix:
 
 
 @pytest.fixture
-async def actions(create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[ActionsUnderTest]:
+async def actions(
+    create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str
+) -> AsyncIterator[ActionsUnderTest]:
     async with running_actions(await create_database("actions"), kafka_bootstrap, topic_prefix) as service:
         yield service
 
@@ -73,9 +77,28 @@ async def equipment(create_database: CreateDatabase, kafka_bootstrap: str, topic
     from services.equipment.settings import EquipmentSettings
 
     settings = EquipmentSettings(
-        database_url=await create_database("equipment"), kafka_bootstrap=kafka_bootstrap,
+        database_url=await create_database("equipment"),
+        kafka_bootstrap=kafka_bootstrap,
         topic_prefix=f"{topic_prefix}{uuid.uuid4().hex[:6]}.",
-        http_port=0, outbox_poll_interval_s=0.2,
+        http_port=0,
+        outbox_poll_interval_s=0.2,
     )
     async with running_service(create_equipment, settings, "http://equipment") as service:
+        yield service
+
+
+@pytest.fixture
+async def funding(create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Any]:
+    """The funding service in this process (same shape as ``actions``: app, client, key())."""
+    from services.funding.app import create_app as create_funding
+    from services.funding.settings import FundingSettings
+
+    settings = FundingSettings(
+        database_url=await create_database("funding"),
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=f"{topic_prefix}{uuid.uuid4().hex[:6]}.",
+        http_port=0,
+        outbox_poll_interval_s=0.2,
+    )
+    async with running_service(create_funding, settings, "http://funding") as service:
         yield service

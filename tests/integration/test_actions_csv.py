@@ -35,12 +35,16 @@ async def test_the_plan_exported_imports_into_an_empty_service_and_again_changes
         assert (await empty.client.get("/actions")).json() == []
         first = (await empty.client.post("/import/actions.csv", content=exported["actions"], headers=headers)).json()
         assert (first["created"], first["errors"]) == (66, [])
-        indicators = (await empty.client.post("/import/indicators.csv", content=exported["indicators"], headers=headers)).json()
+        indicators = (
+            await empty.client.post("/import/indicators.csv", content=exported["indicators"], headers=headers)
+        ).json()
         assert indicators["created"] == len(rows(exported["indicators"]))
         again = (await empty.client.post("/import/actions.csv", content=exported["actions"], headers=headers)).json()
         assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 66)
         assert (await empty.client.get("/export/actions.csv")).text == exported["actions"], "one format both ways"
-        assert await empty.runtime.pool.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'ActionRegistered'") == 66
+        assert (
+            await empty.runtime.pool.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'ActionRegistered'") == 66
+        )
 
 
 async def test_an_import_reports_each_bad_row_and_applies_the_good_ones(actions: ActionsUnderTest) -> None:
@@ -54,7 +58,12 @@ async def test_an_import_reports_each_bad_row_and_applies_the_good_ones(actions:
     records[4]["chantier"] = "9"  # action 5 sits in chantier 1
     report = (await actions.client.post("/import/actions.csv", content=to_csv(records[:6]), headers=headers)).json()
     assert (report["updated"], report["unchanged"]) == (1, 1)
-    assert [(e["line"], e["column"]) for e in report["errors"]] == [(3, None), (4, None), (5, "progress"), (6, "chantier")]
+    assert [(e["line"], e["column"]) for e in report["errors"]] == [
+        (3, None),
+        (4, None),
+        (5, "progress"),
+        (6, "chantier"),
+    ]
     assert "cannot go from not_started to completed" in report["errors"][0]["reason"]
     assert "nobody" in report["errors"][1]["reason"]
     one = (await actions.client.get("/actions/1")).json()
@@ -71,5 +80,7 @@ async def test_measurements_import_once_per_external_id(actions: ActionsUnderTes
     assert (second["created"], second["unchanged"]) == (0, 2)
     exported = rows((await actions.client.get("/export/measurements.csv")).text)
     assert [(r["external_id"], r["value"]) for r in exported] == [("m-1", "12"), ("m-2", "15")]
-    missing = (await actions.client.post("/import/measurements.csv", content="indicator,value\n", headers=headers)).json()
+    missing = (
+        await actions.client.post("/import/measurements.csv", content="indicator,value\n", headers=headers)
+    ).json()
     assert "missing columns: external_id, measured_on, source" in missing["errors"][0]["reason"]

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from passerelle_contracts import Envelope
 from passerelle_contracts.actions_v1 import TOPIC
 
-from services.actions.milestones import announce_overdue
+from services.actions.handlers.milestones import AnnounceOverdue, announce_overdue
+from services.runtime.uow import Context
 from tests.integration.conftest import ActionsUnderTest
 from tests.support import envelopes, eventually, read_topic
 
@@ -20,6 +22,11 @@ async def outbox_types(actions: ActionsUnderTest, number: int) -> list[str]:
         "SELECT event_type FROM outbox WHERE message_key = $1 ORDER BY id", f"action-{number}"
     )
     return [r["event_type"] for r in rows]
+
+
+async def check_overdue(actions: ActionsUnderTest, as_of: date) -> list[Envelope]:
+    """The scheduled check, as the service runs it."""
+    return await announce_overdue(actions.runtime.unit_of_work(Context.system()), AnnounceOverdue(as_of))
 
 
 async def test_progress_rolls_up_to_chantier_and_axis_by_weight(actions: ActionsUnderTest) -> None:
@@ -34,7 +41,9 @@ async def test_progress_rolls_up_to_chantier_and_axis_by_weight(actions: Actions
     chantier7 = next(c for c in axis3["chantiers"] if c["number"] == 7)
     assert chantier7["progress"] == pytest.approx((80 * 3 + 40 * 1) / 4, abs=0.01)
     assert {a["number"]: a["weight"] for a in chantier7["actions"]} == {29: 3.0, 30: 1.0}
-    assert axis3["progress"] == pytest.approx((80 * 3 + 40) / (3 + 8), abs=0.01)  # 9 actions in axis 3, weights 3 + 8 x 1
+    assert axis3["progress"] == pytest.approx(
+        (80 * 3 + 40) / (3 + 8), abs=0.01
+    )  # 9 actions in axis 3, weights 3 + 8 x 1
     again = await client.post("/actions/29/progress", json={"progress": 80}, headers=coordination)
     assert again.json() == {"event_id": None, "changed": False}
     assert (await client.post("/actions/29/progress", json={"progress": 120}, headers=coordination)).status_code == 422
@@ -44,46 +53,73 @@ async def test_progress_rolls_up_to_chantier_and_axis_by_weight(actions: Actions
 async def test_milestones_drive_progress_and_an_overdue_one_is_announced_once(actions: ActionsUnderTest) -> None:
     owner = await actions.key("coordination-inclusion-numerique", "owner")
     client = actions.client
-    first = (await client.post("/actions/46/milestones", json={"title_fr": "Convention signée", "planned_on": "2024-03-31"}, headers=owner)).json()
-    second = (await client.post("/actions/46/milestones", json={"title_fr": "Premier lot livré", "planned_on": "2024-09-30"}, headers=owner)).json()
+    first = (
+        await client.post(
+            "/actions/46/milestones", json={"title_fr": "Convention signée", "planned_on": "2024-03-31"}, headers=owner
+        )
+    ).json()
+    second = (
+        await client.post(
+            "/actions/46/milestones", json={"title_fr": "Premier lot livré", "planned_on": "2024-09-30"}, headers=owner
+        )
+    ).json()
     response = await client.post("/actions/46/progress", json={"mode": "milestones"}, headers=owner)
     assert response.status_code == 200, response.text
-    reached = await client.post(f"/actions/46/milestones/{first['id']}/reached", json={"reached_on": "2024-03-28"}, headers=owner)
+    reached = await client.post(
+        f"/actions/46/milestones/{first['id']}/reached", json={"reached_on": "2024-03-28"}, headers=owner
+    )
     assert reached.status_code == 200, reached.text
     detail = (await client.get("/actions/46")).json()
     assert (detail["progress"], detail["progress_mode"]) == (50.0, "milestones")
-    again = await client.post(f"/actions/46/milestones/{first['id']}/reached", json={"reached_on": "2024-03-29"}, headers=owner)
+    again = await client.post(
+        f"/actions/46/milestones/{first['id']}/reached", json={"reached_on": "2024-03-29"}, headers=owner
+    )
     assert again.status_code == 409
 
-    pool, topic = actions.runtime.pool, actions.runtime.topic(TOPIC)
-    assert [e.data["milestone_id"] for e in await announce_overdue(pool, topic, date(2024, 10, 3))] == [second["id"]]
-    assert await announce_overdue(pool, topic, date(2024, 10, 4)) == [], "announced once"
+    assert [e.data["milestone_id"] for e in await check_overdue(actions, date(2024, 10, 3))] == [second["id"]]
+    assert await check_overdue(actions, date(2024, 10, 4)) == [], "announced once"
     replanned = await client.put(
-        f"/actions/46/milestones/{second['id']}", json={"title_fr": "Premier lot livré", "planned_on": "2024-12-15"}, headers=owner
+        f"/actions/46/milestones/{second['id']}",
+        json={"title_fr": "Premier lot livré", "planned_on": "2024-12-15"},
+        headers=owner,
     )
     assert replanned.status_code == 200
-    assert await announce_overdue(pool, topic, date(2024, 12, 1)) == []
-    [overdue] = await announce_overdue(pool, topic, date(2024, 12, 20))
+    assert await check_overdue(actions, date(2024, 12, 1)) == []
+    [overdue] = await check_overdue(actions, date(2024, 12, 20))
     assert overdue.data["days_overdue"] == 5
     assert await outbox_types(actions, 46) == [
-        "ActionRegistered", "IndicatorDefined", "MilestonePlanned", "MilestonePlanned", "ActionProgressUpdated", "MilestoneReached",
-        "ActionProgressUpdated", "MilestoneOverdue", "MilestonePlanned", "MilestoneOverdue",
+        "ActionRegistered",
+        "IndicatorDefined",
+        "MilestonePlanned",
+        "MilestonePlanned",
+        "ActionProgressUpdated",
+        "MilestoneReached",
+        "ActionProgressUpdated",
+        "MilestoneOverdue",
+        "MilestonePlanned",
+        "MilestoneOverdue",
     ]
 
 
-async def test_a_report_goes_from_draft_to_approved_through_a_return(actions: ActionsUnderTest, kafka_bootstrap: str) -> None:
+async def test_a_report_goes_from_draft_to_approved_through_a_return(
+    actions: ActionsUnderTest, kafka_bootstrap: str
+) -> None:
     owner = await actions.key("bruxelles-formation", "owner")
     coordination = await actions.key("coordination-inclusion-numerique", "coordination")
     client = actions.client
     report = (await client.put("/actions/38/reports/2024", json={"body": "Trois sessions."}, headers=owner)).json()
     assert report["status"] == "draft"
     rid = report["id"]
-    assert (await client.post(f"/reports/{rid}/approve", headers=coordination)).status_code == 409, "a draft is not approved"
+    assert (await client.post(f"/reports/{rid}/approve", headers=coordination)).status_code == 409, (
+        "a draft is not approved"
+    )
     assert (await client.post(f"/reports/{rid}/submit", headers=owner)).json()["status"] == "submitted"
     assert (await client.put("/actions/38/reports/2024", json={"body": "x"}, headers=owner)).status_code == 409
     assert (await client.post(f"/reports/{rid}/approve", headers=owner)).status_code == 403
     assert (await client.post(f"/reports/{rid}/return", json={"comment": " "}, headers=coordination)).status_code == 409
-    returned = await client.post(f"/reports/{rid}/return", json={"comment": "Ajoutez le nombre de participants."}, headers=coordination)
+    returned = await client.post(
+        f"/reports/{rid}/return", json={"comment": "Ajoutez le nombre de participants."}, headers=coordination
+    )
     assert returned.json()["status"] == "returned"
     await client.put("/actions/38/reports/2024", json={"body": "Trois sessions, 48 participants."}, headers=owner)
     await client.post(f"/reports/{rid}/submit", headers=owner)
@@ -94,13 +130,20 @@ async def test_a_report_goes_from_draft_to_approved_through_a_return(actions: Ac
     [listed] = (await client.get("/reports", params={"action": 38}, headers=partner)).json()
     assert listed["status"] == "approved"
     assert await outbox_types(actions, 38) == [
-        "ActionRegistered", "ReportSubmitted", "ReportReturned", "ReportSubmitted", "ReportApproved",
+        "ActionRegistered",
+        "ReportSubmitted",
+        "ReportReturned",
+        "ReportSubmitted",
+        "ReportApproved",
     ]
     topic = actions.runtime.topic(TOPIC)
 
     async def returned_event() -> list[dict]:
-        return [e for e in envelopes(await read_topic(kafka_bootstrap, topic)) if e["event_type"] == "ReportReturned"
-                and e["data"]["report_id"] == rid]
+        return [
+            e
+            for e in envelopes(await read_topic(kafka_bootstrap, topic))
+            if e["event_type"] == "ReportReturned" and e["data"]["report_id"] == rid
+        ]
 
     [event] = await eventually(returned_event, what="ReportReturned published")
     assert {"field": "comment", "old": "", "new": "Ajoutez le nombre de participants."} in event["data"]["changes"]
@@ -110,16 +153,29 @@ async def test_working_group_meetings_count_for_action_21_per_year(actions: Acti
     coordination = await actions.key("coordination-inclusion-numerique", "coordination")
     client = actions.client
     meeting = {
-        "kind": "working_group", "held_on": "2024-03-12",
+        "kind": "working_group",
+        "held_on": "2024-03-12",
         "attendees": ["coordination-inclusion-numerique", "easy-brussels", "caban"],
         "agenda": [{"action_number": 46, "title": "Matériel déclassé"}],
         "decisions": [{"action_number": 46, "decision": "Lancer l'appel aux administrations."}],
     }
     assert (await client.post("/meetings", json=meeting, headers=coordination)).status_code == 201
-    assert (await client.post("/meetings", json={**meeting, "held_on": "2024-06-18", "decisions": []}, headers=coordination)).status_code == 201
-    assert (await client.post("/meetings", json={**meeting, "kind": "copil", "held_on": "2024-07-01", "decisions": []}, headers=coordination)).status_code == 201
-    assert (await client.post("/meetings", json={**meeting, "held_on": "2025-01-20", "decisions": []}, headers=coordination)).status_code == 201
-    values = [float(m["value"]) for m in (await client.get("/indicators/a21-working-group-meetings/measurements")).json()]
+    assert (
+        await client.post("/meetings", json={**meeting, "held_on": "2024-06-18", "decisions": []}, headers=coordination)
+    ).status_code == 201
+    assert (
+        await client.post(
+            "/meetings",
+            json={**meeting, "kind": "copil", "held_on": "2024-07-01", "decisions": []},
+            headers=coordination,
+        )
+    ).status_code == 201
+    assert (
+        await client.post("/meetings", json={**meeting, "held_on": "2025-01-20", "decisions": []}, headers=coordination)
+    ).status_code == 201
+    values = [
+        float(m["value"]) for m in (await client.get("/indicators/a21-working-group-meetings/measurements")).json()
+    ]
     assert values == [1, 2, 1], "the COPIL does not count; the count restarts in 2025"
     history = (await client.get("/actions/46")).json()["history"]
     assert history[-1]["event_type"] == "DecisionRecorded"
@@ -133,7 +189,9 @@ async def test_what_changed_since_a_date_is_grouped_by_action(actions: ActionsUn
     client = actions.client
     since = datetime.now(UTC).isoformat()
     await client.post("/actions/12/status", json={"status": "planned"}, headers=coordination)
-    await client.post("/actions/12/status", json={"status": "in_progress", "traffic_light": "at_risk"}, headers=coordination)
+    await client.post(
+        "/actions/12/status", json={"status": "in_progress", "traffic_light": "at_risk"}, headers=coordination
+    )
     await client.post("/actions/3/status", json={"status": "planned"}, headers=coordination)
     changes = (await client.get("/changes", params={"since": since})).json()
     assert [c["action_number"] for c in changes] == [3, 12]
@@ -146,16 +204,28 @@ async def test_indicators_are_defined_and_measured_by_hand_once_per_external_id(
     definition = {"name_fr": "EPN labellisés", "unit": "EPN", "baseline": 29, "target": 40, "period": "2021-2024"}
     defined = await client.put("/actions/11/indicators/a11-epn-labelled", json=definition, headers=owner)
     assert defined.json()["changed"] is True
-    assert (await client.put("/actions/11/indicators/a11-epn-labelled", json=definition, headers=owner)).json()["changed"] is False
+    assert (await client.put("/actions/11/indicators/a11-epn-labelled", json=definition, headers=owner)).json()[
+        "changed"
+    ] is False
     moved = await client.put("/actions/12/indicators/a11-epn-labelled", json=definition, headers=owner)
     assert moved.status_code == 409
     measurement = {"value": 33, "measured_on": "2024-06-30", "source": "cadastre CABAN", "external_id": "epn-2024-06"}
-    assert (await client.post("/indicators/a11-epn-labelled/measurements", json=measurement, headers=owner)).json()["changed"]
-    assert not (await client.post("/indicators/a11-epn-labelled/measurements", json=measurement, headers=owner)).json()["changed"]
-    indicator = next(i for i in (await client.get("/actions/11")).json()["indicators"] if i["code"] == "a11-epn-labelled")
+    assert (await client.post("/indicators/a11-epn-labelled/measurements", json=measurement, headers=owner)).json()[
+        "changed"
+    ]
+    assert not (await client.post("/indicators/a11-epn-labelled/measurements", json=measurement, headers=owner)).json()[
+        "changed"
+    ]
+    indicator = next(
+        i for i in (await client.get("/actions/11")).json()["indicators"] if i["code"] == "a11-epn-labelled"
+    )
     assert (indicator["current_value"], indicator["target"]) == (33.0, 40.0)
     partner = await actions.key("caban", "owner")
-    assert (await client.post("/indicators/a11-epn-labelled/measurements", json={**measurement, "external_id": "x"}, headers=partner)).status_code == 403
+    assert (
+        await client.post(
+            "/indicators/a11-epn-labelled/measurements", json={**measurement, "external_id": "x"}, headers=partner
+        )
+    ).status_code == 403
 
 
 async def test_details_are_edited_by_the_coordination_with_known_organisations(actions: ActionsUnderTest) -> None:
@@ -166,6 +236,8 @@ async def test_details_are_edited_by_the_coordination_with_known_organisations(a
     ok = await client.patch("/actions/38", json={"partners": ["actiris", "epn", "startdigital"]}, headers=coordination)
     assert ok.json()["changed"]
     history = (await client.get("/actions/38")).json()["history"]
-    assert history[-1]["changes"] == [{"field": "partners", "old": "epn, startdigital", "new": "actiris, epn, startdigital"}]
+    assert history[-1]["changes"] == [
+        {"field": "partners", "old": "epn, startdigital", "new": "actiris, epn, startdigital"}
+    ]
     owner = await actions.key("bruxelles-formation", "owner")
     assert (await client.patch("/actions/38", json={"weight": 2}, headers=owner)).status_code == 403

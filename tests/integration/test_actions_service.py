@@ -10,7 +10,8 @@ import pytest
 from passerelle_contracts.actions_v1 import TOPIC
 from passerelle_contracts.equipment_v1 import TOPIC as EQUIPMENT_TOPIC
 
-from services.actions.handlers import load_plan, read_seed
+from services.actions.handlers.plan import LoadPlan, load_plan, read_seed
+from services.runtime.uow import Context
 from tests.integration.conftest import ActionsUnderTest
 from tests.support import envelopes, eventually, produce, read_topic
 
@@ -24,7 +25,8 @@ async def test_the_plan_is_loaded_once_and_announced_once(actions: ActionsUnderT
     assert await pool.fetchval("SELECT count(*) FROM actions") == 66
     assert await pool.fetchval("SELECT count(*) FROM chantiers") == 17
     plan, indicators = read_seed()
-    assert await load_plan(pool, actions.runtime.topic(TOPIC), plan, indicators) == [], "a second load adds nothing"
+    again = actions.runtime.unit_of_work(Context.system())
+    assert await load_plan(again, LoadPlan(plan, indicators)) == [], "a second load adds nothing"
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'ActionRegistered'") == 66
 
 
@@ -136,7 +138,11 @@ async def test_a_schema_invalid_message_is_dead_lettered_while_the_next_valid_on
     value = await pool.fetchval("SELECT current_value FROM indicators WHERE code = 'a46-devices-pupils'")
     assert value == valid["data"]["total_devices"]
 
-    dead = [r for r in await read_topic(kafka_bootstrap, topic + ".dlq") if json.loads(r.value)["event_id"] == invalid["event_id"]]
+    dead = [
+        r
+        for r in await read_topic(kafka_bootstrap, topic + ".dlq")
+        if json.loads(r.value)["event_id"] == invalid["event_id"]
+    ]
     assert len(dead) == 1
     headers = {k: v.decode() for k, v in dead[0].headers}
     assert headers["x-dlq-reason"] == "invalid-data"

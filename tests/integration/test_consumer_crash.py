@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -16,7 +17,9 @@ from tests.support import ServiceProcess, envelopes, eventually, free_port, prod
 
 pytestmark = pytest.mark.infra
 
-EXAMPLE = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "examples" / "DevicesDelivered.v1.json").read_text())
+EXAMPLE = json.loads(
+    (Path(__file__).resolve().parents[2] / "contracts" / "examples" / "DevicesDelivered.v1.json").read_text()
+)
 EVENTS = 400
 
 
@@ -71,7 +74,10 @@ async def test_a_consumer_killed_mid_stream_loses_nothing_and_applies_nothing_tw
         await eventually(lambda: _at_least(applied, EVENTS), timeout=120, what="every event applied")
 
         assert await applied() == EVENTS
-        assert await conn.fetchval("SELECT count(*) FROM measurements WHERE indicator_code = 'a46-devices-pupils'") == EVENTS
+        assert (
+            await conn.fetchval("SELECT count(*) FROM measurements WHERE indicator_code = 'a46-devices-pupils'")
+            == EVENTS
+        )
         value = await conn.fetchval("SELECT current_value FROM indicators WHERE code = 'a46-devices-pupils'")
         assert value == expected_total
         assert await conn.fetchval("SELECT sum(delta) FROM measurements") == expected_total
@@ -91,6 +97,6 @@ async def test_a_consumer_killed_mid_stream_loses_nothing_and_applies_nothing_tw
         await conn.close()
 
 
-async def _at_least(check, n: int):  # type: ignore[no-untyped-def]
+async def _at_least(check: Callable[[], Awaitable[int]], n: int) -> int:
     value = await check()
     return value if value >= n else 0

@@ -21,9 +21,18 @@ DEVICES = [
 
 
 def wipe(medium: str, result: str = "passed", method: str = "purge") -> dict[str, Any]:
-    return {"medium_id": medium, "method": method, "tool": "nwipe", "tool_version": "0.35", "passes": 1,
-            "verification": "full", "operator": "op-17", "started_at": "2024-02-20T09:00:00Z",
-            "ended_at": "2024-02-20T10:30:00Z", "result": result}
+    return {
+        "medium_id": medium,
+        "method": method,
+        "tool": "nwipe",
+        "tool_version": "0.35",
+        "passes": 1,
+        "verification": "full",
+        "operator": "op-17",
+        "started_at": "2024-02-20T09:00:00Z",
+        "ended_at": "2024-02-20T10:30:00Z",
+        "result": result,
+    }
 
 
 async def outbox(service: Any, event_type: str) -> list[dict[str, Any]]:
@@ -37,8 +46,9 @@ async def declared(equipment: Any) -> tuple[dict[str, str], dict[str, dict[str, 
         "refurbisher": await equipment.key(REFURBISHER, "refurbisher"),
         "coordination": await equipment.key("coordination-inclusion-numerique", "coordination"),
     }
-    answer = await equipment.client.post("/batches", json={"donor": DONOR, "reference": "PAR-2024-01", "devices": DEVICES},
-                                         headers=headers["donor"])
+    answer = await equipment.client.post(
+        "/batches", json={"donor": DONOR, "reference": "PAR-2024-01", "devices": DEVICES}, headers=headers["donor"]
+    )
     assert answer.status_code == 201, answer.text
     devices = {d["asset_tag"]: d for d in (await equipment.client.get("/devices", params={"custodian": DONOR})).json()}
     return headers, devices
@@ -46,8 +56,9 @@ async def declared(equipment: Any) -> tuple[dict[str, str], dict[str, dict[str, 
 
 async def test_a_batch_is_declared_once_by_donor_and_asset_tag(equipment: Any) -> None:
     headers, devices = await declared(equipment)
-    again = await equipment.client.post("/batches", json={"donor": DONOR, "reference": "PAR-2024-01", "devices": DEVICES},
-                                        headers=headers["donor"])
+    again = await equipment.client.post(
+        "/batches", json={"donor": DONOR, "reference": "PAR-2024-01", "devices": DEVICES}, headers=headers["donor"]
+    )
     assert (again.json()["created"], again.json()["existing"]) == (0, 3)
     [batch] = await outbox(equipment, "BatchDeclared")
     assert (batch["total_devices"], batch["devices"]) == (3, {"laptop": 1, "desktop": 1, "screen": 1})
@@ -55,19 +66,25 @@ async def test_a_batch_is_declared_once_by_donor_and_asset_tag(equipment: Any) -
     desktop = (await equipment.client.get(f"/devices/{devices['PAR-002']['id']}")).json()
     assert [m["type"] for m in desktop["media"]] == ["ssd", "hdd"]
     other = await equipment.key("easy-brussels", "donor")
-    refused = await equipment.client.post("/batches", json={"donor": DONOR, "reference": "X", "devices": DEVICES}, headers=other)
+    refused = await equipment.client.post(
+        "/batches", json={"donor": DONOR, "reference": "X", "devices": DEVICES}, headers=other
+    )
     assert refused.status_code == 403
 
 
 async def test_a_csv_intake_reports_bad_rows_and_keeps_the_good_ones(equipment: Any) -> None:
     coordination = await equipment.key("coordination-inclusion-numerique", "coordination")
-    text = ("asset_tag,serial,kind,make,model,cpu,ram_gb,storage,year\n"
-            "A1,S1,laptop,Dell,Latitude,i5,8,ssd:256,2018\n"
-            "A2,S2,toaster,Dell,X,,,,\n"
-            "A3,S3,laptop,Dell,X,,lots,,\n"
-            "A1,S9,laptop,Dell,Latitude,,,,\n"
-            "A4,S4,tablet,Apple,iPad,,,emmc:32,2019\n")
-    report = (await equipment.client.post(f"/batches/{DONOR}/CSV-1/devices.csv", content=text, headers=coordination)).json()
+    text = (
+        "asset_tag,serial,kind,make,model,cpu,ram_gb,storage,year\n"
+        "A1,S1,laptop,Dell,Latitude,i5,8,ssd:256,2018\n"
+        "A2,S2,toaster,Dell,X,,,,\n"
+        "A3,S3,laptop,Dell,X,,lots,,\n"
+        "A1,S9,laptop,Dell,Latitude,,,,\n"
+        "A4,S4,tablet,Apple,iPad,,,emmc:32,2019\n"
+    )
+    report = (
+        await equipment.client.post(f"/batches/{DONOR}/CSV-1/devices.csv", content=text, headers=coordination)
+    ).json()
     assert report["created"] == 2
     assert [(e["line"], e["column"]) for e in report["errors"]] == [(3, "kind"), (4, "ram_gb"), (5, "asset_tag")]
 
@@ -75,12 +92,23 @@ async def test_a_csv_intake_reports_bad_rows_and_keeps_the_good_ones(equipment: 
 async def test_custody_moves_when_the_receiver_confirms_and_the_donor_hears_once(equipment: Any) -> None:
     headers, devices = await declared(equipment)
     ids = [d["id"] for d in devices.values()]
-    transfer = (await equipment.client.post("/transfers", json={"to": REFURBISHER, "devices": ids}, headers=headers["donor"])).json()
-    assert (await equipment.client.post("/transfers", json={"to": REFURBISHER, "devices": ids[:1]}, headers=headers["donor"])).status_code == 409
-    assert (await equipment.client.post(f"/transfers/{transfer['id']}/confirm", headers=headers["donor"])).status_code == 403
+    transfer = (
+        await equipment.client.post("/transfers", json={"to": REFURBISHER, "devices": ids}, headers=headers["donor"])
+    ).json()
+    assert (
+        await equipment.client.post(
+            "/transfers", json={"to": REFURBISHER, "devices": ids[:1]}, headers=headers["donor"]
+        )
+    ).status_code == 409
+    assert (
+        await equipment.client.post(f"/transfers/{transfer['id']}/confirm", headers=headers["donor"])
+    ).status_code == 403
     confirmed = await equipment.client.post(f"/transfers/{transfer['id']}/confirm", headers=headers["refurbisher"])
     assert confirmed.json()["status"] == "confirmed"
-    assert {d["custodian"] for d in (await equipment.client.get("/devices", params={"batch": devices["PAR-001"]["batch_id"]})).json()} == {REFURBISHER}
+    assert {
+        d["custodian"]
+        for d in (await equipment.client.get("/devices", params={"batch": devices["PAR-001"]["batch_id"]})).json()
+    } == {REFURBISHER}
     [moved] = await outbox(equipment, "DevicesTransferred")
     assert (moved["from_organisation"], moved["to_organisation"], moved["total_devices"]) == (DONOR, REFURBISHER, 3)
     assert [m["milestone"] for m in await outbox(equipment, "BatchMilestoneReached")] == ["received"]
@@ -91,12 +119,18 @@ async def test_custody_moves_when_the_receiver_confirms_and_the_donor_hears_once
 async def test_sanitisation_issues_a_certificate_and_the_rule_holds_even_against_a_direct_write(equipment: Any) -> None:
     headers, devices = await declared(equipment)
     ids = [d["id"] for d in devices.values()]
-    transfer = (await equipment.client.post("/transfers", json={"to": REFURBISHER, "devices": ids}, headers=headers["donor"])).json()
+    transfer = (
+        await equipment.client.post("/transfers", json={"to": REFURBISHER, "devices": ids}, headers=headers["donor"])
+    ).json()
     await equipment.client.post(f"/transfers/{transfer['id']}/confirm", headers=headers["refurbisher"])
     laptop, desktop = devices["PAR-001"]["id"], devices["PAR-002"]["id"]
     refurbisher = headers["refurbisher"]
 
-    wiped = (await equipment.client.post(f"/devices/{laptop}/sanitisations", json={"records": [wipe("m1")]}, headers=refurbisher)).json()
+    wiped = (
+        await equipment.client.post(
+            f"/devices/{laptop}/sanitisations", json={"records": [wipe("m1")]}, headers=refurbisher
+        )
+    ).json()
     assert wiped["sanitisation"] == "wiped"
     [certificate] = (await equipment.client.get(f"/devices/{laptop}")).json()["certificates"]
     pdf = await equipment.client.get(f"/certificates/{certificate['id']}.pdf")
@@ -105,15 +139,22 @@ async def test_sanitisation_issues_a_certificate_and_the_rule_holds_even_against
     assert event["certificate_sha256"] == certificate["sha256"]
     assert "operator" not in str(event) and "op-17" not in str(event), "no person in events"
 
-    half = await equipment.client.post(f"/devices/{desktop}/sanitisations",
-                                       json={"records": [wipe("m1"), wipe("m2", "passed_with_warnings")]}, headers=refurbisher)
+    half = await equipment.client.post(
+        f"/devices/{desktop}/sanitisations",
+        json={"records": [wipe("m1"), wipe("m2", "passed_with_warnings")]},
+        headers=refurbisher,
+    )
     assert half.json()["sanitisation"] == "failed"
     pool: asyncpg.Pool = equipment.runtime.pool
     with pytest.raises(asyncpg.CheckViolationError, match="cannot be allocated while its sanitisation is failed"):
         await pool.execute("UPDATE devices SET allocation = 'allocated' WHERE id = $1", uuid.UUID(desktop))
-    unknown = await equipment.client.post(f"/devices/{desktop}/sanitisations", json={"records": [wipe("m9")]}, headers=refurbisher)
+    unknown = await equipment.client.post(
+        f"/devices/{desktop}/sanitisations", json={"records": [wipe("m9")]}, headers=refurbisher
+    )
     assert unknown.status_code == 422
-    fixed = await equipment.client.post(f"/devices/{desktop}/sanitisations", json={"records": [wipe("m2")]}, headers=refurbisher)
+    fixed = await equipment.client.post(
+        f"/devices/{desktop}/sanitisations", json={"records": [wipe("m2")]}, headers=refurbisher
+    )
     assert fixed.json()["sanitisation"] == "wiped"
     await pool.execute("UPDATE devices SET allocation = 'reserved' WHERE id = $1", uuid.UUID(desktop))  # now allowed
 
@@ -127,13 +168,20 @@ async def test_the_condition_follows_the_refurbishing_flow(equipment: Any) -> No
     headers, devices = await declared(equipment)
     laptop = devices["PAR-001"]["id"]
     coordination = headers["coordination"]
-    no_grade = await equipment.client.post(f"/devices/{laptop}/condition", json={"physical": "refurbished"}, headers=coordination)
+    no_grade = await equipment.client.post(
+        f"/devices/{laptop}/condition", json={"physical": "refurbished"}, headers=coordination
+    )
     assert no_grade.status_code == 422
-    done = await equipment.client.post(f"/devices/{laptop}/condition",
-                                       json={"physical": "refurbished", "grade": "A", "final_spec": {"ram_gb": 16}}, headers=coordination)
+    done = await equipment.client.post(
+        f"/devices/{laptop}/condition",
+        json={"physical": "refurbished", "grade": "A", "final_spec": {"ram_gb": 16}},
+        headers=coordination,
+    )
     assert (done.json()["physical"], done.json()["grade"]) == ("refurbished", "A")
     await equipment.client.post(f"/devices/{laptop}/condition", json={"physical": "disposed"}, headers=coordination)
-    back = await equipment.client.post(f"/devices/{laptop}/condition", json={"physical": "refurbished", "grade": "B"}, headers=coordination)
+    back = await equipment.client.post(
+        f"/devices/{laptop}/condition", json={"physical": "refurbished", "grade": "B"}, headers=coordination
+    )
     assert back.status_code == 409
     history = [h["action"] for h in (await equipment.client.get(f"/devices/{laptop}")).json()["history"]]
     assert history == ["declared", "refurbished", "disposed"]
@@ -154,16 +202,25 @@ async def test_every_device_has_a_printable_label_with_its_qr_code(equipment: An
 async def test_wipes_are_recorded_in_bulk_with_a_report_per_row(equipment: Any) -> None:
     headers, devices = await declared(equipment)
     ids = [d["id"] for d in devices.values()]
-    transfer = (await equipment.client.post("/transfers", json={"to": REFURBISHER, "devices": ids}, headers=headers["donor"])).json()
+    transfer = (
+        await equipment.client.post("/transfers", json={"to": REFURBISHER, "devices": ids}, headers=headers["donor"])
+    ).json()
     await equipment.client.post(f"/transfers/{transfer['id']}/confirm", headers=headers["refurbisher"])
     laptop, desktop = devices["PAR-001"], devices["PAR-002"]
-    head = "device,medium_id,method,tool,tool_version,passes,verification,operator,started_at,ended_at,result,warnings\n"
-    row = "{device},{medium},purge,nwipe,0.35,1,full,op-3,2024-02-20T09:00:00+01:00,2024-02-20T10:00:00+01:00,{result},\n"
-    text = (head + row.format(device=laptop["short_code"], medium="m1", result="passed")
-            + row.format(device=desktop["id"], medium="m1", result="passed")
-            + row.format(device=desktop["id"], medium="m2", result="failed")
-            + row.format(device="PSR-NONE-XXXX", medium="m1", result="passed")
-            + row.format(device=laptop["short_code"], medium="m1", result="maybe"))
+    head = (
+        "device,medium_id,method,tool,tool_version,passes,verification,operator,started_at,ended_at,result,warnings\n"
+    )
+    row = (
+        "{device},{medium},purge,nwipe,0.35,1,full,op-3,2024-02-20T09:00:00+01:00,2024-02-20T10:00:00+01:00,{result},\n"
+    )
+    text = (
+        head
+        + row.format(device=laptop["short_code"], medium="m1", result="passed")
+        + row.format(device=desktop["id"], medium="m1", result="passed")
+        + row.format(device=desktop["id"], medium="m2", result="failed")
+        + row.format(device="PSR-NONE-XXXX", medium="m1", result="passed")
+        + row.format(device=laptop["short_code"], medium="m1", result="maybe")
+    )
     report = (await equipment.client.post("/sanitisations.csv", content=text, headers=headers["refurbisher"])).json()
     assert (report["devices"], report["records"]) == (2, 3)
     assert [(e["line"], e["column"]) for e in report["errors"]] == [(5, "device"), (6, "result")]

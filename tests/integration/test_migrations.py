@@ -27,7 +27,9 @@ async def test_migrations_apply_once_on_a_fresh_database_and_refuse_an_edited_on
             await db.migrate(pool, components)
 
         (tmp_path / "0001_things.sql").write_text("-- why: a table for the test\nCREATE TABLE things (id int);\n")
-        (tmp_path / "0002_broken.sql").write_text("-- why: fails half-way\nCREATE TABLE more (id int);\nSELECT nonsense;\n")
+        (tmp_path / "0002_broken.sql").write_text(
+            "-- why: fails half-way\nCREATE TABLE more (id int);\nSELECT nonsense;\n"
+        )
         with pytest.raises(Exception, match="nonsense"):
             await db.migrate(pool, components)
         assert await pool.fetchval("SELECT to_regclass('more')") is None, "a failed migration leaves nothing behind"

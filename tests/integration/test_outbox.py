@@ -9,9 +9,10 @@ import os
 import subprocess
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from passerelle_contracts import SYSTEM_ACTOR, Envelope
 from passerelle_contracts.funding_v1 import TOPIC, GrantAwarded
@@ -27,8 +28,14 @@ pytestmark = pytest.mark.infra
 
 def grant(n: int) -> GrantAwarded:
     return GrantAwarded(
-        grant_id=str(uuid.uuid4()), call_code=f"AAP-{n}", call_kind="regional-call", beneficiary="epn-ixelles",
-        beneficiary_kind="epn", public="seniors", amount_eur="1000.00", awarded_on="2024-06-01",
+        grant_id=str(uuid.uuid4()),
+        call_code=f"AAP-{n}",
+        call_kind="regional-call",
+        beneficiary="epn-ixelles",
+        beneficiary_kind="epn",
+        public="seniors",
+        amount_eur="1000.00",
+        awarded_on="2024-06-01",
     )
 
 
@@ -37,7 +44,7 @@ def envelope(subject: str, n: int) -> Envelope:
 
 
 @contextlib.asynccontextmanager
-async def relay_running(dsn: str, pool, bootstrap: str) -> AsyncIterator[OutboxRelay]:  # type: ignore[no-untyped-def]
+async def relay_running(dsn: str, pool: asyncpg.Pool, bootstrap: str) -> AsyncIterator[OutboxRelay]:
     relay = OutboxRelay(dsn=dsn, pool=pool, bootstrap=bootstrap, poll_interval_s=0.2)
     task = asyncio.create_task(relay.run())
     try:
@@ -49,7 +56,7 @@ async def relay_running(dsn: str, pool, bootstrap: str) -> AsyncIterator[OutboxR
 
 
 @pytest.fixture
-async def outbox_db(create_database: CreateDatabase) -> AsyncIterator[tuple[str, object]]:
+async def outbox_db(create_database: CreateDatabase) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
     dsn = await create_database("outbox")
     pool = await db.create_pool(dsn)
     await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS})
@@ -57,7 +64,9 @@ async def outbox_db(create_database: CreateDatabase) -> AsyncIterator[tuple[str,
     await pool.close()
 
 
-async def test_the_relay_publishes_every_row_in_order_per_aggregate(outbox_db, kafka_bootstrap: str, topic_prefix: str) -> None:
+async def test_the_relay_publishes_every_row_in_order_per_aggregate(
+    outbox_db, kafka_bootstrap: str, topic_prefix: str
+) -> None:
     dsn, pool = outbox_db
     topic = topic_prefix + TOPIC
     written: dict[str, list[str]] = defaultdict(list)
@@ -78,7 +87,7 @@ async def test_the_relay_publishes_every_row_in_order_per_aggregate(outbox_db, k
     assert headers["event_type"] == b"GrantAwarded"
 
 
-async def _pending_is_zero(pool) -> bool:  # type: ignore[no-untyped-def]
+async def _pending_is_zero(pool: asyncpg.Pool) -> bool:
     return (await backlog(pool))["pending"] == 0
 
 
@@ -103,12 +112,12 @@ async def test_a_row_that_commits_late_is_not_skipped(outbox_db, kafka_bootstrap
     assert {str(early.event_id), str(late.event_id)} <= published
 
 
-async def _published(pool, event_id: uuid.UUID) -> bool:  # type: ignore[no-untyped-def]
+async def _published(pool: asyncpg.Pool, event_id: uuid.UUID) -> bool:
     return bool(await pool.fetchval("SELECT published_at IS NOT NULL FROM outbox WHERE event_id = $1", event_id))
 
 
 @pytest.fixture
-def own_kafka(tmp_path: Path) -> dict[str, str]:
+def own_kafka(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A second, private broker that this test may stop and start (scripts/infra, other ports)."""
     env = {
         **os.environ,
@@ -121,7 +130,7 @@ def own_kafka(tmp_path: Path) -> dict[str, str]:
 
 
 def infra(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run([ROOT / "scripts" / "infra", *args], env=env, capture_output=True, timeout=120)
+    result = subprocess.run([ROOT / "scripts" / "infra", *args], env=env, check=False, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr.decode()
 
 

@@ -14,7 +14,9 @@ from services.runtime.topics import ensure_topics
 pytestmark = pytest.mark.infra
 
 
-async def test_services_starting_together_create_each_topic_once_with_the_registry_partitions(kafka_bootstrap: str) -> None:
+async def test_services_starting_together_create_each_topic_once_with_the_registry_partitions(
+    kafka_bootstrap: str,
+) -> None:
     prefix = f"race{uuid.uuid4().hex[:6]}."
     results = await asyncio.gather(*(ensure_topics(kafka_bootstrap, prefix) for _ in range(4)))
     created = [name for result in results for name in result]

@@ -16,8 +16,19 @@ hand scanners struggle: a payload too long for that raises ``ValueError``."""
 from __future__ import annotations
 
 from .certificate import certificate_html
-from .pdf import certificate_pdf
+from .certificate_pdf import certificate_pdf
 from .data import MIN_MODULE_MM, CertificateData, LabelData, MediumRecord, sha256
 from .labels import label_png, labels_html, labels_pdf
 
-__all__ = ["CertificateData", "LabelData", "MIN_MODULE_MM", "MediumRecord", "certificate_html", "certificate_pdf", "label_png", "labels_html", "labels_pdf", "sha256"]
+__all__ = [
+    "MIN_MODULE_MM",
+    "CertificateData",
+    "LabelData",
+    "MediumRecord",
+    "certificate_html",
+    "certificate_pdf",
+    "label_png",
+    "labels_html",
+    "labels_pdf",
+    "sha256",
+]

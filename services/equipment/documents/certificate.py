@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
 
 from passerelle_contracts.common import Language
 from passerelle_contracts.i18n import DEVICE_KIND, as_language, fmt_date, fmt_datetime
 from passerelle_contracts.i18n import label as _label
 
-from .data import CertificateData, MediumRecord, _latest_by_medium
+from .data import CertificateData, MediumRecord, outcome
 from .i18n import MEDIUM_TYPE, METHOD, RESULT, TEXT, VERIFICATION, _dash, _e, _fmt_capacity
 from .labels import _qr_svg
 
@@ -58,10 +54,6 @@ table.medium { break-inside: avoid; page-break-inside: avoid; }
 """
 
 
-
-
-
-
 def _medium(number: int, count: int, record: MediumRecord, lang: Language) -> str:
     t = TEXT[lang]
     kind = _label(MEDIUM_TYPE, lang, record.medium_type)
@@ -97,13 +89,8 @@ def _certificate_section(cert: CertificateData, lang: Language) -> str:
         (t["donor"], _dash(cert.donor)),
         (t["refurbisher"], f'{_dash(cert.refurbisher)} <span class="note">({t["refurbisher_note"]})</span>'),
     ]
-    latest = _latest_by_medium(cert.records)
-    if not cert.records:
-        outcome = f'<p class="outcome">{t["no_media"]}</p>'
-    elif all(r.result == "passed" for r in latest.values()):
-        outcome = f'<p class="outcome">{t["all_passed"]}</p>'
-    else:
-        outcome = f'<p class="outcome bad">{t["not_all_passed"]}</p>'
+    verdict = outcome(cert)
+    verdict_html = f'<p class="outcome{" bad" if verdict == "not_all_passed" else ""}">{t[verdict]}</p>'
     parts = [
         f'<section class="certificate" lang="{lang}">',
         '<header><div class="heading">',
@@ -122,7 +109,7 @@ def _certificate_section(cert: CertificateData, lang: Language) -> str:
     ]
     parts += [_medium(i, len(cert.records), r, lang) for i, r in enumerate(cert.records, start=1)]
     parts += [
-        outcome,
+        verdict_html,
         f'<p class="statement">{t["statement"]}</p>',
         f'<p class="issued">{t["issued_on"]} {fmt_date(cert.issued_on, lang)} — {_dash(cert.refurbisher)}</p>',
         f'<p class="note">{t["hash_note"]}</p>',
@@ -150,5 +137,3 @@ def _certificate_document(cert: CertificateData, languages: Sequence[Language]) 
 def certificate_html(cert: CertificateData, language: Language) -> str:
     """The certificate in one language, as a standalone HTML document (inline CSS and SVG)."""
     return _certificate_document(cert, (as_language(language),))
-
-

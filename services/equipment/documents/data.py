@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from datetime import date, datetime
 
-if TYPE_CHECKING:
-    pass
+from ..domain import latest_per_medium
 
 MM_PER_INCH = 25.4
 LABEL_MM = (62.0, 29.0)  # a common continuous thermal label (e.g. Brother DK-22205 cut at 29 mm)
@@ -54,6 +51,7 @@ class MediumRecord:
     ended_at: datetime
     result: str  # passed | failed | passed_with_warnings
     warnings: str
+    order: int = 0  # its place in the device's history (the record's id): the later record of a medium wins
 
 
 @dataclass(frozen=True)
@@ -77,13 +75,10 @@ def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def _latest_by_medium(records: Sequence[MediumRecord]) -> dict[str, MediumRecord]:
-    """The latest record of every medium (by end time; on a tie, the later one in the list)."""
-    latest: dict[str, MediumRecord] = {}
-    for _, record in sorted(enumerate(records), key=lambda pair: (_sort_key(pair[1].ended_at), pair[0])):
-        latest[record.medium_id] = record
-    return latest
-
-
-def _sort_key(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
+def outcome(cert: CertificateData) -> str:
+    """The certificate's verdict (a key of ``TEXT``): no media, every medium's latest record
+    passed, or not — "latest" as the sanitisation rule has it (``domain.latest_per_medium``)."""
+    if not cert.records:
+        return "no_media"
+    latest = latest_per_medium(cert.records)
+    return "all_passed" if all(r.result == "passed" for r in latest.values()) else "not_all_passed"

@@ -15,7 +15,9 @@ from services.actions.domain import (
 )
 from services.runtime.errors import Conflict, Forbidden
 
-ACTION = ActionState(number=46, lead="coordination-inclusion-numerique", status="planned", traffic_light=None, status_note="")
+ACTION = ActionState(
+    number=46, lead="coordination-inclusion-numerique", status="planned", traffic_light=None, status_note=""
+)
 
 
 def test_a_planned_action_can_start_and_reports_every_changed_field() -> None:
@@ -28,7 +30,9 @@ def test_a_planned_action_can_start_and_reports_every_changed_field() -> None:
 
 
 def test_an_invalid_transition_is_refused_with_the_allowed_moves() -> None:
-    with pytest.raises(InvalidTransition, match="cannot go from planned to completed .allowed: abandoned, in_progress, on_hold"):
+    with pytest.raises(
+        InvalidTransition, match=r"cannot go from planned to completed \(allowed: abandoned, in_progress, on_hold"
+    ):
         change_status(ACTION, "completed", None, "")
 
 
@@ -68,7 +72,9 @@ def test_a_delivery_to_a_pupils_association_from_a_public_body_counts_for_both_i
 
 
 def test_a_delivery_to_a_retirement_home_does_not_count_for_pupils() -> None:
-    assert derived_amounts(MAPPINGS, "DevicesDelivered", {"recipient_kind": "retirement-home", "total_devices": 3}) == {}
+    assert (
+        derived_amounts(MAPPINGS, "DevicesDelivered", {"recipient_kind": "retirement-home", "total_devices": 3}) == {}
+    )
 
 
 def test_a_grant_counts_one_when_every_condition_matches() -> None:

@@ -32,14 +32,20 @@ def test_the_weighted_average_uses_the_weights() -> None:
 
 @pytest.mark.parametrize(
     ("status", "verb", "expected"),
-    [("draft", "submit", "submitted"), ("returned", "submit", "submitted"), ("submitted", "approve", "approved"),
-     ("submitted", "return", "returned")],
+    [
+        ("draft", "submit", "submitted"),
+        ("returned", "submit", "submitted"),
+        ("submitted", "approve", "approved"),
+        ("submitted", "return", "returned"),
+    ],
 )
 def test_reports_move_as_allowed(status: str, verb: str, expected: str) -> None:
     assert report_transition("r", status, verb) == expected
 
 
-@pytest.mark.parametrize(("status", "verb"), [("draft", "approve"), ("approved", "return"), ("approved", "submit"), ("submitted", "submit")])
+@pytest.mark.parametrize(
+    ("status", "verb"), [("draft", "approve"), ("approved", "return"), ("approved", "submit"), ("submitted", "submit")]
+)
 def test_other_report_moves_are_refused(status: str, verb: str) -> None:
     with pytest.raises(InvalidTransition, match=f"cannot {verb}"):
         report_transition("r", status, verb)

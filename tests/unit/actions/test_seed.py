@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from passerelle_contracts import EVENT_MODELS
 
-from services.actions.handlers import read_seed
+from services.actions.handlers.plan import read_seed
 
 PLAN, INDICATORS = read_seed()
 
 # From ../shared/seeds/README.md: chantier -> (axis, first action, last action)
 CHANTIERS = {
-    1: (1, 1, 5), 2: (1, 6, 10), 3: (1, 11, 15), 4: (2, 16, 19), 5: (2, 20, 25), 6: (2, 26, 28),
-    7: (3, 29, 30), 8: (3, 31, 32), 9: (3, 33, 34), 10: (3, 35, 36), 11: (3, 37, 37), 12: (4, 38, 42),
-    13: (4, 43, 48), 14: (4, 49, 52), 15: (4, 53, 54), 16: (4, 55, 62), 17: (4, 63, 66),
+    1: (1, 1, 5),
+    2: (1, 6, 10),
+    3: (1, 11, 15),
+    4: (2, 16, 19),
+    5: (2, 20, 25),
+    6: (2, 26, 28),
+    7: (3, 29, 30),
+    8: (3, 31, 32),
+    9: (3, 33, 34),
+    10: (3, 35, 36),
+    11: (3, 37, 37),
+    12: (4, 38, 42),
+    13: (4, 43, 48),
+    14: (4, 49, 52),
+    15: (4, 53, 54),
+    16: (4, 55, 62),
+    17: (4, 63, 66),
 }
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import logging
@@ -7,12 +8,12 @@ import re
 import sys
 import zlib
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 import segno
 from PIL import Image
 
-from services.equipment.documents import pdf as pdf_layout
 from services.equipment.documents import (
     CertificateData,
     LabelData,
@@ -24,6 +25,7 @@ from services.equipment.documents import (
     labels_pdf,
     sha256,
 )
+from services.equipment.documents import pdf as pdf_layout
 
 # WeasyPrint 70 warns at import when libharfbuzz-subset0 is missing (scripts/install adds it);
 # ignored here, narrowly, as tests/unit/actions/test_report_render.py does.
@@ -49,7 +51,7 @@ def a_label(n: int = 0, **changes: str) -> LabelData:
     return dataclasses.replace(label, **changes)
 
 
-def a_record(medium_id: str = "m-1", **changes: object) -> MediumRecord:
+def a_record(medium_id: str = "m-1", **changes: Any) -> MediumRecord:
     record = MediumRecord(
         medium_id=medium_id,
         medium_type="ssd",
@@ -89,10 +91,8 @@ def _page_count(pdf: bytes) -> int:
     """Page objects, also inside the compressed object streams that WeasyPrint (pydyf) writes."""
     text = pdf
     for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.DOTALL):
-        try:
+        with contextlib.suppress(zlib.error):  # an uncompressed stream
             text += zlib.decompress(stream)
-        except zlib.error:
-            pass
     return len(re.findall(rb"/Type\s*/Page\b", text))
 
 
@@ -118,18 +118,27 @@ def _qr_matrix_in(image: Image.Image, size: int) -> tuple[list[list[bool]], int]
     centres, the module size measured on the top-left finder pattern (7 modules wide)."""
     gray = image.convert("L")
     left_half = gray.crop((0, 0, gray.height // 2, gray.height))  # the QR code only, no text
-    left, top, _, _ = left_half.point(lambda v: 255 if v < 128 else 0).getbbox()
+    box = left_half.point(lambda v: 255 if v < 128 else 0).getbbox()
+    assert box is not None, "no QR code"
+    left, top, _, _ = box
+
+    def dark(x: int, y: int) -> bool:
+        value = gray.getpixel((x, y))
+        assert isinstance(value, int | float)  # one band: "L"
+        return value < 128
+
     run = 0
-    while gray.getpixel((left + run, top)) < 128:
+    while dark(left + run, top):
         run += 1
     assert run % 7 == 0
     module = run // 7
     matrix = [
-        [gray.getpixel((left + x * module + module // 2, top + y * module + module // 2)) < 128 for x in range(size)]
+        [dark(left + x * module + module // 2, top + y * module + module // 2) for x in range(size)]
         for y in range(size)
     ]
     quiet = gray.crop((left + size * module, top, left + (size + 4) * module, top + size * module))
-    assert quiet.getextrema()[0] >= 128  # the quiet zone between the code and the text is blank
+    darkest = quiet.getextrema()[0]
+    assert isinstance(darkest, int | float) and darkest >= 128  # the quiet zone is blank
     return matrix, module
 
 
@@ -245,12 +254,14 @@ def test_certificate_html_escapes_data_and_refuses_unknown_languages() -> None:
         assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
         assert "A &amp; B" in html
     with pytest.raises(ValueError, match="language"):
-        certificate_html(cert, "de")  # type: ignore[arg-type]
+        certificate_html(cert, "de")  # type: ignore[arg-type]  # a language the certificate does not have, on purpose
 
 
 def test_certificate_outcome_uses_the_latest_record_of_every_medium() -> None:
-    failed = a_record("m-1", result="failed", ended_at=datetime(2025, 3, 12, 9, 0, tzinfo=UTC))
-    passed = a_record("m-1", result="passed", ended_at=datetime(2025, 3, 12, 10, 0, tzinfo=UTC))
+    """The latest as the sanitisation rule has it: the later in the device's history (``order``),
+    whatever the order the records are listed in."""
+    failed = a_record("m-1", result="failed", ended_at=datetime(2025, 3, 12, 9, 0, tzinfo=UTC), order=1)
+    passed = a_record("m-1", result="passed", ended_at=datetime(2025, 3, 12, 10, 0, tzinfo=UTC), order=2)
     assert "ont été assainis avec succès" in certificate_html(a_certificate(passed, failed), "fr")
     assert "niet met succes gesaneerd" in certificate_html(a_certificate(failed), "nl")
     assert "aucun support de stockage" in certificate_html(a_certificate(), "fr")
@@ -271,7 +282,7 @@ def _page_texts(pdf: bytes) -> list[str]:
 
 def _check_structure(pdf: bytes) -> None:
     """The cross-reference table points at every object and every stream has its /Length."""
-    start = int(re.search(rb"startxref\n(\d+)\n%%EOF\n$", pdf).group(1))  # type: ignore[union-attr]
+    start = int(re.search(rb"startxref\n(\d+)\n%%EOF\n$", pdf).group(1))  # type: ignore[union-attr]  # no match fails the test
     assert pdf[start:].startswith(b"xref\n")
     offsets = re.findall(rb"(\d{10}) 00000 n ", pdf[start:])
     assert offsets
@@ -284,7 +295,7 @@ def _check_structure(pdf: bytes) -> None:
 def _qr_matrix_in_pdf(pdf: bytes) -> list[list[bool]]:
     """The QR code's form XObject back into a matrix: its ``x y w 1 re`` runs of dark modules
     (quiet zone included, y from the bottom), without the 4-module quiet zone."""
-    side_text, form = re.search(rb"/BBox \[0 0 (\d+) \1\].*?stream\n(.*?)\nendstream", pdf, re.DOTALL).groups()  # type: ignore[union-attr]
+    side_text, form = re.search(rb"/BBox \[0 0 (\d+) \1\].*?stream\n(.*?)\nendstream", pdf, re.DOTALL).groups()  # type: ignore[union-attr]  # no match fails the test
     side = int(side_text)
     grid = [[False] * side for _ in range(side)]
     for x, y, width in re.findall(rb"(\d+) (\d+) (\d+) 1 re", form):
@@ -387,8 +398,8 @@ def test_certificate_pdf_holds_the_qr_code_of_the_payload_module_for_module() ->
         expected = [[bool(v) for v in row] for row in segno.make(payload, error="m", micro=False).matrix]
         assert _qr_matrix_in_pdf(pdf) == expected
         assert pdf.count(b"/QR Do") == 2  # one form, drawn on both pages
-        module = float(re.search(rb"q ([\d.]+) 0 0 \1 [\d.]+ [\d.]+ cm /QR Do", pdf).group(1))  # type: ignore[union-attr]
-        assert 0.4 <= module * 25.4 / 72 and (len(expected) + 8) * module * 25.4 / 72 <= 25.01  # mm
+        module = float(re.search(rb"q ([\d.]+) 0 0 \1 [\d.]+ [\d.]+ cm /QR Do", pdf).group(1))  # type: ignore[union-attr]  # no match fails the test
+        assert module * 25.4 / 72 >= 0.4 and (len(expected) + 8) * module * 25.4 / 72 <= 25.01  # mm
     with pytest.raises(ValueError, match="too long"):
         certificate_pdf(dataclasses.replace(cert, qr_payload="x" * 600))
 
@@ -429,5 +440,5 @@ def test_certificate_pdf_keeps_long_texts_on_the_page() -> None:
     assert len(texts) > 200
     for font, size, x, y, literal in texts:
         width = pdf_layout._measure(re.sub(rb"\\(.)", rb"\1", literal), fonts[font], float(size))
-        assert 42.5 <= float(x) and float(x) + width <= 595.28 - 42.5 + 0.01
+        assert float(x) >= 42.5 and float(x) + width <= 595.28 - 42.5 + 0.01
         assert 22 <= float(y) <= 842

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from passerelle_contracts import Envelope
+from passerelle_contracts.common import Language
 from passerelle_contracts.i18n import fmt_number
 
 from services.notifications.templates import RENDERERS, render
@@ -18,7 +19,10 @@ def example(event_type: str) -> Envelope:
 
 def test_an_indicator_change_is_told_in_french_with_old_and_new_values() -> None:
     message = render(example("IndicatorMeasured"), "fr")
-    assert message.subject == "[Passerelle] Action 46 : « Appareils reconditionnés livrés aux associations d'élèves » passe de 100 à 125"
+    assert (
+        message.subject
+        == "[Passerelle] Action 46 : « Appareils reconditionnés livrés aux associations d'élèves » passe de 100 à 125"
+    )
     assert "est passé de 100 à 125 appareils." in message.body
     assert message.body.startswith("Bonjour,")
 
@@ -39,7 +43,7 @@ def test_a_status_change_names_both_statuses_in_the_reader_language() -> None:
 
 @pytest.mark.parametrize("event_type", sorted(RENDERERS))
 @pytest.mark.parametrize("language", ["fr", "nl"])
-def test_every_subscribable_event_renders_in_both_languages(event_type: str, language: str) -> None:
+def test_every_subscribable_event_renders_in_both_languages(event_type: str, language: Language) -> None:
     message = render(example(event_type), language)
     assert message.subject.startswith("[Passerelle] ")
     assert "{" not in message.body

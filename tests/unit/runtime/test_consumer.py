@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -34,13 +34,18 @@ class Harness:
         self.store: FakeStore[SimpleNamespace] = FakeStore(SimpleNamespace())
         self.dead: list[tuple[bytes, dict[str, str]]] = []
         self.consumer = ReliableConsumer(
-            "indicators", {"DevicesDelivered": handler}, unit_of_work=self.store.unit_of_work, publish=self.broker.publish, retry=FAST
+            "indicators",
+            {"DevicesDelivered": handler},
+            unit_of_work=self.store.unit_of_work,
+            publish=self.broker.publish,
+            retry=FAST,
         )
         subscribe(self.broker, SETTINGS, self.consumer, [TOPIC])
 
         @self.broker.subscriber("t." + TOPIC + ".dlq")
         async def dlq(message: KafkaMessage) -> None:
             record = message.raw_message
+            assert not isinstance(record, tuple)  # one record: this subscriber does not batch
             self.dead.append((record.value, {k: v.decode() for k, v in record.headers}))
 
 

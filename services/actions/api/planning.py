@@ -1,0 +1,106 @@
+"""HTTP API: milestones and progress reports."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from passerelle_contracts import Actor
+from passerelle_contracts.common import ReportStatus
+from pydantic import BaseModel, Field
+
+from services.runtime.auth import require
+from services.runtime.http import repository, unit_of_work
+
+from ..handlers.aggregate import Uow
+from ..handlers.milestones import (
+    AnnounceOverdue,
+    PlanMilestone,
+    ReachMilestone,
+    announce_overdue,
+    plan_milestone,
+    reach_milestone,
+)
+from ..handlers.progress_reports import MoveReport, WriteReport, move_report, write_report
+from ..sql import ActionsRepository, Row
+
+router = APIRouter(tags=["milestones and reports"])
+Writer = Depends(unit_of_work("coordination", "owner"))
+
+
+class MilestoneIn(BaseModel):
+    title_fr: str = Field(min_length=3)
+    title_nl: str = ""
+    planned_on: date
+
+
+class Reached(BaseModel):
+    reached_on: date
+
+
+class ReportIn(BaseModel):
+    body: str = Field(default="", max_length=20_000, description="What was done in the period (no personal data)")
+
+
+class ReportMove(BaseModel):
+    comment: str = Field(default="", max_length=5_000)
+
+
+@router.get("/milestones", summary="Milestones, by planned date")
+async def get_milestones(
+    action: int | None = Query(None, ge=1, le=66), repo: ActionsRepository = Depends(repository)
+) -> list[Row]:
+    return await repo.milestones(action)
+
+
+@router.post("/actions/{number}/milestones", status_code=201, summary="Plan a milestone")
+async def post_milestone(number: int, body: MilestoneIn, uow: Uow = Writer) -> Row:
+    return await plan_milestone(uow, PlanMilestone(number, body.title_fr, body.title_nl, body.planned_on))
+
+
+@router.put("/actions/{number}/milestones/{milestone_id}", summary="Re-plan a milestone (title or date)")
+async def put_milestone(number: int, milestone_id: uuid.UUID, body: MilestoneIn, uow: Uow = Writer) -> Row:
+    return await plan_milestone(uow, PlanMilestone(number, body.title_fr, body.title_nl, body.planned_on, milestone_id))
+
+
+@router.post("/actions/{number}/milestones/{milestone_id}/reached", summary="Record that a milestone was reached")
+async def post_reached(number: int, milestone_id: uuid.UUID, body: Reached, uow: Uow = Writer) -> Row:
+    return await reach_milestone(uow, ReachMilestone(number, milestone_id, body.reached_on))
+
+
+@router.post(
+    "/milestones/check-overdue", summary="Announce milestones past their date (the scheduled check, on demand)"
+)
+async def post_check_overdue(
+    as_of: date | None = None, uow: Uow = Depends(unit_of_work("coordination", "operator"))
+) -> dict[str, Any]:
+    today = date.today()  # noqa: DTZ011 - the local day, as the scheduled check
+    announced = await announce_overdue(uow, AnnounceOverdue(as_of or today))
+    return {"announced": [e.data["milestone_id"] for e in announced]}
+
+
+@router.get("/reports", summary="Progress reports (any partner's key: drafts are not public, unlike the plan)")
+async def get_reports(
+    action: int | None = Query(None, ge=1, le=66),
+    status: ReportStatus | None = None,
+    reader: Actor = Depends(require()),
+    repo: ActionsRepository = Depends(repository),
+) -> list[Row]:
+    return await repo.progress_reports(action, status)
+
+
+@router.put("/actions/{number}/reports/{period}", summary="Write or edit the action's report for a period")
+async def put_report(number: int, period: str, body: ReportIn, uow: Uow = Writer) -> Row:
+    return await write_report(uow, WriteReport(number, period, body.body))
+
+
+@router.post("/reports/{report_id}/{verb}", summary="submit (owner), approve or return (Coordination)")
+async def post_report_move(
+    report_id: uuid.UUID,
+    verb: Literal["submit", "approve", "return"],
+    body: ReportMove | None = None,
+    uow: Uow = Writer,
+) -> Row:
+    return await move_report(uow, MoveReport(report_id, verb, (body or ReportMove()).comment))

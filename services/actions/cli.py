@@ -1,0 +1,114 @@
+"""The actions service's own commands: CSV import and export, the annual report (a preview), the
+overdue-milestone check. ``python -m services.actions <command> --help``.
+
+Commands run on the pool the runtime's CLI gives them; the events they cause wait in the outbox
+until the service's relay publishes them."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import asyncpg
+from passerelle_contracts import Actor
+
+from services.runtime.cli import Command
+from services.runtime.settings import ServiceSettings
+from services.runtime.uow import Context, PostgresUnitOfWork
+
+from .handlers.annual_report import build_annual_report
+from .handlers.csv_io import KINDS, ImportCsv, export_csv, import_csv
+from .handlers.milestones import AnnounceOverdue, announce_overdue
+from .handlers.plan import load_structure, read_seed
+from .report.files import render_all
+from .sql import ActionsRepository
+
+OPERATOR = Actor(organisation="coordination-inclusion-numerique", role="coordination", key_id="cli")
+
+
+def _unit_of_work(
+    settings: ServiceSettings, pool: asyncpg.Pool, context: Context
+) -> PostgresUnitOfWork[ActionsRepository]:
+    return PostgresUnitOfWork(
+        pool, ActionsRepository, source=settings.service_name, context=context, topic=settings.topic
+    )
+
+
+def _bar(started: float, done: int, total: int) -> None:
+    """A progress bar on stderr: the rows done of a file, and the time since ``started``."""
+    width = 30
+    filled = width * done // max(total, 1)
+    elapsed = time.perf_counter() - started
+    sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows, {elapsed:.1f} s")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+async def _import(settings: ServiceSettings, args: argparse.Namespace, pool: asyncpg.Pool) -> None:
+    uow = _unit_of_work(settings, pool, Context(actor=OPERATOR))  # one flow: every file of this import
+    failed = 0
+    await load_structure(uow, read_seed()[0])  # axes, chantiers, organisations: what rows refer to
+    for kind in KINDS:  # actions before the indicators that name them, before their measurements
+        path = Path(args.dir) / f"{kind}.csv"
+        if not path.is_file():
+            continue
+        print(f"{path.name}:", file=sys.stderr)
+        progress = functools.partial(_bar, time.perf_counter())
+        report = await import_csv(uow, ImportCsv(kind, path.read_text("utf-8")), progress=progress)
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+        failed += len(report.errors)
+    if failed:
+        sys.exit(f"{failed} rows were not imported (see the errors above)")
+
+
+async def _export(settings: ServiceSettings, args: argparse.Namespace, pool: asyncpg.Pool) -> None:
+    repo = ActionsRepository(pool)
+    _write(Path(args.dir), {f"{kind}.csv": (await export_csv(repo, kind)).encode("utf-8") for kind in KINDS})
+
+
+async def _annual_report(settings: ServiceSettings, args: argparse.Namespace, pool: asyncpg.Pool) -> None:
+    """Render the report to files without publishing it (a preview; publish with POST /annual-reports)."""
+    report = await build_annual_report(ActionsRepository(pool), args.year, date.fromisoformat(args.as_of))
+    _write(Path(args.out), render_all(report))
+
+
+def _write(folder: Path, files: dict[str, bytes]) -> None:
+    """Write the files into ``folder`` (made if missing) and name each on stdout."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+        print(folder / name)
+
+
+async def _check(settings: ServiceSettings, args: argparse.Namespace, pool: asyncpg.Pool) -> None:
+    as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()  # noqa: DTZ011 - the local day, as the scheduled check
+    announced = await announce_overdue(_unit_of_work(settings, pool, Context.system()), AnnounceOverdue(as_of))
+    print(f"{len(announced)} overdue milestones announced")
+
+
+def _dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", required=True, help="folder with actions.csv, indicators.csv, measurements.csv")
+
+
+def _report_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--year", type=int, required=True)
+    parser.add_argument("--as-of", required=True, help="cut-off date, e.g. 2024-12-31")
+    parser.add_argument("--out", required=True, help="folder to write the HTML, PDF and CSV files to")
+
+
+def _check_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--as-of", default=None, help="default: today")
+
+
+COMMANDS = {
+    "import": Command("import CSV files (idempotent), showing progress", _dir, _import),
+    "export": Command("export actions, indicators and manual measurements as CSV", _dir, _export),
+    "annual-report": Command("render the annual report as of a date into a folder", _report_args, _annual_report),
+    "check-milestones": Command("announce overdue milestones now", _check_args, _check),
+}

@@ -1,0 +1,64 @@
+"""The annual report to the Government: assembled from the history as of a cut-off, rendered,
+stored and announced."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from services.runtime.errors import Conflict, Forbidden
+
+from .. import events
+from ..report.assembly import assemble, end_of
+from ..report.files import render_all
+from ..report.model import AnnualReport
+from ..sql import ActionsRepository
+from .aggregate import Uow
+
+
+async def build_annual_report(repo: ActionsRepository, year: int, as_of: date) -> AnnualReport:
+    """The report as of the end of ``as_of``, from what the repository holds (a preview: nothing is stored)."""
+    cutoff = end_of(as_of)
+    plan = await repo.report_plan()
+    history = await repo.history_until(cutoff)
+    meetings = await repo.meetings_until(cutoff, date(year, 1, 1), as_of)
+    return assemble(year, as_of, plan, history, meetings)
+
+
+@dataclass(frozen=True)
+class PublishAnnualReport:
+    year: int
+    as_of: date
+
+
+async def publish_annual_report(uow: Uow, command: PublishAnnualReport) -> dict[str, Any]:
+    """Build, render and store the report's files, and announce them (AnnualReportPublished).
+    A cut-off is published once: the same history and cut-off would give the same files."""
+    year, as_of = command.year, command.as_of
+    if uow.actor.role != "coordination":
+        raise Forbidden("only the Coordination publishes the annual report")
+    if not date(year, 1, 1) <= as_of <= date(year + 1, 12, 31):
+        raise Conflict(f"the cut-off {as_of} does not fall in or just after {year}")
+    report = await build_annual_report(uow.repo, year, as_of)  # read outside the transaction: rendering is long
+    # Rendering the PDFs takes seconds of CPU: off the event loop, so consumers and HTTP keep going.
+    files = await asyncio.to_thread(render_all, report)
+    hashes = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
+    report_id = f"annual-report-{year}-as-of-{as_of.isoformat()}"
+    async with uow:
+        if await uow.repo.annual_report_exists(report_id):
+            raise Conflict(f"{report_id} was already published; its files are at /annual-reports/{report_id}")
+        await uow.repo.insert_annual_report(
+            report_id,
+            year,
+            as_of,
+            uow.actor.model_dump(mode="json"),
+            {name: (hashes[name], content) for name, content in files.items()},
+        )
+        published = events.annual_report_published(
+            report_id, year, as_of, len(report.actions()), report.by_status, hashes
+        )
+        uow.emit(published, report_id)
+    return {"report_id": report_id, "year": year, "as_of": as_of, "files": hashes, "by_status": report.by_status}

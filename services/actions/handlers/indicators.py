@@ -1,0 +1,158 @@
+"""Indicators: defined by people, measured by people or derived from other services' events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from passerelle_contracts import SYSTEM_ACTOR, Envelope
+from passerelle_contracts.equipment_v1 import DevicesDelivered
+from passerelle_contracts.funding_v1 import EpnLabelled, GrantAwarded
+
+from services.runtime.errors import Conflict, NotFound
+from services.runtime.uow import Context
+
+from .. import domain, events
+from .aggregate import Uow, locked_action, record
+
+
+@dataclass(frozen=True)
+class DefineIndicator:
+    code: str
+    action_number: int
+    name_fr: str
+    name_nl: str
+    unit: str
+    baseline: Decimal
+    target: Decimal | None
+    period: str
+
+
+async def define_indicator(uow: Uow, command: DefineIndicator) -> Envelope | None:
+    """Define an indicator, or change its definition (its action cannot change). None if unchanged."""
+    async with uow:
+        state = await locked_action(uow, command.action_number)
+        domain.authorise_update(uow.actor.role, uow.actor.organisation, state)
+        existing = await uow.repo.get_indicator(command.code)
+        if existing is not None and existing["action_number"] != command.action_number:
+            raise Conflict(f"indicator {command.code} belongs to action {existing['action_number']}")
+        values = {k: getattr(command, k) for k in ("name_fr", "name_nl", "unit", "baseline", "target", "period")}
+        diff = events.changes(existing or {}, values)
+        if not diff:
+            return None
+        indicator = {"code": command.code, "action_number": command.action_number, **values}
+        await uow.repo.upsert_indicator(indicator)
+        return await record(uow, events.indicator_defined(indicator, diff))
+
+
+@dataclass(frozen=True)
+class RecordMeasurement:
+    code: str
+    value: Decimal
+    measured_on: date
+    source: str
+    external_id: str | None  # makes a repeated submission harmless
+
+
+async def record_measurement(uow: Uow, command: RecordMeasurement) -> Envelope | None:
+    """A person's measurement sets the indicator's value. None if this external id was already recorded."""
+    async with uow:
+        indicator = await uow.repo.get_indicator(command.code)
+        if indicator is None:
+            raise NotFound(f"no indicator {command.code}")
+        state = await locked_action(uow, indicator["action_number"])
+        domain.authorise_update(uow.actor.role, uow.actor.organisation, state)
+        indicator = await uow.repo.lock_indicator(command.code)
+        assert indicator is not None, "read above; indicators are never deleted"
+        previous = indicator["current_value"]
+        counted = await uow.repo.record_measurement(
+            code=command.code,
+            value=command.value,
+            delta=command.value - previous,
+            measured_on=command.measured_on,
+            origin="manual",
+            source=command.source,
+            source_event_id=None,
+            actor=uow.actor.model_dump(mode="json"),
+            external_id=command.external_id,
+        )
+        if not counted:
+            return None
+        event = events.indicator_measured(
+            indicator, value=command.value, previous=previous, measured_on=command.measured_on, origin="manual"
+        )
+        return await record(uow, event)
+
+
+@dataclass(frozen=True)
+class RecordDerivedMeasurements:
+    """Count an event (another service's, or a meeting) in the indicators its mapping names."""
+
+    cause: Envelope
+    payload: dict[str, Any]
+    measured_on: date
+
+
+async def record_derived_measurements(uow: Uow, command: RecordDerivedMeasurements) -> int:
+    """Returns the measurements made. Each is the system's, caused by the event it counts, and
+    unique per source event: a replay never counts twice, even past the inbox."""
+    cause = command.cause
+    context = Context.caused_by(cause)
+    made = 0
+    async with uow:
+        mappings = await uow.repo.mappings_for(cause.event_type)
+        amounts = domain.derived_amounts(mappings, cause.event_type, command.payload)
+        for code, amount in sorted(amounts.items()):
+            indicator = await uow.repo.lock_indicator(code)
+            if indicator is None:
+                raise NotFound(f"mapping names unknown indicator {code}")
+            previous = indicator["current_value"]
+            if indicator["period"] == "yearly":  # counts restart each calendar year (e.g. meetings a year)
+                previous = await uow.repo.sum_in_year(code, command.measured_on.year)
+            value = previous + amount
+            counted = await uow.repo.record_measurement(
+                code=code,
+                value=value,
+                delta=amount,
+                measured_on=command.measured_on,
+                origin="derived",
+                source=f"{cause.source}:{cause.event_type}",
+                source_event_id=cause.event_id,
+                actor=SYSTEM_ACTOR.model_dump(mode="json"),
+            )
+            if not counted:
+                continue
+            event = events.indicator_measured(
+                indicator,
+                value=value,
+                previous=previous,
+                measured_on=command.measured_on,
+                origin="derived",
+                source_event_id=cause.event_id,
+            )
+            await record(uow, event, context=context)
+            made += 1
+    return made
+
+
+# --- event handlers: the consumer 'indicators' calls them with the record's unit of work ----------
+
+
+async def count_devices_delivered(uow: Uow, envelope: Envelope, data: DevicesDelivered) -> None:
+    await record_derived_measurements(
+        uow, RecordDerivedMeasurements(envelope, data.model_dump(mode="json"), data.delivered_on)
+    )
+
+
+async def count_grant_awarded(uow: Uow, envelope: Envelope, data: GrantAwarded) -> None:
+    await record_derived_measurements(
+        uow, RecordDerivedMeasurements(envelope, data.model_dump(mode="json"), data.awarded_on)
+    )
+
+
+async def count_epn_labelled(uow: Uow, envelope: Envelope, data: EpnLabelled) -> None:
+    await record_derived_measurements(
+        uow, RecordDerivedMeasurements(envelope, data.model_dump(mode="json"), data.labelled_on)
+    )

@@ -1,0 +1,136 @@
+"""Indicators, the event -> indicator mappings, and measurements."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ..domain import IndicatorMapping
+from .base import Queries, Row
+
+
+class IndicatorQueries(Queries):
+    async def indicator_codes(self) -> set[str]:
+        return {r["code"] for r in await self.db.fetch("SELECT code FROM indicators")}
+
+    async def upsert_indicator(self, d: dict[str, Any]) -> None:
+        """Define an indicator (its value starts at the baseline) or change its definition; neither its
+        action nor its current value change here."""
+        await self.db.execute(
+            """INSERT INTO indicators (code, action_number, name_fr, name_nl, unit, baseline, target, period,
+                                       current_value)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6)
+               ON CONFLICT (code) DO UPDATE SET name_fr = EXCLUDED.name_fr, name_nl = EXCLUDED.name_nl,
+                   unit = EXCLUDED.unit, baseline = EXCLUDED.baseline, target = EXCLUDED.target,
+                   period = EXCLUDED.period, updated_at = now()""",
+            d["code"],
+            d["action_number"],
+            d["name_fr"],
+            d["name_nl"],
+            d["unit"],
+            d["baseline"],
+            d["target"],
+            d["period"],
+        )
+
+    async def get_indicator(self, code: str) -> Row | None:
+        row = await self.db.fetchrow(
+            """SELECT code, action_number, name_fr, name_nl, unit, baseline, target, period, current_value
+               FROM indicators WHERE code = $1""",
+            code,
+        )
+        return None if row is None else dict(row)
+
+    async def lock_indicator(self, code: str) -> Row | None:
+        """The indicator, locked for the transaction: measurements of one indicator serialise."""
+        row = await self.db.fetchrow(
+            """SELECT code, action_number, name_fr, name_nl, unit, baseline, target, period, current_value
+               FROM indicators WHERE code = $1 FOR UPDATE""",
+            code,
+        )
+        return None if row is None else dict(row)
+
+    async def indicators(self, action_number: int | None = None) -> list[Row]:
+        rows = await self.db.fetch(
+            """SELECT code, action_number, name_fr, name_nl, unit, baseline, target, period, current_value, updated_at
+               FROM indicators
+               WHERE ($1::int IS NULL OR action_number = $1) ORDER BY action_number, code""",
+            action_number,
+        )
+        return [dict(r) for r in rows]
+
+    # -- mappings -----------------------------------------------------------------------------
+    async def replace_mappings(self, mappings: list[dict[str, Any]]) -> None:
+        """Mappings are configuration: the seed file is the truth, replaced as a whole."""
+        await self.db.execute("DELETE FROM indicator_mappings")
+        await self.db.executemany(
+            "INSERT INTO indicator_mappings (event_type, conditions, indicator_code, amount) VALUES ($1, $2, $3, $4)",
+            [(m["event_type"], m["conditions"], m["indicator"], m["amount"]) for m in mappings],
+        )
+
+    async def mappings_for(self, event_type: str) -> list[IndicatorMapping]:
+        rows = await self.db.fetch(
+            """SELECT event_type, conditions, indicator_code, amount FROM indicator_mappings
+               WHERE event_type = $1 ORDER BY id""",
+            event_type,
+        )
+        return [IndicatorMapping(r["event_type"], r["conditions"], r["indicator_code"], r["amount"]) for r in rows]
+
+    # -- measurements -------------------------------------------------------------------------
+    async def record_measurement(
+        self,
+        *,
+        code: str,
+        value: Decimal,
+        delta: Decimal,
+        measured_on: date,
+        origin: str,
+        source: str,
+        source_event_id: uuid.UUID | None,
+        actor: dict[str, Any],
+        external_id: str | None = None,
+    ) -> bool:
+        """Insert a measurement and move the indicator; False if this source event (for this
+        indicator) or this external id was already counted."""
+        inserted = await self.db.fetchval(
+            """INSERT INTO measurements (indicator_code, value, delta, measured_on, origin, source, source_event_id,
+                                         actor, external_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id""",
+            code,
+            value,
+            delta,
+            measured_on,
+            origin,
+            source,
+            source_event_id,
+            actor,
+            external_id,
+        )
+        if inserted is None:
+            return False
+        await self.db.execute(
+            "UPDATE indicators SET current_value = $2, updated_at = now() WHERE code = $1", code, value
+        )
+        return True
+
+    async def sum_in_year(self, code: str, year: int) -> Decimal:
+        """What was measured for ``code`` during a calendar year (for counts that restart each year)."""
+        total: Decimal = await self.db.fetchval(
+            """SELECT coalesce(sum(delta), 0) FROM measurements
+               WHERE indicator_code = $1 AND extract(year FROM measured_on) = $2""",
+            code,
+            year,
+        )
+        return total
+
+    async def measurements(self, code: str | None = None) -> list[Row]:
+        """Measurements of one indicator (or all), in the order they were recorded."""
+        rows = await self.db.fetch(
+            """SELECT external_id, indicator_code, value, delta, measured_on, origin, source, source_event_id,
+                      recorded_at
+               FROM measurements WHERE ($1::text IS NULL OR indicator_code = $1) ORDER BY id""",
+            code,
+        )
+        return [dict(r) for r in rows]

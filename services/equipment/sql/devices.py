@@ -1,0 +1,301 @@
+"""The device record's SQL: devices, their media, history and sanitisation records, certificates and
+labels, custody transfers and donors' milestones."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from passerelle_contracts import Actor
+
+from ..domain import Sanitisation
+from .base import Queries, Row, actor_json
+
+DEVICE_COLUMNS = """id, short_code, batch_id, donor, asset_tag, serial, kind, make, model, cpu, ram_gb, year, custodian,
+                    physical, grade, final_spec, sanitisation, allocation, version, updated_at"""
+# The column list is a constant: these two queries never carry a caller's text.
+DEVICE_BY_ID = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1"  # noqa: S608
+DEVICES_WHERE = f"""SELECT {DEVICE_COLUMNS} FROM devices
+    WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR custodian = $2)
+      AND ($3::uuid IS NULL OR batch_id = $3) AND ($4::text IS NULL OR physical = $4)
+      AND ($5::text IS NULL OR sanitisation = $5) AND ($6::text IS NULL OR allocation = $6)
+    ORDER BY short_code LIMIT $7"""  # noqa: S608
+# The batch column that records when the donor was told of each milestone (sent once each).
+ANNOUNCED = {
+    "received": "received_announced_at",
+    "sanitised": "sanitised_announced_at",
+    "delivered": "delivered_announced_at",
+}
+
+
+class DeviceQueries(Queries):
+    # -- devices ----------------------------------------------------------------------------------
+    async def device(self, device_id: uuid.UUID) -> Row | None:
+        """A device with its media (what the API shows and the commands answer)."""
+        row = await self.db.fetchrow(DEVICE_BY_ID, device_id)
+        if row is None:
+            return None
+        device = dict(row)
+        device["media"] = [
+            dict(m)
+            for m in await self.db.fetch(
+                "SELECT medium_id, type, capacity_gb, serial FROM media WHERE device_id = $1 ORDER BY medium_id",
+                device_id,
+            )
+        ]
+        return device
+
+    async def lock_device(self, device_id: uuid.UUID) -> Row | None:
+        """The device's row, locked until commit: its commands, and their events, happen one at a time."""
+        row = await self.db.fetchrow(DEVICE_BY_ID + " FOR UPDATE", device_id)
+        return None if row is None else dict(row)
+
+    async def find_devices(
+        self,
+        *,
+        kind: str | None = None,
+        custodian: str | None = None,
+        batch: uuid.UUID | None = None,
+        physical: str | None = None,
+        sanitisation: str | None = None,
+        allocation: str | None = None,
+        limit: int = 500,
+    ) -> list[Row]:
+        rows = await self.db.fetch(
+            DEVICES_WHERE,
+            kind,
+            custodian,
+            batch,
+            physical,
+            sanitisation,
+            allocation,
+            limit,
+        )
+        return [dict(r) for r in rows]
+
+    async def history(self, device_id: uuid.UUID) -> list[Row]:
+        rows = await self.db.fetch(
+            "SELECT action, actor, custodian, data, at FROM device_history WHERE device_id = $1 ORDER BY id", device_id
+        )
+        return [dict(r) for r in rows]
+
+    async def sanitisation_records(self, device_id: uuid.UUID) -> list[Row]:
+        """Every record of the device, old ones (before a return) included, for people to read."""
+        rows = await self.db.fetch(
+            """SELECT medium_id, method, tool, tool_version, passes, verification, started_at, ended_at, result, warnings
+               FROM sanitisations WHERE device_id = $1 ORDER BY id""",
+            device_id,
+        )
+        return [dict(r) for r in rows]
+
+    async def certificates_of(self, device_id: uuid.UUID) -> list[Row]:
+        rows = await self.db.fetch(
+            "SELECT id, sha256, issued_on FROM certificates WHERE device_id = $1 ORDER BY created_at", device_id
+        )
+        return [dict(r) for r in rows]
+
+    async def device_ids_by_code(self, codes: Sequence[str]) -> dict[str, uuid.UUID]:
+        rows = await self.db.fetch("SELECT id, short_code FROM devices WHERE short_code = ANY($1::text[])", list(codes))
+        return {r["short_code"]: r["id"] for r in rows}
+
+    async def media_of(self, device_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+        """Each device's storage media, in medium order (devices without media are left out)."""
+        rows = await self.db.fetch(
+            "SELECT device_id, medium_id FROM media WHERE device_id = ANY($1::uuid[]) ORDER BY device_id, medium_id",
+            list(device_ids),
+        )
+        media: dict[uuid.UUID, list[str]] = {}
+        for r in rows:
+            media.setdefault(r["device_id"], []).append(r["medium_id"])
+        return media
+
+    async def counting_sanitisations(self, device_ids: Sequence[uuid.UUID]) -> list[Row]:
+        """The sanitisation records that count for the rule, in history order (``order``: the
+        record's id), with their medium's type, capacity and serial: the records made since the
+        device's last return (its ``wipe_epoch``). ``domain.latest_per_medium`` picks the latest."""
+        rows = await self.db.fetch(
+            """SELECT s.id AS "order", s.device_id, s.medium_id, s.method, s.tool, s.tool_version, s.passes,
+                      s.verification, s.operator, s.started_at, s.ended_at, s.result, s.warnings,
+                      m.type AS medium_type, m.capacity_gb, m.serial AS medium_serial
+               FROM sanitisations s JOIN media m USING (device_id, medium_id) JOIN devices d ON d.id = s.device_id
+               WHERE s.device_id = ANY($1::uuid[]) AND s.id > d.wipe_epoch ORDER BY s.id""",
+            list(device_ids),
+        )
+        return [dict(r) for r in rows]
+
+    async def add_sanitisations(self, device_id: uuid.UUID, records: Sequence[Sanitisation], actor: Actor) -> None:
+        await self.db.executemany(
+            """INSERT INTO sanitisations (device_id, medium_id, method, tool, tool_version, passes, verification, operator,
+                   started_at, ended_at, result, warnings, recorded_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
+            [
+                (
+                    device_id,
+                    r.medium_id,
+                    r.method,
+                    r.tool,
+                    r.tool_version,
+                    r.passes,
+                    r.verification,
+                    r.operator,
+                    r.started_at,
+                    r.ended_at,
+                    r.result,
+                    r.warnings,
+                    actor_json(actor),
+                )
+                for r in records
+            ],
+        )
+
+    async def set_sanitisation(self, device_id: uuid.UUID, state: str) -> None:
+        await self.db.execute(
+            "UPDATE devices SET sanitisation = $2, version = version + 1, updated_at = now() WHERE id = $1",
+            device_id,
+            state,
+        )
+
+    async def set_condition(
+        self, device_id: uuid.UUID, physical: str, grade: str | None, final_spec: dict[str, Any] | None
+    ) -> None:
+        await self.db.execute(
+            # A returned device that is refurbished again goes back to the stock.
+            "UPDATE devices SET physical = $2, grade = $3, final_spec = coalesce($4, final_spec), version = version + 1, "
+            "allocation = CASE WHEN $2 = 'refurbished' AND allocation = 'returned' THEN 'available' ELSE allocation END, "
+            "updated_at = now() WHERE id = $1",
+            device_id,
+            physical,
+            grade,
+            final_spec,
+        )
+
+    async def add_history(
+        self, device_id: uuid.UUID, action: str, actor: Actor, custodian: str, data: dict[str, Any]
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO device_history (device_id, action, actor, custodian, data) VALUES ($1, $2, $3, $4, $5)",
+            device_id,
+            action,
+            actor_json(actor),
+            custodian,
+            data,
+        )
+
+    # -- certificates and labels ------------------------------------------------------------------
+    async def add_certificate(
+        self, certificate_id: uuid.UUID, device_id: uuid.UUID, sha256: str, content: bytes, issued_on: date
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO certificates (id, device_id, sha256, content, issued_on) VALUES ($1, $2, $3, $4, $5)",
+            certificate_id,
+            device_id,
+            sha256,
+            content,
+            issued_on,
+        )
+
+    async def certificate(self, certificate_id: uuid.UUID) -> Row | None:
+        row = await self.db.fetchrow("SELECT content, sha256 FROM certificates WHERE id = $1", certificate_id)
+        return None if row is None else dict(row)
+
+    async def latest_certificate(self, device_id: uuid.UUID) -> Row | None:
+        row = await self.db.fetchrow(
+            "SELECT content, sha256 FROM certificates WHERE device_id = $1 ORDER BY created_at DESC LIMIT 1", device_id
+        )
+        return None if row is None else dict(row)
+
+    async def label_rows(self, device_ids: Sequence[uuid.UUID] | None, batch_id: uuid.UUID | None) -> list[Row]:
+        rows = await self.db.fetch(
+            """SELECT id, short_code, kind, make, model, donor, asset_tag FROM devices
+               WHERE ($1::uuid[] IS NULL OR id = ANY($1)) AND ($2::uuid IS NULL OR batch_id = $2) ORDER BY short_code""",
+            None if device_ids is None else list(device_ids),
+            batch_id,
+        )
+        return [dict(r) for r in rows]
+
+    # -- custody ----------------------------------------------------------------------------------
+    async def lock_custody(self, device_ids: Sequence[uuid.UUID]) -> list[Row]:
+        """The devices' holders, their rows locked (in id order, so two transfers cannot deadlock)."""
+        rows = await self.db.fetch(
+            "SELECT id, custodian FROM devices WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", list(device_ids)
+        )
+        return [dict(r) for r in rows]
+
+    async def in_pending_transfer(self, device_ids: Sequence[uuid.UUID]) -> bool:
+        pending = await self.db.fetchval(
+            "SELECT count(*) FROM transfers WHERE status = 'proposed' AND device_ids && $1::uuid[]", list(device_ids)
+        )
+        return bool(pending)
+
+    async def add_transfer(self, from_org: str, to_org: str, device_ids: Sequence[uuid.UUID], actor: Actor) -> Row:
+        row = await self.db.fetchrow(
+            """INSERT INTO transfers (id, from_org, to_org, device_ids, proposed_by) VALUES ($1, $2, $3, $4, $5)
+               RETURNING id, from_org, to_org, device_ids, status, proposed_at""",
+            uuid.uuid4(),
+            from_org,
+            to_org,
+            sorted(set(device_ids)),
+            actor_json(actor),
+        )
+        assert row is not None
+        return dict(row)
+
+    async def lock_transfer(self, transfer_id: uuid.UUID) -> Row | None:
+        row = await self.db.fetchrow("SELECT * FROM transfers WHERE id = $1 FOR UPDATE", transfer_id)
+        return None if row is None else dict(row)
+
+    async def move_custody(
+        self, transfer_id: uuid.UUID, device_ids: Sequence[uuid.UUID], from_org: str, to_org: str, actor: Actor
+    ) -> list[Row]:
+        """Hand the devices still held by ``from_org`` to ``to_org`` (history included) and close
+        the transfer; returns the devices moved (id, kind, batch_id)."""
+        rows = await self.db.fetch(
+            "UPDATE devices SET custodian = $2, version = version + 1, updated_at = now() "
+            "WHERE id = ANY($1::uuid[]) AND custodian = $3 RETURNING id, kind, batch_id",
+            list(device_ids),
+            to_org,
+            from_org,
+        )
+        await self.db.executemany(
+            "INSERT INTO device_history (device_id, action, actor, custodian, data) VALUES ($1, 'transferred', $2, $3, $4)",
+            [
+                (r["id"], actor_json(actor), to_org, {"transfer_id": str(transfer_id), "from": from_org, "to": to_org})
+                for r in rows
+            ],
+        )
+        await self.db.execute(
+            "UPDATE transfers SET status = 'confirmed', confirmed_at = now() WHERE id = $1", transfer_id
+        )
+        return [dict(r) for r in rows]
+
+    # -- donors' milestones -----------------------------------------------------------------------
+    async def lock_batch(self, batch_id: uuid.UUID) -> Row | None:
+        row = await self.db.fetchrow("SELECT * FROM batches WHERE id = $1 FOR UPDATE", batch_id)
+        return None if row is None else dict(row)
+
+    async def batch_counts(self, batch_id: uuid.UUID) -> Row:
+        """How many devices of the batch were declared, received, wiped, failed, delivered, and
+        ``settled`` (delivered, or disposed of / kept for parts)."""
+        row = await self.db.fetchrow(
+            """SELECT count(*) AS declared, count(*) FILTER (WHERE custodian <> donor) AS received,
+                      count(*) FILTER (WHERE sanitisation IN ('wiped', 'destroyed')) AS wiped,
+                      count(*) FILTER (WHERE sanitisation = 'failed') AS failed,
+                      count(*) FILTER (WHERE allocation = 'delivered') AS delivered,
+                      count(*) FILTER (WHERE allocation = 'delivered' OR physical IN ('disposed', 'for_parts')) AS settled
+               FROM devices WHERE batch_id = $1""",
+            batch_id,
+        )
+        assert row is not None
+        return dict(row)
+
+    async def mark_announced(self, batch_id: uuid.UUID, milestone: str) -> None:
+        column = ANNOUNCED[milestone]  # one of three column names, never a caller's text
+        await self.db.execute(f"UPDATE batches SET {column} = now() WHERE id = $1", batch_id)  # noqa: S608
+
+    async def batches_of(self, device_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+        rows = await self.db.fetch(
+            "SELECT DISTINCT batch_id FROM devices WHERE id = ANY($1::uuid[]) ORDER BY batch_id", list(device_ids)
+        )
+        return [r["batch_id"] for r in rows]

@@ -1,0 +1,7 @@
+"""HTTP API of the funding service: routers that parse, authorise, call a use case and shape the reply."""
+
+from fastapi import APIRouter
+
+from . import epn_labels, grants
+
+ROUTERS: list[APIRouter] = [grants.router, epn_labels.router]

@@ -1,0 +1,67 @@
+"""The funding domain, without I/O: a grant awarded and an EPN's label, as the register keeps them.
+
+The walking skeleton's rules are few. A grant's amount is positive, in euros with at most two
+decimals, and its date is a calendar day: the HTTP model and the contract check both before a
+command exists, and the database checks the amount again. An EPN is labelled once: a second
+label of the same EPN is no news, so it records and announces nothing (the repository's insert
+is the arbiter, because two requests may race). Calls, applications and payments come with the
+funding register's issue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from passerelle_contracts import Actor
+from passerelle_contracts.common import BeneficiaryKind, CallKind, Public
+
+
+@dataclass(frozen=True)
+class GrantTerms:
+    """What the Coordination decided: the call, the beneficiary, the amount and the day."""
+
+    call_code: str
+    call_kind: CallKind
+    beneficiary: str
+    beneficiary_kind: BeneficiaryKind
+    amount_eur: Decimal
+    awarded_on: date
+    public: Public | None = None
+
+    def as_request(self) -> dict[str, Any]:
+        """The terms as the request that carried them: what an Idempotency-Key's digest covers."""
+        return {
+            "call_code": self.call_code,
+            "call_kind": self.call_kind,
+            "beneficiary": self.beneficiary,
+            "beneficiary_kind": self.beneficiary_kind,
+            "public": self.public,
+            "amount_eur": self.amount_eur,
+            "awarded_on": self.awarded_on,
+        }
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A grant in the register. ``recorded_at`` is set by the register when it is stored."""
+
+    grant_id: uuid.UUID
+    terms: GrantTerms
+    recorded_by: Actor
+    idempotency_key: str | None = None  # kept for the record; the runtime's key table decides repetitions
+    recorded_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EpnLabel:
+    """An EPN's regional label. ``recorded_at`` is set by the register when it is stored."""
+
+    epn: str
+    labelled_on: date
+    recorded_by: Actor
+    commune: str | None = None
+    recorded_at: datetime | None = None

@@ -1,0 +1,80 @@
+"""Partners and their subscriptions."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends
+from passerelle_contracts.common import Language
+from pydantic import BaseModel, Field
+
+from services.runtime.errors import NotFound
+from services.runtime.http import repository, unit_of_work
+from services.runtime.uow import UnitOfWork
+
+from ..domain import Partner, PartnerDetails
+from ..handlers import ReplaceSubscriptions, replace_subscriptions, save_partner
+from ..repository import NotificationsRepository
+from ..templates import RENDERERS
+
+router = APIRouter(tags=["partners"])
+
+EventType = Literal[tuple(RENDERERS)]  # type: ignore[valid-type]  # the subscribable types, known when the module loads
+
+
+class PartnerIn(BaseModel):
+    name: str = Field(min_length=2)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="The organisation's contact address")
+    language: Language
+    working_group: bool = False
+    copil: bool = False
+    active: bool = True
+
+
+class PartnerOut(PartnerIn):
+    code: str
+    subscriptions: list[str]
+    updated_at: datetime
+
+
+class Subscriptions(BaseModel):
+    event_types: list[EventType]  # type: ignore[valid-type]  # see EventType
+
+
+@router.get("/partners", response_model=list[PartnerOut])
+async def list_partners(repo: NotificationsRepository = Depends(repository)) -> list[dict[str, Any]]:
+    return [reply(p) for p in await repo.partners()]
+
+
+@router.get("/partners/{code}", response_model=PartnerOut)
+async def get_partner(code: str, repo: NotificationsRepository = Depends(repository)) -> dict[str, Any]:
+    partner = await repo.partner(code)
+    if partner is None:
+        raise NotFound(f"no partner {code}")
+    return reply(partner)
+
+
+@router.put("/partners/{code}", response_model=PartnerOut, summary="Create or update a partner")
+async def put_partner(
+    code: str, body: PartnerIn, uow: UnitOfWork[NotificationsRepository] = Depends(unit_of_work("coordination"))
+) -> dict[str, Any]:
+    return reply(await save_partner(uow, PartnerDetails(code=code, **body.model_dump())))
+
+
+@router.put("/partners/{code}/subscriptions", response_model=PartnerOut, summary="Replace a partner's subscriptions")
+async def put_subscriptions(
+    code: str, body: Subscriptions, uow: UnitOfWork[NotificationsRepository] = Depends(unit_of_work("coordination"))
+) -> dict[str, Any]:
+    return reply(
+        await replace_subscriptions(uow, ReplaceSubscriptions(partner=code, event_types=list(body.event_types)))
+    )
+
+
+def reply(partner: Partner) -> dict[str, Any]:
+    return {
+        **dataclasses.asdict(partner.details),
+        "subscriptions": partner.subscriptions,
+        "updated_at": partner.updated_at,
+    }

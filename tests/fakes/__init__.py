@@ -1,0 +1,1 @@
+"""Fake repositories of the services, for use-case unit tests and the shared repository suites."""

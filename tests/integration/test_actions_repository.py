@@ -1,0 +1,497 @@
+"""The actions repository's contract, run against the fake (``tests/fakes/actions.py``) and against
+PostgreSQL (``services/actions/sql``): what the use-case unit tests rely on the fake for must be
+what the SQL does."""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from passerelle_contracts import SYSTEM_ACTOR, Actor, Envelope, EventData
+
+from services.actions import events
+from services.actions.app import MIGRATIONS
+from services.actions.domain import ActionState, IndicatorMapping
+from services.actions.sql import ActionsRepository
+from services.runtime import db
+from tests.conftest import CreateDatabase
+from tests.fakes.actions import FakeActionsRepository
+
+pytestmark = pytest.mark.infra
+
+COORDINATION = Actor(organisation="coordination-inclusion-numerique", role="coordination", key_id="k1")
+PLAN: dict[str, Any] = {
+    "organisations": [
+        {
+            "code": "coordination",
+            "name": "Coordination",
+            "kind": "regional-administration",
+            "working_group": True,
+            "copil": True,
+        },
+        {"code": "caban", "name": "CABAN", "kind": "non-profit", "working_group": True, "copil": True},
+        {"code": "actiris", "name": "Actiris", "kind": "regional-public-body", "working_group": True, "copil": False},
+    ],
+    "axes": [
+        {"number": 1, "title_fr": "Axe un", "title_nl": "As een"},
+        {"number": 2, "title_fr": "Axe deux", "title_nl": ""},
+    ],
+    "chantiers": [
+        {"number": 1, "axis": 1, "title_fr": "Chantier un", "title_nl": ""},
+        {"number": 2, "axis": 1, "title_fr": "Chantier deux", "title_nl": ""},
+        {"number": 3, "axis": 2, "title_fr": "Chantier trois", "title_nl": "Werf drie"},
+    ],
+}
+
+
+def action(number: int, chantier: int, lead: str, partners: list[str], publics: list[str]) -> dict[str, Any]:
+    return {
+        "number": number,
+        "chantier": chantier,
+        "title_fr": f"Action {number}",
+        "title_nl": "",
+        "text_fr": "…",
+        "lead": lead,
+        "partners": partners,
+        "publics": publics,
+    }
+
+
+ACTIONS = [
+    action(1, 1, "coordination", ["caban"], ["seniors"]),
+    action(2, 1, "caban", [], ["young-people", "seniors"]),
+    action(3, 2, "actiris", ["caban", "epn"], []),  # "epn": a partner the plan names but does not list
+    action(4, 3, "coordination", [], ["job-seekers"]),
+]
+
+
+@pytest.fixture(params=["fake", "postgres"])
+async def repo(request: pytest.FixtureRequest, create_database: CreateDatabase) -> AsyncIterator[Any]:
+    """An empty repository of either kind, with the plan's structure loaded."""
+    if request.param == "fake":
+        fake = FakeActionsRepository()
+        await fake.load_reference(PLAN)
+        yield fake
+        return
+    pool = await db.create_pool(await create_database("actions_repo"))
+    try:
+        await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "actions": MIGRATIONS})
+        sql = ActionsRepository(pool)
+        await sql.load_reference(PLAN)
+        yield sql
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def planned(repo: Any) -> Any:
+    """The repository with four actions."""
+    assert await repo.insert_new_actions(ACTIONS) == [1, 2, 3, 4]
+    return repo
+
+
+def wrap(event: EventData, *, at: datetime | None = None, actor: Actor = COORDINATION) -> Envelope:
+    return Envelope.wrap(event, source="actions", subject="s", actor=actor, occurred_at=at)
+
+
+async def add_indicator(repo: Any, code: str, number: int, *, baseline: str = "0", period: str = "") -> None:
+    await repo.upsert_indicator(
+        {
+            "code": code,
+            "action_number": number,
+            "name_fr": f"Indicateur {code}",
+            "name_nl": "",
+            "unit": "devices",
+            "baseline": Decimal(baseline),
+            "target": Decimal(100),
+            "period": period,
+        }
+    )
+
+
+def test_the_fake_has_every_query_of_the_repository_with_the_same_parameters() -> None:
+    def queries(cls: type) -> dict[str, inspect.Signature]:
+        return {
+            name: inspect.signature(member)
+            for name, member in inspect.getmembers(cls, inspect.iscoroutinefunction)
+            if not name.startswith("_")
+        }
+
+    assert queries(FakeActionsRepository) == queries(ActionsRepository)
+
+
+# --- the plan ---------------------------------------------------------------------------------
+
+
+async def test_the_reference_keeps_organisations_up_to_date_and_axes_as_first_loaded(repo: Any) -> None:
+    renamed = {
+        **PLAN,
+        "organisations": [{**PLAN["organisations"][1], "name": "CABAN asbl"}],
+        "axes": [{"number": 1, "title_fr": "Autre titre", "title_nl": ""}],
+    }
+    await repo.load_reference(renamed)
+    organisations = await repo.organisations()
+    assert [o["code"] for o in organisations] == ["actiris", "caban", "coordination"]
+    assert organisations[1] == {
+        "code": "caban",
+        "name": "CABAN asbl",
+        "kind": "non-profit",
+        "working_group": True,
+        "copil": True,
+    }
+    assert await repo.axis_of_chantier(3) == 2
+    assert await repo.axis_of_chantier(99) is None
+    await repo.lock_seed()
+
+
+async def test_unknown_organisations_are_named_in_the_order_given(repo: Any) -> None:
+    assert await repo.unknown_organisations(["nobody", "caban", "epn"]) == ["nobody", "epn"]
+    assert await repo.unknown_organisations([]) == []
+
+
+async def test_actions_are_inserted_once_and_read_with_their_axis_and_defaults(planned: Any) -> None:
+    assert await planned.insert_new_actions(ACTIONS) == [], "present already"
+    got = await planned.get_action(3)
+    assert got is not None
+    assert {k: v for k, v in got.items() if k != "updated_at"} == {
+        "number": 3,
+        "chantier": 2,
+        "axis": 1,
+        "title_fr": "Action 3",
+        "title_nl": "",
+        "text_fr": "…",
+        "lead": "actiris",
+        "partners": ["caban", "epn"],
+        "publics": [],
+        "status": "not_started",
+        "traffic_light": None,
+        "status_note": "",
+        "progress": Decimal(0),
+        "progress_mode": "manual",
+        "weight": Decimal(1),
+        "version": 0,
+    }
+    assert isinstance(got["updated_at"], datetime)
+    assert await planned.get_action(99) is None
+    assert await planned.lock_action(2) == ActionState(2, "caban", "not_started", None, "")
+    assert await planned.lock_action(99) is None
+
+
+async def test_actions_are_listed_by_number_and_filtered(planned: Any) -> None:
+    async def numbers(**filters: Any) -> list[int]:
+        return [a["number"] for a in await planned.list_actions(**filters)]
+
+    assert await numbers() == [1, 2, 3, 4]
+    assert await numbers(axis=1) == [1, 2, 3]
+    assert await numbers(chantier=1) == [1, 2]
+    assert await numbers(organisation="caban") == [1, 2, 3], "lead or partner"
+    assert await numbers(public="seniors") == [1, 2]
+    await planned.update_status(4, "planned", None, "")
+    assert await numbers(status="planned", axis=2) == [4]
+
+
+async def test_each_change_of_an_action_makes_a_new_version(planned: Any) -> None:
+    await planned.update_status(1, "in_progress", "at_risk", "lent")
+    await planned.set_details(1, {"title_nl": "Actie 1", "partners": ["actiris"], "weight": Decimal(3)})
+    await planned.set_progress(1, Decimal("33.335"), "milestones")
+    got = await planned.get_action(1)
+    assert (got["status"], got["traffic_light"], got["status_note"]) == ("in_progress", "at_risk", "lent")
+    assert (got["title_fr"], got["title_nl"], got["partners"], got["weight"]) == ("Action 1", "Actie 1", ["actiris"], 3)
+    assert (got["progress"], got["progress_mode"]) == (Decimal("33.34"), "milestones"), "two decimals, half up"
+    assert got["version"] == 3
+    await planned.set_weight(2, Decimal("2.5"))
+    assert ((await planned.get_action(2))["weight"], (await planned.get_action(2))["version"]) == (Decimal("2.5"), 0)
+
+
+# --- history ----------------------------------------------------------------------------------
+
+
+async def test_history_is_read_per_action_in_time_order_and_as_changes_between_two_moments(planned: Any) -> None:
+    t0 = datetime(2024, 3, 1, 10, tzinfo=UTC)
+    diff = [{"field": "status", "old": "not_started", "new": "planned"}]
+    late = wrap(
+        events.details_changed(1, "Action 1", events.changes({}, {"title_nl": "Actie"})), at=t0 + timedelta(days=2)
+    )
+    early = wrap(events.details_changed(1, "Action 1", []), at=t0)
+    other = wrap(events.details_changed(3, "Action 3", []), at=t0 + timedelta(days=1), actor=SYSTEM_ACTOR)
+    await planned.add_history(1, late, late.data["changes"])
+    await planned.add_history(1, early, diff)
+    await planned.add_history(3, other, [])
+
+    history = await planned.history(1)
+    assert [h["event_id"] for h in history] == [early.event_id, late.event_id], "by the time it occurred"
+    assert history[0] == {
+        "event_id": early.event_id,
+        "event_type": "ActionDetailsChanged",
+        "changes": diff,
+        "actor": COORDINATION.model_dump(mode="json"),
+        "occurred_at": t0,
+    }
+
+    between = await planned.changes_between(t0 + timedelta(hours=1), t0 + timedelta(days=3))
+    assert [(c["action_number"], c["event_id"]) for c in between] == [(1, late.event_id), (3, other.event_id)]
+    assert between[1] == {
+        "action_number": 3,
+        "title_fr": "Action 3",
+        "title_nl": "",
+        "event_id": other.event_id,
+        "event_type": "ActionDetailsChanged",
+        "changes": [],
+        "actor": SYSTEM_ACTOR.model_dump(mode="json"),
+        "occurred_at": t0 + timedelta(days=1),
+    }
+    assert await planned.changes_between(t0 + timedelta(days=3)) == []
+
+    until = await planned.history_until(t0 + timedelta(days=1, hours=1))
+    assert [(h["action_number"], h["occurred_at"]) for h in until] == [(1, t0), (3, t0 + timedelta(days=1))]
+    assert until[0]["data"] == early.data, "the event's data, for the annual report to fold"
+
+
+# --- indicators and measurements --------------------------------------------------------------
+
+
+async def test_an_indicator_starts_at_its_baseline_and_a_redefinition_keeps_its_action_and_value(planned: Any) -> None:
+    await add_indicator(planned, "b", 2, baseline="5")
+    await add_indicator(planned, "a", 2)
+    await add_indicator(planned, "c", 1)
+    got = await planned.get_indicator("b")
+    assert got == {
+        "code": "b",
+        "action_number": 2,
+        "name_fr": "Indicateur b",
+        "name_nl": "",
+        "unit": "devices",
+        "baseline": Decimal(5),
+        "target": Decimal(100),
+        "period": "",
+        "current_value": Decimal(5),
+    }
+    await planned.upsert_indicator(
+        {**got, "action_number": 1, "baseline": Decimal(7), "target": None, "period": "2024"}
+    )
+    changed = await planned.lock_indicator("b")
+    assert (changed["action_number"], changed["baseline"], changed["target"], changed["period"]) == (2, 7, None, "2024")
+    assert changed["current_value"] == Decimal(5)
+    assert [i["code"] for i in await planned.indicators()] == ["c", "a", "b"], "by action, then code"
+    assert [i["code"] for i in await planned.indicators(2)] == ["a", "b"]
+    assert await planned.indicator_codes() == {"a", "b", "c"}
+    assert await planned.get_indicator("nope") is None
+
+
+async def test_mappings_are_replaced_as_a_whole_and_read_per_event_type(planned: Any) -> None:
+    await add_indicator(planned, "a", 1)
+    await add_indicator(planned, "b", 2)
+    first = {
+        "event_type": "DevicesDelivered",
+        "conditions": {"recipient_kind": ["epn"]},
+        "indicator": "a",
+        "amount": "total_devices",
+    }
+    second = {"event_type": "DevicesDelivered", "conditions": {}, "indicator": "b", "amount": "count"}
+    await planned.replace_mappings([first, {**second, "event_type": "GrantAwarded"}])
+    await planned.replace_mappings([first, second])
+    assert await planned.mappings_for("DevicesDelivered") == [
+        IndicatorMapping("DevicesDelivered", {"recipient_kind": ["epn"]}, "a", "total_devices"),
+        IndicatorMapping("DevicesDelivered", {}, "b", "count"),
+    ]
+    assert await planned.mappings_for("GrantAwarded") == []
+
+
+async def test_a_measurement_moves_its_indicator_once_per_source_event_and_per_external_id(planned: Any) -> None:
+    await add_indicator(planned, "a", 1)
+    await add_indicator(planned, "b", 1)
+    cause = uuid.uuid4()
+    system = SYSTEM_ACTOR.model_dump(mode="json")
+
+    async def measure(
+        code: str, value: int, on: date, *, source_event_id: uuid.UUID | None = None, external_id: str | None = None
+    ) -> bool:
+        return bool(
+            await planned.record_measurement(
+                code=code,
+                value=Decimal(value),
+                delta=Decimal(value) - (await planned.get_indicator(code))["current_value"],
+                measured_on=on,
+                origin="derived" if source_event_id else "manual",
+                source="test",
+                source_event_id=source_event_id,
+                actor=system,
+                external_id=external_id,
+            )
+        )
+
+    assert await measure("a", 10, date(2024, 5, 1), source_event_id=cause)
+    assert not await measure("a", 20, date(2024, 5, 2), source_event_id=cause), "the same event, counted once"
+    assert await measure("b", 3, date(2024, 5, 2), source_event_id=cause), "... per indicator"
+    assert await measure("a", 25, date(2025, 1, 3), external_id="m-1")
+    assert not await measure("b", 30, date(2025, 1, 3), external_id="m-1"), "an external id is taken once"
+    assert await measure("a", 26, date(2025, 1, 4))
+    assert (await planned.get_indicator("a"))["current_value"] == Decimal(26)
+    assert await planned.sum_in_year("a", 2024) == Decimal(10)
+    assert await planned.sum_in_year("a", 2025) == Decimal(16)
+    assert await planned.sum_in_year("a", 2023) == Decimal(0)
+    rows = await planned.measurements("a")
+    assert [(r["value"], r["delta"], r["external_id"]) for r in rows] == [
+        (10, 10, None),
+        (25, 15, "m-1"),
+        (26, 1, None),
+    ]
+    assert {k: v for k, v in rows[0].items() if k != "recorded_at"} == {
+        "external_id": None,
+        "indicator_code": "a",
+        "value": Decimal(10),
+        "delta": Decimal(10),
+        "measured_on": date(2024, 5, 1),
+        "origin": "derived",
+        "source": "test",
+        "source_event_id": cause,
+    }
+    assert [r["indicator_code"] for r in await planned.measurements()] == ["a", "b", "a", "a"], "in recording order"
+
+
+# --- milestones -------------------------------------------------------------------------------
+
+
+async def test_a_milestone_is_planned_replanned_and_reached_once(planned: Any) -> None:
+    first, second, elsewhere = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    saved = await planned.save_milestone(first, 1, "Convention", "", date(2024, 6, 30))
+    assert {
+        k: saved[k] for k in ("id", "action_number", "title_fr", "planned_on", "reached_on", "overdue_announced_on")
+    } == {
+        "id": first,
+        "action_number": 1,
+        "title_fr": "Convention",
+        "planned_on": date(2024, 6, 30),
+        "reached_on": None,
+        "overdue_announced_on": None,
+    }
+    await planned.save_milestone(second, 1, "Lot 1", "Partij 1", date(2024, 3, 31))
+    await planned.save_milestone(elsewhere, 2, "Autre", "", date(2024, 1, 1))
+    assert [m["id"] for m in await planned.milestones(1)] == [second, first], "by planned date"
+    assert len(await planned.milestones()) == 3
+    assert await planned.get_milestone(first, 2) is None, "not on that action"
+
+    assert [m["id"] for m in await planned.claim_overdue(date(2024, 4, 1))] == [second, elsewhere], (
+        "by action, then date"
+    )
+    assert await planned.claim_overdue(date(2024, 4, 2)) == [], "announced once"
+    replanned = await planned.save_milestone(second, 1, "Lot 1", "Partij 1", date(2024, 5, 15))
+    assert (replanned["planned_on"], replanned["overdue_announced_on"]) == (date(2024, 5, 15), None)
+    assert [m["id"] for m in await planned.claim_overdue(date(2024, 5, 20))] == [second], "re-planned: announced again"
+
+    reached = await planned.mark_reached(first, 1, date(2024, 6, 1))
+    assert reached is not None and reached["reached_on"] == date(2024, 6, 1)
+    assert await planned.mark_reached(first, 1, date(2024, 6, 2)) is None, "already reached"
+    assert await planned.mark_reached(uuid.uuid4(), 1, date(2024, 6, 2)) is None
+    assert await planned.milestone_counts(1) == (2, 1)
+    assert await planned.milestone_counts(4) == (0, 0)
+    assert await planned.claim_overdue(date(2025, 1, 1)) == [], "reached ones are never overdue"
+
+
+# --- progress reports -------------------------------------------------------------------------
+
+
+async def test_one_report_per_action_and_period_whose_status_moves(planned: Any) -> None:
+    owner = COORDINATION.model_dump(mode="json")
+    draft = await planned.save_report(2, "2024", "Trois sessions.", owner)
+    assert {k: draft[k] for k in ("action_number", "period", "status", "body", "comment", "created_by")} == {
+        "action_number": 2,
+        "period": "2024",
+        "status": "draft",
+        "body": "Trois sessions.",
+        "comment": "",
+        "created_by": owner,
+    }
+    edited = await planned.save_report(2, "2024", "Trois sessions, 48 participants.", owner)
+    assert (edited["id"], edited["body"]) == (draft["id"], "Trois sessions, 48 participants.")
+    await planned.save_report(1, "2025", "", owner)
+    assert (await planned.report_for_period(2, "2024"))["id"] == draft["id"]
+    assert await planned.report_for_period(2, "2025") is None
+    assert await planned.report_action(draft["id"]) == 2
+    assert await planned.report_action(uuid.uuid4()) is None
+    returned = await planned.set_report_status(draft["id"], "returned", "Ajoutez le nombre.")
+    assert (returned["status"], returned["comment"]) == ("returned", "Ajoutez le nombre.")
+    assert (await planned.lock_report(draft["id"]))["status"] == "returned"
+    assert [(r["action_number"], r["period"]) for r in await planned.progress_reports()] == [(1, "2025"), (2, "2024")]
+    assert [r["id"] for r in await planned.progress_reports(status="returned")] == [draft["id"]]
+    assert await planned.progress_reports(1, "returned") == []
+
+
+# --- governance and the annual report ---------------------------------------------------------
+
+
+async def test_meetings_are_read_with_their_decisions_and_counted_for_the_report(planned: Any) -> None:
+    agenda = [{"action_number": 1, "title": "Matériel"}]
+    recorded_by = COORDINATION.model_dump(mode="json")
+    march = await planned.insert_meeting(
+        "working_group", date(2024, 3, 12), ["caban", "coordination"], agenda, recorded_by
+    )
+    assert {k: march[k] for k in ("kind", "held_on", "attendees", "agenda")} == {
+        "kind": "working_group",
+        "held_on": date(2024, 3, 12),
+        "attendees": ["caban", "coordination"],
+        "agenda": agenda,
+    }
+    assert isinstance(march["id"], uuid.UUID) and isinstance(march["recorded_at"], datetime)
+    await planned.insert_decision(march["id"], 1, "Lancer l'appel.")
+    january = await planned.insert_meeting("copil", date(2024, 1, 20), ["coordination"], [], recorded_by)
+    await planned.insert_meeting("working_group", date(2025, 2, 1), ["caban"], [], recorded_by)
+
+    meetings = await planned.meetings(2024)
+    assert [m["id"] for m in meetings] == [january["id"], march["id"]], "by date"
+    assert meetings[1]["decisions"] == [{"action_number": 1, "decision": "Lancer l'appel."}]
+    assert meetings[0]["decisions"] == []
+    assert len(await planned.meetings()) == 3
+
+    later = datetime.now(UTC) + timedelta(days=1)
+    assert await planned.meetings_until(later, date(2024, 1, 1), date(2024, 12, 31)) == [
+        {"held_on": date(2024, 1, 20), "kind": "copil", "attendees": 1, "decisions": 0},
+        {"held_on": date(2024, 3, 12), "kind": "working_group", "attendees": 2, "decisions": 1},
+    ]
+    assert await planned.meetings_until(datetime(2024, 1, 1, tzinfo=UTC), date(2024, 1, 1), date(2024, 12, 31)) == [], (
+        "recorded after the cut-off"
+    )
+
+
+async def test_the_report_plan_names_the_organisations(planned: Any) -> None:
+    plan = await planned.report_plan()
+    assert [r["number"] for r in plan] == [1, 2, 3, 4]
+    assert plan[2] == {
+        "number": 3,
+        "title_fr": "Action 3",
+        "title_nl": "",
+        "chantier": 2,
+        "weight": Decimal(1),
+        "lead": "Actiris",
+        "partners": ["CABAN", "epn"],
+        "axis": 1,
+        "chantier_fr": "Chantier deux",
+        "chantier_nl": "",
+        "axis_fr": "Axe un",
+        "axis_nl": "As een",
+    }
+
+
+async def test_a_published_report_keeps_its_files_and_their_hashes(planned: Any) -> None:
+    report_id = "annual-report-2024-as-of-2024-12-31"
+    assert not await planned.annual_report_exists(report_id)
+    files = {"a.html": ("sha-a", b"<html>"), "b.pdf": ("sha-b", b"%PDF")}
+    await planned.insert_annual_report(report_id, 2024, date(2024, 12, 31), COORDINATION.model_dump(mode="json"), files)
+    await planned.insert_annual_report(
+        "annual-report-2023-as-of-2024-01-15", 2023, date(2024, 1, 15), {}, {"c.csv": ("sha-c", b"x")}
+    )
+    assert await planned.annual_report_exists(report_id)
+    listed = await planned.annual_reports()
+    assert [(r["id"], r["year"], r["as_of"]) for r in listed] == [
+        ("annual-report-2023-as-of-2024-01-15", 2023, date(2024, 1, 15)),
+        (report_id, 2024, date(2024, 12, 31)),
+    ]
+    assert listed[1]["files"] == {"a.html": "sha-a", "b.pdf": "sha-b"}
+    assert [r["id"] for r in await planned.annual_reports(2024)] == [report_id]
+    assert await planned.annual_report_file(report_id, "b.pdf") == (b"%PDF", "sha-b")
+    assert await planned.annual_report_file(report_id, "nope.pdf") is None
