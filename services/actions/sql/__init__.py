@@ -2,8 +2,8 @@
 
 The repository runs on an ``Executor``: the connection of a unit of work's transaction, or the
 pool for single reads. Plain SQL with ``$n`` parameters; rows come back as dicts, so that the
-fake repository of the tests (``tests/fakes/actions.py``) can return the same, and the shared
-suite (``tests/integration/test_actions_repository.py``) checks that both agree.
+fake repository of the tests (``tests/fakes/actions/``) can return the same, and the shared
+suite (``tests/integration/actions_repository/``) checks that both agree.
 """
 
 from __future__ import annotations

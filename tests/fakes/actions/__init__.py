@@ -1,6 +1,6 @@
 """The actions service's storage in memory: what ``ActionsRepository`` does, without PostgreSQL.
 
-``tests/integration/test_actions_repository.py`` runs one suite against both, so this fake
+``tests/integration/actions_repository/`` runs one suite against both, so this fake
 cannot drift from the SQL. Rows are returned as fresh dicts (as asyncpg's would be), JSON columns
 go through a JSON round trip (as jsonb does), and the constraints the use cases rely on are kept:
 uniqueness of measurements per source event and per external id, two decimals for progress,

@@ -1,117 +1,23 @@
-"""The actions repository's contract, run against the fake (``tests/fakes/actions.py``) and against
-PostgreSQL (``services/actions/sql``): what the use-case unit tests rely on the fake for must be
-what the SQL does."""
+"""The repository's contract, part 1: the plan, actions, history, indicators and measurements."""
 
 from __future__ import annotations
 
 import inspect
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from passerelle_contracts import SYSTEM_ACTOR, Actor, Envelope, EventData
+from passerelle_contracts import SYSTEM_ACTOR
 
 from services.actions import events
-from services.actions.app import MIGRATIONS
 from services.actions.domain import ActionState, IndicatorMapping
 from services.actions.sql import ActionsRepository
-from services.runtime import db
-from tests.conftest import CreateDatabase
 from tests.fakes.actions import FakeActionsRepository
+from tests.integration.actions_repository.given import ACTIONS, COORDINATION, PLAN, add_indicator, wrap
 
 pytestmark = pytest.mark.infra
-
-COORDINATION = Actor(organisation="coordination-inclusion-numerique", role="coordination", key_id="k1")
-PLAN: dict[str, Any] = {
-    "organisations": [
-        {
-            "code": "coordination",
-            "name": "Coordination",
-            "kind": "regional-administration",
-            "working_group": True,
-            "copil": True,
-        },
-        {"code": "caban", "name": "CABAN", "kind": "non-profit", "working_group": True, "copil": True},
-        {"code": "actiris", "name": "Actiris", "kind": "regional-public-body", "working_group": True, "copil": False},
-    ],
-    "axes": [
-        {"number": 1, "title_fr": "Axe un", "title_nl": "As een"},
-        {"number": 2, "title_fr": "Axe deux", "title_nl": ""},
-    ],
-    "chantiers": [
-        {"number": 1, "axis": 1, "title_fr": "Chantier un", "title_nl": ""},
-        {"number": 2, "axis": 1, "title_fr": "Chantier deux", "title_nl": ""},
-        {"number": 3, "axis": 2, "title_fr": "Chantier trois", "title_nl": "Werf drie"},
-    ],
-}
-
-
-def action(number: int, chantier: int, lead: str, partners: list[str], publics: list[str]) -> dict[str, Any]:
-    return {
-        "number": number,
-        "chantier": chantier,
-        "title_fr": f"Action {number}",
-        "title_nl": "",
-        "text_fr": "…",
-        "lead": lead,
-        "partners": partners,
-        "publics": publics,
-    }
-
-
-ACTIONS = [
-    action(1, 1, "coordination", ["caban"], ["seniors"]),
-    action(2, 1, "caban", [], ["young-people", "seniors"]),
-    action(3, 2, "actiris", ["caban", "epn"], []),  # "epn": a partner the plan names but does not list
-    action(4, 3, "coordination", [], ["job-seekers"]),
-]
-
-
-@pytest.fixture(params=["fake", "postgres"])
-async def repo(request: pytest.FixtureRequest, create_database: CreateDatabase) -> AsyncIterator[Any]:
-    """An empty repository of either kind, with the plan's structure loaded."""
-    if request.param == "fake":
-        fake = FakeActionsRepository()
-        await fake.load_reference(PLAN)
-        yield fake
-        return
-    pool = await db.create_pool(await create_database("actions_repo"))
-    try:
-        await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "actions": MIGRATIONS})
-        sql = ActionsRepository(pool)
-        await sql.load_reference(PLAN)
-        yield sql
-    finally:
-        await pool.close()
-
-
-@pytest.fixture
-async def planned(repo: Any) -> Any:
-    """The repository with four actions."""
-    assert await repo.insert_new_actions(ACTIONS) == [1, 2, 3, 4]
-    return repo
-
-
-def wrap(event: EventData, *, at: datetime | None = None, actor: Actor = COORDINATION) -> Envelope:
-    return Envelope.wrap(event, source="actions", subject="s", actor=actor, occurred_at=at)
-
-
-async def add_indicator(repo: Any, code: str, number: int, *, baseline: str = "0", period: str = "") -> None:
-    await repo.upsert_indicator(
-        {
-            "code": code,
-            "action_number": number,
-            "name_fr": f"Indicateur {code}",
-            "name_nl": "",
-            "unit": "devices",
-            "baseline": Decimal(baseline),
-            "target": Decimal(100),
-            "period": period,
-        }
-    )
 
 
 def test_the_fake_has_every_query_of_the_repository_with_the_same_parameters() -> None:
@@ -352,146 +258,3 @@ async def test_a_measurement_moves_its_indicator_once_per_source_event_and_per_e
         "source_event_id": cause,
     }
     assert [r["indicator_code"] for r in await planned.measurements()] == ["a", "b", "a", "a"], "in recording order"
-
-
-# --- milestones -------------------------------------------------------------------------------
-
-
-async def test_a_milestone_is_planned_replanned_and_reached_once(planned: Any) -> None:
-    first, second, elsewhere = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    saved = await planned.save_milestone(first, 1, "Convention", "", date(2024, 6, 30))
-    assert {
-        k: saved[k] for k in ("id", "action_number", "title_fr", "planned_on", "reached_on", "overdue_announced_on")
-    } == {
-        "id": first,
-        "action_number": 1,
-        "title_fr": "Convention",
-        "planned_on": date(2024, 6, 30),
-        "reached_on": None,
-        "overdue_announced_on": None,
-    }
-    await planned.save_milestone(second, 1, "Lot 1", "Partij 1", date(2024, 3, 31))
-    await planned.save_milestone(elsewhere, 2, "Autre", "", date(2024, 1, 1))
-    assert [m["id"] for m in await planned.milestones(1)] == [second, first], "by planned date"
-    assert len(await planned.milestones()) == 3
-    assert await planned.get_milestone(first, 2) is None, "not on that action"
-
-    assert [m["id"] for m in await planned.claim_overdue(date(2024, 4, 1))] == [second, elsewhere], (
-        "by action, then date"
-    )
-    assert await planned.claim_overdue(date(2024, 4, 2)) == [], "announced once"
-    replanned = await planned.save_milestone(second, 1, "Lot 1", "Partij 1", date(2024, 5, 15))
-    assert (replanned["planned_on"], replanned["overdue_announced_on"]) == (date(2024, 5, 15), None)
-    assert [m["id"] for m in await planned.claim_overdue(date(2024, 5, 20))] == [second], "re-planned: announced again"
-
-    reached = await planned.mark_reached(first, 1, date(2024, 6, 1))
-    assert reached is not None and reached["reached_on"] == date(2024, 6, 1)
-    assert await planned.mark_reached(first, 1, date(2024, 6, 2)) is None, "already reached"
-    assert await planned.mark_reached(uuid.uuid4(), 1, date(2024, 6, 2)) is None
-    assert await planned.milestone_counts(1) == (2, 1)
-    assert await planned.milestone_counts(4) == (0, 0)
-    assert await planned.claim_overdue(date(2025, 1, 1)) == [], "reached ones are never overdue"
-
-
-# --- progress reports -------------------------------------------------------------------------
-
-
-async def test_one_report_per_action_and_period_whose_status_moves(planned: Any) -> None:
-    owner = COORDINATION.model_dump(mode="json")
-    draft = await planned.save_report(2, "2024", "Trois sessions.", owner)
-    assert {k: draft[k] for k in ("action_number", "period", "status", "body", "comment", "created_by")} == {
-        "action_number": 2,
-        "period": "2024",
-        "status": "draft",
-        "body": "Trois sessions.",
-        "comment": "",
-        "created_by": owner,
-    }
-    edited = await planned.save_report(2, "2024", "Trois sessions, 48 participants.", owner)
-    assert (edited["id"], edited["body"]) == (draft["id"], "Trois sessions, 48 participants.")
-    await planned.save_report(1, "2025", "", owner)
-    assert (await planned.report_for_period(2, "2024"))["id"] == draft["id"]
-    assert await planned.report_for_period(2, "2025") is None
-    assert await planned.report_action(draft["id"]) == 2
-    assert await planned.report_action(uuid.uuid4()) is None
-    returned = await planned.set_report_status(draft["id"], "returned", "Ajoutez le nombre.")
-    assert (returned["status"], returned["comment"]) == ("returned", "Ajoutez le nombre.")
-    assert (await planned.lock_report(draft["id"]))["status"] == "returned"
-    assert [(r["action_number"], r["period"]) for r in await planned.progress_reports()] == [(1, "2025"), (2, "2024")]
-    assert [r["id"] for r in await planned.progress_reports(status="returned")] == [draft["id"]]
-    assert await planned.progress_reports(1, "returned") == []
-
-
-# --- governance and the annual report ---------------------------------------------------------
-
-
-async def test_meetings_are_read_with_their_decisions_and_counted_for_the_report(planned: Any) -> None:
-    agenda = [{"action_number": 1, "title": "Matériel"}]
-    recorded_by = COORDINATION.model_dump(mode="json")
-    march = await planned.insert_meeting(
-        "working_group", date(2024, 3, 12), ["caban", "coordination"], agenda, recorded_by
-    )
-    assert {k: march[k] for k in ("kind", "held_on", "attendees", "agenda")} == {
-        "kind": "working_group",
-        "held_on": date(2024, 3, 12),
-        "attendees": ["caban", "coordination"],
-        "agenda": agenda,
-    }
-    assert isinstance(march["id"], uuid.UUID) and isinstance(march["recorded_at"], datetime)
-    await planned.insert_decision(march["id"], 1, "Lancer l'appel.")
-    january = await planned.insert_meeting("copil", date(2024, 1, 20), ["coordination"], [], recorded_by)
-    await planned.insert_meeting("working_group", date(2025, 2, 1), ["caban"], [], recorded_by)
-
-    meetings = await planned.meetings(2024)
-    assert [m["id"] for m in meetings] == [january["id"], march["id"]], "by date"
-    assert meetings[1]["decisions"] == [{"action_number": 1, "decision": "Lancer l'appel."}]
-    assert meetings[0]["decisions"] == []
-    assert len(await planned.meetings()) == 3
-
-    later = datetime.now(UTC) + timedelta(days=1)
-    assert await planned.meetings_until(later, date(2024, 1, 1), date(2024, 12, 31)) == [
-        {"held_on": date(2024, 1, 20), "kind": "copil", "attendees": 1, "decisions": 0},
-        {"held_on": date(2024, 3, 12), "kind": "working_group", "attendees": 2, "decisions": 1},
-    ]
-    assert await planned.meetings_until(datetime(2024, 1, 1, tzinfo=UTC), date(2024, 1, 1), date(2024, 12, 31)) == [], (
-        "recorded after the cut-off"
-    )
-
-
-async def test_the_report_plan_names_the_organisations(planned: Any) -> None:
-    plan = await planned.report_plan()
-    assert [r["number"] for r in plan] == [1, 2, 3, 4]
-    assert plan[2] == {
-        "number": 3,
-        "title_fr": "Action 3",
-        "title_nl": "",
-        "chantier": 2,
-        "weight": Decimal(1),
-        "lead": "Actiris",
-        "partners": ["CABAN", "epn"],
-        "axis": 1,
-        "chantier_fr": "Chantier deux",
-        "chantier_nl": "",
-        "axis_fr": "Axe un",
-        "axis_nl": "As een",
-    }
-
-
-async def test_a_published_report_keeps_its_files_and_their_hashes(planned: Any) -> None:
-    report_id = "annual-report-2024-as-of-2024-12-31"
-    assert not await planned.annual_report_exists(report_id)
-    files = {"a.html": ("sha-a", b"<html>"), "b.pdf": ("sha-b", b"%PDF")}
-    await planned.insert_annual_report(report_id, 2024, date(2024, 12, 31), COORDINATION.model_dump(mode="json"), files)
-    await planned.insert_annual_report(
-        "annual-report-2023-as-of-2024-01-15", 2023, date(2024, 1, 15), {}, {"c.csv": ("sha-c", b"x")}
-    )
-    assert await planned.annual_report_exists(report_id)
-    listed = await planned.annual_reports()
-    assert [(r["id"], r["year"], r["as_of"]) for r in listed] == [
-        ("annual-report-2023-as-of-2024-01-15", 2023, date(2024, 1, 15)),
-        (report_id, 2024, date(2024, 12, 31)),
-    ]
-    assert listed[1]["files"] == {"a.html": "sha-a", "b.pdf": "sha-b"}
-    assert [r["id"] for r in await planned.annual_reports(2024)] == [report_id]
-    assert await planned.annual_report_file(report_id, "b.pdf") == (b"%PDF", "sha-b")
-    assert await planned.annual_report_file(report_id, "nope.pdf") is None
