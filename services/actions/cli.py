@@ -1,8 +1,8 @@
 """The actions service's own commands: CSV import and export, the annual report (a preview), the
 overdue-milestone check. ``python -m services.actions <command> --help``.
 
-Commands run on the pool the runtime's CLI gives them; the events they cause wait in the outbox
-until the service's relay publishes them."""
+Commands run in the session the runtime's CLI gives them (units of work and the repository on a
+migrated pool); the events they cause wait in the outbox until the service's relay publishes them."""
 
 from __future__ import annotations
 
@@ -14,12 +14,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-import asyncpg
 from passerelle_contracts import Actor
 
-from services.runtime.cli import Command
-from services.runtime.settings import ServiceSettings
-from services.runtime.uow import Context, PostgresUnitOfWork
+from services.runtime.cli import Command, Session
+from services.runtime.uow import Context
 
 from .handlers.annual_report import build_annual_report
 from .handlers.csv_io import KINDS, ImportCsv, export_csv, import_csv
@@ -30,13 +28,7 @@ from .sql import ActionsRepository
 
 OPERATOR = Actor(organisation="coordination-inclusion-numerique", role="coordination", key_id="cli")
 
-
-def _unit_of_work(
-    settings: ServiceSettings, pool: asyncpg.Pool, context: Context
-) -> PostgresUnitOfWork[ActionsRepository]:
-    return PostgresUnitOfWork(
-        pool, ActionsRepository, source=settings.service_name, context=context, topic=settings.topic
-    )
+Actions = Session[ActionsRepository]
 
 
 def _bar(started: float, done: int, total: int) -> None:
@@ -50,8 +42,8 @@ def _bar(started: float, done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-async def _import(settings: ServiceSettings, args: argparse.Namespace, pool: asyncpg.Pool) -> None:
-    uow = _unit_of_work(settings, pool, Context(actor=OPERATOR))  # one flow: every file of this import
+async def _import(args: argparse.Namespace, session: Actions) -> None:
+    uow = session.unit_of_work(Context(actor=OPERATOR))  # one flow: every file of this import
     failed = 0
     await load_structure(uow, read_seed()[0])  # axes, chantiers, organisations: what rows refer to
     for kind in KINDS:  # actions before the indicators that name them, before their measurements
@@ -67,14 +59,14 @@ async def _import(settings: ServiceSettings, args: argparse.Namespace, pool: asy
         sys.exit(f"{failed} rows were not imported (see the errors above)")
 
 
-async def _export(settings: ServiceSettings, args: argparse.Namespace, pool: asyncpg.Pool) -> None:
-    repo = ActionsRepository(pool)
+async def _export(args: argparse.Namespace, session: Actions) -> None:
+    repo = session.repository()
     _write(Path(args.dir), {f"{kind}.csv": (await export_csv(repo, kind)).encode("utf-8") for kind in KINDS})
 
 
-async def _annual_report(settings: ServiceSettings, args: argparse.Namespace, pool: asyncpg.Pool) -> None:
+async def _annual_report(args: argparse.Namespace, session: Actions) -> None:
     """Render the report to files without publishing it (a preview; publish with POST /annual-reports)."""
-    report = await build_annual_report(ActionsRepository(pool), args.year, date.fromisoformat(args.as_of))
+    report = await build_annual_report(session.repository(), args.year, date.fromisoformat(args.as_of))
     _write(Path(args.out), render_all(report))
 
 
@@ -86,9 +78,9 @@ def _write(folder: Path, files: dict[str, bytes]) -> None:
         print(folder / name)
 
 
-async def _check(settings: ServiceSettings, args: argparse.Namespace, pool: asyncpg.Pool) -> None:
+async def _check(args: argparse.Namespace, session: Actions) -> None:
     as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()  # noqa: DTZ011 - the local day, as the scheduled check
-    announced = await announce_overdue(_unit_of_work(settings, pool, Context.system()), AnnounceOverdue(as_of))
+    announced = await announce_overdue(session.unit_of_work(Context.system()), AnnounceOverdue(as_of))
     print(f"{len(announced)} overdue milestones announced")
 
 

@@ -12,12 +12,10 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
 from passerelle_contracts import Actor
 
-from services.runtime.cli import Command
-from services.runtime.settings import ServiceSettings
-from services.runtime.uow import Context, PostgresUnitOfWork
+from services.runtime.cli import Command, Session
+from services.runtime.uow import Context
 
 from . import csv_formats
 from .handlers import intake, views
@@ -28,19 +26,20 @@ OPERATOR = Actor(organisation="coordination-inclusion-numerique", role="coordina
 CHUNK = 1_000  # rows per transaction: progress shows, and a crash loses at most one chunk (re-run: idempotent)
 
 
-def operator_unit_of_work(settings: ServiceSettings, pool: asyncpg.Pool) -> Uow:
+Equipment = Session[EquipmentRepository]
+
+
+def operator_unit_of_work(session: Equipment) -> Uow:
     """The operator at the console acts as the Coordination, in a flow of its own."""
-    return PostgresUnitOfWork(
-        pool, EquipmentRepository, source=settings.service_name, context=Context(actor=OPERATOR), topic=settings.topic
-    )
+    return session.unit_of_work(Context(actor=OPERATOR))
 
 
-async def _import(settings: ServiceSettings, args: argparse.Namespace, pool: asyncpg.Pool) -> None:
+async def _import(args: argparse.Namespace, session: Equipment) -> None:
     rows, errors = csv_formats.parse_csv(await asyncio.to_thread(Path(args.file).read_text, "utf-8"))
     started, created, existing = time.perf_counter(), 0, 0
     for start in range(0, len(rows), CHUNK):
         command = intake.DeclareBatch(args.donor, args.reference, rows[start : start + CHUNK])
-        report = await intake.declare_batch(operator_unit_of_work(settings, pool), command)
+        report = await intake.declare_batch(operator_unit_of_work(session), command)
         created, existing, errors = created + report.created, existing + report.existing, errors + report.errors
         done = min(start + CHUNK, len(rows))
         filled = 30 * done // max(len(rows), 1)
@@ -58,16 +57,16 @@ async def _import(settings: ServiceSettings, args: argparse.Namespace, pool: asy
         sys.exit(f"{len(errors)} rows were not imported (see the errors above)")
 
 
-async def _labels(settings: ServiceSettings, args: argparse.Namespace, pool: asyncpg.Pool) -> None:
+async def _labels(args: argparse.Namespace, session: Equipment) -> None:
     from .documents import labels_pdf
 
-    labels = await views.labels(EquipmentRepository(pool), batch_id=uuid.UUID(args.batch))
+    labels = await views.labels(session.repository(), batch_id=uuid.UUID(args.batch))
     await asyncio.to_thread(Path(args.out).write_bytes, labels_pdf(labels))
     print(f"{len(labels)} labels written to {args.out}")
 
 
-async def _certificate(settings: ServiceSettings, args: argparse.Namespace, pool: asyncpg.Pool) -> None:
-    certificate = await EquipmentRepository(pool).latest_certificate(uuid.UUID(args.device))
+async def _certificate(args: argparse.Namespace, session: Equipment) -> None:
+    certificate = await session.repository().latest_certificate(uuid.UUID(args.device))
     if certificate is None:
         sys.exit(f"device {args.device} has no certificate: it is not fully sanitised")
     await asyncio.to_thread(Path(args.out).write_bytes, certificate["content"])

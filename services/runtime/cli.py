@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, Generic, TypeVar, get_args
 
 import asyncpg
 import uvicorn
@@ -16,23 +16,46 @@ from passerelle_contracts import Role
 
 from . import db
 from .auth import create_api_key
+from .errors import PasserelleError
 from .logs import configure_logging
 from .settings import ServiceSettings, load_settings
+from .uow import Context, PostgresUnitOfWork, RepositoryFactory
 
 # The contracts' roles a key can carry: "system" is Passerelle itself, never a person's key.
 ROLES = tuple(role for role in get_args(Role) if role != "system")
 
 S = TypeVar("S", bound=ServiceSettings)  # the service's own settings, given to its create_app
+R = TypeVar("R")  # the service's repository
+
+
+@dataclass(frozen=True)
+class Session(Generic[R]):
+    """What a service's own command works with: the service's units of work and repository on a
+    migrated pool, as its HTTP API and consumers do. Events a command emits wait in the outbox
+    until the service's relay publishes them."""
+
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    repository_factory: RepositoryFactory[R]
+
+    def unit_of_work(self, context: Context) -> PostgresUnitOfWork[R]:
+        return PostgresUnitOfWork(
+            self.pool, self.repository_factory, source=self.settings.service_name, context=context,
+            topic=self.settings.topic,
+        )  # fmt: skip
+
+    def repository(self) -> R:
+        """The repository on the pool, for reads."""
+        return self.repository_factory(self.pool)
 
 
 @dataclass(frozen=True)
 class Command:
-    """A service's own command: it gets a migrated pool; events it writes wait in the outbox
-    until the service's relay publishes them."""
+    """A service's own command: its help, its arguments, and what it does with them in a session."""
 
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[ServiceSettings, argparse.Namespace, asyncpg.Pool], Awaitable[Any]]
+    run: Callable[[argparse.Namespace, Session[Any]], Awaitable[Any]]
 
 
 def main(
@@ -40,6 +63,7 @@ def main(
     create_app: Callable[[S], FastAPI],
     migrations: Path,
     commands: Mapping[str, Command] | None = None,
+    repository: RepositoryFactory[Any] | None = None,
 ) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m {settings_cls.__module__.rsplit('.', 1)[0]}")
     commands_sub = parser.add_subparsers(dest="command")
@@ -64,14 +88,20 @@ def main(
     elif args.command == "create-api-key":
         print(asyncio.run(_create_key(settings, migrations, args.organisation, args.role, args.label)))
     else:
-        asyncio.run(_run_own(settings, migrations, args))
+        if repository is None:
+            raise SystemExit(f"{args.command}: this service gave its commands no repository")
+        asyncio.run(_run_own(settings, migrations, args, repository))
 
 
-async def _run_own(settings: ServiceSettings, migrations: Path, args: argparse.Namespace) -> None:
+async def _run_own(
+    settings: ServiceSettings, migrations: Path, args: argparse.Namespace, repository: RepositoryFactory[Any]
+) -> None:
     pool = await db.create_pool(settings.database_url, max_size=4)
     try:
         await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, settings.service_name: migrations})
-        await args.own_command.run(settings, args, pool)
+        await args.own_command.run(args, Session(settings, pool, repository))
+    except PasserelleError as error:  # a refusal with its reason, as HTTP would answer: not a traceback
+        raise SystemExit(f"{args.command}: {error.reason}") from None
     finally:
         await pool.close()
 

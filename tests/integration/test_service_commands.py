@@ -1,0 +1,119 @@
+"""The services' own commands (``python -m services.<name> <command>``), run as an operator runs
+them: a real process on a real database, through the session the runtime's CLI gives them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.conftest import CreateDatabase
+from tests.integration.conftest import ActionsUnderTest
+from tests.support import ROOT
+
+pytestmark = pytest.mark.infra
+
+
+def command(service: str, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, f"PASSERELLE_{service.upper()}_DATABASE_URL": database_url, "PASSERELLE_LOG_LEVEL": "WARNING"}
+    return subprocess.run(
+        [sys.executable, "-m", f"services.{service}", *args],
+        env=env,
+        cwd=ROOT,
+        check=False,  # the tests read the exit code and stderr
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_a_donor_file_imported_twice_declares_its_devices_once_and_their_labels_can_be_printed(
+    create_database: CreateDatabase, tmp_path: Path
+) -> None:
+    url = await create_database("equipment_cli")
+    rows = [
+        {"asset_tag": f"PC-{n}", "serial": f"S{n}", "kind": "laptop", "make": "Dell", "model": "Latitude 5480",
+         "cpu": "i5", "ram_gb": "8", "storage": "ssd:256", "year": "2018"}
+        for n in range(1, 26)
+    ]  # fmt: skip
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    devices = tmp_path / "devices.csv"
+    devices.write_text(text.getvalue(), encoding="utf-8")
+
+    declare = ("import", "--donor", "cirb-paradigm", "--reference", "LOT-1", "--file", str(devices))
+    unknown = command("equipment", url, *declare)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "import: unknown donor organisation cirb-paradigm", "a reason, not a traceback"
+    conn = await asyncpg.connect(url)  # the service seeds its organisations when it serves; here, by hand
+    try:
+        await conn.execute(
+            "INSERT INTO organisations (code, name, kind) VALUES ('cirb-paradigm', 'Paradigm', 'regional-public-body')"
+        )
+    finally:
+        await conn.close()
+
+    first = command("equipment", url, *declare)
+    again = command("equipment", url, *declare)
+    assert first.returncode == 0, first.stderr
+    assert '"created": 25, "existing": 0' in first.stdout
+    assert '"created": 0, "existing": 25' in again.stdout, "a re-run is harmless"
+
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM devices") == 25
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'BatchDeclared'") == 1
+        actor = await conn.fetchval("SELECT payload->'actor'->>'key_id' FROM outbox LIMIT 1")
+        batch = await conn.fetchval("SELECT id::text FROM batches")
+        device = await conn.fetchval("SELECT id::text FROM devices LIMIT 1")
+    finally:
+        await conn.close()
+    assert actor == "cli", "the operator at the console is the actor"
+
+    labels = command("equipment", url, "labels", "--batch", batch, "--out", str(tmp_path / "labels.pdf"))
+    assert labels.returncode == 0, labels.stderr
+    assert labels.stdout.startswith("25 labels written")
+    assert (tmp_path / "labels.pdf").read_bytes().startswith(b"%PDF-")
+
+    missing = command("equipment", url, "certificate", "--device", device, "--out", str(tmp_path / "c.pdf"))
+    assert missing.returncode == 1
+    assert "has no certificate: it is not fully sanitised" in missing.stderr
+
+
+async def test_the_plan_exported_over_http_imports_from_the_console_and_exports_back_the_same(
+    actions: ActionsUnderTest, create_database: CreateDatabase, tmp_path: Path
+) -> None:
+    exported = (await actions.client.get("/export/actions.csv")).text
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "actions.csv").write_text(exported, encoding="utf-8")
+    empty = await create_database("actions_cli")
+
+    first = command("actions", empty, "import", "--dir", str(tmp_path / "in"))
+    again = command("actions", empty, "import", "--dir", str(tmp_path / "in"))
+    assert first.returncode == 0, first.stderr
+    assert '"created": 66' in first.stdout
+    assert '"unchanged": 66' in again.stdout, "a re-run changes nothing"
+
+    conn = await asyncpg.connect(empty)
+    try:
+        registered = await conn.fetch(
+            """SELECT payload->'actor'->>'key_id' AS key_id, payload->>'correlation_id' AS correlation_id
+               FROM outbox WHERE event_type = 'ActionRegistered'"""
+        )
+    finally:
+        await conn.close()
+    assert len(registered) == 66
+    assert {r["key_id"] for r in registered} == {"cli"}, "the operator at the console acts"
+    assert len({r["correlation_id"] for r in registered}) == 1, "one import, one flow"
+
+    out = command("actions", empty, "export", "--dir", str(tmp_path / "out"))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "out" / "actions.csv").read_text(encoding="utf-8") == exported, "one format both ways"
