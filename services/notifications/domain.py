@@ -14,8 +14,6 @@ from passerelle_contracts.common import Language
 DeliveryStatus = Literal["pending", "sent", "failed"]
 
 # Retries back off exponentially (2, 4, 8 … seconds) up to an hour between two tries.
-BACKOFF_MAX_S = 3600
-
 # Events about one organisation's own business go to that organisation only, not to every
 # subscriber of the type: the field of the event that names it.
 ADDRESSED_TO = {"BatchMilestoneReached": "donor"}
@@ -78,6 +76,7 @@ class DueDelivery:
     event_id: uuid.UUID
     correlation_id: uuid.UUID
     attempts: int
+    queued_at: datetime
 
 
 @dataclass(frozen=True)
@@ -122,9 +121,21 @@ def recipients(event_type: str, data: Mapping[str, Any], subscribers: Iterable[S
     return [s for s in subscribers if s.code == addressee]
 
 
-def failed_attempt(previous_attempts: int, max_attempts: int) -> FailedAttempt:
-    """After a failed send: retry later with exponential backoff, or give up after ``max_attempts``."""
+@dataclass(frozen=True)
+class RetryRule:
+    """How long a refused e-mail is tried again: backoff capped at ``backoff_max_s``, and given up
+    only once it was queued ``give_up_after_s`` ago. Giving up after a number of attempts instead
+    failed every queued e-mail for ever after an SMTP outage of a few minutes."""
+
+    backoff_max_s: float
+    give_up_after_s: float
+
+
+def failed_attempt(previous_attempts: int, queued_for_s: float, rule: RetryRule) -> FailedAttempt:
+    """After a failed send: retry later with exponential backoff, or give up if the e-mail is too old."""
     attempts = previous_attempts + 1
     return FailedAttempt(
-        attempts=attempts, gave_up=attempts >= max_attempts, retry_in_s=float(min(2**attempts, BACKOFF_MAX_S))
+        attempts=attempts,
+        gave_up=queued_for_s > rule.give_up_after_s,
+        retry_in_s=float(min(2 ** min(attempts, 30), rule.backoff_max_s)),
     )

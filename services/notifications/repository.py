@@ -102,7 +102,8 @@ class NotificationsRepository:
         """The pending e-mails due now, oldest first, locked for this transaction. Rows another
         mailer holds are skipped (SKIP LOCKED), so several replicas share the work."""
         rows = await self.db.fetch(
-            """SELECT id, email, language, subject, body, event_id, correlation_id, attempts FROM deliveries
+            """SELECT id, email, language, subject, body, event_id, correlation_id, attempts, created_at AS queued_at
+               FROM deliveries
                WHERE status = 'pending' AND next_attempt_at <= now()
                ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
             limit,

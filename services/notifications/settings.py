@@ -22,6 +22,9 @@ class NotificationsSettings(ServiceSettings):
     smtp_password: str | None = None
     smtp_timeout_s: float = 10.0
     mail_poll_interval_s: float = Field(default=0.5, gt=0)
-    mail_max_attempts: int = Field(default=8, ge=1, description="Sends tried before a delivery is marked failed.")
+    mail_backoff_max_s: float = Field(default=300, gt=0, description="Longest wait between two tries of one e-mail.")
+    mail_give_up_after_s: float = Field(
+        default=72 * 3600, gt=0, description="A refused e-mail is tried again until it is this old, then marked failed."
+    )
     mail_batch_size: int = 20
     load_seed: bool = True

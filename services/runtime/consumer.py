@@ -19,6 +19,30 @@ forever with no backoff. Passerelle's policy, implemented here on top of ``NACK_
   the record and it is delivered again. This is the only case that holds a partition, and only
   for as long as the outage lasts.
 Kill the process at any point and the record is redelivered; the inbox makes the replay harmless.
+
+Which errors are the message's fault
+------------------------------------
+A dead letter says "this record is bad": an operator has to look at it, and the partition moves
+on without it. An error of the database says nothing about the record: the next one would fail
+the same way, and after a failover, a full disk or a restart the same record succeeds. So a
+handler error is classified (``classify``) by its SQLSTATE, on the error or on an error it was
+raised ``from``, before the retries above apply:
+
+* ``conflict`` -- 40001 serialization failure, 40P01 deadlock: PostgreSQL rolled back one of two
+  concurrent transactions and says "try again". The unit of work is retried in place, with the
+  same backoff, up to ``conflict_max_attempts`` times (they usually pass on the second try);
+  these tries do not use up ``max_attempts``. If the conflict persists, it is treated as
+  ``unavailable``.
+* ``unavailable`` -- class 08 (connection exception), class 53 (insufficient resources: disk
+  full, out of memory, too many connections), class 57 (operator intervention: 57014 statement
+  timeout or cancel, 57P01-57P03 shutdown, restart, not accepting connections yet), 25006
+  (read-only transaction: writing to a standby after a failover), 55P03 (lock not available),
+  and the client-side errors without a SQLSTATE (``OSError``, which includes timeouts, and
+  ``asyncpg.InterfaceError``). Retrying in place would only hammer a sick database, and
+  dead-lettering would throw away valid events for as long as it is sick: ``handle`` waits
+  ``backoff_max_s`` and raises ``InfrastructureUnavailable`` so the record is delivered again.
+* ``handler`` -- anything else (a constraint violation, a bug, a rule refusing the event): it
+  would fail again on every delivery, so it is retried and then dead-lettered as above.
 """
 
 from __future__ import annotations
@@ -29,7 +53,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import asyncpg
 import structlog
@@ -55,15 +79,33 @@ log = get_logger(__name__)
 Handler = Callable[[UnitOfWork[Any], Envelope, Any], Awaitable[None]]
 UnitOfWorkFactory = Callable[[Context], UnitOfWork[Any]]
 
-# Errors that say "the database is not there", not "this message is bad".
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.InterfaceError,
-)
+# Errors that say "the database is not there", not "this message is bad" (see the module
+# docstring): client-side errors without a SQLSTATE, then SQLSTATE classes and codes.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OSError, asyncpg.InterfaceError)
+UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+UNAVAILABLE_SQLSTATES = frozenset({"25006", "55P03"})
+CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
+
+Failure = Literal["conflict", "unavailable", "handler"]
+
+
+def classify(error: BaseException) -> Failure:
+    """Whose fault ``error`` is: a transient ``conflict``, the database ``unavailable``, or the
+    ``handler``'s (the record's). Looks at the error and at the errors it was raised ``from``."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, INFRASTRUCTURE_ERRORS):
+            return "unavailable"
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            if sqlstate in CONFLICT_SQLSTATES:
+                return "conflict"
+            if sqlstate in UNAVAILABLE_SQLSTATES or sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES:
+                return "unavailable"
+        current = current.__cause__
+    return "handler"
 
 
 class InfrastructureUnavailable(RuntimeError):
@@ -75,6 +117,7 @@ class RetryPolicy:
     max_attempts: int = 4
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 5.0
+    conflict_max_attempts: int = 5  # tries of a deadlock or serialization failure, in place
 
     def delay(self, attempt: int) -> float:
         return min(self.backoff_initial_s * 2.0 ** (attempt - 1), self.backoff_max_s)
@@ -140,19 +183,31 @@ class ReliableConsumer:
             data = parse_data(envelope)
         except (ValidationError, UnknownEventType) as error:
             return await self._dead_letter(record, "invalid-data", _describe(error), 0), 0
-        attempts = 0
+        attempts = failures = conflicts = 0
         while True:
             attempts += 1
             try:
                 return await self._apply(handler, envelope, data, record), attempts
-            except INFRASTRUCTURE_ERRORS as error:
-                log.warning("database unavailable, record will be redelivered", error=repr(error))
-                await asyncio.sleep(self._retry.backoff_max_s)
-                raise InfrastructureUnavailable(repr(error)) from error
-            except Exception as error:  # noqa: BLE001 - events fail alone; see the module docstring
-                if attempts >= self._retry.max_attempts:
+            except Exception as error:  # events fail alone, the database never: see the module docstring
+                kind = classify(error)
+                if kind == "conflict":
+                    conflicts += 1
+                    if conflicts < self._retry.conflict_max_attempts:
+                        delay = self._retry.delay(conflicts)
+                        log.warning(
+                            "transaction conflict, retrying", error=repr(error), attempt=attempts, retry_in_s=delay
+                        )
+                        await asyncio.sleep(delay)
+                        continue
+                    kind = "unavailable"  # it keeps conflicting: hold the record rather than lose it
+                if kind == "unavailable":
+                    log.warning("database unavailable, record will be redelivered", error=repr(error))
+                    await asyncio.sleep(self._retry.backoff_max_s)
+                    raise InfrastructureUnavailable(repr(error)) from error
+                failures += 1
+                if failures >= self._retry.max_attempts:
                     return await self._dead_letter(record, "handler-failed", repr(error), attempts), attempts
-                delay = self._retry.delay(attempts)
+                delay = self._retry.delay(failures)
                 log.warning("handler failed, retrying", error=repr(error), attempt=attempts, retry_in_s=delay)
                 await asyncio.sleep(delay)
 

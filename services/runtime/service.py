@@ -70,7 +70,10 @@ class Runtime:
         self._with_relay = relay
         self.relay: OutboxRelay | None = None
         self.retry = RetryPolicy(
-            settings.consumer_max_attempts, settings.consumer_backoff_initial_s, settings.consumer_backoff_max_s
+            settings.consumer_max_attempts,
+            settings.consumer_backoff_initial_s,
+            settings.consumer_backoff_max_s,
+            settings.consumer_conflict_max_attempts,
         )
 
     @property

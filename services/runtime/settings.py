@@ -42,6 +42,9 @@ class ServiceSettings(BaseSettings):
     db_pool_max: int = 10
     consumer_batch_max: int = Field(default=200, ge=1, description="Records read and committed together.")
     consumer_max_attempts: int = Field(default=4, ge=1, description="Tries of a failing handler before dead-lettering.")
+    consumer_conflict_max_attempts: int = Field(
+        default=5, ge=1, description="Tries in place of a handler that meets a deadlock or a serialization failure."
+    )
     consumer_backoff_initial_s: float = Field(default=0.2, gt=0)
     consumer_backoff_max_s: float = Field(default=5.0, gt=0)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0, description="Polling fallback when no NOTIFY arrives.")

@@ -125,6 +125,7 @@ class FakeNotificationsRepository:
                 event_id=r.new.event_id,
                 correlation_id=r.new.correlation_id,
                 attempts=r.attempts,
+                queued_at=r.created_at,
             )
             for r in due[:limit]
         ]
@@ -139,6 +140,10 @@ class FakeNotificationsRepository:
         row.next_attempt_at = datetime.now(UTC) + timedelta(seconds=failure.retry_in_s)
 
     # -- for tests: what a test may arrange that no use case does -----------------------------
+    def age(self, delivery_id: int, *, seconds: float) -> None:
+        """Make a delivery as old as if it had been queued ``seconds`` ago."""
+        self.rows[delivery_id].created_at = datetime.now(UTC) - timedelta(seconds=seconds)
+
     def make_due(self, delivery_id: int) -> None:
         """Bring a delayed retry forward (a test does not wait out the backoff)."""
         self.rows[delivery_id].next_attempt_at = datetime.now(UTC)

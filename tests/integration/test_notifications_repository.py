@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.notifications.app import MIGRATIONS
-from services.notifications.domain import NewDelivery, PartnerDetails, failed_attempt
+from services.notifications.domain import NewDelivery, PartnerDetails, RetryRule, failed_attempt
 from services.notifications.repository import NotificationsRepository
 from services.runtime import db
 from tests.conftest import CreateDatabase
@@ -205,9 +206,11 @@ async def test_a_failed_attempt_is_recorded_and_waits_for_its_backoff_or_gives_u
     await partners(repo, EASY, ACTIRIS)
     await repo.add_deliveries([delivery(EASY), delivery(ACTIRIS)])
     easy, actiris = await repo.due_deliveries(10)
+    assert timedelta(0) <= datetime.now(UTC) - easy.queued_at < timedelta(minutes=1), "when it was queued"
 
-    await repo.record_failed_attempt(easy.id, failed_attempt(0, 8), "ConnectionRefusedError(111)")
-    await repo.record_failed_attempt(actiris.id, failed_attempt(7, 8), "SMTPRecipientsRefused")
+    rule = RetryRule(backoff_max_s=300, give_up_after_s=3600)
+    await repo.record_failed_attempt(easy.id, failed_attempt(0, 10, rule), "ConnectionRefusedError(111)")
+    await repo.record_failed_attempt(actiris.id, failed_attempt(7, 3601, rule), "SMTPRecipientsRefused")
 
     assert await repo.due_deliveries(10) == []
     log = {d.partner_code: d for d in await repo.deliveries(None, None, 10)}

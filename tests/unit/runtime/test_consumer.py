@@ -7,13 +7,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from passerelle_contracts import Envelope
 from passerelle_contracts.equipment_v1 import TOPIC
 
-from services.runtime.consumer import ReliableConsumer, RetryPolicy, subscribe
+from services.runtime.consumer import InfrastructureUnavailable, ReliableConsumer, RetryPolicy, subscribe
 from services.runtime.settings import ServiceSettings
 from services.runtime.testing import FakeStore
 
@@ -149,6 +150,131 @@ async def test_event_types_without_a_handler_are_ignored_without_a_dead_letter()
         await broker.publish(delivery(event_type="SomethingElse"), "t." + TOPIC)
     assert h.store.inbox == set()
     assert h.dead == []
+
+
+# The database's own failures, by SQLSTATE: none of them says anything about the message.
+UNAVAILABLE = [
+    pytest.param(asyncpg.exceptions.ReadOnlySQLTransactionError, id="25006-read-only-after-failover"),
+    pytest.param(asyncpg.exceptions.QueryCanceledError, id="57014-statement-timeout"),
+    pytest.param(asyncpg.exceptions.AdminShutdownError, id="57P01-admin-shutdown"),
+    pytest.param(asyncpg.exceptions.CrashShutdownError, id="57P02-crash-shutdown"),
+    pytest.param(asyncpg.exceptions.DiskFullError, id="53100-disk-full"),
+    pytest.param(asyncpg.exceptions.OutOfMemoryError, id="53200-out-of-memory"),
+    pytest.param(asyncpg.exceptions.ConnectionFailureError, id="08006-connection-failure"),
+    pytest.param(asyncpg.exceptions.ClientCannotConnectError, id="08001-cannot-connect"),
+    pytest.param(asyncpg.exceptions.LockNotAvailableError, id="55P03-lock-not-available"),
+]
+CONFLICTS = [
+    pytest.param(asyncpg.exceptions.DeadlockDetectedError, id="40P01-deadlock"),
+    pytest.param(asyncpg.exceptions.SerializationError, id="40001-serialization-failure"),
+]
+
+
+def failing_with(error: type[Exception], times: int | None = None) -> tuple[Any, list[int]]:
+    """A handler that raises ``error`` (the first ``times`` calls, or always), and its call count."""
+    count = [0]
+
+    async def handler(uow: Any, envelope: Envelope, data: Any) -> None:
+        count[0] += 1
+        if times is None or count[0] <= times:
+            raise error(f"{error.__name__} from the database")
+
+    return handler, count
+
+
+@pytest.mark.parametrize("error", UNAVAILABLE)
+async def test_an_unavailable_database_never_dead_letters_a_valid_event(error: type[Exception]) -> None:
+    handler, calls = failing_with(error)
+    h = Harness(handler)
+    with pytest.raises(InfrastructureUnavailable):  # the in-memory broker hands the redelivery signal back
+        async with TestKafkaBroker(h.broker, connect_only=False) as broker:
+            await broker.publish(delivery(), "t." + TOPIC)
+    assert h.dead == [], f"{error.__name__} is the database's state, not the message's fault"
+    assert calls == [1], "no retry in place: the record is handed back at once to be delivered again"
+    assert h.store.inbox == set()
+
+
+@pytest.mark.parametrize("error", CONFLICTS)
+async def test_a_conflict_that_persists_is_retried_in_place_then_redelivered_never_dead_lettered(
+    error: type[Exception],
+) -> None:
+    handler, calls = failing_with(error)
+    h = Harness(handler)
+    with pytest.raises(InfrastructureUnavailable):
+        async with TestKafkaBroker(h.broker, connect_only=False) as broker:
+            await broker.publish(delivery(), "t." + TOPIC)
+    assert h.dead == []
+    assert calls[0] == FAST.conflict_max_attempts, "retried in place before holding the partition"
+    assert h.store.inbox == set()
+
+
+@pytest.mark.parametrize("error", CONFLICTS)
+async def test_a_conflict_that_clears_on_the_second_try_is_applied_once(error: type[Exception]) -> None:
+    handler, calls = failing_with(error, times=1)
+    h = Harness(handler)
+    async with TestKafkaBroker(h.broker, connect_only=False) as broker:
+        await broker.publish(delivery(), "t." + TOPIC)
+    assert calls == [2]
+    assert len(h.store.inbox) == 1
+    assert h.store.commits == 1
+    assert h.dead == []
+
+
+async def test_deadlocks_do_not_use_up_the_tries_of_a_failing_handler() -> None:
+    handler, calls = failing_with(asyncpg.exceptions.DeadlockDetectedError, times=FAST.max_attempts)
+    h = Harness(handler)
+    async with TestKafkaBroker(h.broker, connect_only=False) as broker:
+        await broker.publish(delivery(), "t." + TOPIC)
+    assert calls == [FAST.max_attempts + 1]
+    assert len(h.store.inbox) == 1
+    assert h.dead == []
+
+
+async def test_a_wrapped_database_error_is_classified_by_its_cause() -> None:
+    async def handler(uow: Any, envelope: Envelope, data: Any) -> None:
+        try:
+            raise asyncpg.exceptions.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only transaction")
+        except asyncpg.PostgresError as error:
+            raise RuntimeError("could not record the delivery") from error
+
+    h = Harness(handler)
+    with pytest.raises(InfrastructureUnavailable):
+        async with TestKafkaBroker(h.broker, connect_only=False) as broker:
+            await broker.publish(delivery(), "t." + TOPIC)
+    assert h.dead == []
+
+
+async def test_a_constraint_violation_is_still_the_message_s_fault_and_is_dead_lettered() -> None:
+    handler, calls = failing_with(asyncpg.exceptions.CheckViolationError)
+    h = Harness(handler)
+    async with TestKafkaBroker(h.broker, connect_only=False) as broker:
+        await broker.publish(delivery(), "t." + TOPIC)
+    assert calls == [FAST.max_attempts]
+    [(_, headers)] = h.dead
+    assert headers["x-dlq-reason"] == "handler-failed"
+    assert "CheckViolationError" in headers["x-dlq-error"]
+
+
+@pytest.mark.parametrize("error", [*UNAVAILABLE, *CONFLICTS])
+async def test_handle_raises_so_the_broker_delivers_the_record_again_when_the_database_fails(
+    error: type[Exception],
+) -> None:
+    """The real broker's path, without the in-memory one: ``handle`` raising is what seeks back."""
+    handler, _ = failing_with(error)
+    store: FakeStore[SimpleNamespace] = FakeStore(SimpleNamespace())
+    dead: list[Any] = []
+
+    async def publish(*args: Any, **kwargs: Any) -> None:
+        dead.append((args, kwargs))
+
+    consumer = ReliableConsumer(
+        "indicators", {"DevicesDelivered": handler}, unit_of_work=store.unit_of_work, publish=publish, retry=FAST
+    )
+    record = SimpleNamespace(topic="t." + TOPIC, partition=0, offset=7, key=b"k", value=delivery(), headers=[])
+    with pytest.raises(InfrastructureUnavailable):
+        await consumer.handle(record)
+    assert dead == []
+    assert store.inbox == set()
 
 
 def test_backoff_grows_and_is_capped() -> None:
