@@ -4,6 +4,7 @@ deliveries (queued by the consumer, sent by the mailer, read as the delivery log
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import asyncpg
 
@@ -97,6 +98,11 @@ class NotificationsRepository:
             limit,
         )
         return [Delivery(**dict(r)) for r in rows]
+
+    async def started_at(self) -> datetime:
+        """When this service first started: what happened before is history, not news."""
+        started: datetime = await self.db.fetchval("SELECT started_at FROM mailer_start")
+        return started
 
     async def due_deliveries(self, limit: int) -> list[DueDelivery]:
         """The pending e-mails due now, oldest first, locked for this transaction. Rows another

@@ -38,6 +38,7 @@ class StoredDelivery:
 
 class FakeNotificationsRepository:
     def __init__(self) -> None:
+        self.started = datetime.now(UTC)  # as the migration records a new database's first start
         self.partners_by_code: dict[str, tuple[PartnerDetails, datetime]] = {}
         self.subscriptions: dict[str, set[str]] = {}
         self.rows: dict[int, StoredDelivery] = {}
@@ -107,6 +108,9 @@ class FakeNotificationsRepository:
             )
             for r in rows[:limit]
         ]
+
+    async def started_at(self) -> datetime:
+        return self.started
 
     async def due_deliveries(self, limit: int) -> list[DueDelivery]:
         now = datetime.now(UTC)

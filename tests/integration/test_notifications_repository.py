@@ -217,3 +217,9 @@ async def test_a_failed_attempt_is_recorded_and_waits_for_its_backoff_or_gives_u
     assert (log["easy-brussels"].status, log["easy-brussels"].attempts) == ("pending", 1)
     assert log["easy-brussels"].last_error == "ConnectionRefusedError(111)"
     assert (log["actiris"].status, log["actiris"].attempts, log["actiris"].sent_at) == ("failed", 8, None)
+
+
+async def test_a_new_database_starts_now_and_keeps_its_start(repo: NotificationsRepository) -> None:
+    started = await repo.started_at()
+    assert timedelta(0) <= datetime.now(UTC) - started < timedelta(minutes=1)
+    assert await repo.started_at() == started, "the start does not move"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from passerelle_contracts import Envelope
@@ -23,8 +24,11 @@ ACTIRIS = PartnerDetails(
 CABAN = PartnerDetails(code="caban", name="CABAN", email="caban@partners.example", language="fr")
 
 
-def example(event_type: str) -> Envelope:
-    return Envelope.model_validate_json((EXAMPLES / f"{event_type}.v1.json").read_text("utf-8"))
+def example(event_type: str, *, occurred_at: datetime | None = None) -> Envelope:
+    """The contracts' example of ``event_type``, happening now (or at ``occurred_at``): the
+    service e-mails only what happened since it first started."""
+    envelope = Envelope.model_validate_json((EXAMPLES / f"{event_type}.v1.json").read_text("utf-8"))
+    return envelope.model_copy(update={"occurred_at": occurred_at or datetime.now(UTC)})
 
 
 Store = FakeStore[FakeNotificationsRepository]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timedelta
 
 from services.notifications.handlers import notify_subscribers
 from services.runtime.uow import Context
@@ -10,9 +11,9 @@ from services.runtime.uow import Context
 from .given import ACTIRIS, CABAN, EASY, Store, example, subscribe, system
 
 
-async def handle(store: Store, event_type: str) -> None:
+async def handle(store: Store, event_type: str, *, occurred_at: datetime | None = None) -> None:
     """As the consumer does: a unit of work caused by the event, its inbox row, then the handler."""
-    envelope = example(event_type)
+    envelope = example(event_type, occurred_at=occurred_at)
     uow = system(store, Context.caused_by(envelope))
     async with uow:
         if await uow.claim_inbox("mailer", envelope, "passerelle.actions.v1", 0, 1):
@@ -71,3 +72,14 @@ async def test_queuing_e_mails_emits_no_event(store: Store) -> None:
 
     assert store.events() == [], "notifications publishes nothing"
     assert store.commits == 1
+
+
+async def test_what_happened_before_the_service_first_started_is_not_e_mailed(store: Store) -> None:
+    """A new notifications database (a new environment, a changed topic prefix) reads topics kept
+    for ever from their first event: their history must not reach the partners' inboxes again."""
+    await subscribe(store, EASY, "IndicatorMeasured", "ActionStatusChanged")
+    started = await store.repo.started_at()
+    await handle(store, "IndicatorMeasured", occurred_at=started - timedelta(days=400))
+    assert await store.repo.deliveries(None, None, 10) == []
+    await handle(store, "ActionStatusChanged", occurred_at=started + timedelta(seconds=1))
+    assert [d.event_type for d in await store.repo.deliveries(None, None, 10)] == ["ActionStatusChanged"]
