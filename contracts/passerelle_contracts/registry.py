@@ -43,7 +43,7 @@ class TopicSpec(BaseModel):
             consumers=("operators",),
             key=self.key,
             partitions=self.partitions,
-            retention_ms=30 * DAY_MS,
+            retention_ms=90 * DAY_MS,  # long enough for an operator back from holidays
         )
 
 

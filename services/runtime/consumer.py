@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import asyncpg
 import structlog
+from aiokafka.errors import MessageSizeTooLargeError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
@@ -220,7 +221,14 @@ class ReliableConsumer:
         return "processed"
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str, error: str, attempts: int) -> str:
-        headers = {
+        """Write the record to ``<topic>.dlq`` with the original headers (tracing, event ids) and
+        the reason beside them; ``acks=all`` before the offset moves on.
+
+        A dead letter too large for its topic is written without its value: the record itself
+        stays in its own topic (kept for ever), at the position the headers name. Holding the
+        partition instead would hold it for ever, since the record will never get smaller."""
+        original = {k: bytes(v).decode("utf-8", "replace") for k, v in (record.headers or ())}
+        headers = original | {
             "x-dlq-reason": reason,
             "x-dlq-error": error[:4000],
             "x-dlq-consumer": self.name,
@@ -230,8 +238,14 @@ class ReliableConsumer:
             "x-dlq-original-offset": str(record.offset),
             "x-dlq-failed-at": datetime.now(UTC).isoformat(),
         }
+        topic = record.topic + DLQ_SUFFIX
         try:
-            await self._publish(record.value, topic=record.topic + DLQ_SUFFIX, key=record.key, headers=headers)
+            try:
+                await self._publish(record.value, topic=topic, key=record.key, headers=headers)
+            except MessageSizeTooLargeError:
+                size = len(record.value or b"")
+                headers["x-dlq-value-dropped"] = f"{size} bytes, too large for the dead-letter topic"
+                await self._publish(b"", topic=topic, key=record.key, headers=headers)
         except Exception as publish_error:
             raise InfrastructureUnavailable(f"dead-letter write failed: {publish_error!r}") from publish_error
         log.error("message dead-lettered", reason=reason, error=error[:500], attempts=attempts)

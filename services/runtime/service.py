@@ -22,7 +22,7 @@ from .db import Executor
 from .logs import get_logger
 from .outbox import OutboxRelay, backlog
 from .settings import ServiceSettings
-from .topics import ensure_topics
+from .topics import check_topics, ensure_topics
 from .uow import Context, PostgresUnitOfWork, RepositoryFactory
 
 log = get_logger(__name__)
@@ -129,7 +129,14 @@ class Runtime:
         await db.migrate(self._pool, self._migrations)
         for hook in self._on_start:
             await hook(self)
-        created = await ensure_topics(s.kafka_bootstrap, s.topic_prefix)  # idempotent: the registry's topics
+        created = await ensure_topics(  # idempotent: the registry's topics
+            s.kafka_bootstrap,
+            s.topic_prefix,
+            replication_factor=s.topic_replication_factor,
+            min_insync_replicas=s.topic_min_insync_replicas,
+        )
+        for problem in await check_topics(s.kafka_bootstrap, s.topic_prefix):
+            log.warning("topic differs from the registry", problem=problem)
         if created:
             log.info("topics created", topics=created)
         await self.broker.start()

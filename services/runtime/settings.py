@@ -30,6 +30,18 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("PASSERELLE_TOPIC_PREFIX"),
         description="Prepended to every topic and consumer group (isolates test runs).",
     )
+    topic_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        validation_alias=AliasChoices("PASSERELLE_TOPIC_REPLICATION_FACTOR"),
+        description="Copies of each topic the services create: 1 on one broker, 3 on a cluster.",
+    )
+    topic_min_insync_replicas: int = Field(
+        default=1,
+        ge=1,
+        validation_alias=AliasChoices("PASSERELLE_TOPIC_MIN_INSYNC_REPLICAS"),
+        description="Copies that must have an event before it is acknowledged (acks=all): 2 on a cluster of 3.",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(ge=0, le=65535)
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("PASSERELLE_LOG_LEVEL"))

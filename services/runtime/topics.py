@@ -1,7 +1,14 @@
-"""Create the topics of the contracts' registry (partitions, retention, compaction).
+"""Create the topics of the contracts' registry (partitions, retention, compaction), and check
+the existing ones against it.
 
-``python -m services.runtime.topics [--bootstrap HOST:PORT] [--prefix P]``: idempotent; an
-existing topic with fewer partitions than the registry says is reported, not changed.
+``python -m services.runtime.topics [--bootstrap HOST:PORT] [--prefix P]``: idempotent. An
+existing topic that differs from the registry (fewer partitions, another retention or cleanup
+policy) is reported, not changed: adding partitions moves keys to other partitions and breaks
+their order, and shortening a retention deletes history, so both are an operator's decision.
+
+Replication: each topic gets ``replication_factor`` copies and refuses writes with fewer than
+``min_insync_replicas`` in sync (with ``acks=all``, so an acknowledged event survives the loss of
+a broker). 1 and 1 on the single-broker development stack; 3 and 2 on a cluster.
 """
 
 from __future__ import annotations
@@ -12,19 +19,26 @@ import os
 import sys
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from passerelle_contracts import all_topics
 
 NO_ERROR = 0
 TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
 
 
-async def ensure_topics(bootstrap: str, prefix: str = "") -> list[str]:
+async def ensure_topics(
+    bootstrap: str, prefix: str = "", *, replication_factor: int = 1, min_insync_replicas: int = 1
+) -> list[str]:
+    """Create the registry's topics that do not exist yet; returns the names this call created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        replication = {"min.insync.replicas": str(min_insync_replicas)}
         wanted = [
-            NewTopic(prefix + spec.name, spec.partitions, 1, topic_configs=spec.kafka_config())
+            NewTopic(
+                prefix + spec.name, spec.partitions, replication_factor, topic_configs=spec.kafka_config() | replication
+            )
             for spec in all_topics()
             if prefix + spec.name not in existing
         ]
@@ -49,6 +63,39 @@ async def ensure_topics(bootstrap: str, prefix: str = "") -> list[str]:
         await admin.close()
 
 
+async def check_topics(bootstrap: str, prefix: str = "") -> list[str]:
+    """How the existing topics differ from the registry, one line each (empty: they agree)."""
+    specs = {prefix + spec.name: spec for spec in all_topics()}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        names = sorted(set(await admin.list_topics()) & set(specs))
+        if not names:
+            return []
+        described = {d["topic"]: d for d in await admin.describe_topics(names)}
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
+    finally:
+        await admin.close()
+    configs = {
+        resource[3]: {entry[0]: entry[1] for entry in resource[4]}
+        for response in responses
+        for resource in response.resources
+    }
+    problems = []
+    for name in names:
+        spec, partitions = specs[name], len(described[name]["partitions"])
+        if partitions != spec.partitions:
+            problems.append(
+                f"{name}: {partitions} partitions, the registry says {spec.partitions}"
+                " (key order holds only within a partition: add them by hand)"
+            )
+        for key, value in spec.kafka_config().items():
+            actual = configs.get(name, {}).get(key)
+            if actual != value:
+                problems.append(f"{name}: {key} is {actual}, the registry says {value}")
+    return problems
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", default=os.environ.get("PASSERELLE_KAFKA_BOOTSTRAP", "127.0.0.1:19092"))
@@ -56,7 +103,10 @@ def main() -> int:
     args = parser.parse_args()
     created = asyncio.run(ensure_topics(args.bootstrap, args.prefix))
     print(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ", all present"))
-    return 0
+    problems = asyncio.run(check_topics(args.bootstrap, args.prefix))
+    for problem in problems:
+        print(f"differs from the registry: {problem}")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@ import asyncio
 import uuid
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from passerelle_contracts import all_topics
 
-from services.runtime.topics import ensure_topics
+from services.runtime.topics import check_topics, ensure_topics
 
 pytestmark = pytest.mark.infra
 
@@ -30,3 +31,40 @@ async def test_services_starting_together_create_each_topic_once_with_the_regist
         await admin.close()
     for spec in all_topics():
         assert len(described[prefix + spec.name]["partitions"]) == spec.partitions
+
+
+async def describe_config(bootstrap: str, topic: str) -> dict[str, str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    [(_, _, _, _, entries)] = response.resources
+    return {entry[0]: entry[1] for entry in entries}
+
+
+async def test_topics_are_created_with_the_replication_and_in_sync_replicas_asked(kafka_bootstrap: str) -> None:
+    prefix = f"isr{uuid.uuid4().hex[:6]}."
+    await ensure_topics(kafka_bootstrap, prefix, replication_factor=1, min_insync_replicas=1)
+    config = await describe_config(kafka_bootstrap, prefix + "passerelle.funding.v1")
+    assert config["min.insync.replicas"] == "1"
+    assert config["retention.ms"] == "-1", "the registry's retention: kept for ever"
+    dead = await describe_config(kafka_bootstrap, prefix + "passerelle.funding.v1.dlq")
+    assert dead["retention.ms"] == str(90 * 24 * 3600 * 1000)
+
+
+async def test_an_existing_topic_that_differs_from_the_registry_is_reported(kafka_bootstrap: str) -> None:
+    prefix = f"drift{uuid.uuid4().hex[:6]}."
+    name = prefix + "passerelle.funding.v1"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 1, 1, topic_configs={"retention.ms": "86400000"})])
+    finally:
+        await admin.close()
+    await ensure_topics(kafka_bootstrap, prefix)
+    assert await check_topics(kafka_bootstrap, prefix) == [
+        f"{name}: 1 partitions, the registry says 3 (key order holds only within a partition: add them by hand)",
+        f"{name}: retention.ms is 86400000, the registry says -1",
+    ]

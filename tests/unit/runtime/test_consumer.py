@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiokafka.errors import MessageSizeTooLargeError
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from passerelle_contracts import Envelope
@@ -296,3 +297,48 @@ async def test_events_a_handler_emits_are_caused_by_the_event_handled_and_share_
     assert emitted.causation_id == handled.event_id
     assert emitted.correlation_id == handled.correlation_id
     assert emitted.actor.role == "system"
+
+
+class Broker:
+    """A dead-letter topic that refuses records over ``max_bytes``, as Kafka does."""
+
+    def __init__(self, max_bytes: int = 1_000_000) -> None:
+        self.max_bytes = max_bytes
+        self.dead: list[tuple[bytes, dict[str, str]]] = []
+
+    async def publish(self, value: bytes, *, topic: str, key: bytes, headers: dict[str, str]) -> None:
+        if len(value) > self.max_bytes:
+            raise MessageSizeTooLargeError(f"{len(value)} bytes")
+        self.dead.append((value, headers))
+
+
+def a_consumer(broker: Broker) -> ReliableConsumer:
+    store: FakeStore[SimpleNamespace] = FakeStore(SimpleNamespace())
+    return ReliableConsumer("indicators", {}, unit_of_work=store.unit_of_work, publish=broker.publish, retry=FAST)
+
+
+async def test_a_dead_letter_keeps_the_original_headers_beside_its_own() -> None:
+    broker = Broker()
+    record = SimpleNamespace(
+        topic="t." + TOPIC, partition=1, offset=9, key=b"k", value=b"not json",
+        headers=[("traceparent", b"00-abc-def-01"), ("event_type", b"DevicesDelivered")],
+    )  # fmt: skip
+    assert await a_consumer(broker).handle(record) == "dead-lettered"
+    [(_, headers)] = broker.dead
+    assert headers["traceparent"] == "00-abc-def-01"
+    assert headers["event_type"] == "DevicesDelivered"
+    assert headers["x-dlq-reason"] == "invalid-envelope"
+
+
+async def test_a_record_too_large_for_the_dead_letter_topic_is_dead_lettered_without_its_value_and_the_partition_moves_on() -> (
+    None
+):
+    """The dead-letter write failing for a reason of the record itself is no outage: holding the
+    partition would hold it for ever. The record stays in its own topic, which the headers name."""
+    broker = Broker(max_bytes=100)
+    record = SimpleNamespace(topic="t." + TOPIC, partition=2, offset=41, key=b"k", value=b"x" * 500, headers=[])
+    assert await a_consumer(broker).handle(record) == "dead-lettered"
+    [(value, headers)] = broker.dead
+    assert value == b""
+    assert headers["x-dlq-value-dropped"] == "500 bytes, too large for the dead-letter topic"
+    assert (headers["x-dlq-original-topic"], headers["x-dlq-original-offset"]) == ("t." + TOPIC, "41")
