@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from services.runtime.topics import ensure_topics
-from tests.support import drop_database
+from tests.support import delete_topics, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,10 +47,14 @@ def database_url_base() -> str:
 
 
 @pytest.fixture(scope="session")
-async def topic_prefix(kafka_bootstrap: str) -> str:
+async def topic_prefix(kafka_bootstrap: str) -> AsyncIterator[str]:
+    """This session's topic prefix; every topic a test creates starts with it, and all of them are
+    deleted at the end: a developer's broker that kept every run's topics took longer to restart
+    after each run, until it no longer started within its readiness timeout."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
     await ensure_topics(kafka_bootstrap, prefix)
-    return prefix
+    yield prefix
+    await delete_topics(kafka_bootstrap, prefix)
 
 
 CreateDatabase = Callable[[str], Awaitable[str]]

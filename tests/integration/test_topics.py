@@ -16,9 +16,9 @@ pytestmark = pytest.mark.infra
 
 
 async def test_services_starting_together_create_each_topic_once_with_the_registry_partitions(
-    kafka_bootstrap: str,
+    kafka_bootstrap: str, topic_prefix: str
 ) -> None:
-    prefix = f"race{uuid.uuid4().hex[:6]}."
+    prefix = f"{topic_prefix}race{uuid.uuid4().hex[:6]}."
     results = await asyncio.gather(*(ensure_topics(kafka_bootstrap, prefix) for _ in range(4)))
     created = [name for result in results for name in result]
     assert sorted(created) == sorted(prefix + t.name for t in all_topics()), "each topic reported created exactly once"
@@ -44,8 +44,10 @@ async def describe_config(bootstrap: str, topic: str) -> dict[str, str]:
     return {entry[0]: entry[1] for entry in entries}
 
 
-async def test_topics_are_created_with_the_replication_and_in_sync_replicas_asked(kafka_bootstrap: str) -> None:
-    prefix = f"isr{uuid.uuid4().hex[:6]}."
+async def test_topics_are_created_with_the_replication_and_in_sync_replicas_asked(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    prefix = f"{topic_prefix}isr{uuid.uuid4().hex[:6]}."
     await ensure_topics(kafka_bootstrap, prefix, replication_factor=1, min_insync_replicas=1)
     config = await describe_config(kafka_bootstrap, prefix + "passerelle.funding.v1")
     assert config["min.insync.replicas"] == "1"
@@ -54,8 +56,10 @@ async def test_topics_are_created_with_the_replication_and_in_sync_replicas_aske
     assert dead["retention.ms"] == str(90 * 24 * 3600 * 1000)
 
 
-async def test_an_existing_topic_that_differs_from_the_registry_is_reported(kafka_bootstrap: str) -> None:
-    prefix = f"drift{uuid.uuid4().hex[:6]}."
+async def test_an_existing_topic_that_differs_from_the_registry_is_reported(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    prefix = f"{topic_prefix}drift{uuid.uuid4().hex[:6]}."
     name = prefix + "passerelle.funding.v1"
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
