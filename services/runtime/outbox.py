@@ -96,9 +96,9 @@ WHERE published_at IS NULL AND parked_at IS NULL
 ORDER BY id
 LIMIT $1"""
 
-# True while this connection holds the relay's lock (a bigint key: classid is its high half).
 Sent = tuple[dict[int, BaseException | None], BaseException | None, bool]  # outcomes, unexpected, restart
 
+# True while this connection holds the relay's lock (a bigint key: classid is its high half).
 HOLDS_LOCK = """
 SELECT EXISTS (SELECT 1 FROM pg_locks
                WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND objsubid = 1
