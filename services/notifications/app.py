@@ -33,6 +33,15 @@ def create_runtime(settings: NotificationsSettings) -> Runtime:
         return runtime.unit_of_work(Context.system())
 
     runtime.background(Mailer(settings, mailer_unit_of_work).run, "mailer")
+
+    emails = runtime.metrics.gauge("passerelle_emails", "E-mails by delivery status.", ["status"])
+
+    async def count_emails() -> None:
+        counts = await runtime.repository().deliveries_by_status()
+        for status in ("pending", "sent", "failed"):
+            emails.labels(status).set(counts.get(status, 0))
+
+    runtime.metrics.on_scrape(count_emails)
     return runtime
 
 

@@ -99,6 +99,11 @@ class NotificationsRepository:
         )
         return [Delivery(**dict(r)) for r in rows]
 
+    async def deliveries_by_status(self) -> dict[str, int]:
+        """How many e-mails are pending, sent and failed (a status with none is left out)."""
+        rows = await self.db.fetch("SELECT status, count(*) AS n FROM deliveries GROUP BY status ORDER BY status")
+        return {r["status"]: r["n"] for r in rows}
+
     async def started_at(self) -> datetime:
         """When this service first started: what happened before is history, not news."""
         started: datetime = await self.db.fetchval("SELECT started_at FROM mailer_start")

@@ -66,6 +66,7 @@ from passerelle_contracts.registry import DLQ_SUFFIX
 from pydantic import ValidationError
 
 from .logs import get_logger
+from .metrics import Metrics
 from .uow import Context, UnitOfWork
 
 if TYPE_CHECKING:
@@ -135,12 +136,14 @@ class ReliableConsumer:
         unit_of_work: UnitOfWorkFactory,
         publish: Callable[..., Awaitable[Any]],
         retry: RetryPolicy,
+        metrics: Metrics | None = None,
     ) -> None:
         self.name = name
         self.handlers = dict(handlers)
         self._unit_of_work = unit_of_work
         self._publish = publish
         self._retry = retry
+        self._metrics = metrics
 
     async def handle(self, record: ConsumerRecord) -> str:
         """Apply one record; return the outcome. Raises only when the record must be redelivered.
@@ -157,13 +160,18 @@ class ReliableConsumer:
             outcome, attempts = await self._handle(record)
             return outcome
         finally:
+            duration_s = time.perf_counter() - started
             log.log(
                 logging.WARNING if outcome in ("redeliver", "dead-lettered") else logging.INFO,
                 "message handled",
                 outcome=outcome,
                 attempts=attempts,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(duration_s * 1000, 2),
             )
+            if self._metrics is not None:
+                event_type = str(structlog.contextvars.get_contextvars().get("event_type", "unreadable"))
+                self._metrics.consumed(self.name, event_type, outcome).inc()
+                self._metrics.handler_seconds(self.name, event_type).observe(duration_s)
             structlog.contextvars.unbind_contextvars(*_CONTEXT_KEYS)
 
     async def _handle(self, record: ConsumerRecord) -> tuple[str, int]:
@@ -249,6 +257,8 @@ class ReliableConsumer:
         except Exception as publish_error:
             raise InfrastructureUnavailable(f"dead-letter write failed: {publish_error!r}") from publish_error
         log.error("message dead-lettered", reason=reason, error=error[:500], attempts=attempts)
+        if self._metrics is not None:
+            self._metrics.dead_letters(record.topic, reason).inc()
         return "dead-lettered"
 
 

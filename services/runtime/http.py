@@ -1,4 +1,4 @@
-"""FastAPI for services that take commands from people: /health, /ready, /ops/outbox,
+"""FastAPI for services that take commands from people: /health, /ready, /ops/outbox, /metrics,
 /asyncapi.json, JSON errors with a reason, a correlation id per request, and the dependencies
 routers use: ``unit_of_work(*roles)`` for commands, ``repository`` for public reads,
 ``idempotency_key`` for the header.
@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from passerelle_contracts import Actor
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import asyncapi
@@ -129,6 +130,10 @@ def create_http_app(runtime: Runtime, *, title: str, description: str, routers: 
     @app.get("/ops/outbox", tags=["operations"], summary="Outbox backlog: unpublished events and the oldest one's age")
     async def outbox() -> dict[str, object]:
         return await runtime.outbox_backlog()
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text exposition format)")
+    async def metrics() -> Response:
+        return Response(await runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get(
         "/asyncapi.json", tags=["operations"], summary="The events this service publishes and consumes (AsyncAPI 3)"

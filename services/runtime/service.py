@@ -20,6 +20,7 @@ from . import db
 from .consumer import Handler, ReliableConsumer, RetryPolicy, subscribe
 from .db import Executor
 from .logs import get_logger
+from .metrics import Metrics
 from .outbox import OutboxRelay, backlog
 from .settings import ServiceSettings
 from .topics import check_topics, ensure_topics
@@ -62,6 +63,8 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self._repository = repository
+        self.metrics = Metrics(settings.service_name)
+        self.metrics.on_scrape(self._refresh_outbox_metrics)
         self.broker = create_broker(settings)
         self._migrations = {"runtime": db.RUNTIME_MIGRATIONS, settings.service_name: migrations}
         self._on_start = list(on_start)
@@ -97,7 +100,12 @@ class Runtime:
 
     def consume(self, name: str, topics: Iterable[str], handlers: Mapping[str, Handler]) -> ReliableConsumer:
         consumer = ReliableConsumer(
-            name, handlers, unit_of_work=self.unit_of_work, publish=self.broker.publish, retry=self.retry
+            name,
+            handlers,
+            unit_of_work=self.unit_of_work,
+            publish=self.broker.publish,
+            retry=self.retry,
+            metrics=self.metrics,
         )
         subscribe(self.broker, self.settings, consumer, topics)
         return consumer
@@ -178,6 +186,17 @@ class Runtime:
             checks["database"] = f"unavailable: {error!r}"
         checks["broker"] = "ok" if await self.broker.ping(timeout=2) else "unavailable"
         return checks
+
+    async def _refresh_outbox_metrics(self) -> None:
+        if self._pool is None:
+            return  # not started: nothing to say yet
+        state = await self.outbox_backlog()
+        m = self.metrics
+        m.outbox_pending.set(state["pending"])
+        m.outbox_oldest_age_s.set(state["oldest_age_s"])
+        m.outbox_parked.set(state["parked"])
+        m.relay_leader.set(1 if state["relay_leader"] else 0)
+        m.published.set(state["published_since_start"])
 
     async def outbox_backlog(self) -> dict[str, Any]:
         state = await backlog(self.pool)

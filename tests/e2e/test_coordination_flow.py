@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from tests.e2e.conftest import Inbox, call
+from tests.e2e.conftest import Inbox, call, fetch
 from tests.support import ServiceProcess, eventually
 
 pytestmark = pytest.mark.infra
@@ -66,3 +66,7 @@ async def test_a_delivery_reaches_the_indicator_of_action_46_and_the_working_gro
     await asyncio.sleep(1)
     assert len(inbox.messages) == len(subscribed), "the retried request told nobody twice"
     assert indicator() == 25
+
+    metrics = fetch(notifications.url + "/metrics").decode()
+    sent = next(line for line in metrics.splitlines() if line.startswith('passerelle_emails{status="sent"}'))
+    assert float(sent.rsplit(" ", 1)[1]) >= len(subscribed), "the e-mails sent are counted"

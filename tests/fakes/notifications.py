@@ -109,6 +109,12 @@ class FakeNotificationsRepository:
             for r in rows[:limit]
         ]
 
+    async def deliveries_by_status(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self.rows.values():
+            counts[row.status] = counts.get(row.status, 0) + 1
+        return dict(sorted(counts.items()))
+
     async def started_at(self) -> datetime:
         return self.started
 

@@ -151,3 +151,21 @@ async def test_a_schema_invalid_message_is_dead_lettered_while_the_next_valid_on
     assert headers["x-dlq-original-topic"] == topic
     assert dead[0].key == b"delivery-bad"
     assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", uuid.UUID(invalid["event_id"])) == 0
+
+    metrics = (await actions.client.get("/metrics")).text
+    counted = 'passerelle_events_consumed_total{consumer="indicators",event_type="DevicesDelivered",outcome="%s"} 1.0'
+    assert counted % "processed" in metrics
+    assert counted % "dead-lettered" in metrics
+    assert f'passerelle_dead_letters_total{{reason="invalid-data",topic="{topic}"}} 1.0' in metrics
+
+
+async def test_metrics_describe_the_service_and_its_outbox_as_ops_outbox_does(actions: ActionsUnderTest) -> None:
+    response = await actions.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    backlog = (await actions.client.get("/ops/outbox")).json()
+    samples = dict(line.rsplit(" ", 1) for line in response.text.splitlines() if line and not line.startswith("#"))
+    assert samples['passerelle_service_info{service="actions"}'] == "1.0"
+    assert float(samples["passerelle_outbox_parked"]) == backlog["parked"] == 0
+    assert float(samples["passerelle_outbox_relay_leader"]) in (0.0, 1.0)
+    assert "passerelle_outbox_pending" in samples and "passerelle_outbox_oldest_age_seconds" in samples

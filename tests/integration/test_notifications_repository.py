@@ -223,3 +223,12 @@ async def test_a_new_database_starts_now_and_keeps_its_start(repo: Notifications
     started = await repo.started_at()
     assert timedelta(0) <= datetime.now(UTC) - started < timedelta(minutes=1)
     assert await repo.started_at() == started, "the start does not move"
+
+
+async def test_e_mails_are_counted_by_status(repo: NotificationsRepository) -> None:
+    assert await repo.deliveries_by_status() == {}
+    await partners(repo, EASY, ACTIRIS)
+    await repo.add_deliveries([delivery(EASY), delivery(ACTIRIS)])
+    easy, _ = await repo.due_deliveries(10)
+    await repo.mark_sent(easy.id)
+    assert await repo.deliveries_by_status() == {"pending": 1, "sent": 1}

@@ -16,6 +16,7 @@ from passerelle_contracts import Envelope
 from passerelle_contracts.equipment_v1 import TOPIC
 
 from services.runtime.consumer import InfrastructureUnavailable, ReliableConsumer, RetryPolicy, subscribe
+from services.runtime.metrics import Metrics
 from services.runtime.settings import ServiceSettings
 from services.runtime.testing import FakeStore
 
@@ -31,7 +32,7 @@ def delivery(**changes: Any) -> bytes:
 
 
 class Harness:
-    def __init__(self, handler: Any) -> None:
+    def __init__(self, handler: Any, metrics: Metrics | None = None) -> None:
         self.broker = KafkaBroker()
         self.store: FakeStore[SimpleNamespace] = FakeStore(SimpleNamespace())
         self.dead: list[tuple[bytes, dict[str, str]]] = []
@@ -41,6 +42,7 @@ class Harness:
             unit_of_work=self.store.unit_of_work,
             publish=self.broker.publish,
             retry=FAST,
+            metrics=metrics,
         )
         subscribe(self.broker, SETTINGS, self.consumer, [TOPIC])
 
@@ -342,3 +344,30 @@ async def test_a_record_too_large_for_the_dead_letter_topic_is_dead_lettered_wit
     assert value == b""
     assert headers["x-dlq-value-dropped"] == "500 bytes, too large for the dead-letter topic"
     assert (headers["x-dlq-original-topic"], headers["x-dlq-original-offset"]) == ("t." + TOPIC, "41")
+
+
+async def test_each_record_is_counted_by_event_type_and_outcome_and_each_dead_letter_by_reason() -> None:
+    async def handler(uow: Any, envelope: Envelope, data: Any) -> None:
+        pass
+
+    metrics = Metrics("actions")
+    h = Harness(handler, metrics)
+    async with TestKafkaBroker(h.broker, connect_only=False) as broker:
+        await broker.publish(delivery(), "t." + TOPIC)
+        await broker.publish(delivery(), "t." + TOPIC)
+        await broker.publish(b"not json", "t." + TOPIC)
+
+    def count(name: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value(name, labels)
+
+    labels = {"consumer": "indicators", "event_type": "DevicesDelivered"}
+    assert count("passerelle_events_consumed_total", **labels, outcome="processed") == 1
+    assert count("passerelle_events_consumed_total", **labels, outcome="duplicate") == 1
+    assert (
+        count(
+            "passerelle_events_consumed_total", consumer="indicators", event_type="unreadable", outcome="dead-lettered"
+        )
+        == 1
+    )
+    assert count("passerelle_dead_letters_total", topic="t." + TOPIC, reason="invalid-envelope") == 1
+    assert count("passerelle_handler_duration_seconds_count", **labels) == 2
