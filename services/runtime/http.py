@@ -121,11 +121,16 @@ def create_http_app(runtime: Runtime, *, title: str, description: str, routers: 
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": runtime.settings.service_name}
 
-    @app.get("/ready", tags=["operations"], summary="The database and the broker are reachable")
+    @app.get(
+        "/ready",
+        tags=["operations"],
+        summary="The service can accept work (its database answers); what is degraded, if anything",
+    )
     async def ready() -> JSONResponse:
         checks = await runtime.readiness()
-        ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ok else "not-ready", **checks}, status_code=200 if ok else 503)
+        ok = checks.pop("ready")
+        status = ("degraded" if checks["degraded"] else "ready") if ok else "not-ready"
+        return JSONResponse({"status": status, **checks}, status_code=200 if ok else 503)
 
     @app.get("/ops/outbox", tags=["operations"], summary="Outbox backlog: unpublished events and the oldest one's age")
     async def outbox() -> dict[str, object]:

@@ -178,6 +178,14 @@ class Runtime:
         log.info("service stopped")
 
     async def readiness(self) -> dict[str, Any]:
+        """Whether the service can accept work, and which part is degraded.
+
+        Ready means the database answers: every command commits its state with its events in
+        the outbox, and every consumer's effects with their inbox row, so the broker being away
+        only delays publication and consumption (the relay and the consumers resume on their
+        own). A service without its database can do nothing: not ready. Anything else that is
+        not as it should be is named in ``degraded``: the broker, a background task (the relay,
+        the mailer, a scheduled job) that stopped."""
         checks: dict[str, Any] = {}
         try:
             await asyncio.wait_for(self.pool.fetchval("SELECT 1"), timeout=2)
@@ -185,6 +193,13 @@ class Runtime:
         except Exception as error:  # noqa: BLE001 - reported, not raised
             checks["database"] = f"unavailable: {error!r}"
         checks["broker"] = "ok" if await self.broker.ping(timeout=2) else "unavailable"
+        if self._with_relay:
+            checks["relay"] = "leader" if self.relay and self.relay.is_leader else "standby"
+        stopped = sorted(task.get_name() for task in self._tasks if task.done())
+        checks["degraded"] = [part for part in ("database", "broker") if checks[part] != "ok"] + [
+            f"task {name} stopped" for name in stopped
+        ]
+        checks["ready"] = checks["database"] == "ok"
         return checks
 
     async def _refresh_outbox_metrics(self) -> None:

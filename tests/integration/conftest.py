@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,6 +15,7 @@ from services.actions.app import create_app
 from services.actions.settings import ActionsSettings
 from services.runtime.auth import create_api_key
 from tests.conftest import CreateDatabase
+from tests.support import ROOT, free_port
 
 
 class ActionsUnderTest:
@@ -102,3 +106,21 @@ async def funding(create_database: CreateDatabase, kafka_bootstrap: str, topic_p
     )
     async with running_service(create_funding, settings, "http://funding") as service:
         yield service
+
+
+@pytest.fixture
+def own_kafka(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A second, private broker that this test may stop and start (scripts/infra, other ports)."""
+    env = {
+        **os.environ,
+        "PASSERELLE_RUN_DIR": str(tmp_path / "run"),
+        "PASSERELLE_KAFKA_PORT": str(free_port()),
+        "PASSERELLE_KAFKA_CONTROLLER_PORT": str(free_port()),
+    }
+    yield env
+    subprocess.run([ROOT / "scripts" / "infra", "stop", "kafka"], env=env, check=False, capture_output=True)
+
+
+def infra(env: dict[str, str], *args: str) -> None:
+    result = subprocess.run([ROOT / "scripts" / "infra", *args], env=env, check=False, capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()

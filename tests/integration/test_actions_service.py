@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from passerelle_contracts.actions_v1 import TOPIC
@@ -12,7 +13,8 @@ from passerelle_contracts.equipment_v1 import TOPIC as EQUIPMENT_TOPIC
 
 from services.actions.handlers.plan import LoadPlan, load_plan, read_seed
 from services.runtime.uow import Context
-from tests.integration.conftest import ActionsUnderTest
+from tests.conftest import CreateDatabase
+from tests.integration.conftest import ActionsUnderTest, infra, running_actions
 from tests.support import envelopes, eventually, produce, read_topic
 
 pytestmark = pytest.mark.infra
@@ -110,10 +112,42 @@ async def test_an_owner_updates_its_own_action(actions: ActionsUnderTest) -> Non
     assert response.status_code == 200, response.text
 
 
-async def test_ready_reports_database_and_broker(actions: ActionsUnderTest) -> None:
-    response = await actions.client.get("/ready")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ready", "database": "ok", "broker": "ok"}
+async def test_ready_reports_database_broker_and_relay_and_nothing_degraded(actions: ActionsUnderTest) -> None:
+    async def ready() -> dict[str, Any]:
+        response = await actions.client.get("/ready")
+        assert response.status_code == 200
+        return dict(response.json())
+
+    state = await eventually(lambda: _leading(ready()), what="the relay leading")
+    assert state == {"status": "ready", "database": "ok", "broker": "ok", "relay": "leader", "degraded": []}
+
+
+async def _leading(state: Any) -> dict[str, Any] | None:
+    answered = await state
+    return answered if answered.get("relay") == "leader" else None
+
+
+async def test_a_service_whose_broker_is_down_still_accepts_work_and_says_what_is_degraded(
+    create_database: CreateDatabase, own_kafka: dict[str, str], topic_prefix: str
+) -> None:
+    """The outbox lets commands commit while the broker is away: the service is ready, degraded."""
+    infra(own_kafka, "start", "kafka")
+    bootstrap = f"127.0.0.1:{own_kafka['PASSERELLE_KAFKA_PORT']}"
+    async with running_actions(await create_database("ready"), bootstrap, topic_prefix) as actions:
+        headers = await actions.key("coordination-inclusion-numerique", "coordination")
+        infra(own_kafka, "stop", "kafka")
+        response = await actions.client.get("/ready")
+        assert response.status_code == 200
+        body = response.json()
+        assert (body["status"], body["database"], body["broker"], body["degraded"]) == (
+            "degraded",
+            "ok",
+            "unavailable",
+            ["broker"],
+        )
+        changed = await actions.client.post("/actions/46/status", json={"status": "planned"}, headers=headers)
+        assert changed.status_code == 200, "a command commits; its event waits in the outbox"
+        assert (await actions.client.get("/ops/outbox")).json()["pending"] >= 1
 
 
 async def test_a_schema_invalid_message_is_dead_lettered_while_the_next_valid_one_is_processed(

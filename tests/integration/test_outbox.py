@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -21,7 +18,8 @@ from services.runtime import db
 from services.runtime.outbox import OutboxRelay, backlog, enqueue
 from services.runtime.topics import ensure_topics
 from tests.conftest import CreateDatabase
-from tests.support import ROOT, eventually, free_port, read_topic
+from tests.integration.conftest import infra
+from tests.support import eventually, read_topic
 
 pytestmark = pytest.mark.infra
 
@@ -114,24 +112,6 @@ async def test_a_row_that_commits_late_is_not_skipped(outbox_db, kafka_bootstrap
 
 async def _published(pool: asyncpg.Pool, event_id: uuid.UUID) -> bool:
     return bool(await pool.fetchval("SELECT published_at IS NOT NULL FROM outbox WHERE event_id = $1", event_id))
-
-
-@pytest.fixture
-def own_kafka(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A second, private broker that this test may stop and start (scripts/infra, other ports)."""
-    env = {
-        **os.environ,
-        "PASSERELLE_RUN_DIR": str(tmp_path / "run"),
-        "PASSERELLE_KAFKA_PORT": str(free_port()),
-        "PASSERELLE_KAFKA_CONTROLLER_PORT": str(free_port()),
-    }
-    yield env
-    subprocess.run([ROOT / "scripts" / "infra", "stop", "kafka"], env=env, check=False, capture_output=True)
-
-
-def infra(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run([ROOT / "scripts" / "infra", *args], env=env, check=False, capture_output=True, timeout=120)
-    assert result.returncode == 0, result.stderr.decode()
 
 
 async def test_an_outbox_row_survives_a_broker_outage(outbox_db, own_kafka: dict[str, str]) -> None:
