@@ -309,7 +309,9 @@ class Build:
             if not shutil.which("mvn"):
                 die("kafka: broker jars missing and no Maven; run scripts/install")
             fetch_kafka_jars()
-        digest = short(f"base {self.base_id}\n{hash_tree(context, 'Containerfile', 'entrypoint.sh', 'target/libs')}\n")
+        digest = short(
+            f"base {self.base_id}\n{hash_tree(context, 'Containerfile', 'entrypoint.sh', 'log4j2.yaml', 'target/libs')}\n"
+        )
         if not self.up_to_date("kafka", digest):
             self.podman_build("kafka", digest, context)
 

@@ -59,34 +59,13 @@ for var in "${!KAFKA_CFG_@}"; do
   printf '%s=%s\n' "${name//_/.}" "${!var}" >>"$CONF_DIR/server.properties"
 done
 
-cat >"$CONF_DIR/log4j2.yaml" <<'EOF'
-Configuration:
-  name: passerelle-kafka
-  Appenders:
-    Console:
-      name: STDOUT
-      target: SYSTEM_OUT
-      PatternLayout:
-        pattern: "[%d] %p %m (%c)%n"
-  Loggers:
-    Root:
-      level: INFO
-      AppenderRef:
-        - ref: STDOUT
-    Logger:
-      - name: kafka.request.logger
-        level: WARN
-        additivity: false
-        AppenderRef:
-          - ref: STDOUT
-EOF
 
 if [[ ! -f "$KAFKA_DATA_DIR/meta.properties" ]]; then
   if [[ "$KAFKA_CLUSTER_ID" == random ]]; then
     KAFKA_CLUSTER_ID="$(java -cp "$CLASSPATH" kafka.tools.StorageTool random-uuid)"
   fi
   echo "kafka-entrypoint: formatting ${KAFKA_DATA_DIR} (cluster id ${KAFKA_CLUSTER_ID})"
-  java -cp "$CLASSPATH" -Dlog4j2.configurationFile="$CONF_DIR/log4j2.yaml" \
+  java -cp "$CLASSPATH" -Dlog4j2.configurationFile=/opt/kafka/config/log4j2.yaml \
     kafka.tools.StorageTool format --standalone -t "$KAFKA_CLUSTER_ID" -c "$CONF_DIR/server.properties"
 fi
 
@@ -96,6 +75,6 @@ echo "kafka-entrypoint: advertising ${KAFKA_ADVERTISED_HOST}:${KAFKA_ADVERTISED_
 # once): `test -s /tmp/kafka.ready` is a readiness check for those that cannot read the log.
 # shellcheck disable=SC2086 # KAFKA_HEAP_OPTS is a list of JVM options
 exec java ${KAFKA_HEAP_OPTS} -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
-  -Dlog4j2.configurationFile="$CONF_DIR/log4j2.yaml" \
+  -Dlog4j2.configurationFile=/opt/kafka/config/log4j2.yaml \
   -cp "$CLASSPATH" kafka.Kafka "$CONF_DIR/server.properties" \
   > >(exec sed -u -e "\\|Kafka Server started|w ${READY_FILE}") 2>&1
