@@ -65,12 +65,16 @@ class NotificationsRepository:
     async def has_partners(self) -> bool:
         return bool(await self.db.fetchval("SELECT EXISTS (SELECT 1 FROM partners)"))
 
-    async def subscribers(self, event_type: str) -> list[Subscriber]:
-        """The active partners subscribed to ``event_type``, by code."""
+    async def subscribers(self, event_type: str, occurred_at: datetime) -> list[Subscriber]:
+        """The active partners subscribed to ``event_type``, by code; nobody for an event that
+        occurred before this service first started (history, not news: see migration 0002).
+        One query per event, the start included, since every consumed event asks."""
         rows = await self.db.fetch(
             """SELECT p.code, p.email, p.language FROM partners p JOIN subscriptions s ON s.partner_code = p.code
-               WHERE s.event_type = $1 AND p.active ORDER BY p.code""",
+               WHERE s.event_type = $1 AND p.active AND $2 >= (SELECT started_at FROM mailer_start)
+               ORDER BY p.code""",
             event_type,
+            occurred_at,
         )
         return [Subscriber(code=r["code"], email=r["email"], language=r["language"]) for r in rows]
 

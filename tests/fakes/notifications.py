@@ -65,7 +65,9 @@ class FakeNotificationsRepository:
     async def has_partners(self) -> bool:
         return bool(self.partners_by_code)
 
-    async def subscribers(self, event_type: str) -> list[Subscriber]:
+    async def subscribers(self, event_type: str, occurred_at: datetime) -> list[Subscriber]:
+        if occurred_at < self.started:
+            return []
         return [
             Subscriber(code=p.code, email=p.email, language=p.language)
             for code, (p, _) in sorted(self.partners_by_code.items())

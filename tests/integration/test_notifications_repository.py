@@ -124,9 +124,10 @@ async def test_subscribers_are_the_active_partners_subscribed_to_the_type_by_cod
         await repo.set_subscriptions(p.code, ["IndicatorMeasured"])
     await repo.set_subscriptions("easy-brussels", ["ActionStatusChanged"])
 
-    found = await repo.subscribers("IndicatorMeasured")
+    now = datetime.now(UTC)
+    found = await repo.subscribers("IndicatorMeasured", now)
     assert [(s.code, s.email, s.language) for s in found] == [("actiris", "actiris@partners.example", "nl")]
-    assert await repo.subscribers("GrantAwarded") == []
+    assert await repo.subscribers("GrantAwarded", now) == []
 
 
 # -- deliveries -------------------------------------------------------------------------------
@@ -223,6 +224,10 @@ async def test_a_new_database_starts_now_and_keeps_its_start(repo: Notifications
     started = await repo.started_at()
     assert timedelta(0) <= datetime.now(UTC) - started < timedelta(minutes=1)
     assert await repo.started_at() == started, "the start does not move"
+    await partners(repo, EASY)
+    await repo.set_subscriptions(EASY.code, ["IndicatorMeasured"])
+    assert await repo.subscribers("IndicatorMeasured", started - timedelta(days=1)) == [], "history, not news"
+    assert [s.code for s in await repo.subscribers("IndicatorMeasured", datetime.now(UTC))] == [EASY.code]
 
 
 async def test_e_mails_are_counted_by_status(repo: NotificationsRepository) -> None:

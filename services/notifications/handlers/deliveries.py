@@ -7,14 +7,11 @@ from typing import Any
 from passerelle_contracts import Envelope
 from passerelle_contracts.common import Language
 
-from services.runtime.logs import get_logger
 from services.runtime.uow import UnitOfWork
 
 from ..domain import NewDelivery, recipients
 from ..repository import NotificationsRepository
 from ..templates import Message, render
-
-log = get_logger(__name__)
 
 
 async def notify_subscribers(uow: UnitOfWork[NotificationsRepository], envelope: Envelope, data: Any) -> None:
@@ -24,13 +21,11 @@ async def notify_subscribers(uow: UnitOfWork[NotificationsRepository], envelope:
     the event is marked handled. A redelivery finds its rows and adds nothing.
     """
     async with uow:
-        if envelope.occurred_at < await uow.repo.started_at():
-            # History, not news: a new database reads topics kept for ever from their first event.
-            log.info("event before this service first started: not e-mailed", occurred_at=str(envelope.occurred_at))
-            return
         rendered: dict[Language, Message] = {}  # one rendering per language, not per partner
         deliveries = []
-        for partner in recipients(envelope.event_type, envelope.data, await uow.repo.subscribers(envelope.event_type)):
+        for partner in recipients(
+            envelope.event_type, envelope.data, await uow.repo.subscribers(envelope.event_type, envelope.occurred_at)
+        ):
             if partner.language not in rendered:
                 rendered[partner.language] = render(envelope, partner.language)
             message = rendered[partner.language]
