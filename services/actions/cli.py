@@ -16,8 +16,8 @@ from pathlib import Path
 
 from passerelle_contracts import Actor
 
-from services.runtime.cli import Command, Session
-from services.runtime.uow import Context
+from services.runtime.cli import Command
+from services.runtime.uow import Context, Session
 
 from .handlers.annual_report import build_annual_report
 from .handlers.csv_io import KINDS, ImportCsv, export_csv, import_csv

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from passerelle_contracts import Actor
 
-from services.runtime.cli import Command, Session
-from services.runtime.uow import Context
+from services.runtime.cli import Command
+from services.runtime.uow import Context, Session
 
 from . import csv_formats
 from .handlers import intake, views

@@ -13,7 +13,6 @@ from passerelle_contracts.common import Language
 
 DeliveryStatus = Literal["pending", "sent", "failed"]
 
-# Retries back off exponentially (2, 4, 8 … seconds) up to an hour between two tries.
 # Events about one organisation's own business go to that organisation only, not to every
 # subscriber of the type: the field of the event that names it.
 ADDRESSED_TO = {"BatchMilestoneReached": "donor"}

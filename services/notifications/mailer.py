@@ -54,7 +54,6 @@ class Mailer:
         self._unit_of_work = unit_of_work
         self._send = send or self.send_smtp
         self._retry = RetryRule(settings.mail_backoff_max_s, settings.mail_give_up_after_s)
-        self.sent = 0
 
     def send_smtp(self, message: EmailMessage) -> None:
         with smtplib.SMTP(self._s.smtp_host, self._s.smtp_port, timeout=self._s.smtp_timeout_s) as smtp:
@@ -89,7 +88,6 @@ class Mailer:
             if outcome is None:
                 break
             sent += outcome
-        self.sent += sent
         return sent
 
     async def _send_next(self) -> int | None:

@@ -7,9 +7,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar, get_args
+from typing import Any, TypeVar, get_args
 
-import asyncpg
 import uvicorn
 from fastapi import FastAPI
 from passerelle_contracts import Role
@@ -19,34 +18,12 @@ from .auth import create_api_key
 from .errors import PasserelleError
 from .logs import configure_logging
 from .settings import ServiceSettings, load_settings
-from .uow import Context, PostgresUnitOfWork, RepositoryFactory
+from .uow import RepositoryFactory, Session
 
 # The contracts' roles a key can carry: "system" is Passerelle itself, never a person's key.
 ROLES = tuple(role for role in get_args(Role) if role != "system")
 
 S = TypeVar("S", bound=ServiceSettings)  # the service's own settings, given to its create_app
-R = TypeVar("R")  # the service's repository
-
-
-@dataclass(frozen=True)
-class Session(Generic[R]):
-    """What a service's own command works with: the service's units of work and repository on a
-    migrated pool, as its HTTP API and consumers do. Events a command emits wait in the outbox
-    until the service's relay publishes them."""
-
-    settings: ServiceSettings
-    pool: asyncpg.Pool
-    repository_factory: RepositoryFactory[R]
-
-    def unit_of_work(self, context: Context) -> PostgresUnitOfWork[R]:
-        return PostgresUnitOfWork(
-            self.pool, self.repository_factory, source=self.settings.service_name, context=context,
-            topic=self.settings.topic,
-        )  # fmt: skip
-
-    def repository(self) -> R:
-        """The repository on the pool, for reads."""
-        return self.repository_factory(self.pool)
 
 
 @dataclass(frozen=True)

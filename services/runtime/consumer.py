@@ -155,9 +155,15 @@ class ReliableConsumer:
         structlog.contextvars.bind_contextvars(
             consumer=self.name, topic=record.topic, partition=record.partition, offset=record.offset
         )
-        outcome, attempts = "redeliver", 0
+        outcome, attempts, event_type = "redeliver", 0, "unreadable"
         try:
-            outcome, attempts = await self._handle(record)
+            try:
+                envelope = Envelope.model_validate_json(record.value)
+            except ValidationError as error:
+                outcome = await self._dead_letter(record, "invalid-envelope", _describe(error), 0)
+                return outcome
+            event_type = envelope.event_type
+            outcome, attempts = await self._handle(record, envelope)
             return outcome
         finally:
             duration_s = time.perf_counter() - started
@@ -169,16 +175,11 @@ class ReliableConsumer:
                 duration_ms=round(duration_s * 1000, 2),
             )
             if self._metrics is not None:
-                event_type = str(structlog.contextvars.get_contextvars().get("event_type", "unreadable"))
                 self._metrics.consumed(self.name, event_type, outcome).inc()
                 self._metrics.handler_seconds(self.name, event_type).observe(duration_s)
             structlog.contextvars.unbind_contextvars(*_CONTEXT_KEYS)
 
-    async def _handle(self, record: ConsumerRecord) -> tuple[str, int]:
-        try:
-            envelope = Envelope.model_validate_json(record.value)
-        except ValidationError as error:
-            return await self._dead_letter(record, "invalid-envelope", _describe(error), 0), 0
+    async def _handle(self, record: ConsumerRecord, envelope: Envelope) -> tuple[str, int]:
         structlog.contextvars.bind_contextvars(
             event_id=str(envelope.event_id),
             event_type=envelope.event_type,

@@ -18,13 +18,13 @@ from faststream.kafka import KafkaBroker
 
 from . import db
 from .consumer import Handler, ReliableConsumer, RetryPolicy, subscribe
-from .db import Executor
 from .logs import get_logger
 from .metrics import Metrics
 from .outbox import OutboxRelay, backlog
+from .outbox_faults import backlog_counts
 from .settings import ServiceSettings
 from .topics import check_topics, ensure_topics
-from .uow import Context, PostgresUnitOfWork, RepositoryFactory
+from .uow import Context, PostgresUnitOfWork, RepositoryFactory, Session
 
 log = get_logger(__name__)
 
@@ -90,13 +90,11 @@ class Runtime:
 
     def unit_of_work(self, context: Context) -> PostgresUnitOfWork[Any]:
         """A unit of work of this service acting in ``context`` (see ``uow``)."""
-        return PostgresUnitOfWork(
-            self.pool, self._repository, source=self.settings.service_name, context=context, topic=self.settings.topic
-        )
+        return Session(self.settings, self.pool, self._repository).unit_of_work(context)
 
-    def repository(self, executor: Executor | None = None) -> Any:
-        """The service's repository on the pool (single reads) or on a given connection."""
-        return self._repository(executor if executor is not None else self.pool)
+    def repository(self) -> Any:
+        """The service's repository on the pool, for single reads."""
+        return self._repository(self.pool)
 
     def consume(self, name: str, topics: Iterable[str], handlers: Mapping[str, Handler]) -> ReliableConsumer:
         consumer = ReliableConsumer(
@@ -143,7 +141,12 @@ class Runtime:
             replication_factor=s.topic_replication_factor,
             min_insync_replicas=s.topic_min_insync_replicas,
         )
-        for problem in await check_topics(s.kafka_bootstrap, s.topic_prefix):
+        for problem in await check_topics(
+            s.kafka_bootstrap,
+            s.topic_prefix,
+            replication_factor=s.topic_replication_factor,
+            min_insync_replicas=s.topic_min_insync_replicas,
+        ):
             log.warning("topic differs from the registry", problem=problem)
         if created:
             log.info("topics created", topics=created)
@@ -205,13 +208,13 @@ class Runtime:
     async def _refresh_outbox_metrics(self) -> None:
         if self._pool is None:
             return  # not started: nothing to say yet
-        state = await self.outbox_backlog()
+        state = await backlog_counts(self.pool)
         m = self.metrics
         m.outbox_pending.set(state["pending"])
         m.outbox_oldest_age_s.set(state["oldest_age_s"])
         m.outbox_parked.set(state["parked"])
-        m.relay_leader.set(1 if state["relay_leader"] else 0)
-        m.published.set(state["published_since_start"])
+        m.relay_leader.set(1 if self.relay and self.relay.is_leader else 0)
+        m.published.set(self.relay.published if self.relay else 0)
 
     async def outbox_backlog(self) -> dict[str, Any]:
         state = await backlog(self.pool)

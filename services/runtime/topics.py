@@ -63,8 +63,11 @@ async def ensure_topics(
         await admin.close()
 
 
-async def check_topics(bootstrap: str, prefix: str = "") -> list[str]:
-    """How the existing topics differ from the registry, one line each (empty: they agree)."""
+async def check_topics(
+    bootstrap: str, prefix: str = "", *, replication_factor: int = 1, min_insync_replicas: int = 1
+) -> list[str]:
+    """How the existing topics differ from the registry and the replication asked, one line each
+    (empty: they agree)."""
     specs = {prefix + spec.name: spec for spec in all_topics()}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
     await admin.start()
@@ -89,7 +92,11 @@ async def check_topics(bootstrap: str, prefix: str = "") -> list[str]:
                 f"{name}: {partitions} partitions, the registry says {spec.partitions}"
                 " (key order holds only within a partition: add them by hand)"
             )
-        for key, value in spec.kafka_config().items():
+        replicas = min((len(p["replicas"]) for p in described[name]["partitions"]), default=0)
+        if replicas < replication_factor:
+            problems.append(f"{name}: {replicas} replicas, {replication_factor} asked")
+        wanted = spec.kafka_config() | {"min.insync.replicas": str(min_insync_replicas)}
+        for key, value in wanted.items():
             actual = configs.get(name, {}).get(key)
             if actual != value:
                 problems.append(f"{name}: {key} is {actual}, the registry says {value}")
@@ -100,10 +107,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", default=os.environ.get("PASSERELLE_KAFKA_BOOTSTRAP", "127.0.0.1:19092"))
     parser.add_argument("--prefix", default=os.environ.get("PASSERELLE_TOPIC_PREFIX", ""))
+    parser.add_argument(
+        "--replication-factor", type=int, default=int(os.environ.get("PASSERELLE_TOPIC_REPLICATION_FACTOR", "1"))
+    )
+    parser.add_argument(
+        "--min-insync-replicas", type=int, default=int(os.environ.get("PASSERELLE_TOPIC_MIN_INSYNC_REPLICAS", "1"))
+    )
     args = parser.parse_args()
-    created = asyncio.run(ensure_topics(args.bootstrap, args.prefix))
+    replication = {"replication_factor": args.replication_factor, "min_insync_replicas": args.min_insync_replicas}
+    created = asyncio.run(ensure_topics(args.bootstrap, args.prefix, **replication))
     print(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ", all present"))
-    problems = asyncio.run(check_topics(args.bootstrap, args.prefix))
+    problems = asyncio.run(check_topics(args.bootstrap, args.prefix, **replication))
     for problem in problems:
         print(f"differs from the registry: {problem}")
     return 1 if problems else 0

@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import asyncpg
 from passerelle_contracts import SYSTEM_ACTOR, Actor, Envelope, EventData
@@ -44,6 +44,9 @@ from pydantic_core import to_jsonable_python
 from . import idempotency, inbox, outbox
 from .db import Executor
 from .errors import Invalid
+
+if TYPE_CHECKING:
+    from .settings import ServiceSettings
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -289,6 +292,26 @@ class PostgresUnitOfWork(UnitOfWork[R]):
 
     async def _store_reply(self, organisation: str, scope: str, key: str, body: Any) -> None:
         await idempotency.store(self.connection, organisation, scope, key, body)
+
+
+@dataclass(frozen=True)
+class Session(Generic[R]):
+    """A service's units of work and repository on its pool: what its HTTP API, consumers,
+    scheduled jobs (through ``Runtime``) and own commands (``cli``) all work with."""
+
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    repository_factory: RepositoryFactory[R]
+
+    def unit_of_work(self, context: Context) -> PostgresUnitOfWork[R]:
+        return PostgresUnitOfWork(
+            self.pool, self.repository_factory, source=self.settings.service_name, context=context,
+            topic=self.settings.topic,
+        )  # fmt: skip
+
+    def repository(self) -> R:
+        """The repository on the pool, for reads."""
+        return self.repository_factory(self.pool)
 
 
 async def once(

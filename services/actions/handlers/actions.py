@@ -13,7 +13,7 @@ from services.runtime.uow import Context
 
 from .. import domain, events
 from ..sql import Row
-from .aggregate import Uow, caused_by, locked_action, record
+from .aggregate import Uow, locked_action, record
 
 
 async def _action(uow: Uow, number: int) -> Row:
@@ -113,5 +113,5 @@ async def refresh_milestone_progress(
         return None
     total, reached = await uow.repo.milestone_counts(number)
     progress = domain.progress_from_milestones(total, reached)
-    context = None if cause is None else caused_by(uow, cause)
+    context = None if cause is None else Context.caused_by(cause, uow.actor)
     return await apply_progress(uow, number, progress, "milestones", context=context)

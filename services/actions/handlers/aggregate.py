@@ -3,7 +3,6 @@ in the outbox and in its history."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from passerelle_contracts import Envelope
@@ -39,8 +38,3 @@ async def record(
     recorded = envelope.data.get("changes", []) if changes is None else changes
     await uow.repo.add_history(event.action_number, envelope, recorded)
     return envelope
-
-
-def caused_by(uow: Uow, cause: Envelope) -> Context:
-    """The unit of work's actor and flow, for an event caused by ``cause`` (emitted earlier in it)."""
-    return dataclasses.replace(uow.context, causation_id=cause.event_id)

@@ -42,14 +42,14 @@ async def publish_annual_report(uow: Uow, command: PublishAnnualReport) -> dict[
         raise Forbidden("only the Coordination publishes the annual report")
     if not date(year, 1, 1) <= as_of <= date(year + 1, 12, 31):
         raise Conflict(f"the cut-off {as_of} does not fall in or just after {year}")
+    report_id = f"annual-report-{year}-as-of-{as_of.isoformat()}"
+    await _refuse_if_published(uow, report_id)  # before seconds of rendering, not after
     report = await build_annual_report(uow.repo, year, as_of)  # read outside the transaction: rendering is long
     # Rendering the PDFs takes seconds of CPU: off the event loop, so consumers and HTTP keep going.
     files = await asyncio.to_thread(render_all, report)
     hashes = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
-    report_id = f"annual-report-{year}-as-of-{as_of.isoformat()}"
     async with uow:
-        if await uow.repo.annual_report_exists(report_id):
-            raise Conflict(f"{report_id} was already published; its files are at /annual-reports/{report_id}")
+        await _refuse_if_published(uow, report_id)  # again in the transaction: a concurrent publication
         await uow.repo.insert_annual_report(
             report_id,
             year,
@@ -62,3 +62,8 @@ async def publish_annual_report(uow: Uow, command: PublishAnnualReport) -> dict[
         )
         uow.emit(published, report_id)
     return {"report_id": report_id, "year": year, "as_of": as_of, "files": hashes, "by_status": report.by_status}
+
+
+async def _refuse_if_published(uow: Uow, report_id: str) -> None:
+    if await uow.repo.annual_report_exists(report_id):
+        raise Conflict(f"{report_id} was already published; its files are at /annual-reports/{report_id}")

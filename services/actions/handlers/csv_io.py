@@ -187,7 +187,8 @@ async def import_csv(uow: Uow, command: ImportCsv, progress: Callable[[int, int]
     apply = {"actions": _import_action, "indicators": _import_indicator, "measurements": _import_measurement}[kind]
     for index, row in enumerate(rows, start=2):  # line 1 is the header
         try:
-            outcome = await apply(uow, row)
+            async with uow:  # one transaction per row: a refused row leaves nothing half-applied
+                outcome = await apply(uow, row)
         except RowError as error:
             report.errors.append({"line": index, "column": error.column, "reason": str(error)})
         except PasserelleError as error:

@@ -7,10 +7,11 @@ from datetime import date
 from typing import Any
 
 from services.runtime.errors import Forbidden, Invalid
+from services.runtime.uow import Context
 
 from .. import events
 from ..sql import Row
-from .aggregate import Uow, caused_by, locked_action, record
+from .aggregate import Uow, locked_action, record
 from .indicators import RecordDerivedMeasurements, record_derived_measurements
 
 
@@ -44,6 +45,8 @@ async def record_meeting(uow: Uow, command: RecordMeeting) -> Row:
         held = uow.emit(events.meeting_held(meeting), events.meeting_subject(meeting["id"]))
         for number, decision in command.decisions:
             await uow.repo.insert_decision(meeting["id"], number, decision)
-            await record(uow, events.decision_recorded(meeting, number, decision), context=caused_by(uow, held))
+            await record(
+                uow, events.decision_recorded(meeting, number, decision), context=Context.caused_by(held, uow.actor)
+            )
         await record_derived_measurements(uow, RecordDerivedMeasurements(held, held.data, command.held_on))
     return {**meeting, "decisions": [{"action_number": n, "decision": d} for n, d in command.decisions]}

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from passerelle_contracts import SYSTEM_ACTOR, Envelope
+from passerelle_contracts import Envelope
 
 from services.runtime.errors import Conflict, NotFound
 from services.runtime.uow import Context
@@ -88,7 +88,7 @@ async def announce_overdue(uow: Uow, command: AnnounceOverdue) -> list[Envelope]
     on demand). Safe to run concurrently and repeatedly (see ``claim_overdue``).
 
     The announcements are the system's, whoever runs the check, in the flow of that run."""
-    context = Context(actor=SYSTEM_ACTOR, correlation_id=uow.correlation_id)
+    context = Context.system(uow.correlation_id)
     async with uow:
         claimed = await uow.repo.claim_overdue(command.as_of)
         return [await record(uow, events.milestone_overdue(m, command.as_of), context=context) for m in claimed]

@@ -8,7 +8,6 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from services.runtime.errors import PasserelleError
@@ -16,7 +15,7 @@ from services.runtime.errors import PasserelleError
 from .. import csv_formats, domain, events
 from ..documents import CertificateData, MediumRecord, certificate_pdf
 from ..domain import Sanitisation
-from .common import Row, Uow, found, held_device
+from .common import Row, Uow, found, held_device, today
 from .milestones import announce_milestones
 
 HOLDER = "record work on this device"
@@ -103,7 +102,7 @@ async def _issue_certificate(uow: Uow, device: Row, counting: Sequence[Row]) -> 
     event carries, so anybody can check a certificate they are shown)."""
     latest = domain.latest_per_medium(_medium_record(r) for r in counting)
     certificate_id = uuid.uuid4()
-    issued_on = datetime.now(UTC).date()
+    issued_on = today()  # the local day, as follow-ups and figures use
     data = CertificateData(
         certificate_id=str(certificate_id),
         device_id=str(device["id"]),

@@ -36,6 +36,6 @@ async def award_grant(uow: UnitOfWork[FundingRepository], command: AwardGrant) -
         uow.emit(events.grant_awarded(grant), subject=events.grant_subject(grant.grant_id))
         return stored
 
-    async with uow:  # ``once`` joins this transaction: the key, the grant and its event commit together
-        reply, created = await once(uow, SCOPE, command.idempotency_key, command.terms.as_request(), record)
+    # ``once`` commits the key, the grant and its event together.
+    reply, created = await once(uow, SCOPE, command.idempotency_key, command.terms.as_request(), record)
     return (reply if created else _STORED_GRANT.validate_python(reply)), created
