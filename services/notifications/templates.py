@@ -12,12 +12,14 @@ from passerelle_contracts.common import Language
 from passerelle_contracts.i18n import (
     BATCH_MILESTONE,
     FIELD,
+    NOTHING,
     RECIPIENT_KIND,
     REPORT_STATUS,
     STATUS,
     TRAFFIC_LIGHT,
     UNIT,
     fmt_number,
+    label,
     localized,
 )
 from passerelle_contracts.i18n import MEETING_KIND as KIND
@@ -68,9 +70,9 @@ def _indicator_measured(d: dict[str, Any], lang: Language) -> tuple[str, list[st
 
 
 def _status_changed(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
-    n, labels = d["action_number"], STATUS[lang]
+    n = d["action_number"]
     title = localized(lang, d["title_fr"], d["title_nl"])
-    old, new = labels[d["previous_status"]], labels[d["status"]]
+    old, new = label(STATUS, lang, d["previous_status"]), label(STATUS, lang, d["status"])
     light = TRAFFIC_LIGHT[lang].get(d["traffic_light"] or "", "")
     if lang == "fr":
         subject = f"Action {n} : statut « {new} »"
@@ -90,7 +92,7 @@ def _status_changed(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
 
 
 def _devices_delivered(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
-    total, kind = fmt_number(d["total_devices"], lang), RECIPIENT_KIND[lang][d["recipient_kind"]]
+    total, kind = fmt_number(d["total_devices"], lang), label(RECIPIENT_KIND, lang, d["recipient_kind"])
     if lang == "fr":
         return f"{total} appareils livrés à {d['recipient']}", [
             f"{total} appareils reconditionnés ont été livrés le {d['delivered_on']} à {d['recipient']} ({kind})."
@@ -137,11 +139,12 @@ WHAT = {
 
 def _value(field: str, value: Any, lang: Language) -> str:
     if value is None or value == "":
-        return "—"
+        return NOTHING
     if field == "status":  # an action's status or a report's: their codes do not overlap
-        return {**STATUS[lang], **REPORT_STATUS[lang]}.get(str(value), str(value))
+        known = STATUS if str(value) in STATUS[lang] else REPORT_STATUS
+        return label(known, lang, str(value))
     if field == "traffic_light":
-        return TRAFFIC_LIGHT[lang].get(str(value), str(value))
+        return label(TRAFFIC_LIGHT, lang, str(value))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return fmt_number(value, lang)
     return str(value)
@@ -177,7 +180,7 @@ def _milestone_overdue(d: dict[str, Any], lang: Language) -> tuple[str, list[str
 
 
 def _meeting_held(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
-    kind = KIND[lang][d["kind"]]
+    kind = label(KIND, lang, d["kind"])
     items = [f"– {item['title']}" for item in d["agenda"]]
     if lang == "fr":
         return f"{kind} du {d['held_on']}", [
@@ -191,7 +194,7 @@ def _meeting_held(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
 
 
 def _decision_recorded(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
-    kind = KIND[lang][d["meeting_kind"]]
+    kind = label(KIND, lang, d["meeting_kind"])
     if lang == "fr":
         return f"Action {d['action_number']} : décision du {kind}", [f"{kind} du {d['held_on']} : {d['decision']}"]
     return f"Actie {d['action_number']}: beslissing van de {kind}", [f"{kind} van {d['held_on']}: {d['decision']}"]
@@ -210,7 +213,7 @@ def _annual_report(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
 
 
 def _batch_milestone(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
-    what = BATCH_MILESTONE[lang][d["milestone"]]
+    what = label(BATCH_MILESTONE, lang, d["milestone"])
     if lang == "fr":
         return f"Votre lot {d['reference']} : {what}", [
             f"Votre lot {d['reference']} ({fmt_number(d['declared'], lang)} appareils déclarés) est {what}.",
