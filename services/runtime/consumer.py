@@ -18,7 +18,53 @@ forever with no backoff. Passerelle's policy, implemented here on top of ``NACK_
   fails) nothing can be done for *any* record, so ``handle`` raises: FastStream seeks back to
   the record and it is delivered again. This is the only case that holds a partition, and only
   for as long as the outage lasts.
-Kill the process at any point and the record is redelivered; the inbox makes the replay harmless.
+* A batch stops at its deadline, half of ``consumer_max_poll_interval_ms`` (see below).
+Kill the process at any point and the record is redelivered; the inbox makes the replay harmless,
+and the ``dead_letters`` table makes it harmless for the records that were dead-lettered.
+
+Dead letters are written once per position
+------------------------------------------
+A batch can be delivered again after some of its records were dead-lettered: the member was
+evicted, a rebalance gave the partition away, the process died before the commit. The inbox
+cannot recognise those records (their transaction rolled back), so each dead letter is recorded
+in ``dead_letters`` once the dead-letter topic has acknowledged it, by its position (consumer,
+topic, partition, offset); each batch looks its positions up in one query before it starts, and
+a position found there is counted ``dead-lettered-before`` and not written again, nor retried.
+The key is the position, not the event id: an operator replays a dead letter by publishing it
+again to its original topic, where it gets a new offset and is handled like any record, the
+inbox included. (A crash between the write and the record, or PostgreSQL failing just then,
+still leaves a second dead letter: at least once, as everything on Kafka.)
+
+A batch is bounded in time
+--------------------------
+A member that does not poll for ``max.poll.interval.ms`` is evicted from its group, its
+partitions go to another member, which replays them from the last commit while the first one
+is still handling them, and the first one's commit is refused. Up to ``consumer_batch_max``
+failing records, each retried with backoff, can take longer than that; so a batch stops taking
+new records at its deadline, half of the interval (the other half is for the record under way,
+whose retries are bounded by ``RetryPolicy``). The records it did not reach must be delivered
+again, and the ones it handled should not be. Two ways were possible:
+
+* raise, and let FastStream's ``nack`` seek each partition back to its earliest record of the
+  batch: nothing is committed, the whole batch comes again, and its handled prefix is skipped
+  again by the inbox and ``dead_letters``, one transaction or lookup per record, every time;
+* seek each partition back to its first record not handled (aiokafka's ``seek``, which is also
+  what FastStream's ``nack`` calls) and return normally: ``NACK_ON_ERROR`` then acks, and
+  aiokafka's ``commit()`` without arguments commits each assigned partition's *position*, which
+  the seek has just set. The commit covers exactly the handled prefix, and the next poll
+  fetches from the first record not handled.
+
+The second is used: it commits progress, handles nothing twice, and needs no exception for a
+case that is not an error. A partition given away in a rebalance meanwhile cannot be sought
+(``IllegalStateError``): its new owner starts from the last commit. A batch always handles its
+first record, or a batch that starts late would come back for ever. FastStream's in-memory test
+broker cannot deliver a record again, so there a batch is never cut.
+
+Lag
+---
+``passerelle_consumer_lag{consumer,topic,partition}`` is the partition's high-water mark (as of
+aiokafka's last fetch) minus the next offset to handle: set when a batch starts, after each
+record, and at each scrape, when the partitions this process no longer holds are dropped.
 
 Which errors are the message's fault
 ------------------------------------
@@ -48,16 +94,19 @@ raised ``from``, before the retries above apply:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import asyncpg
 import structlog
-from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import IllegalStateError, MessageSizeTooLargeError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
@@ -65,6 +114,7 @@ from passerelle_contracts import Envelope, EventData, UnknownEventType, parse_da
 from passerelle_contracts.registry import DLQ_SUFFIX
 from pydantic import ValidationError
 
+from .db import Executor
 from .logs import get_logger
 from .metrics import Metrics
 from .uow import Context, UnitOfWork
@@ -80,6 +130,7 @@ log = get_logger(__name__)
 # transaction), the envelope and the payload parsed against its contract.
 Handler = Callable[[UnitOfWork[Any], Envelope, Any], Awaitable[None]]
 UnitOfWorkFactory = Callable[[Context], UnitOfWork[Any]]
+Position = tuple[str, int, int]  # where a record is: topic, partition, offset
 
 # Errors that say "the database is not there", not "this message is bad" (see the module
 # docstring): client-side errors without a SQLSTATE, then SQLSTATE classes and codes.
@@ -125,6 +176,72 @@ class RetryPolicy:
         return min(self.backoff_initial_s * 2.0 ** (attempt - 1), self.backoff_max_s)
 
 
+class DeadLetterLog(Protocol):
+    """The positions each consumer dead-lettered: ``PostgresDeadLetters`` (the runtime's
+    ``dead_letters`` table), or ``testing.FakeStore`` in unit tests."""
+
+    async def dead_lettered(self, consumer: str, positions: Sequence[Position]) -> set[Position]:
+        """Those of ``positions`` that ``consumer`` dead-lettered."""
+
+    async def record_dead_letter(
+        self, consumer: str, position: Position, reason: str, event_id: uuid.UUID | None
+    ) -> None:
+        """Note a dead letter the dead-letter topic has acknowledged (again: no error)."""
+
+
+class PostgresDeadLetters:
+    """``DeadLetterLog`` on the ``dead_letters`` table (migration 0004)."""
+
+    def __init__(self, executor: Callable[[], Executor]) -> None:
+        self._executor = executor  # called at each use: the runtime's pool exists once it started
+
+    async def dead_lettered(self, consumer: str, positions: Sequence[Position]) -> set[Position]:
+        if not positions:
+            return set()
+        ranges: dict[tuple[str, int], tuple[int, int]] = {}  # per partition: its first and last offset asked
+        for topic, partition, offset in positions:
+            first, last = ranges.get((topic, partition), (offset, offset))
+            ranges[(topic, partition)] = (min(first, offset), max(last, offset))
+        rows = await self._executor().fetch(
+            """SELECT d.topic, d.partition, d."offset"
+               FROM dead_letters d
+               JOIN unnest($2::text[], $3::integer[], $4::bigint[], $5::bigint[]) AS r (topic, partition, first, last)
+                 ON d.topic = r.topic AND d.partition = r.partition AND d."offset" BETWEEN r.first AND r.last
+               WHERE d.consumer = $1""",
+            consumer,
+            [topic for topic, _ in ranges],
+            [partition for _, partition in ranges],
+            [first for first, _ in ranges.values()],
+            [last for _, last in ranges.values()],
+        )
+        return {(r["topic"], r["partition"], r["offset"]) for r in rows} & set(positions)
+
+    async def record_dead_letter(
+        self, consumer: str, position: Position, reason: str, event_id: uuid.UUID | None
+    ) -> None:
+        topic, partition, offset = position
+        await self._executor().execute(
+            """INSERT INTO dead_letters (consumer, topic, partition, "offset", reason, event_id)
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+            consumer,
+            topic,
+            partition,
+            offset,
+            reason,
+            event_id,
+        )
+
+
+class Partitions(Protocol):
+    """What a batch uses of aiokafka's ``AIOKafkaConsumer``."""
+
+    def assignment(self) -> Set[TopicPartition]: ...
+
+    def highwater(self, partition: TopicPartition) -> int | None: ...
+
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+
+
 class ReliableConsumer:
     """One consumer group: a name, the topics it reads and a handler per event type."""
 
@@ -137,19 +254,52 @@ class ReliableConsumer:
         publish: Callable[..., Awaitable[Any]],
         retry: RetryPolicy,
         metrics: Metrics | None = None,
+        dead_letters: DeadLetterLog | None = None,
     ) -> None:
+        """Without ``dead_letters`` (FastStream's in-memory broker gives every record offset 0)
+        nothing is recorded or looked up: a batch delivered again is dead-lettered again."""
         self.name = name
         self.handlers = dict(handlers)
         self._unit_of_work = unit_of_work
         self._publish = publish
         self._retry = retry
         self._metrics = metrics
+        self._dead_letters = dead_letters
+        self._kafka: Partitions | None = None  # the consumer of the last batch, for the lag at scrape
+        self._next: dict[TopicPartition, int] = {}  # per partition: the next offset to handle
+        if metrics is not None:
+            metrics.on_scrape(self.refresh_lag)
 
-    async def handle(self, record: ConsumerRecord) -> str:
+    async def handle_batch(
+        self, records: Sequence[ConsumerRecord], *, kafka: Partitions | None = None, deadline: float | None = None
+    ) -> list[str]:
+        """Handle a batch's records in order until ``deadline`` (``time.monotonic()``); return the
+        outcomes of those handled. Past the deadline, each partition is sought back to its first
+        record not handled (see the module docstring); raises only as ``handle`` does, or when
+        the dead letters cannot be looked up."""
+        if kafka is not None:
+            self._kafka = kafka
+        for record in reversed(records):  # each partition starts at its first record of the batch
+            self._next[TopicPartition(record.topic, record.partition)] = record.offset
+        self._update_lag(self._next)
+        done = await self._dead_lettered_before(records)
+        outcomes: list[str] = []
+        for index, record in enumerate(records):
+            if index and kafka is not None and deadline is not None and time.monotonic() >= deadline:
+                self._cut_short(records[index:], kafka, handled=index)
+                break
+            outcomes.append(await self.handle(record, dead_lettered_before=_position(record) in done))
+            tp = TopicPartition(record.topic, record.partition)
+            self._next[tp] = record.offset + 1
+            self._update_lag((tp,))
+        return outcomes
+
+    async def handle(self, record: ConsumerRecord, *, dead_lettered_before: bool = False) -> str:
         """Apply one record; return the outcome. Raises only when the record must be redelivered.
 
-        Every line logged meanwhile carries the record's position and, once parsed, its event ids;
-        one line per record closes with the outcome and the duration.
+        ``dead_lettered_before``: the batch found its position in the dead letters; it is counted
+        and skipped. Every line logged meanwhile carries the record's position and, once parsed,
+        its event ids; one line per record closes with the outcome and the duration.
         """
         started = time.perf_counter()
         structlog.contextvars.bind_contextvars(
@@ -160,9 +310,21 @@ class ReliableConsumer:
             try:
                 envelope = Envelope.model_validate_json(record.value)
             except ValidationError as error:
-                outcome = await self._dead_letter(record, "invalid-envelope", _describe(error), 0)
+                if dead_lettered_before:
+                    outcome = "dead-lettered-before"
+                    return outcome
+                outcome = await self._dead_letter(record, "invalid-envelope", _describe(error), 0, None)
                 return outcome
             event_type = envelope.event_type
+            structlog.contextvars.bind_contextvars(
+                event_id=str(envelope.event_id),
+                event_type=envelope.event_type,
+                correlation_id=str(envelope.correlation_id),
+                causation_id=str(envelope.causation_id) if envelope.causation_id else None,
+            )
+            if dead_lettered_before:
+                outcome = "dead-lettered-before"
+                return outcome
             outcome, attempts = await self._handle(record, envelope)
             return outcome
         finally:
@@ -180,19 +342,13 @@ class ReliableConsumer:
             structlog.contextvars.unbind_contextvars(*_CONTEXT_KEYS)
 
     async def _handle(self, record: ConsumerRecord, envelope: Envelope) -> tuple[str, int]:
-        structlog.contextvars.bind_contextvars(
-            event_id=str(envelope.event_id),
-            event_type=envelope.event_type,
-            correlation_id=str(envelope.correlation_id),
-            causation_id=str(envelope.causation_id) if envelope.causation_id else None,
-        )
         handler = self.handlers.get(envelope.event_type)
         if handler is None:
             return "ignored", 0  # a topic carries many event types; this consumer needs few
         try:
             data = parse_data(envelope)
         except (ValidationError, UnknownEventType) as error:
-            return await self._dead_letter(record, "invalid-data", _describe(error), 0), 0
+            return await self._dead_letter(record, "invalid-data", _describe(error), 0, envelope.event_id), 0
         attempts = failures = conflicts = 0
         while True:
             attempts += 1
@@ -216,7 +372,8 @@ class ReliableConsumer:
                     raise InfrastructureUnavailable(repr(error)) from error
                 failures += 1
                 if failures >= self._retry.max_attempts:
-                    return await self._dead_letter(record, "handler-failed", repr(error), attempts), attempts
+                    dead = await self._dead_letter(record, "handler-failed", repr(error), attempts, envelope.event_id)
+                    return dead, attempts
                 delay = self._retry.delay(failures)
                 log.warning("handler failed, retrying", error=repr(error), attempt=attempts, retry_in_s=delay)
                 await asyncio.sleep(delay)
@@ -229,9 +386,12 @@ class ReliableConsumer:
             await handler(uow, envelope, data)
         return "processed"
 
-    async def _dead_letter(self, record: ConsumerRecord, reason: str, error: str, attempts: int) -> str:
+    async def _dead_letter(
+        self, record: ConsumerRecord, reason: str, error: str, attempts: int, event_id: uuid.UUID | None
+    ) -> str:
         """Write the record to ``<topic>.dlq`` with the original headers (tracing, event ids) and
-        the reason beside them; ``acks=all`` before the offset moves on.
+        the reason beside them; ``acks=all`` before the offset moves on; then note its position
+        in the dead letters, so that a batch delivered again does not write it twice.
 
         A dead letter too large for its topic is written without its value: the record itself
         stays in its own topic (kept for ever), at the position the headers name. Holding the
@@ -260,10 +420,82 @@ class ReliableConsumer:
         log.error("message dead-lettered", reason=reason, error=error[:500], attempts=attempts)
         if self._metrics is not None:
             self._metrics.dead_letters(record.topic, reason).inc()
+        if self._dead_letters is not None:
+            try:
+                await self._dead_letters.record_dead_letter(self.name, _position(record), reason, event_id)
+            except Exception as record_error:  # the dead letter is written: only a second copy is at stake
+                log.warning("dead letter not recorded, record will be redelivered", error=repr(record_error))
+                await asyncio.sleep(self._retry.backoff_max_s)
+                raise InfrastructureUnavailable(f"dead letter not recorded: {record_error!r}") from record_error
         return "dead-lettered"
+
+    async def _dead_lettered_before(self, records: Sequence[ConsumerRecord]) -> set[Position]:
+        if self._dead_letters is None or not records:
+            return set()
+        try:
+            return await self._dead_letters.dead_lettered(self.name, [_position(r) for r in records])
+        except Exception as error:  # the database: nothing in this batch can be handled either
+            log.warning("dead letters not looked up, batch will be redelivered", consumer=self.name, error=repr(error))
+            if self._metrics is not None:  # what the alert on redeliveries watches
+                for record in records:
+                    self._metrics.consumed(self.name, _header(record, "event_type", "unknown"), "redeliver").inc()
+            await asyncio.sleep(self._retry.backoff_max_s)
+            raise InfrastructureUnavailable(repr(error)) from error
+
+    def _cut_short(self, rest: Sequence[ConsumerRecord], kafka: Partitions, handled: int) -> None:
+        first: dict[TopicPartition, int] = {}
+        for record in rest:  # in order within a partition: the first seen is the earliest
+            first.setdefault(TopicPartition(record.topic, record.partition), record.offset)
+        for tp, offset in first.items():
+            with contextlib.suppress(IllegalStateError):  # given away in a rebalance: its new owner resumes
+                kafka.seek(tp, offset)
+        log.warning(
+            "batch deadline reached, the rest will be delivered again",
+            consumer=self.name,
+            handled=handled,
+            left=len(rest),
+            resume_at={f"{tp.topic}[{tp.partition}]": offset for tp, offset in first.items()},
+        )
+        if self._metrics is not None:
+            self._metrics.batches_cut_short(self.name).inc()
+
+    def _update_lag(self, partitions: Iterable[TopicPartition]) -> None:
+        kafka = self._kafka
+        if self._metrics is None or kafka is None:
+            return
+        held = kafka.assignment()
+        for tp in partitions:
+            end = kafka.highwater(tp) if tp in held else None
+            if end is not None:  # known once a fetch of the partition has come back
+                lag = max(end - self._next[tp], 0)
+                self._metrics.consumer_lag.labels(self.name, tp.topic, str(tp.partition)).set(lag)
+
+    async def refresh_lag(self) -> None:
+        """At scrape: the lag against the latest high-water marks; partitions this process no
+        longer holds are dropped (their new owner reports them)."""
+        kafka = self._kafka
+        if self._metrics is None or kafka is None:
+            return
+        held = kafka.assignment()
+        for tp in [tp for tp in self._next if tp not in held]:
+            del self._next[tp]
+            with contextlib.suppress(KeyError):  # never reported: no fetch had come back
+                self._metrics.consumer_lag.remove(self.name, tp.topic, str(tp.partition))
+        self._update_lag(self._next)
 
 
 _CONTEXT_KEYS = ("consumer", "topic", "partition", "offset", "event_id", "event_type", "correlation_id", "causation_id")
+
+
+def _position(record: ConsumerRecord) -> Position:
+    return (record.topic, record.partition, record.offset)
+
+
+def _header(record: ConsumerRecord, name: str, default: str) -> str:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode("utf-8", "replace")
+    return default
 
 
 def _describe(error: Exception) -> str:
@@ -280,15 +512,18 @@ def subscribe(
 ) -> None:
     """Register a consumer on the broker with Passerelle's offset policy."""
     names = [settings.topic(t) for t in topics]
+    batch_s = settings.consumer_max_poll_interval_ms / 1000 / 2  # see "A batch is bounded in time"
 
     async def on_batch(message: KafkaMessage) -> None:
         # Records of one partition arrive in order; each is applied in its own transaction, and
-        # the batch's offsets are committed once, after the last record. A crash or a
-        # redelivery replays the batch, and the inbox skips what was already applied.
+        # the batch's offsets are committed once, after the last record handled (the ack that
+        # follows a normal return). A crash or a redelivery replays the batch, and the inbox and
+        # the dead letters skip what was already done.
+        deadline = time.monotonic() + batch_s
         raw = message.raw_message
         batch = raw if isinstance(raw, (tuple, list)) else (raw,)  # the in-memory test broker gives a list
-        for record in batch:
-            await consumer.handle(record)
+        kafka = message.consumer if isinstance(message.consumer, AIOKafkaConsumer) else None  # not in memory
+        await consumer.handle_batch(batch, kafka=kafka, deadline=deadline)
 
     on_batch.__name__ = f"on_{consumer.name.replace('-', '_')}"
     broker.subscriber(
@@ -299,6 +534,7 @@ def subscribe(
         batch=True,
         max_records=settings.consumer_batch_max,
         batch_timeout_ms=200,
+        max_poll_interval_ms=settings.consumer_max_poll_interval_ms,
         title=f"{settings.service_name}.{consumer.name}",
         description=f"Handles {', '.join(sorted(consumer.handlers))}",
     )(on_batch)

@@ -4,10 +4,12 @@ Each ``Runtime`` has a registry of its own rather than the library's global one:
 several services in one process, and a metric registered twice in one registry is an error.
 
 Counters move where things happen (the consumer counts each record's outcome and the time its
-handler took, and each dead letter); gauges that describe state kept elsewhere (the outbox
-backlog in PostgreSQL, a service's e-mails by status) are refreshed when Prometheus scrapes, by
-the hooks registered with ``on_scrape``, so a scrape costs a few queries and nothing runs when
-nobody asks.
+handler took, each dead letter and each batch cut short at its deadline); gauges that describe
+state kept elsewhere (the outbox backlog in PostgreSQL, a service's e-mails by status) are
+refreshed when Prometheus scrapes, by the hooks registered with ``on_scrape``, so a scrape costs
+a few queries and nothing runs when nobody asks. The consumer lag is both: the consumer sets it
+as it handles records, and refreshes it at scrape against aiokafka's latest high-water marks
+(no query: aiokafka keeps them from its fetches).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class Metrics:
         self.consumed = Counter(
             "passerelle_events_consumed",
             "Records a consumer handled, by event type and outcome "
-            "(processed, duplicate, ignored, dead-lettered, redeliver).",
+            "(processed, duplicate, ignored, dead-lettered, dead-lettered-before, redeliver).",
             ["consumer", "event_type", "outcome"],
             registry=self.registry,
         ).labels  # called with the three label values
@@ -45,6 +47,28 @@ class Metrics:
             "passerelle_dead_letters",
             "Records written to a dead-letter topic, by original topic and reason.",
             ["topic", "reason"],
+            registry=self.registry,
+        ).labels
+        self.batches_cut_short = Counter(
+            "passerelle_consumer_batches_cut_short",
+            "Batches a consumer stopped at their deadline (half of max.poll.interval.ms); "
+            "the rest of each was delivered again.",
+            ["consumer"],
+            registry=self.registry,
+        ).labels
+        # Not ``.labels``: the consumer also removes the partitions it no longer holds.
+        self.consumer_lag = Gauge(
+            "passerelle_consumer_lag",
+            "Records between the next one a consumer will handle and the end of the partition "
+            "(its high-water mark), for the partitions this process holds.",
+            ["consumer", "topic", "partition"],
+            registry=self.registry,
+        )
+        self.events_published = Counter(
+            "passerelle_events_published",
+            "Outbox rows the relay of this process tried, by event type and outcome (published; failed: "
+            "retried later; parked: refused for good, held for an operator).",
+            ["event_type", "outcome"],
             registry=self.registry,
         ).labels
         self.published = Gauge(

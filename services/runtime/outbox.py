@@ -58,6 +58,7 @@ from passerelle_contracts import Envelope
 
 from .db import Executor, connect
 from .logs import get_logger
+from .metrics import Metrics
 from .outbox_faults import (
     PRODUCER_BROKEN,
     RECORD_ERRORS,
@@ -146,8 +147,10 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         keep_published_s: int = 7 * 24 * 3600,
+        metrics: Metrics | None = None,
     ) -> None:
         self._dsn = dsn
+        self._metrics = metrics
         self._pool = pool
         self._bootstrap = bootstrap
         self._batch_size = batch_size
@@ -375,6 +378,12 @@ class OutboxRelay:
                 )
         for key in ok_keys - failed_keys:
             self._held.succeed(key)
+        if self._metrics is not None:
+            types = {row["id"]: row["event_type"] for row in rows}
+            for row_id in done:
+                self._metrics.events_published(types[row_id], "published").inc()
+            for row_id, _, park in errors:
+                self._metrics.events_published(types[row_id], "parked" if park else "failed").inc()
         self.published += len(done)
         result.published = len(done)
         result.parked = sum(1 for _, _, park in errors if park)

@@ -17,7 +17,7 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 
 from . import db
-from .consumer import Handler, ReliableConsumer, RetryPolicy, subscribe
+from .consumer import Handler, PostgresDeadLetters, ReliableConsumer, RetryPolicy, subscribe
 from .logs import get_logger
 from .metrics import Metrics
 from .outbox import OutboxRelay, backlog
@@ -38,7 +38,8 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
     """Idempotent producer with acks=all; FastStream's per-message access log is kept at DEBUG
     because the consumer writes its own line per message with the outcome."""
     return KafkaBroker(
-        settings.kafka_bootstrap,
+        # FastStream takes a string as one address: "a:1,b:2" (a cluster) must be split here.
+        [server.strip() for server in settings.kafka_bootstrap.split(",")],
         client_id=f"passerelle-{settings.service_name}",
         enable_idempotence=True,
         acks="all",
@@ -104,6 +105,7 @@ class Runtime:
             publish=self.broker.publish,
             retry=self.retry,
             metrics=self.metrics,
+            dead_letters=PostgresDeadLetters(lambda: self.pool),
         )
         subscribe(self.broker, self.settings, consumer, topics)
         return consumer
@@ -159,6 +161,7 @@ class Runtime:
                 batch_size=s.outbox_batch_size,
                 poll_interval_s=s.outbox_poll_interval_s,
                 keep_published_s=s.outbox_keep_published_s,
+                metrics=self.metrics,
             )
             self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         log.info("service started", kafka=s.kafka_bootstrap, topic_prefix=s.topic_prefix)

@@ -59,6 +59,12 @@ class ServiceSettings(BaseSettings):
     )
     consumer_backoff_initial_s: float = Field(default=0.2, gt=0)
     consumer_backoff_max_s: float = Field(default=5.0, gt=0)
+    consumer_max_poll_interval_ms: int = Field(
+        default=300_000,
+        ge=1000,
+        description="Kafka's max.poll.interval.ms: a consumer that does not poll for this long is evicted from "
+        "its group. A batch stops at half of it; the rest is delivered again.",
+    )
     outbox_poll_interval_s: float = Field(default=1.0, gt=0, description="Polling fallback when no NOTIFY arrives.")
     outbox_batch_size: int = Field(default=500, ge=1)
     outbox_keep_published_s: int = Field(default=7 * 24 * 3600, description="How long sent outbox rows are kept.")

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from passerelle_contracts import Actor, Envelope
 
+from .consumer import Position
 from .uow import Context, UnitOfWork
 
 R = TypeVar("R")
@@ -31,6 +32,8 @@ class FakeStore(Generic[R]):
         self.outbox: list[tuple[str, Envelope]] = []
         self.inbox: set[tuple[str, uuid.UUID]] = set()
         self.keys: dict[tuple[str, str, str], tuple[str, Any]] = {}
+        # The consumers' dead letters (``consumer.DeadLetterLog``): (consumer, position) -> (reason, event id).
+        self.dead_letters: dict[tuple[str, Position], tuple[str, uuid.UUID | None]] = {}
         self.commits = 0
 
     def unit_of_work(
@@ -41,6 +44,14 @@ class FakeStore(Generic[R]):
     def events(self, event_type: str | None = None) -> list[Envelope]:
         """Committed events, in outbox order; of one type if given."""
         return [e for _, e in self.outbox if event_type is None or e.event_type == event_type]
+
+    async def dead_lettered(self, consumer: str, positions: Sequence[Position]) -> set[Position]:
+        return {p for p in positions if (consumer, p) in self.dead_letters}
+
+    async def record_dead_letter(
+        self, consumer: str, position: Position, reason: str, event_id: uuid.UUID | None
+    ) -> None:
+        self.dead_letters.setdefault((consumer, position), (reason, event_id))
 
 
 class FakeUnitOfWork(UnitOfWork[R]):

@@ -20,6 +20,7 @@ from passerelle_contracts import SYSTEM_ACTOR, Envelope
 from passerelle_contracts.funding_v1 import TOPIC
 
 from services.runtime import db, outbox
+from services.runtime.metrics import Metrics
 from services.runtime.outbox import RELAY_LOCK_KEY, OutboxRelay, backlog, enqueue
 from tests.conftest import CreateDatabase
 from tests.integration.test_outbox import envelope, grant
@@ -86,7 +87,8 @@ async def test_an_event_too_large_for_the_broker_is_parked_and_the_other_aggrega
     a1, a2, too_big, b2, c1 = envelope(a, 1), envelope(a, 2), oversized(b), envelope(b, 3), envelope(c, 4)
     await write(pool, topic, a1, a2, too_big, b2, c1)  # one batch: rows before, after, of other keys
 
-    async with relay_running(dsn, pool, kafka_bootstrap) as relay:
+    metrics = Metrics("funding")
+    async with relay_running(dsn, pool, kafka_bootstrap, metrics=metrics) as relay:
         await eventually(all_published(pool, a1, a2, c1), timeout=15, what="the rows of the other aggregates")
         await asyncio.sleep(1)  # several more passes
         a3 = envelope(a, 5)
@@ -103,6 +105,9 @@ async def test_an_event_too_large_for_the_broker_is_parked_and_the_other_aggrega
         assert [p["event_id"] for p in state["parked_rows"]] == [str(too_big.event_id)]
         assert "MessageSizeTooLarge" in state["parked_rows"][0]["last_error"]
         assert relay.is_leader
+        published = metrics.registry.get_sample_value
+        assert published("passerelle_events_published_total", {"event_type": "GrantAwarded", "outcome": "published"}) == 4
+        assert published("passerelle_events_published_total", {"event_type": "GrantAwarded", "outcome": "parked"}) == 1
 
     seen: dict[str, list[str]] = {a: [], b: [], c: []}
     for r in await read_topic(kafka_bootstrap, topic, timeout=10):
