@@ -69,3 +69,24 @@ def require(*roles: str) -> Callable[..., object]:
         return actor
 
     return dependency
+
+
+async def list_api_keys(pool: asyncpg.Pool, organisation: str | None = None) -> list[dict[str, object]]:
+    """The keys (never their secrets), newest first; revoked ones carry their ``revoked_at``."""
+    rows = await pool.fetch(
+        """SELECT key_id, organisation, role, label, created_at, revoked_at FROM api_keys
+           WHERE $1::text IS NULL OR organisation = $1 ORDER BY created_at DESC, key_id""",
+        organisation,
+    )
+    return [dict(row) for row in rows]
+
+
+async def revoke_api_key(pool: asyncpg.Pool, key_id: str) -> bool:
+    """Revoke a key at once (the next request with it gets 401). False if no such live key.
+
+    A key is revoked, never deleted: the key id stays on the events it caused (``Actor.key_id``),
+    and the row says what it was and when it stopped."""
+    revoked = await pool.fetchval(
+        "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL RETURNING true", key_id
+    )
+    return bool(revoked)

@@ -1,10 +1,13 @@
 """What the outbox relay keeps about rows it could not publish (see ``outbox``'s docstring):
 which errors park a row, the keys held back in memory after a broker error, the parked rows an
-operator is shown (``backlog``, GET /ops/outbox)."""
+operator is shown (``backlog``, GET /ops/outbox), and what an operator does with them
+(``python -m services.<name> outbox list|release|discard``: ``release`` lets the relay try a
+parked row again once its cause is fixed, ``discard`` removes it so its aggregate flows again)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +23,8 @@ from aiokafka.errors import (
     RecordTooLargeError,
     UnknownProducerId,
 )
+
+from .db import Executor
 
 RETRY_DELAY_MIN_S = 0.5
 RETRY_DELAY_MAX_S = 10.0
@@ -140,3 +145,67 @@ async def backlog(pool: asyncpg.Pool) -> dict[str, Any]:
                  AND p.topic = o.topic AND p.message_key = o.message_key AND p.id < o.id)"""
     )
     return {**await backlog_counts(pool), "held_back": held_back, "parked_rows": await parked_rows(pool)}
+
+
+# -- what an operator does with them (python -m services.<name> outbox …; the CLI audits it) ------
+
+# The relay's channel (outbox.NOTIFY_CHANNEL; outbox imports this module, so it is spelled here).
+WAKE_RELAY = "SELECT pg_notify('passerelle_outbox', '')"
+ROW_COLUMNS = """id, event_id, topic, message_key, event_type, attempts, last_error, created_at, parked_at,
+                 published_at"""
+
+
+async def unpublished_rows(db: Executor, *, parked_only: bool, limit: int) -> tuple[list[asyncpg.Record], int]:
+    """The unpublished rows in id order (at most ``limit``), each with ``held_back`` (waiting behind
+    a parked row of its aggregate), and how many there are in all."""
+    rows = await db.fetch(
+        f"""SELECT {ROW_COLUMNS},
+                  o.parked_at IS NULL AND EXISTS (
+                      SELECT 1 FROM outbox p
+                      WHERE p.parked_at IS NOT NULL AND p.published_at IS NULL
+                        AND p.topic = o.topic AND p.message_key = o.message_key AND p.id < o.id) AS held_back
+           FROM outbox o
+           WHERE o.published_at IS NULL AND (NOT $2 OR o.parked_at IS NOT NULL)
+           ORDER BY o.id LIMIT $1""",  # noqa: S608 - a constant list of columns
+        limit,
+        parked_only,
+    )
+    total = await db.fetchval(
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL AND (NOT $1 OR parked_at IS NOT NULL)", parked_only
+    )
+    return rows, int(total)
+
+
+async def lock_rows(db: Executor, ids: Sequence[int] | None) -> list[asyncpg.Record]:
+    """The rows ``ids`` (all the parked rows if None), with their payload, locked until the
+    caller's transaction ends."""
+    if ids is None:
+        return await db.fetch(
+            f"""SELECT {ROW_COLUMNS}, payload FROM outbox
+                WHERE parked_at IS NOT NULL AND published_at IS NULL ORDER BY id FOR UPDATE"""  # noqa: S608 - constant
+        )
+    return await db.fetch(
+        f"SELECT {ROW_COLUMNS}, payload FROM outbox WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",  # noqa: S608 - constant
+        list(ids),
+    )
+
+
+async def release(db: Executor, ids: Sequence[int]) -> None:
+    """Let the relay try parked rows again, from a clean slate (no attempts, no error: the audit
+    keeps the old ones), and wake it. A row the broker still refuses is parked again."""
+    await db.execute(
+        """UPDATE outbox SET parked_at = NULL, attempts = 0, last_error = NULL
+           WHERE id = ANY($1::bigint[]) AND parked_at IS NOT NULL AND published_at IS NULL""",
+        list(ids),
+    )
+    await db.execute(WAKE_RELAY)  # delivered at commit
+
+
+async def discard(db: Executor, ids: Sequence[int]) -> None:
+    """Remove parked rows for good (the caller keeps them whole in the audit): the later rows of
+    their aggregates flow again. The outbox knows no other end than published, and a row marked
+    published that never was would lie to the backlog and be deleted a week later anyway."""
+    await db.execute(
+        "DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND parked_at IS NOT NULL AND published_at IS NULL", list(ids)
+    )
+    await db.execute(WAKE_RELAY)

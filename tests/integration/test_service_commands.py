@@ -117,3 +117,34 @@ async def test_the_plan_exported_over_http_imports_from_the_console_and_exports_
     out = command("actions", empty, "export", "--dir", str(tmp_path / "out"))
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "out" / "actions.csv").read_text(encoding="utf-8") == exported, "one format both ways"
+
+
+async def test_a_key_rotated_from_the_console_stops_working_at_once_and_stays_listed_as_revoked(
+    create_database: CreateDatabase,
+) -> None:
+    from services.funding.app import MIGRATIONS
+    from services.runtime import db
+    from services.runtime.auth import authenticate
+
+    url = await create_database("funding_keys")
+    old = command("funding", url, "create-api-key", "--organisation", "caban", "--role", "coordination").stdout.strip()
+    new = command("funding", url, "create-api-key", "--organisation", "caban", "--role", "coordination").stdout.strip()
+    old_id = old.split("_")[1]
+    listed = command("funding", url, "list-api-keys", "--organisation", "caban")
+    assert listed.returncode == 0, listed.stderr
+    assert old_id in listed.stdout and old.split("_", 2)[2] not in listed.stdout, "ids are listed, secrets never"
+
+    revoked = command("funding", url, "revoke-api-key", old_id)
+    assert revoked.returncode == 0, revoked.stderr
+    again = command("funding", url, "revoke-api-key", old_id)
+    assert (again.returncode, again.stderr.strip()) == (2, f"revoke-api-key: no live key {old_id}")
+
+    pool = await db.create_pool(url)
+    try:
+        await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "funding": MIGRATIONS})
+        assert await authenticate(pool, old) is None
+        assert await authenticate(pool, new) is not None
+    finally:
+        await pool.close()
+    line = next(line for line in command("funding", url, "list-api-keys").stdout.splitlines() if old_id in line)
+    assert "revoked" in line
