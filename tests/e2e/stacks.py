@@ -76,6 +76,13 @@ class ContainerProcess:
         self._wrapped().kill()
         self._wrapped().wait(timeout=30)
 
+    def pause(self) -> None:
+        """Frozen (the cgroup freezer), its connections open: like SIGSTOP for a process."""
+        self._wrapped().pause()
+
+    def resume(self) -> None:
+        self._wrapped().unpause()
+
     def stop(self) -> None:
         with contextlib.suppress(Exception):  # already gone
             self.container.stop()

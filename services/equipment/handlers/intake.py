@@ -48,6 +48,7 @@ async def put_organisation(uow: Uow, command: PutOrganisation) -> Row:
 async def seed_organisations(uow: Uow, organisations: Sequence[Row]) -> bool:
     """The seed's organisations on first start only (later they are managed over HTTP); True if loaded."""
     async with uow:
+        await uow.repo.lock_seed()
         if await uow.repo.any_organisation():
             return False
         await uow.repo.add_organisations(organisations)

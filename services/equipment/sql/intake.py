@@ -11,6 +11,8 @@ from passerelle_contracts import Actor
 from ..domain import DeclaredDevice
 from .base import Queries, Row, actor_json
 
+SEED_LOCK_KEY = 7_231_118_102  # actions' is ...101; the relay's lock has its own key
+
 
 class _Copier(Protocol):
     """COPY, which asyncpg's connections and pool have and the runtime's ``Executor`` leaves out."""
@@ -41,6 +43,11 @@ class IntakeQueries(Queries):
         )
         assert row is not None
         return dict(row)
+
+    async def lock_seed(self) -> None:
+        """Held until the transaction ends: replicas starting together on a new database seed it
+        one at a time, and the later ones find the organisations there."""
+        await self.db.execute("SELECT pg_advisory_xact_lock($1)", SEED_LOCK_KEY)
 
     async def any_organisation(self) -> bool:
         return bool(await self.db.fetchval("SELECT EXISTS (SELECT 1 FROM organisations)"))

@@ -27,6 +27,9 @@ class FakeIntake(FakeTables):
         self.organisations_[code] = {"code": code, "name": name, "kind": kind, "commune": commune}
         return dict(self.organisations_[code])
 
+    async def lock_seed(self) -> None:
+        """One event loop, no await between the check and the insert: nothing to lock."""
+
     async def any_organisation(self) -> bool:
         return bool(self.organisations_)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime
+from typing import cast
 
 import asyncpg
 import pytest
 
+from services.equipment.handlers import intake
 from tests.integration.equipment_repository.given import (
     COORDINATION,
     DONOR,
@@ -27,6 +30,17 @@ pytestmark = pytest.mark.infra
 
 
 # --- organisations and intake -----------------------------------------------------------------
+
+
+async def test_replicas_starting_together_on_a_new_database_seed_the_organisations_once(storage: Storage) -> None:
+    if storage.kind == "postgres":  # three connections open, as three replicas' would be: their checks interleave
+        pool = cast(asyncpg.Pool, storage.repo.db)
+        held = [await pool.acquire() for _ in range(3)]
+        for conn in held:
+            await pool.release(conn)
+    loaded = await asyncio.gather(*(intake.seed_organisations(storage.unit_of_work(), ORGANISATIONS) for _ in range(3)))
+    assert sorted(loaded) == [False, False, True], "one replica loads them, the others find them loaded"
+    assert [o["code"] for o in await storage.repo.organisations()] == sorted(o["code"] for o in ORGANISATIONS)
 
 
 async def test_organisations_are_seeded_once_listed_by_code_and_updated(storage: Storage) -> None:
