@@ -35,11 +35,16 @@ def create_runtime(settings: NotificationsSettings) -> Runtime:
     runtime.background(Mailer(settings, mailer_unit_of_work).run, "mailer")
 
     emails = runtime.metrics.gauge("passerelle_emails", "E-mails by delivery status.", ["status"])
+    oldest = runtime.metrics.gauge(
+        "passerelle_emails_oldest_pending_age_seconds", "Age of the oldest e-mail not sent yet (0 when none).", []
+    )
 
     async def count_emails() -> None:
-        counts = await runtime.repository().deliveries_by_status()
+        repository = runtime.repository()
+        counts = await repository.deliveries_by_status()
         for status in ("pending", "sent", "failed"):
             emails.labels(status).set(counts.get(status, 0))
+        oldest.set(await repository.oldest_pending_age_s())
 
     runtime.metrics.on_scrape(count_emails)
     return runtime

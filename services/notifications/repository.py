@@ -108,6 +108,14 @@ class NotificationsRepository:
         rows = await self.db.fetch("SELECT status, count(*) AS n FROM deliveries GROUP BY status ORDER BY status")
         return {r["status"]: r["n"] for r in rows}
 
+    async def oldest_pending_age_s(self) -> float:
+        """Seconds the oldest pending e-mail has waited (0 when none waits): the mail queue's age,
+        which grows through an SMTP outage while the counts alone may not move."""
+        age = await self.db.fetchval(
+            "SELECT extract(epoch FROM now() - min(created_at)) FROM deliveries WHERE status = 'pending'"
+        )
+        return max(float(age), 0.0) if age is not None else 0.0
+
     async def started_at(self) -> datetime:
         """When this service first started: what happened before is history, not news."""
         started: datetime = await self.db.fetchval("SELECT started_at FROM mailer_start")

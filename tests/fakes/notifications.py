@@ -117,6 +117,10 @@ class FakeNotificationsRepository:
             counts[row.status] = counts.get(row.status, 0) + 1
         return dict(sorted(counts.items()))
 
+    async def oldest_pending_age_s(self) -> float:
+        pending = [r.created_at for r in self.rows.values() if r.status == "pending"]
+        return max((datetime.now(UTC) - min(pending)).total_seconds(), 0.0) if pending else 0.0
+
     async def started_at(self) -> datetime:
         return self.started
 

@@ -237,3 +237,14 @@ async def test_e_mails_are_counted_by_status(repo: NotificationsRepository) -> N
     easy, _ = await repo.due_deliveries(10)
     await repo.mark_sent(easy.id)
     assert await repo.deliveries_by_status() == {"pending": 1, "sent": 1}
+
+
+async def test_the_oldest_pending_e_mail_gives_the_age_of_the_mail_queue(repo: NotificationsRepository) -> None:
+    assert await repo.oldest_pending_age_s() == 0, "no e-mail waits"
+    await partners(repo, EASY, ACTIRIS)
+    await repo.add_deliveries([delivery(EASY)])
+    first = await repo.oldest_pending_age_s()
+    assert 0 <= first < 60
+    (easy,) = await repo.due_deliveries(10)
+    await repo.mark_sent(easy.id)
+    assert await repo.oldest_pending_age_s() == 0, "a sent e-mail no longer waits"
