@@ -28,8 +28,11 @@ A batch can be delivered again after some of its records were dead-lettered: the
 evicted, a rebalance gave the partition away, the process died before the commit. The inbox
 cannot recognise those records (their transaction rolled back), so each dead letter is recorded
 in ``dead_letters`` once the dead-letter topic has acknowledged it, by its position (consumer,
-topic, partition, offset); each batch looks its positions up in one query before it starts, and
-a position found there is counted ``dead-lettered-before`` and not written again, nor retried.
+topic, partition, offset) and the SHA-256 of its value; each batch looks its positions up in one
+query before it starts, and a record found there with the same value is counted
+``dead-lettered-before`` and not written again, nor retried. (The value is compared because
+offsets start again at 0 when a topic is recreated or a broker's data is reset, while the
+database keeps its rows: a new record at an old position must be handled, not skipped.)
 The key is the position, not the event id: an operator replays a dead letter by publishing it
 again to its original topic, where it gets a new offset and is handled like any record, the
 inbox included. (A crash between the write and the record, or PostgreSQL failing just then,
@@ -56,7 +59,8 @@ again, and the ones it handled should not be. Two ways were possible:
 
 The second is used: it commits progress, handles nothing twice, and needs no exception for a
 case that is not an error. A partition given away in a rebalance meanwhile cannot be sought
-(``IllegalStateError``): its new owner starts from the last commit. A batch always handles its
+(``IllegalStateError``): its new owner starts from the last commit, and the batch leaves the
+rest of that partition's records to it rather than race it. A batch always handles its
 first record, or a batch that starts late would come back for ever. FastStream's in-memory test
 broker cannot deliver a record again, so there a batch is never cut.
 
@@ -95,6 +99,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 import uuid
@@ -130,7 +135,10 @@ log = get_logger(__name__)
 # transaction), the envelope and the payload parsed against its contract.
 Handler = Callable[[UnitOfWork[Any], Envelope, Any], Awaitable[None]]
 UnitOfWorkFactory = Callable[[Context], UnitOfWork[Any]]
-Position = tuple[str, int, int]  # where a record is: topic, partition, offset
+# A record as the dead letters know it: where it is (topic, partition, offset) and the SHA-256 of
+# its value. The position alone does not name a record: offsets start again at 0 when a topic is
+# recreated or a broker's data reset, while the database keeps its dead letters.
+Position = tuple[str, int, int, bytes]
 
 # Errors that say "the database is not there", not "this message is bad" (see the module
 # docstring): client-side errors without a SQLSTATE, then SQLSTATE classes and codes.
@@ -140,6 +148,9 @@ UNAVAILABLE_SQLSTATES = frozenset({"25006", "55P03"})
 CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
 
 Failure = Literal["conflict", "unavailable", "handler"]
+# Why a record was dead-lettered (its x-dlq-reason header): it is not an envelope, its payload
+# breaks its event type's contract, or its handler refused it on every try.
+DEAD_LETTER_REASONS = ("invalid-envelope", "invalid-data", "handler-failed")
 
 
 def classify(error: BaseException) -> Failure:
@@ -186,7 +197,8 @@ class DeadLetterLog(Protocol):
     async def record_dead_letter(
         self, consumer: str, position: Position, reason: str, event_id: uuid.UUID | None
     ) -> None:
-        """Note a dead letter the dead-letter topic has acknowledged (again: no error)."""
+        """Note a dead letter the dead-letter topic has acknowledged (again: no error; another
+        record at a position already noted replaces the old one, whose offsets were reset)."""
 
 
 class PostgresDeadLetters:
@@ -199,11 +211,11 @@ class PostgresDeadLetters:
         if not positions:
             return set()
         ranges: dict[tuple[str, int], tuple[int, int]] = {}  # per partition: its first and last offset asked
-        for topic, partition, offset in positions:
+        for topic, partition, offset, _ in positions:
             first, last = ranges.get((topic, partition), (offset, offset))
             ranges[(topic, partition)] = (min(first, offset), max(last, offset))
         rows = await self._executor().fetch(
-            """SELECT d.topic, d.partition, d."offset"
+            """SELECT d.topic, d.partition, d."offset", d.value_sha256
                FROM dead_letters d
                JOIN unnest($2::text[], $3::integer[], $4::bigint[], $5::bigint[]) AS r (topic, partition, first, last)
                  ON d.topic = r.topic AND d.partition = r.partition AND d."offset" BETWEEN r.first AND r.last
@@ -214,19 +226,24 @@ class PostgresDeadLetters:
             [first for first, _ in ranges.values()],
             [last for _, last in ranges.values()],
         )
-        return {(r["topic"], r["partition"], r["offset"]) for r in rows} & set(positions)
+        return {(r["topic"], r["partition"], r["offset"], bytes(r["value_sha256"])) for r in rows} & set(positions)
 
     async def record_dead_letter(
         self, consumer: str, position: Position, reason: str, event_id: uuid.UUID | None
     ) -> None:
-        topic, partition, offset = position
+        topic, partition, offset, value_sha256 = position
         await self._executor().execute(
-            """INSERT INTO dead_letters (consumer, topic, partition, "offset", reason, event_id)
-               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+            """INSERT INTO dead_letters (consumer, topic, partition, "offset", value_sha256, reason, event_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (consumer, topic, partition, "offset") DO UPDATE
+               SET value_sha256 = EXCLUDED.value_sha256, reason = EXCLUDED.reason, event_id = EXCLUDED.event_id,
+                   failed_at = now()
+               WHERE dead_letters.value_sha256 <> EXCLUDED.value_sha256""",
             consumer,
             topic,
             partition,
             offset,
+            value_sha256,
             reason,
             event_id,
         )
@@ -284,12 +301,21 @@ class ReliableConsumer:
         self._update_lag(self._next)
         done = await self._dead_lettered_before(records)
         outcomes: list[str] = []
+        given_away: set[TopicPartition] = set()
         for index, record in enumerate(records):
             if index and kafka is not None and deadline is not None and time.monotonic() >= deadline:
                 self._cut_short(records[index:], kafka, handled=index)
                 break
-            outcomes.append(await self.handle(record, dead_lettered_before=_position(record) in done))
             tp = TopicPartition(record.topic, record.partition)
+            if kafka is not None and (tp in given_away or tp not in kafka.assignment()):
+                # Revoked in a rebalance while this batch ran: its new owner starts from the last
+                # commit, so handling the rest here would only race it (and nothing of this
+                # partition is committed by this member any more).
+                if tp not in given_away:
+                    given_away.add(tp)
+                    log.info("partition given away mid-batch, its records left to its new owner", partition=str(tp))
+                continue
+            outcomes.append(await self.handle(record, dead_lettered_before=_position(record) in done))
             self._next[tp] = record.offset + 1
             self._update_lag((tp,))
         return outcomes
@@ -488,7 +514,7 @@ _CONTEXT_KEYS = ("consumer", "topic", "partition", "offset", "event_id", "event_
 
 
 def _position(record: ConsumerRecord) -> Position:
-    return (record.topic, record.partition, record.offset)
+    return (record.topic, record.partition, record.offset, hashlib.sha256(record.value or b"").digest())
 
 
 def _header(record: ConsumerRecord, name: str, default: str) -> str:

@@ -60,6 +60,8 @@ from .db import Executor, connect
 from .logs import get_logger
 from .metrics import Metrics
 from .outbox_faults import (
+    BEHIND_PARKED,
+    NOTIFY_CHANNEL,
     PRODUCER_BROKEN,
     RECORD_ERRORS,
     RETRY_DELAY_MAX_S,
@@ -79,23 +81,20 @@ from .outbox_faults import (
 
 log = get_logger(__name__)
 
-NOTIFY_CHANNEL = "passerelle_outbox"
 RELAY_LOCK_KEY = 7_231_118_002
 CLEANUP_EVERY_S = 600.0
 LOCK_CHECK_TIMEOUT_S = 5.0
 # Unpublished rows in id order, except parked rows, the rows behind a parked row of their
 # aggregate, and the keys held back in memory after a broker error ($2, $3: topics and keys).
-SELECT_BATCH = """
+SELECT_BATCH = f"""
 SELECT id, event_id, topic, message_key, event_type, payload, payload::text AS body
 FROM outbox o
 WHERE published_at IS NULL AND parked_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM outbox p
-                  WHERE p.parked_at IS NOT NULL AND p.published_at IS NULL
-                    AND p.topic = o.topic AND p.message_key = o.message_key AND p.id < o.id)
+  AND NOT {BEHIND_PARKED}
   AND (o.topic, o.message_key) NOT IN (SELECT h.topic, h.message_key
                                        FROM unnest($2::text[], $3::text[]) AS h (topic, message_key))
 ORDER BY id
-LIMIT $1"""
+LIMIT $1"""  # noqa: S608 - built from constants
 
 Sent = tuple[dict[int, BaseException | None], BaseException | None, bool]  # outcomes, unexpected, restart
 

@@ -26,6 +26,13 @@ from aiokafka.errors import (
 
 from .db import Executor
 
+NOTIFY_CHANNEL = "passerelle_outbox"  # the relay listens; a commit with outbox rows notifies it
+# An outbox row ``o`` behind a parked row of its aggregate (topic + key): held back until an
+# operator acts, so that the aggregate's events keep their order. One spelling for the relay's
+# query, the backlog and the operator's listing, which must agree.
+BEHIND_PARKED = """EXISTS (SELECT 1 FROM outbox p
+                WHERE p.parked_at IS NOT NULL AND p.published_at IS NULL
+                  AND p.topic = o.topic AND p.message_key = o.message_key AND p.id < o.id)"""
 RETRY_DELAY_MIN_S = 0.5
 RETRY_DELAY_MAX_S = 10.0
 LAST_ERROR_MAX_CHARS = 2000
@@ -122,8 +129,10 @@ async def parked_rows(pool: asyncpg.Pool) -> list[dict[str, Any]]:
 
 
 async def backlog_counts(pool: asyncpg.Pool) -> dict[str, Any]:
-    """Unpublished rows, the oldest one's age and the parked rows: one cheap query (the metrics
-    ask it at every scrape)."""
+    """Unpublished rows, the oldest one's age and the parked rows: cheap queries (the metrics ask
+    them at every scrape). The oldest age is of the rows the relay tries to publish: a parked row,
+    and the rows of its aggregate behind it, wait for an operator, and say so in ``parked``;
+    counting them would make the outbox look stuck while every other key flows."""
     row = await pool.fetchrow(
         """SELECT count(*) AS pending,
                   count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked,
@@ -131,26 +140,29 @@ async def backlog_counts(pool: asyncpg.Pool) -> dict[str, Any]:
            FROM outbox WHERE published_at IS NULL"""
     )
     assert row is not None  # an aggregate without GROUP BY always returns one row
-    return {"pending": row["pending"], "oldest_age_s": round(float(row["oldest_age_s"]), 3), "parked": row["parked"]}
+    oldest_age_s = float(row["oldest_age_s"])
+    if row["parked"]:  # rare: only then is each row's aggregate looked at
+        oldest_age_s = float(
+            await pool.fetchval(
+                f"""SELECT coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) FROM outbox o
+                    WHERE published_at IS NULL AND parked_at IS NULL AND NOT {BEHIND_PARKED}"""  # noqa: S608 - constant
+            )
+        )
+    return {"pending": row["pending"], "oldest_age_s": round(oldest_age_s, 3), "parked": row["parked"]}
 
 
 async def backlog(pool: asyncpg.Pool) -> dict[str, Any]:
     """What an operator needs to see: the counts, the parked rows (with their error) and how many
     rows wait behind them."""
     held_back = await pool.fetchval(
-        """SELECT count(*) FROM outbox o
-           WHERE o.published_at IS NULL AND o.parked_at IS NULL AND EXISTS (
-               SELECT 1 FROM outbox p
-               WHERE p.parked_at IS NOT NULL AND p.published_at IS NULL
-                 AND p.topic = o.topic AND p.message_key = o.message_key AND p.id < o.id)"""
+        f"SELECT count(*) FROM outbox o WHERE o.published_at IS NULL AND o.parked_at IS NULL AND {BEHIND_PARKED}"  # noqa: S608 - constant
     )
     return {**await backlog_counts(pool), "held_back": held_back, "parked_rows": await parked_rows(pool)}
 
 
 # -- what an operator does with them (python -m services.<name> outbox …; the CLI audits it) ------
 
-# The relay's channel (outbox.NOTIFY_CHANNEL; outbox imports this module, so it is spelled here).
-WAKE_RELAY = "SELECT pg_notify('passerelle_outbox', '')"
+WAKE_RELAY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 ROW_COLUMNS = """id, event_id, topic, message_key, event_type, attempts, last_error, created_at, parked_at,
                  published_at"""
 
@@ -160,10 +172,7 @@ async def unpublished_rows(db: Executor, *, parked_only: bool, limit: int) -> tu
     a parked row of its aggregate), and how many there are in all."""
     rows = await db.fetch(
         f"""SELECT {ROW_COLUMNS},
-                  o.parked_at IS NULL AND EXISTS (
-                      SELECT 1 FROM outbox p
-                      WHERE p.parked_at IS NOT NULL AND p.published_at IS NULL
-                        AND p.topic = o.topic AND p.message_key = o.message_key AND p.id < o.id) AS held_back
+                  o.parked_at IS NULL AND {BEHIND_PARKED} AS held_back
            FROM outbox o
            WHERE o.published_at IS NULL AND (NOT $2 OR o.parked_at IS NOT NULL)
            ORDER BY o.id LIMIT $1""",  # noqa: S608 - a constant list of columns

@@ -17,7 +17,7 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 
 from . import db
-from .consumer import Handler, PostgresDeadLetters, ReliableConsumer, RetryPolicy, subscribe
+from .consumer import DEAD_LETTER_REASONS, Handler, PostgresDeadLetters, ReliableConsumer, RetryPolicy, subscribe
 from .logs import get_logger
 from .metrics import Metrics
 from .outbox import OutboxRelay, backlog
@@ -66,6 +66,8 @@ class Runtime:
         self._repository = repository
         self.metrics = Metrics(settings.service_name)
         self.metrics.on_scrape(self._refresh_outbox_metrics)
+        if not relay:
+            self.metrics.without_relay()
         self.broker = create_broker(settings)
         self._migrations = {"runtime": db.RUNTIME_MIGRATIONS, settings.service_name: migrations}
         self._on_start = list(on_start)
@@ -98,6 +100,7 @@ class Runtime:
         return self._repository(self.pool)
 
     def consume(self, name: str, topics: Iterable[str], handlers: Mapping[str, Handler]) -> ReliableConsumer:
+        topics = list(topics)
         consumer = ReliableConsumer(
             name,
             handlers,
@@ -108,6 +111,9 @@ class Runtime:
             dead_letters=PostgresDeadLetters(lambda: self.pool),
         )
         subscribe(self.broker, self.settings, consumer, topics)
+        for topic in topics:  # each series from 0, so that an alert on increase() sees the first dead letter
+            for reason in DEAD_LETTER_REASONS:
+                self.metrics.dead_letters(self.topic(topic), reason)
         return consumer
 
     def background(self, factory: Loop, name: str) -> None:
@@ -216,7 +222,8 @@ class Runtime:
         m.outbox_pending.set(state["pending"])
         m.outbox_oldest_age_s.set(state["oldest_age_s"])
         m.outbox_parked.set(state["parked"])
-        m.relay_leader.set(1 if self.relay and self.relay.is_leader else 0)
+        if m.relay_leader is not None:
+            m.relay_leader.set(1 if self.relay and self.relay.is_leader else 0)
         m.published.set(self.relay.published if self.relay else 0)
 
     async def outbox_backlog(self) -> dict[str, Any]:

@@ -32,8 +32,9 @@ class FakeStore(Generic[R]):
         self.outbox: list[tuple[str, Envelope]] = []
         self.inbox: set[tuple[str, uuid.UUID]] = set()
         self.keys: dict[tuple[str, str, str], tuple[str, Any]] = {}
-        # The consumers' dead letters (``consumer.DeadLetterLog``): (consumer, position) -> (reason, event id).
-        self.dead_letters: dict[tuple[str, Position], tuple[str, uuid.UUID | None]] = {}
+        # The consumers' dead letters (``consumer.DeadLetterLog``):
+        # (consumer, (topic, partition, offset)) -> (value's SHA-256, reason, event id).
+        self.dead_letters: dict[tuple[str, tuple[str, int, int]], tuple[bytes, str, uuid.UUID | None]] = {}
         self.commits = 0
 
     def unit_of_work(
@@ -46,12 +47,16 @@ class FakeStore(Generic[R]):
         return [e for _, e in self.outbox if event_type is None or e.event_type == event_type]
 
     async def dead_lettered(self, consumer: str, positions: Sequence[Position]) -> set[Position]:
-        return {p for p in positions if (consumer, p) in self.dead_letters}
+        found = {p: self.dead_letters.get((consumer, p[:3])) for p in positions}
+        return {p for p, noted in found.items() if noted is not None and noted[0] == p[3]}
 
     async def record_dead_letter(
         self, consumer: str, position: Position, reason: str, event_id: uuid.UUID | None
     ) -> None:
-        self.dead_letters.setdefault((consumer, position), (reason, event_id))
+        topic, partition, offset, value_sha256 = position
+        noted = self.dead_letters.get((consumer, (topic, partition, offset)))
+        if noted is None or noted[0] != value_sha256:
+            self.dead_letters[(consumer, (topic, partition, offset))] = (value_sha256, reason, event_id)
 
 
 class FakeUnitOfWork(UnitOfWork[R]):

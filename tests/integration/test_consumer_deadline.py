@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import json
 import time
 import uuid
@@ -211,13 +212,17 @@ async def test_the_fake_dead_letter_log_behaves_as_the_table(create_database: Cr
         await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS})
         dead_letters = FakeStore(object()) if log == "fake" else PostgresDeadLetters(lambda: pool)
         event_id = uuid.uuid4()
-        assert await dead_letters.dead_lettered("c", [("t", 0, 5)]) == set()
-        await dead_letters.record_dead_letter("c", ("t", 0, 5), "handler-failed", event_id)
-        await dead_letters.record_dead_letter("c", ("t", 0, 5), "handler-failed", event_id)  # a retry: no error
-        await dead_letters.record_dead_letter("c", ("t", 1, 7), "invalid-envelope", None)
-        asked = [("t", 0, 4), ("t", 0, 5), ("t", 0, 6), ("t", 1, 7), ("u", 0, 5)]
-        assert await dead_letters.dead_lettered("c", asked) == {("t", 0, 5), ("t", 1, 7)}
+        a, b, c = (hashlib.sha256(value).digest() for value in (b"a", b"b", b"c"))
+        assert await dead_letters.dead_lettered("c", [("t", 0, 5, a)]) == set()
+        await dead_letters.record_dead_letter("c", ("t", 0, 5, a), "handler-failed", event_id)
+        await dead_letters.record_dead_letter("c", ("t", 0, 5, a), "handler-failed", event_id)  # a retry: no error
+        await dead_letters.record_dead_letter("c", ("t", 1, 7, b), "invalid-envelope", None)
+        asked = [("t", 0, 4, a), ("t", 0, 5, a), ("t", 0, 6, a), ("t", 1, 7, b), ("u", 0, 5, a), ("t", 1, 7, c)]
+        assert await dead_letters.dead_lettered("c", asked) == {("t", 0, 5, a), ("t", 1, 7, b)}
         assert await dead_letters.dead_lettered("other-consumer", asked) == set()
         assert await dead_letters.dead_lettered("c", []) == set()
+        # The topic was recreated: another record at a noted offset, dead-lettered too, replaces it.
+        await dead_letters.record_dead_letter("c", ("t", 1, 7, c), "handler-failed", None)
+        assert await dead_letters.dead_lettered("c", asked) == {("t", 0, 5, a), ("t", 1, 7, c)}
     finally:
         await pool.close()

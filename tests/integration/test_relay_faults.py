@@ -22,6 +22,7 @@ from passerelle_contracts.funding_v1 import TOPIC
 from services.runtime import db, outbox
 from services.runtime.metrics import Metrics
 from services.runtime.outbox import RELAY_LOCK_KEY, OutboxRelay, backlog, enqueue
+from services.runtime.outbox_faults import backlog_counts
 from tests.conftest import CreateDatabase
 from tests.integration.test_outbox import envelope, grant
 from tests.support import eventually, read_topic
@@ -105,6 +106,14 @@ async def test_an_event_too_large_for_the_broker_is_parked_and_the_other_aggrega
         assert [p["event_id"] for p in state["parked_rows"]] == [str(too_big.event_id)]
         assert "MessageSizeTooLarge" in state["parked_rows"][0]["last_error"]
         assert relay.is_leader
+        await pool.execute(  # an hour later, nothing else to publish: the parked row does not make the outbox "stuck"
+            "UPDATE outbox SET created_at = created_at - interval '1 hour' WHERE event_id = ANY($1::uuid[])",
+            [too_big.event_id, b2.event_id],
+        )
+        counts = await backlog_counts(pool)
+        assert (counts["pending"], counts["parked"], counts["oldest_age_s"]) == (2, 1, 0), (
+            "the oldest age is of the rows the relay tries: parked rows and the rows behind them have their own alert"
+        )
         published = metrics.registry.get_sample_value
         assert published("passerelle_events_published_total", {"event_type": "GrantAwarded", "outcome": "published"}) == 4
         assert published("passerelle_events_published_total", {"event_type": "GrantAwarded", "outcome": "parked"}) == 1

@@ -74,3 +74,19 @@ def test_the_rules_cover_the_outbox_the_consumers_the_dead_letters_and_the_mail(
         "passerelle_dead_letters_total",
         "passerelle_emails_oldest_pending_age_seconds",
     } <= used
+
+
+def test_a_service_without_a_relay_exports_no_relay_leader_to_alert_on() -> None:
+    """Notifications publishes nothing: a 0 there would page "no replica publishes" for ever."""
+    for service in SERVICES:
+        registry = importlib.import_module(f"services.{service}.app").create_app().state.runtime.metrics.registry
+        leader = registry.get_sample_value("passerelle_outbox_relay_leader")
+        assert (leader is None) == (service == "notifications"), service
+
+
+def test_each_consumed_topic_has_its_dead_letter_counters_at_0_before_the_first_one() -> None:
+    """``increase()`` needs a sample before the first dead letter, or the first one never alerts."""
+    registry = importlib.import_module("services.actions.app").create_app().state.runtime.metrics.registry
+    for reason in ("invalid-envelope", "invalid-data", "handler-failed"):
+        labels = {"topic": "passerelle.equipment.v1", "reason": reason}
+        assert registry.get_sample_value("passerelle_dead_letters_total", labels) == 0, reason

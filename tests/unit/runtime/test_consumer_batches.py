@@ -146,3 +146,20 @@ async def test_the_lag_is_refreshed_at_scrape_and_a_partition_given_away_is_no_l
     text = (await metrics.render()).decode()
     assert (lag(metrics, P0), lag(metrics, P1)) == (7, None)
     assert f'passerelle_consumer_lag{{consumer="indicators",partition="0",topic="{TOPIC}"}} 7.0' in text
+
+
+async def test_records_of_a_partition_given_away_mid_batch_are_left_to_its_new_owner() -> None:
+    """A rebalance while the batch runs: the partition's new owner starts from the last commit, so
+    handling its records here too would only race it (and write its dead letters twice)."""
+
+    class Rebalancing(Recorder):
+        async def __call__(self, uow: Any, envelope: Envelope, data: Any) -> None:
+            await super().__call__(uow, envelope, data)
+            if envelope.subject == "0:0":
+                del kafka.highwaters[P1]  # revoked while 0:0 was handled
+
+    handler = Rebalancing()
+    kafka = FakeKafka({P0: 2, P1: 12})
+    outcomes = await a_consumer(handler).handle_batch([at(P0, 0), at(P1, 10), at(P0, 1), at(P1, 11)], kafka=kafka)
+    assert handler.applied == ["0:0", "0:1"]
+    assert outcomes == ["processed", "processed"]

@@ -4,6 +4,7 @@ a dead letter an operator publishes again to its topic (a new position) is handl
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from pathlib import Path
@@ -23,6 +24,10 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "contracts" / "examples" / "Devi
 FAST = RetryPolicy(max_attempts=3, backoff_initial_s=0.001, backoff_max_s=0.002)
 DELIVERY = EXAMPLE.read_bytes()
 EVENT_ID = uuid.UUID(json.loads(DELIVERY)["event_id"])
+
+
+def sha256(value: bytes) -> bytes:
+    return hashlib.sha256(value).digest()
 
 
 def at(offset: int, value: bytes = DELIVERY, partition: int = 0) -> SimpleNamespace:
@@ -75,8 +80,8 @@ async def test_a_batch_delivered_again_does_not_dead_letter_its_records_twice() 
     assert await consumer.handle_batch(batch) == ["dead-lettered", "dead-lettered"]
     assert handler.calls == FAST.max_attempts
     assert store.dead_letters == {
-        ("indicators", (TOPIC, 0, 5)): ("handler-failed", EVENT_ID),
-        ("indicators", (TOPIC, 0, 6)): ("invalid-envelope", None),
+        ("indicators", (TOPIC, 0, 5)): (sha256(DELIVERY), "handler-failed", EVENT_ID),
+        ("indicators", (TOPIC, 0, 6)): (sha256(b"not json"), "invalid-envelope", None),
     }
 
     assert await consumer.handle_batch(batch) == ["dead-lettered-before", "dead-lettered-before"]
@@ -138,3 +143,14 @@ async def test_a_batch_whose_dead_letters_cannot_be_looked_up_is_delivered_again
     with pytest.raises(InfrastructureUnavailable):
         await consumer.handle_batch([at(5)])
     assert handler.calls == 0 and dlq.sent == []
+
+
+async def test_another_record_at_the_position_of_an_old_dead_letter_is_handled_not_skipped() -> None:
+    """Offsets start again at 0 when a topic is recreated or a broker's data is reset, while the
+    database keeps its dead letters: a position alone does not name a record, its content does."""
+    consumer, _, dlq, handler = setup()
+    assert await consumer.handle_batch([at(5), at(6, b"not json")]) == ["dead-lettered", "dead-lettered"]
+    handler.broken = False
+    other = json.dumps(json.loads(DELIVERY) | {"event_id": str(uuid.uuid4())}).encode()
+    assert await consumer.handle_batch([at(5, other), at(6, b"not json either")]) == ["processed", "dead-lettered"]
+    assert len(dlq.sent) == 3
