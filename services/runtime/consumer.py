@@ -119,6 +119,7 @@ from passerelle_contracts import Envelope, EventData, UnknownEventType, parse_da
 from passerelle_contracts.registry import DLQ_SUFFIX
 from pydantic import ValidationError
 
+from . import dead_letter_headers as dlh
 from .db import Executor
 from .logs import get_logger
 from .metrics import Metrics
@@ -148,9 +149,6 @@ UNAVAILABLE_SQLSTATES = frozenset({"25006", "55P03"})
 CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
 
 Failure = Literal["conflict", "unavailable", "handler"]
-# Why a record was dead-lettered (its x-dlq-reason header): it is not an envelope, its payload
-# breaks its event type's contract, or its handler refused it on every try.
-DEAD_LETTER_REASONS = ("invalid-envelope", "invalid-data", "handler-failed")
 
 
 def classify(error: BaseException) -> Failure:
@@ -339,7 +337,7 @@ class ReliableConsumer:
                 if dead_lettered_before:
                     outcome = "dead-lettered-before"
                     return outcome
-                outcome = await self._dead_letter(record, "invalid-envelope", _describe(error), 0, None)
+                outcome = await self._dead_letter(record, dlh.INVALID_ENVELOPE, _describe(error), 0, None)
                 return outcome
             event_type = envelope.event_type
             structlog.contextvars.bind_contextvars(
@@ -374,7 +372,7 @@ class ReliableConsumer:
         try:
             data = parse_data(envelope)
         except (ValidationError, UnknownEventType) as error:
-            return await self._dead_letter(record, "invalid-data", _describe(error), 0, envelope.event_id), 0
+            return await self._dead_letter(record, dlh.INVALID_DATA, _describe(error), 0, envelope.event_id), 0
         attempts = failures = conflicts = 0
         while True:
             attempts += 1
@@ -398,7 +396,7 @@ class ReliableConsumer:
                     raise InfrastructureUnavailable(repr(error)) from error
                 failures += 1
                 if failures >= self._retry.max_attempts:
-                    dead = await self._dead_letter(record, "handler-failed", repr(error), attempts, envelope.event_id)
+                    dead = await self._dead_letter(record, dlh.HANDLER_FAILED, repr(error), attempts, envelope.event_id)
                     return dead, attempts
                 delay = self._retry.delay(failures)
                 log.warning("handler failed, retrying", error=repr(error), attempt=attempts, retry_in_s=delay)
@@ -424,14 +422,14 @@ class ReliableConsumer:
         partition instead would hold it for ever, since the record will never get smaller."""
         original = {k: bytes(v).decode("utf-8", "replace") for k, v in (record.headers or ())}
         headers = original | {
-            "x-dlq-reason": reason,
-            "x-dlq-error": error[:4000],
-            "x-dlq-consumer": self.name,
-            "x-dlq-attempts": str(attempts),
-            "x-dlq-original-topic": record.topic,
-            "x-dlq-original-partition": str(record.partition),
-            "x-dlq-original-offset": str(record.offset),
-            "x-dlq-failed-at": datetime.now(UTC).isoformat(),
+            dlh.REASON: reason,
+            dlh.ERROR: error[:4000],
+            dlh.CONSUMER: self.name,
+            dlh.ATTEMPTS: str(attempts),
+            dlh.ORIGINAL_TOPIC: record.topic,
+            dlh.ORIGINAL_PARTITION: str(record.partition),
+            dlh.ORIGINAL_OFFSET: str(record.offset),
+            dlh.FAILED_AT: datetime.now(UTC).isoformat(),
         }
         topic = record.topic + DLQ_SUFFIX
         try:
@@ -439,7 +437,7 @@ class ReliableConsumer:
                 await self._publish(record.value, topic=topic, key=record.key, headers=headers)
             except MessageSizeTooLargeError:
                 size = len(record.value or b"")
-                headers["x-dlq-value-dropped"] = f"{size} bytes, too large for the dead-letter topic"
+                headers[dlh.VALUE_DROPPED] = f"{size} bytes, too large for the dead-letter topic"
                 await self._publish(b"", topic=topic, key=record.key, headers=headers)
         except Exception as publish_error:
             raise InfrastructureUnavailable(f"dead-letter write failed: {publish_error!r}") from publish_error

@@ -15,12 +15,17 @@ consumers and their topics come from the service's composition root (``create_ap
 runtime and registers its subscribers without starting anything), so they are the ones the
 service runs, not a list kept beside them.
 
-Reading
--------
-Without a consumer group: partitions are assigned and read from their beginning (or from the
-offset of ``--since``) to the end offsets taken when the command started, and nothing is
-committed, so an operator's look creates no group and moves nothing. At most ``--limit`` records
-are read, partition after partition, and the command says how many more there are.
+Reading, and what ``--limit`` bounds
+------------------------------------
+Without a consumer group: partitions are read one at a time from their beginning (or from the
+offset of ``--since``) up to the end offsets taken when the command started, and nothing is
+committed, so an operator's look creates no group and moves nothing. ``--limit`` bounds the dead
+letters a command takes (lists, replays, discards), counted after everything else has chosen:
+the service's, matching the filters, and, unless ``--all`` or ``--force``, not already dealt
+with. They are taken oldest first: the partitions are read in turns, chunk by chunk, until
+``--limit`` of them are found and no partition left could hold an older one; records after
+those are not read. The command says how many more match, and how many records it did not read,
+so that dead letters of other services, or ones already dealt with, never hide pending ones.
 
 Ids
 ---
@@ -39,32 +44,50 @@ Those that had applied it find it in their inbox; the one that dead-lettered it 
 written without its value (too large for the dead-letter topic) is replayed with the value read
 back from the original topic, which keeps every record. A discard only records the decision:
 Kafka records are never deleted. Each replay or discard is one row of ``operator_audit``, written
-in a transaction that holds an advisory lock on the dead letter, so that two operators cannot
-both replay it; a dead letter already replayed or discarded is replayed again only with
-``--force``.
+under an advisory lock on the dead letter, so that two operators cannot both replay it; a dead
+letter already replayed or discarded is replayed again only with ``--force``.
+
+A replay's row is written and committed *before* the record is sent ('started'), then completed
+('done', 'failed', or 'unknown' when the broker did not confirm the write in time: it may have
+been written). A replay cut short between the two (the process killed, the database gone) leaves
+'started': such a dead letter is listed as ``replay-unknown`` and is replayed again only with
+``--force``, by id; until then, selecting by filter skips it. A valid envelope replayed twice is
+applied once anyway (each consumer's inbox drops an event it has applied), which is what makes
+``--force`` safe for it. An ``invalid-envelope`` dead letter is replayed only with ``--force``:
+no consumer can read it, and every consumer of the shared topic would dead-letter it again.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import getpass
 import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import (
+    KafkaError,
+    KafkaTimeoutError,
+    NotEnoughReplicasAfterAppendError,
+    RequestTimedOutError,
+)
 from passerelle_contracts.registry import DLQ_SUFFIX
 from pydantic_core import to_jsonable_python
 
+from . import dead_letter_headers as h
 from .db import Executor
 from .logs import get_logger
 from .settings import ServiceSettings
@@ -72,11 +95,14 @@ from .uow import Session
 
 log = get_logger(__name__)
 
-DLQ_HEADER_PREFIX = "x-dlq-"
-REPLAYED_FROM = "x-replayed-from"
-REASONS = ("invalid-envelope", "invalid-data", "handler-failed")  # what consumer._dead_letter writes
+DLQ_HEADER_PREFIX = h.PREFIX
+REPLAYED_FROM = h.REPLAYED_FROM
+REASONS = h.REASONS  # what consumer._dead_letter writes
 DEFAULT_LIMIT = 1000
 READ_TIMEOUT_S = 30.0
+CHUNK = (100, 500)  # records read from a partition at a time: --limit, within these bounds
+# A send that ended with one of these may have been written all the same.
+UNCONFIRMED = (KafkaTimeoutError, RequestTimedOutError, NotEnoughReplicasAfterAppendError)
 ERROR_SHOWN = 80  # characters of the error on a listing's line
 # pg_advisory_xact_lock(namespace, hashtext(target)): one decision at a time per dead letter.
 AUDIT_LOCK_NAMESPACE = 7_231_118
@@ -151,27 +177,27 @@ class DeadLetter:
 
     @property
     def reason(self) -> str:
-        return self.header("x-dlq-reason") or "?"
+        return self.header(h.REASON) or "?"
 
     @property
     def error(self) -> str:
-        return self.header("x-dlq-error") or ""
+        return self.header(h.ERROR) or ""
 
     @property
     def consumer(self) -> str:
-        return self.header("x-dlq-consumer") or "?"
+        return self.header(h.CONSUMER) or "?"
 
     @property
     def original_topic(self) -> str:
-        return self.header("x-dlq-original-topic") or self.topic.removesuffix(DLQ_SUFFIX)
+        return self.header(h.ORIGINAL_TOPIC) or self.topic.removesuffix(DLQ_SUFFIX)
 
     @property
     def original_partition(self) -> int | None:
-        return _int(self.header("x-dlq-original-partition"))
+        return _int(self.header(h.ORIGINAL_PARTITION))
 
     @property
     def original_offset(self) -> int | None:
-        return _int(self.header("x-dlq-original-offset"))
+        return _int(self.header(h.ORIGINAL_OFFSET))
 
     @property
     def original_position(self) -> str:
@@ -179,12 +205,12 @@ class DeadLetter:
 
     @property
     def value_dropped(self) -> str | None:
-        return self.header("x-dlq-value-dropped")
+        return self.header(h.VALUE_DROPPED)
 
     @property
     def failed_at(self) -> datetime:
         """``x-dlq-failed-at``, else the record's timestamp."""
-        written = self.header("x-dlq-failed-at")
+        written = self.header(h.FAILED_AT)
         if written:
             try:
                 return _utc(datetime.fromisoformat(written))
@@ -214,8 +240,8 @@ class DeadLetter:
     def replay_headers(self) -> list[tuple[str, bytes]]:
         """The original headers (tracing, event ids), without the dead letter's, and where the
         replay comes from."""
-        kept = [(k, v) for k, v in self.headers if not k.startswith(DLQ_HEADER_PREFIX) and k != REPLAYED_FROM]
-        return [*kept, (REPLAYED_FROM, self.id.encode())]
+        kept = [(k, v) for k, v in self.headers if not k.startswith(h.PREFIX) and k != h.REPLAYED_FROM]
+        return [*kept, (h.REPLAYED_FROM, self.id.encode())]
 
 
 def _int(text: str | None) -> int | None:
@@ -315,42 +341,127 @@ class Scope:
 
 @dataclass(frozen=True)
 class Reading:
-    dead_letters: list[DeadLetter]
-    unread: int  # records after --limit, not read
+    dead_letters: list[DeadLetter]  # those taken: at most the limit, oldest first
+    more: int = 0  # taken beyond the limit: read, matching, not returned
+    unread: int = 0  # records after those, not read (they may hold more)
 
 
-async def _partitions(bootstrap: str, topics: Sequence[str]) -> dict[str, list[int]]:
-    """The partitions of those of ``topics`` that exist (only those are described: a metadata
-    request may create a topic it names, on a broker that creates topics on demand)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics()) & set(topics)
-        described = await admin.describe_topics(sorted(existing)) if existing else []
-    finally:
-        await admin.close()
-    return {
-        d["topic"]: sorted(p["partition"] for p in d["partitions"])
-        for d in described
-        if d.get("error_code") == 0 and d.get("partitions")
-    }
+# Which of a chunk of records to take (it may ask the database, hence async).
+Take = Callable[[list[DeadLetter]], Awaitable[list[DeadLetter]]]
+
+
+def _order(dead: DeadLetter) -> tuple[datetime, str, int, int]:
+    return dead.failed_at, dead.topic, dead.partition, dead.offset
+
+
+class Reader:
+    """Kafka read without a group, for one command: one admin client (which topics exist) and one
+    consumer, started when first needed (a mistake found before costs no connection), the
+    consumer assigned one partition at a time (assigning them all would prefetch them all)."""
+
+    def __init__(self, bootstrap: str, stack: AsyncExitStack) -> None:
+        self._bootstrap = bootstrap
+        self._stack = stack  # closes whatever was started, even if the rest failed to start
+        self._admin: Any = None
+        self._consumer: Any = None
+        self._partitions: dict[str, list[int]] = {}
+
+    async def _start(self) -> None:
+        if self._consumer is not None:
+            return
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=15_000)
+        self._stack.push_async_callback(admin.close)
+        await admin.start()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=None,  # no group: nothing committed, nothing left behind
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            request_timeout_ms=15_000,
+            client_id="passerelle-operator",
+        )
+        self._stack.push_async_callback(_stop, consumer)
+        await consumer.start()
+        self._admin, self._consumer = admin, consumer
+
+    async def partitions(self, topics: Sequence[str]) -> dict[str, list[int]]:
+        """The partitions of those of ``topics`` that exist (only those are described: a metadata
+        request may create a topic it names, on a broker that creates topics on demand)."""
+        await self._start()
+        missing = sorted(set(topics) - self._partitions.keys())
+        if missing:
+            existing = set(await self._admin.list_topics()) & set(missing)
+            described = await self._admin.describe_topics(sorted(existing)) if existing else []
+            for d in described:
+                if d.get("error_code") == 0 and d.get("partitions"):
+                    self._partitions[d["topic"]] = sorted(p["partition"] for p in d["partitions"])
+        return {t: self._partitions[t] for t in topics if t in self._partitions}
+
+    async def _read(self, tp: TopicPartition, start: int, stop: int) -> list[DeadLetter]:
+        self._consumer.assign([tp])
+        return await _read_range(self._consumer, tp, start, stop)
+
+    async def record(self, topic: str, partition: int, offset: int) -> DeadLetter | None:
+        """The record at one position, or None if there is none (never written, or expired)."""
+        if partition not in (await self.partitions([topic])).get(topic, ()):
+            return None
+        tp = TopicPartition(topic, partition)
+        first = (await self._consumer.beginning_offsets([tp]))[tp]
+        end = (await self._consumer.end_offsets([tp]))[tp]
+        if not first <= offset < end:
+            return None
+        found = await self._read(tp, offset, offset + 1)
+        return found[0] if found else None
+
+    async def scan(self, topics: Iterable[str], *, since: datetime | None, limit: int, take: Take) -> Reading:
+        """The oldest ``limit`` records of ``topics`` (from ``since`` if given) that ``take`` keeps.
+
+        The partitions are read in turns, a chunk each, while fewer than ``limit`` are taken or a
+        partition not read to its end could still hold an older one than the ``limit``-th."""
+        partitions = await self.partitions(list(topics))
+        tps = [TopicPartition(t, p) for t, ps in sorted(partitions.items()) for p in ps]
+        if not tps:
+            return Reading([])
+        starts = dict(await self._consumer.beginning_offsets(tps))
+        ends = dict(await self._consumer.end_offsets(tps))
+        if since is not None:
+            found = await self._consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in tps})
+            starts = {tp: min(ends[tp], found[tp].offset) if found.get(tp) else ends[tp] for tp in tps}
+        chunk = min(max(limit, CHUNK[0]), CHUNK[1])
+        at = dict(starts)
+        newest_read: dict[TopicPartition, datetime] = {}
+        taken: list[DeadLetter] = []
+        while turn := [tp for tp in tps if at[tp] < ends[tp]]:
+            if len(taken) >= limit:
+                taken.sort(key=_order)
+                last = taken[limit - 1].failed_at
+                turn = [tp for tp in turn if newest_read.get(tp, datetime.min.replace(tzinfo=UTC)) < last]
+                if not turn:
+                    break
+            for tp in turn:
+                stop = min(ends[tp], at[tp] + chunk)
+                records = await self._read(tp, at[tp], stop)
+                at[tp] = stop
+                if records:
+                    newest = max(r.failed_at for r in records)
+                    newest_read[tp] = max(newest, newest_read.get(tp, newest))
+                taken.extend(await take(records))
+        taken.sort(key=_order)
+        return Reading(taken[:limit], max(0, len(taken) - limit), sum(ends[tp] - at[tp] for tp in tps))
 
 
 @asynccontextmanager
-async def _reader(bootstrap: str) -> AsyncIterator[Any]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,  # no group: nothing committed, nothing left behind
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        request_timeout_ms=15_000,
-        client_id="passerelle-operator",
-    )
-    await consumer.start()
-    try:
-        yield consumer
-    finally:
-        await consumer.stop()
+async def reader(bootstrap: str) -> AsyncIterator[Reader]:
+    """A ``Reader``, closed at the end (what it started of it)."""
+    async with AsyncExitStack() as stack:
+        yield Reader(bootstrap, stack)
+
+
+async def _stop(consumer: Any) -> None:
+    # A consumer without a group stopped before its first await would re-raise the cancellation of
+    # a task it started and never ran (aiokafka 0.14, NoGroupCoordinator.close): let it run first.
+    await asyncio.sleep(0)
+    await consumer.stop()
 
 
 async def _read_range(consumer: Any, tp: TopicPartition, start: int, stop: int) -> list[DeadLetter]:
@@ -367,45 +478,6 @@ async def _read_range(consumer: Any, tp: TopicPartition, start: int, stop: int) 
     return records
 
 
-async def read_dead_letters(bootstrap: str, topics: Iterable[str], *, since: datetime | None, limit: int) -> Reading:
-    """The records of ``topics`` (from ``since`` if given), at most ``limit`` of them."""
-    partitions = await _partitions(bootstrap, list(topics))
-    tps = [TopicPartition(t, p) for t, ps in sorted(partitions.items()) for p in ps]
-    if not tps:
-        return Reading([], 0)
-    async with _reader(bootstrap) as consumer:
-        consumer.assign(tps)
-        starts = dict(await consumer.beginning_offsets(tps))
-        ends = dict(await consumer.end_offsets(tps))
-        if since is not None:
-            found = await consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in tps})
-            starts = {tp: min(ends[tp], found[tp].offset) if found.get(tp) else ends[tp] for tp in tps}
-        records: list[DeadLetter] = []
-        budget = limit
-        for tp in tps:
-            stop = min(ends[tp], starts[tp] + budget)
-            if stop > starts[tp]:
-                records.extend(await _read_range(consumer, tp, starts[tp], stop))
-                budget -= stop - starts[tp]
-        total = sum(max(0, ends[tp] - starts[tp]) for tp in tps)
-        return Reading(records, total - (limit - budget))
-
-
-async def read_record(bootstrap: str, topic: str, partition: int, offset: int) -> DeadLetter | None:
-    """The record at one position, or None if there is none (never written, or expired)."""
-    if partition not in (await _partitions(bootstrap, [topic])).get(topic, ()):
-        return None
-    async with _reader(bootstrap) as consumer:
-        tp = TopicPartition(topic, partition)
-        consumer.assign([tp])
-        first = (await consumer.beginning_offsets([tp]))[tp]
-        end = (await consumer.end_offsets([tp]))[tp]
-        if not first <= offset < end:
-            return None
-        found = await _read_range(consumer, tp, offset, offset + 1)
-        return found[0] if found else None
-
-
 # -- the audit ----------------------------------------------------------------------------------
 
 
@@ -420,7 +492,7 @@ class AuditEntry:
     partition: int | None
     offset: int | None
     event_id: str | None
-    outcome: str  # done, failed
+    outcome: str  # done, failed; a replay is first 'started', then done, failed or unknown
     reason: str | None = None
     detail: Mapping[str, Any] | None = None
 
@@ -445,10 +517,14 @@ class AuditEntry:
 
 async def audit(db: Executor, entry: AuditEntry) -> datetime:
     """Write the decision (in the caller's transaction) and log it; returns when it was taken."""
-    at: datetime = await db.fetchval(
+    return (await _audit_row(db, entry))[1]
+
+
+async def _audit_row(db: Executor, entry: AuditEntry) -> tuple[int, datetime]:
+    row = await db.fetchrow(
         """INSERT INTO operator_audit (operator, action, target, topic, "partition", "offset", event_id, outcome,
                                        reason, detail)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING at""",
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, at""",
         entry.operator,
         entry.action,
         entry.target,
@@ -460,6 +536,24 @@ async def audit(db: Executor, entry: AuditEntry) -> datetime:
         entry.reason,
         to_jsonable_python(dict(entry.detail or {})),
     )
+    assert row is not None  # INSERT … RETURNING returns its row
+    _log_entry(entry)
+    return row["id"], row["at"]
+
+
+async def _complete(db: Executor, audit_id: int, entry: AuditEntry) -> datetime:
+    """The outcome of a decision whose row was written when it started."""
+    at: datetime = await db.fetchval(
+        "UPDATE operator_audit SET outcome = $2, detail = $3 WHERE id = $1 RETURNING at",
+        audit_id,
+        entry.outcome,
+        to_jsonable_python(dict(entry.detail or {})),
+    )
+    _log_entry(entry)
+    return at
+
+
+def _log_entry(entry: AuditEntry) -> None:
     log.info(
         "operator action",
         operator=entry.operator,
@@ -473,33 +567,49 @@ async def audit(db: Executor, entry: AuditEntry) -> datetime:
         reason=entry.reason,
         **{k: v for k, v in (entry.detail or {}).items() if k in ("replayed_to", "error")},
     )
-    return at
+
+
+REPLAY_UNKNOWN = "replay-unknown"
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The latest replay or discard done on a dead letter."""
+    """The latest replay or discard on a dead letter that did not fail: done, or a replay not
+    known to have been written or not ('started' and never completed, or 'unknown')."""
 
     action: str
     at: datetime
     operator: str
     reason: str | None
+    outcome: str = "done"
+
+    @property
+    def state(self) -> str:
+        """replayed, discarded, or replay-unknown."""
+        if self.outcome != "done":
+            return REPLAY_UNKNOWN
+        return "replayed" if self.action == REPLAY else "discarded"
+
+    @property
+    def settled(self) -> bool:
+        """Done: nothing more is needed (replay-unknown still needs someone to decide)."""
+        return self.outcome == "done"
 
     def describe(self) -> str:
-        verb = "replayed" if self.action == REPLAY else "discarded"
-        return f"{verb} {self.at.astimezone(UTC):%Y-%m-%d %H:%M}Z by {self.operator}"
+        # replay-unknown: when the replay started, and by whom
+        return f"{self.state} {self.at.astimezone(UTC):%Y-%m-%d %H:%M}Z by {self.operator}"
 
 
 async def decisions(db: Executor, targets: Sequence[str]) -> dict[str, Decision]:
     rows = await db.fetch(
-        """SELECT DISTINCT ON (target) target, action, at, operator, reason FROM operator_audit
-           WHERE target = ANY($1::text[]) AND action IN ($2, $3) AND outcome = 'done'
+        """SELECT DISTINCT ON (target) target, action, at, operator, reason, outcome FROM operator_audit
+           WHERE target = ANY($1::text[]) AND action IN ($2, $3) AND outcome <> 'failed'
            ORDER BY target, at DESC, id DESC""",
         list(targets),
         REPLAY,
         DISCARD,
     )
-    return {r["target"]: Decision(r["action"], r["at"], r["operator"], r["reason"]) for r in rows}
+    return {r["target"]: Decision(r["action"], r["at"], r["operator"], r["reason"], r["outcome"]) for r in rows}
 
 
 # -- the command --------------------------------------------------------------------------------
@@ -561,15 +671,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     def filters(p: argparse.ArgumentParser) -> None:
         p.add_argument("--topic", help="a topic the service reads, e.g. equipment (or its full name)")
-        p.add_argument("--reason", help=f"why it was dead-lettered: {', '.join(REASONS)}")
+        p.add_argument("--reason", choices=REASONS, help="why it was dead-lettered")
         p.add_argument("--consumer", help="one of the service's consumers")
         p.add_argument("--since", help="failed at or after: ISO date or time, UTC unless a zone is given")
         p.add_argument("--until", help="failed before (a date alone: up to the end of that day)")
         p.add_argument(
-            "--limit", type=positive, default=DEFAULT_LIMIT, help="records read at most (default %(default)s)"
+            "--limit",
+            type=positive,
+            default=DEFAULT_LIMIT,
+            help="dead letters taken at most, oldest first, after every other choice (default %(default)s)",
         )
 
-    listing = actions.add_parser("list", help="one line per dead letter not yet replayed or discarded")
+    listing = actions.add_parser(
+        "list", help="one line per dead letter not yet replayed or discarded (or whose replay is unknown)"
+    )
     filters(listing)
     listing.add_argument("--all", action="store_true", help="also those already replayed or discarded")
     listing.add_argument("--json", action="store_true", help="one JSON object, for machines")
@@ -581,7 +696,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     replay.add_argument("ids", nargs="*", metavar="ID", help="dead letters to replay (or select them with filters)")
     filters(replay)
     replay.add_argument("--dry-run", action="store_true", help="say what would be replayed; change nothing")
-    replay.add_argument("--force", action="store_true", help="also those already replayed or discarded")
+    replay.add_argument(
+        "--force",
+        action="store_true",
+        help="also those already replayed or discarded, whose replay is unknown, or whose envelope is invalid",
+    )
     replay.add_argument("--operator", help="who acts (default: $USER)")
 
     discard = actions.add_parser("discard", help="record that dead letters need nothing more (Kafka keeps them)")
@@ -623,14 +742,69 @@ async def run(args: argparse.Namespace, session: Session[Any], consumers: Consum
 
 @dataclass(frozen=True)
 class Selection:
-    dead_letters: list[DeadLetter]  # the service's, matching, in order of failure
-    decided: dict[str, Decision]  # of those, the ones already replayed or discarded
-    unread: int
-    named: bool  # by ids (refusals are errors) rather than by filters (they are skipped)
+    dead_letters: list[DeadLetter]  # the service's, matching, taken, in order of failure
+    decided: dict[str, Decision]  # the latest decision on each of them, if any
+    more: int = 0  # matching, beyond --limit
+    unread: int = 0  # records not read (--limit reached)
+    passed: Counter[str] = field(default_factory=Counter)  # matching, not taken (by filter): why
 
 
-async def _select(args: argparse.Namespace, session: Session[Any], scope: Scope, filters: Filters) -> Selection:
-    bootstrap = session.settings.kafka_bootstrap
+def _refusals(action: str, dead: DeadLetter, decided: Decision | None, args: argparse.Namespace) -> list[str]:
+    """Why ``action`` would not take ``dead``: short names (``_WHY``); none if it would."""
+    if action == "list":
+        return ["decided"] if decided and decided.settled and not args.all else []
+    if action == "discard":
+        if decided and decided.settled:
+            return ["decided"]
+        # A replay that may have been written is settled by someone who looked: by id, not by filter.
+        return [REPLAY_UNKNOWN] if decided and not args.ids else []
+    if args.force:
+        return []
+    found = []
+    if decided:
+        found.append("decided" if decided.settled else REPLAY_UNKNOWN)
+    if dead.reason == h.INVALID_ENVELOPE:
+        found.append(h.INVALID_ENVELOPE)
+    return found
+
+
+_WHY = {  # a refusal, as a selection by filter reports it
+    ("list", "decided"): "replayed or discarded not shown: --all",
+    ("replay", "decided"): "already replayed or discarded (--force)",
+    ("replay", REPLAY_UNKNOWN): f"{REPLAY_UNKNOWN} (by id: replay --force, or discard)",
+    ("replay", h.INVALID_ENVELOPE): f"{h.INVALID_ENVELOPE} (--force)",
+    ("discard", "decided"): "already replayed or discarded",
+    ("discard", REPLAY_UNKNOWN): f"{REPLAY_UNKNOWN} (by id, once you know whether it was written)",
+}
+
+
+def _refused(action: str, why: str, dead: DeadLetter, decided: Decision | None, scope: Scope) -> str:
+    """A refusal, as an error for a dead letter named by id."""
+    shown = scope.short_id(dead)
+    if why == "decided" and decided is not None:
+        hint = "; --force to replay anyway" if action == "replay" else ""
+        return f"{shown} was already {decided.describe()}{hint}"
+    if why == REPLAY_UNKNOWN and decided is not None:
+        return (
+            f"{shown} is {REPLAY_UNKNOWN}: the replay {decided.operator} started"
+            f" {decided.at.astimezone(UTC):%Y-%m-%d %H:%M}Z was never confirmed, and may have been written to"
+            f" {dead.original_topic} (look there for a record with {h.REPLAYED_FROM}: {dead.id}); --force to"
+            " replay it anyway (a valid envelope is applied once: the consumers' inboxes drop a copy they have"
+            " applied), or discard it"
+        )
+    return (
+        f"{shown} is an invalid envelope: no consumer can read it, and replayed, every consumer of"
+        f" {dead.original_topic} would dead-letter it again; --force to replay it anyway"
+    )
+
+
+async def _select(
+    args: argparse.Namespace, session: Session[Any], scope: Scope, filters: Filters, kafka: Reader
+) -> Selection:
+    """The dead letters the command takes: named by id (a refusal is an error), or by filters
+    (a refusal is counted in ``passed``, and ``--limit`` counts only those taken)."""
+    action: str = args.dlq_action
+    pool = session.pool
     ids: list[str] = getattr(args, "ids", [])
     if ids:
         if filters.any():
@@ -638,7 +812,7 @@ async def _select(args: argparse.Namespace, session: Session[Any], scope: Scope,
         positions = list(dict.fromkeys(scope.parse_id(i) for i in ids))  # all checked before Kafka is asked
         found = []
         for topic, partition, offset in positions:
-            dead = await read_record(bootstrap, topic, partition, offset)
+            dead = await kafka.record(topic, partition, offset)
             if dead is None:
                 raise OperatorError(f"no dead letter {topic}:{partition}:{offset} (never written, or expired)")
             if not scope.owns(dead):
@@ -648,44 +822,80 @@ async def _select(args: argparse.Namespace, session: Session[Any], scope: Scope,
                     f" ({', '.join(sorted(scope.consumers))}): it is another service's to deal with"
                 )
             found.append(dead)
-        reading = Reading(found, 0)
-    else:
-        if args.dlq_action != "list" and not filters.any():
-            raise OperatorError(
-                "name dead letters by id, or select them with --topic, --reason, --consumer, --since or --until"
-            )
-        topics = [filters.topic] if filters.topic else list(scope.dlq_topics)
-        reading = await read_dead_letters(bootstrap, topics, since=filters.since, limit=args.limit)
-    chosen = sorted(
-        (d for d in reading.dead_letters if scope.owns(d) and filters.keep(d)),
-        key=lambda d: (d.failed_at, d.topic, d.partition, d.offset),
-    )
-    decided = await decisions(session.pool, [d.id for d in chosen])
-    return Selection(chosen, decided, reading.unread, named=bool(ids))
+        decided = await decisions(pool, [d.id for d in found])
+        problems = [
+            _refused(action, why, d, decided.get(d.id), scope)
+            for d in found
+            for why in _refusals(action, d, decided.get(d.id), args)
+        ]
+        if problems:
+            raise OperatorError("\n".join(problems))
+        return Selection(sorted(found, key=_order), decided)
 
-
-def _say_unread(unread: int) -> None:
-    if unread:
-        print(
-            f"{unread} more dead letters were not read (--limit): raise --limit, or narrow with --topic or --since",
-            file=sys.stderr,
+    if action != "list" and not filters.any():
+        raise OperatorError(
+            "name dead letters by id, or select them with --topic, --reason, --consumer, --since or --until"
         )
+    decided = {}  # of every matching dead letter read
+    passed: Counter[str] = Counter()
+
+    async def take(records: list[DeadLetter]) -> list[DeadLetter]:
+        mine = [d for d in records if scope.owns(d) and filters.keep(d)]
+        decided.update(await decisions(pool, [d.id for d in mine]))
+        kept = []
+        for dead in mine:
+            refusals = _refusals(action, dead, decided.get(dead.id), args)
+            if refusals:
+                passed[refusals[0]] += 1
+            else:
+                kept.append(dead)
+        return kept
+
+    topics = [filters.topic] if filters.topic else list(scope.dlq_topics)
+    reading = await kafka.scan(topics, since=filters.since, limit=args.limit, take=take)
+    taken = {d.id for d in reading.dead_letters}
+    return Selection(
+        reading.dead_letters,
+        {k: v for k, v in decided.items() if k in taken},
+        reading.more,
+        reading.unread,
+        passed,
+    )
+
+
+def _say_more(selection: Selection, limit: int, verb: str) -> None:
+    """What ``--limit`` left: matching dead letters not taken, records not read."""
+    said = []
+    if selection.more:
+        said.append(f"{selection.more} more dead letters match, not {verb} (--limit {limit})")
+    if selection.unread:
+        maybe = "" if selection.more else f", and may hold more dead letters to be {verb} (--limit {limit})"
+        said.append(f"{selection.unread} later records were not read{maybe}")
+    if said:
+        print(f"{'; '.join(said)}: raise --limit, or narrow with --topic, --since or --until", file=sys.stderr)
+
+
+def _say_passed(selection: Selection, action: str, verb: str) -> None:
+    """What a selection by filter matched but did not take, and why."""
+    for why, count in sorted(selection.passed.items()):
+        print(f"{count} not {verb}: {_WHY[action, why]}", file=sys.stderr)
 
 
 async def _list(args: argparse.Namespace, session: Session[Any], scope: Scope, filters: Filters) -> None:
     if not scope.consumers:
         print("this service consumes no topic: it has no dead letters", file=sys.stderr)
         if args.json:
-            print(json.dumps({"dead_letters": [], "unread": 0}))
+            print(json.dumps({"dead_letters": [], "more": 0, "unread": 0}))
         return
-    selection = await _select(args, session, scope, filters)
-    shown = [d for d in selection.dead_letters if args.all or d.id not in selection.decided]
-    hidden = len(selection.dead_letters) - len(shown)
+    async with reader(session.settings.kafka_bootstrap) as kafka:
+        selection = await _select(args, session, scope, filters, kafka)
+    shown = selection.dead_letters
     if args.json:
         print(
             json.dumps(
                 {
                     "dead_letters": [_as_json(d, scope, selection.decided.get(d.id)) for d in shown],
+                    "more": selection.more,
                     "unread": selection.unread,
                 },
                 ensure_ascii=False,
@@ -695,23 +905,25 @@ async def _list(args: argparse.Namespace, session: Session[Any], scope: Scope, f
     for dead in shown:
         error = " ".join(dead.error.split())
         error = error if len(error) <= ERROR_SHOWN else error[: ERROR_SHOWN - 1] + "…"
-        columns = [
-            scope.short_id(dead),
-            f"{dead.failed_at:%Y-%m-%dT%H:%M:%SZ}",
-            dead.reason,
-            dead.consumer,
-            _event(dead),
-            error,
-        ]
-        if args.all:
-            decided = selection.decided.get(dead.id)
-            columns.insert(1, decided.describe() if decided else "pending")
-        print("  ".join(columns))
+        decided = selection.decided.get(dead.id)
+        print(
+            "  ".join(
+                [
+                    scope.short_id(dead),
+                    decided.describe() if decided else "pending",
+                    f"{dead.failed_at:%Y-%m-%dT%H:%M:%SZ}",
+                    dead.reason,
+                    dead.consumer,
+                    _event(dead),
+                    error,
+                ]
+            )
+        )
     summary = f"{len(shown)} dead letters"
-    if hidden:
-        summary += f" ({hidden} replayed or discarded not shown: --all)"
+    if hidden := selection.passed["decided"]:
+        summary += f" ({hidden} {_WHY['list', 'decided']})"
     print(summary, file=sys.stderr)
-    _say_unread(selection.unread)
+    _say_more(selection, args.limit, "shown")
 
 
 def _event(dead: DeadLetter) -> str:
@@ -725,7 +937,7 @@ def _as_json(dead: DeadLetter, scope: Scope, decided: Decision | None) -> dict[s
         "failed_at": dead.failed_at.isoformat(),
         "reason": dead.reason,
         "consumer": dead.consumer,
-        "attempts": _int(dead.header("x-dlq-attempts")),
+        "attempts": _int(dead.header(h.ATTEMPTS)),
         "error": dead.error,
         "event_type": dead.event_type,
         "event_id": dead.event_id,
@@ -737,19 +949,30 @@ def _as_json(dead: DeadLetter, scope: Scope, decided: Decision | None) -> dict[s
         },
         "value_dropped": dead.value_dropped,
         "state": (
-            {"action": decided.action, "at": decided.at.isoformat(), "operator": decided.operator} if decided else None
+            {
+                "name": decided.state,  # replayed, discarded, replay-unknown; pending: no state
+                "action": decided.action,
+                "outcome": decided.outcome,
+                "at": decided.at.isoformat(),
+                "operator": decided.operator,
+            }
+            if decided
+            else None
         ),
     }
 
 
 async def _show(args: argparse.Namespace, session: Session[Any], scope: Scope) -> None:
     topic, partition, offset = scope.parse_id(args.id)
-    dead = await read_record(session.settings.kafka_bootstrap, topic, partition, offset)
+    async with reader(session.settings.kafka_bootstrap) as kafka:
+        dead = await kafka.record(topic, partition, offset)
     if dead is None:
         raise OperatorError(f"no dead letter {topic}:{partition}:{offset} (never written, or expired)")
     decided = (await decisions(session.pool, [dead.id])).get(dead.id)
     print(f"id: {dead.id}  ({scope.short_id(dead)})")
     print(f"state: {decided.describe() if decided else 'pending'}")
+    if decided and not decided.settled:
+        print(f"  it may have been written to {dead.original_topic}: look for {h.REPLAYED_FROM}: {dead.id}")
     if decided and decided.reason:
         print(f"  reason: {decided.reason}")
     if not scope.owns(dead):
@@ -772,17 +995,6 @@ async def _show(args: argparse.Namespace, session: Session[Any], scope: Scope) -
         print((dead.value or b"").decode("utf-8", "replace") or "(empty)")
 
 
-def _refuse_decided(selection: Selection, scope: Scope, what: str, force_hint: bool) -> list[DeadLetter]:
-    """The dead letters not yet dealt with; dealing with one again by id is an error."""
-    decided = [d for d in selection.dead_letters if d.id in selection.decided]
-    if decided and selection.named:
-        hint = f"; --force to {what} anyway" if force_hint else ""
-        raise OperatorError(
-            "\n".join(f"{scope.short_id(d)} was already {selection.decided[d.id].describe()}{hint}" for d in decided)
-        )
-    return [d for d in selection.dead_letters if d.id not in selection.decided]
-
-
 @asynccontextmanager
 async def _producer(bootstrap: str) -> AsyncIterator[Any]:
     producer = AIOKafkaProducer(
@@ -792,103 +1004,150 @@ async def _producer(bootstrap: str) -> AsyncIterator[Any]:
         request_timeout_ms=15_000,
         client_id="passerelle-operator",
     )
-    await producer.start()
     try:
+        await producer.start()
         yield producer
     finally:
         await producer.stop()
 
 
+@asynccontextmanager
+async def _locked(conn: Any, dead: DeadLetter) -> AsyncIterator[None]:
+    """The dead letter's advisory lock, for the session: held across the transactions of a replay
+    (its 'started' row, the send, its outcome); released with the connection if the process dies."""
+    await conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", AUDIT_LOCK_NAMESPACE, dead.id)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):  # gone with it
+            await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", AUDIT_LOCK_NAMESPACE, dead.id)
+
+
 async def _replay(
     args: argparse.Namespace, session: Session[Any], scope: Scope, filters: Filters, operator: str
 ) -> None:
-    selection = await _select(args, session, scope, filters)
-    chosen = selection.dead_letters if args.force else _refuse_decided(selection, scope, "replay", True)
-    if args.dry_run:
-        for dead in chosen:
-            print(f"would replay {scope.short_id(dead)} to {dead.original_topic}  {_event(dead)}")
-        print(f"dry run: {len(chosen)} dead letters would be replayed, nothing was", file=sys.stderr)
-        _say_unread(selection.unread)
-        return
-    failed = 0
-    if chosen:
-        async with _producer(session.settings.kafka_bootstrap) as producer:
+    bootstrap = session.settings.kafka_bootstrap
+    counts: Counter[str] = Counter()
+    async with reader(bootstrap) as kafka:
+        selection = await _select(args, session, scope, filters, kafka)
+        chosen = selection.dead_letters
+        if args.dry_run:
             for dead in chosen:
-                failed += not await _replay_one(session, scope, dead, producer, operator, force=args.force)
-    print(f"{len(chosen) - failed} dead letters replayed", file=sys.stderr)
-    _say_unread(selection.unread)
-    if failed:
-        raise SystemExit(f"replay: {failed} dead letters could not be replayed (see above)")
+                print(f"would replay {scope.short_id(dead)} to {dead.original_topic}  {_event(dead)}")
+            print(f"dry run: {len(chosen)} dead letters would be replayed, nothing was", file=sys.stderr)
+            _say_passed(selection, "replay", "replayed")
+            _say_more(selection, args.limit, "replayed")
+            return
+        if chosen:
+            async with _producer(bootstrap) as producer:
+                for dead in chosen:
+                    counts[await _replay_one(session, scope, dead, producer, kafka, operator, force=args.force)] += 1
+    summary = [f"{counts['done']} dead letters replayed"]
+    if counts["skipped"]:
+        summary.append(f"{counts['skipped']} skipped (dealt with meanwhile)")
+    if counts["failed"]:
+        summary.append(f"{counts['failed']} failed")
+    if counts["unknown"]:
+        summary.append(f"{counts['unknown']} unknown (may have been written: see above)")
+    print(", ".join(summary), file=sys.stderr)
+    _say_passed(selection, "replay", "replayed")
+    _say_more(selection, args.limit, "replayed")
+    if counts["failed"] or counts["unknown"]:
+        raise SystemExit(
+            f"replay: {counts['failed']} dead letters could not be replayed, {counts['unknown']} may or may not"
+            " have been (see above)"
+        )
 
 
 async def _replay_one(
-    session: Session[Any], scope: Scope, dead: DeadLetter, producer: Any, operator: str, *, force: bool
-) -> bool:
-    """Replay one dead letter and audit it, under its lock; False if it failed."""
-    async with session.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", AUDIT_LOCK_NAMESPACE, dead.id)
-        decided = (await decisions(conn, [dead.id])).get(dead.id)
-        if decided and not force:  # another operator was quicker
-            print(f"skipped {scope.short_id(dead)}: {decided.describe()} meanwhile")
-            return True
-        detail: dict[str, Any] = {}
-        value = dead.value
-        if dead.value_dropped:
+    session: Session[Any], scope: Scope, dead: DeadLetter, producer: Any, kafka: Reader, operator: str, *, force: bool
+) -> str:
+    """Replay one dead letter under its lock: its audit row committed first ('started'), then
+    completed. Returns the outcome (done, failed, unknown), or 'skipped'."""
+    entry = AuditEntry(
+        operator=operator,
+        action=REPLAY,
+        target=dead.id,
+        topic=dead.original_topic,
+        partition=dead.original_partition,
+        offset=dead.original_offset,
+        event_id=dead.event_id,
+        outcome="started",
+    )
+    async with session.pool.acquire() as conn, _locked(conn, dead):
+        async with conn.transaction():
+            decided = (await decisions(conn, [dead.id])).get(dead.id)
+            if decided and not force:  # another operator was quicker
+                print(f"skipped {scope.short_id(dead)}: {decided.describe()} meanwhile")
+                return "skipped"
+            audit_id, _ = await _audit_row(conn, entry)
+        outcome, detail = await _send(dead, producer, kafka)
+        entry = replace(entry, outcome=outcome, detail=detail)
+        try:
+            at = await _complete(conn, audit_id, entry)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+            print(
+                f"{scope.short_id(dead)}: {outcome} {detail}, but its outcome could not be recorded ({error!r}):"
+                f" it is listed as {REPLAY_UNKNOWN}",
+                file=sys.stderr,
+            )
+            return "unknown"
+    print(entry.line(at, scope.short_id(dead)))
+    return outcome
+
+
+async def _send(dead: DeadLetter, producer: Any, kafka: Reader) -> tuple[str, dict[str, Any]]:
+    """Write the dead letter again to its original topic: (outcome, detail)."""
+    detail: dict[str, Any] = {}
+    value = dead.value
+    if dead.value_dropped:
+        detail["value_from"] = dead.original_position
+        try:
             original = None
             if dead.original_partition is not None and dead.original_offset is not None:
-                original = await read_record(
-                    session.settings.kafka_bootstrap,
-                    dead.original_topic,
-                    dead.original_partition,
-                    dead.original_offset,
-                )
-            value = original.value if original is not None else None
-            detail["value_from"] = dead.original_position
-        if dead.value_dropped and value is None:
-            outcome, detail["error"] = "failed", f"the original record {dead.original_position} is gone"
-        else:
-            try:
-                sent = await producer.send_and_wait(
-                    dead.original_topic, value, key=dead.key, headers=dead.replay_headers()
-                )
-                outcome, detail["replayed_to"] = "done", f"{sent.topic}:{sent.partition}:{sent.offset}"
-            except KafkaError as error:
-                outcome, detail["error"] = "failed", repr(error)
-        entry = AuditEntry(
-            operator=operator,
-            action=REPLAY,
-            target=dead.id,
-            topic=dead.original_topic,
-            partition=dead.original_partition,
-            offset=dead.original_offset,
-            event_id=dead.event_id,
-            outcome=outcome,
-            detail=detail,
-        )
-        at = await audit(conn, entry)
-    print(entry.line(at, scope.short_id(dead)))
-    return outcome == "done"
+                original = await kafka.record(dead.original_topic, dead.original_partition, dead.original_offset)
+        except KafkaError as error:
+            return "failed", detail | {"error": f"the original record could not be read back: {error!r}"}
+        if original is None:
+            return "failed", detail | {"error": f"the original record {dead.original_position} is gone"}
+        value = original.value
+    try:
+        sent = await producer.send_and_wait(dead.original_topic, value, key=dead.key, headers=dead.replay_headers())
+    except UNCONFIRMED as error:
+        return "unknown", detail | {
+            "error": (
+                f"the broker did not confirm the write ({error!r}): it may have been written to"
+                f" {dead.original_topic} (look for {h.REPLAYED_FROM}: {dead.id}). A valid envelope written"
+                " twice is applied once (each consumer's inbox drops a copy it has applied)"
+            )
+        }
+    except KafkaError as error:
+        return "failed", detail | {"error": repr(error)}
+    return "done", detail | {"replayed_to": f"{sent.topic}:{sent.partition}:{sent.offset}"}
 
 
 async def _discard(
     args: argparse.Namespace, session: Session[Any], scope: Scope, filters: Filters, operator: str
 ) -> None:
-    selection = await _select(args, session, scope, filters)
-    chosen = _refuse_decided(selection, scope, "discard", False)
+    async with reader(session.settings.kafka_bootstrap) as kafka:
+        selection = await _select(args, session, scope, filters, kafka)
+    chosen = selection.dead_letters
     reason = args.reason_text.strip()
     if args.dry_run:
         for dead in chosen:
             print(f"would discard {scope.short_id(dead)}  {dead.reason}  {_event(dead)}")
         print(f"dry run: {len(chosen)} dead letters would be discarded, none was", file=sys.stderr)
-        _say_unread(selection.unread)
+        _say_passed(selection, "discard", "discarded")
+        _say_more(selection, args.limit, "discarded")
         return
-    done = 0
+    done = skipped = 0
     for dead in chosen:
         async with session.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", AUDIT_LOCK_NAMESPACE, dead.id)
             decided = (await decisions(conn, [dead.id])).get(dead.id)
-            if decided:
+            if decided and decided != selection.decided.get(dead.id):  # another operator was quicker
                 print(f"skipped {scope.short_id(dead)}: {decided.describe()} meanwhile")
+                skipped += 1
                 continue
             entry = AuditEntry(
                 operator=operator,
@@ -905,5 +1164,9 @@ async def _discard(
             at = await audit(conn, entry)
         print(entry.line(at, scope.short_id(dead)))
         done += 1
-    print(f"{done} dead letters discarded", file=sys.stderr)
-    _say_unread(selection.unread)
+    print(
+        f"{done} dead letters discarded" + (f", {skipped} skipped (dealt with meanwhile)" if skipped else ""),
+        file=sys.stderr,
+    )
+    _say_passed(selection, "discard", "discarded")
+    _say_more(selection, args.limit, "discarded")

@@ -16,8 +16,8 @@ from typing import Any
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from . import db
-from .consumer import DEAD_LETTER_REASONS, Handler, PostgresDeadLetters, ReliableConsumer, RetryPolicy, subscribe
+from . import db, dead_letter_headers
+from .consumer import Handler, PostgresDeadLetters, ReliableConsumer, RetryPolicy, subscribe
 from .logs import get_logger
 from .metrics import Metrics
 from .outbox import OutboxRelay, backlog
@@ -112,7 +112,7 @@ class Runtime:
         )
         subscribe(self.broker, self.settings, consumer, topics)
         for topic in topics:  # each series from 0, so that an alert on increase() sees the first dead letter
-            for reason in DEAD_LETTER_REASONS:
+            for reason in dead_letter_headers.REASONS:
                 self.metrics.dead_letters(self.topic(topic), reason)
         return consumer
 

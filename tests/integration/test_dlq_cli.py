@@ -12,10 +12,12 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from passerelle_contracts.equipment_v1 import TOPIC as EQUIPMENT_TOPIC
 from passerelle_contracts.funding_v1 import TOPIC as FUNDING_TOPIC
 
@@ -288,8 +290,8 @@ async def test_dead_letters_are_selected_by_filter_and_id_and_a_discard_hides_th
     assert len(stdout_lines(capsys)) == 2, "a date alone covers its day"
     await desk.run("list", "--limit", "1")
     out = capsys.readouterr()
-    assert len(out.out.splitlines()) == 1
-    assert "2 more dead letters were not read (--limit)" in out.err, "the other service's record counts as read"
+    assert [line.split()[0] for line in out.out.splitlines()] == ["equipment:0:0"]
+    assert "1 more dead letters match, not shown (--limit 1)" in out.err, "another service's are not counted"
 
     for mistake, message in [
         (("show", "nonsense"), "'nonsense' is not a dead-letter id"),
@@ -366,3 +368,211 @@ async def test_a_service_that_consumes_nothing_has_the_command_and_says_it_has_n
     result = console("funding", env, "dlq", "list")
     assert (result.returncode, result.stdout) == (0, "")
     assert "this service consumes no topic: it has no dead letters" in result.stderr
+
+
+# -- the limit, a replay audited before it is sent, refusals, failures ----------------------------
+
+
+async def test_the_limit_counts_the_dead_letters_taken_not_the_records_read(
+    desk: Desk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before the pending ones: another service's dead letters, and one of ours already discarded.
+    for offset in range(3):
+        await desk.dead_letter(desk.equipment, b"{}", reason="handler-failed", consumer="mailer", offset=offset)
+    decided = await desk.dead_letter(desk.equipment, b"{}", reason="handler-failed")
+    await desk.run("discard", decided, "--reason-text", "dealt with", "--operator", "bob")
+    pending = [
+        await desk.dead_letter(desk.equipment, json.dumps(delivered()).encode(), reason="handler-failed")
+        for _ in range(2)
+    ]
+    capsys.readouterr()
+
+    await desk.run("list", "--limit", "1")
+    out = capsys.readouterr()
+    assert [line.split()[0] for line in out.out.splitlines()] == ["equipment:0:4"], "the oldest pending one"
+    assert "1 more dead letters match" in out.err and "--limit" in out.err
+    await desk.run("list", "--limit", "2")
+    out = capsys.readouterr()
+    assert [line.split()[0] for line in out.out.splitlines()] == ["equipment:0:4", "equipment:0:5"]
+    assert "more" not in out.err
+    await desk.run("replay", "--topic", "equipment", "--limit", "2", "--dry-run", "--operator", "bob")
+    assert [line.split()[2] for line in stdout_lines(capsys)] == ["equipment:0:4", "equipment:0:5"]
+    await desk.run("list", "--all", "--limit", "1")
+    assert [line.split()[0] for line in stdout_lines(capsys)] == ["equipment:0:3"], "--all: decided ones count"
+    assert pending == [f"{desk.equipment}.dlq:0:4", f"{desk.equipment}.dlq:0:5"]
+
+
+class FakeProducer:
+    """A producer whose every send fails with ``error``, after noting the audit rows it found."""
+
+    def __init__(self, pool: Any, error: Exception) -> None:
+        self.pool = pool
+        self.error = error
+        self.audit_before_send: list[str] = []
+
+    async def send_and_wait(self, topic: str, value: bytes | None, **kwargs: Any) -> Any:
+        self.audit_before_send = [r["outcome"] for r in await self.pool.fetch("SELECT outcome FROM operator_audit")]
+        raise self.error
+
+
+def failing_producer(monkeypatch: pytest.MonkeyPatch, pool: Any, error: Exception) -> FakeProducer:
+    fake = FakeProducer(pool, error)
+
+    @asynccontextmanager
+    async def producer(bootstrap: str) -> AsyncIterator[FakeProducer]:
+        yield fake
+
+    monkeypatch.setattr(dlq, "_producer", producer)
+    return fake
+
+
+async def test_a_replay_whose_publish_fails_is_audited_failed_stays_pending_and_exits_1(
+    desk: Desk, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = await desk.dead_letter(desk.equipment, json.dumps(delivered()).encode(), reason="handler-failed")
+    fake = failing_producer(monkeypatch, desk.session.pool, KafkaConnectionError("the broker went away"))
+    with pytest.raises(SystemExit) as exited:
+        await desk.run("replay", dead, "--operator", "bob")
+    assert isinstance(exited.value.code, str), "a message: exit status 1"
+    assert fake.audit_before_send == ["started"], "the replay is audited before it is sent"
+    row = await desk.session.pool.fetchrow("SELECT * FROM operator_audit")
+    assert row is not None and (row["outcome"], row["target"]) == ("failed", dead)
+    assert "the broker went away" in row["detail"]["error"]
+    err = capsys.readouterr().err
+    assert "0 dead letters replayed" in err and "1 failed" in err
+    await desk.run("list")
+    [line] = stdout_lines(capsys)
+    assert line.startswith("equipment:0:0  pending  "), "a failed replay leaves it pending"
+
+
+async def test_a_replay_the_broker_did_not_confirm_is_unknown_and_not_replayed_again_without_force(
+    desk: Desk, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = await desk.dead_letter(desk.equipment, json.dumps(delivered()).encode(), reason="handler-failed")
+    failing_producer(monkeypatch, desk.session.pool, KafkaTimeoutError())
+    with pytest.raises(SystemExit) as exited:
+        await desk.run("replay", dead, "--operator", "bob")
+    assert isinstance(exited.value.code, str)
+    row = await desk.session.pool.fetchrow("SELECT * FROM operator_audit")
+    assert row is not None and row["outcome"] == "unknown"
+    assert "may have been written" in row["detail"]["error"] and "inbox" in row["detail"]["error"]
+    assert "1 unknown" in capsys.readouterr().err
+    monkeypatch.undo()
+
+    await desk.run("list")
+    [line] = stdout_lines(capsys)
+    assert line.startswith("equipment:0:0  replay-unknown "), line
+    with pytest.raises(dlq.OperatorError, match=r"equipment:0:0 .*replay-unknown.*may have been written.*--force"):
+        await desk.run("replay", dead, "--operator", "bob")
+    await desk.run("replay", "--topic", "equipment", "--operator", "bob")
+    err = capsys.readouterr().err
+    assert "0 dead letters replayed" in err and "1 not replayed: replay-unknown" in err
+    assert await read_topic(kafka_bootstrap, desk.equipment) == [], "nothing published"
+
+    await desk.run("replay", dead, "--force", "--operator", "bob")
+    assert "  done  replayed_to=" in capsys.readouterr().out
+    assert len(await read_topic(kafka_bootstrap, desk.equipment)) == 1
+    await desk.run("list")
+    assert stdout_lines(capsys) == []
+
+
+async def test_a_replay_cut_short_before_its_audit_is_completed_is_replay_unknown(
+    desk: Desk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dead = await desk.dead_letter(desk.equipment, json.dumps(delivered()).encode(), reason="handler-failed")
+    # The process died between the row it commits first and the outcome: only 'started' remains.
+    await desk.session.pool.execute(
+        "INSERT INTO operator_audit (operator, action, target, topic, outcome) VALUES ('alice', $1, $2, $3, 'started')",
+        dlq.REPLAY,
+        dead,
+        desk.equipment,
+    )
+    await desk.run("list", "--json")
+    [entry] = json.loads(capsys.readouterr().out)["dead_letters"]
+    assert entry["state"]["name"] == "replay-unknown" and entry["state"]["operator"] == "alice"
+    with pytest.raises(dlq.OperatorError, match="replay-unknown"):
+        await desk.run("replay", dead, "--operator", "bob")
+    # Whoever looked and found it written says so by id; a selection by filter leaves it alone.
+    await desk.run("discard", "--topic", "equipment", "--reason-text", "written after all", "--operator", "bob")
+    assert "1 not discarded: replay-unknown" in capsys.readouterr().err
+    await desk.run("discard", dead, "--reason-text", "written after all", "--operator", "bob")
+    assert "  bob  dlq-discard  equipment:0:0  " in capsys.readouterr().out
+    await desk.run("list")
+    assert stdout_lines(capsys) == []
+
+
+async def test_force_replays_a_dead_letter_again(
+    desk: Desk, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dead = await desk.dead_letter(desk.equipment, json.dumps(delivered()).encode(), reason="handler-failed")
+    await desk.run("replay", dead, "--operator", "bob")
+    await desk.run("replay", dead, "--force", "--operator", "bob")
+    records = await read_topic(kafka_bootstrap, desk.equipment)
+    assert len(records) == 2 and records[0].value == records[1].value
+    rows = await desk.session.pool.fetch("SELECT outcome, detail FROM operator_audit ORDER BY id")
+    assert [r["outcome"] for r in rows] == ["done", "done"]
+    assert [r["detail"]["replayed_to"] for r in rows] == [f"{desk.equipment}:{r.partition}:{r.offset}" for r in records]
+    assert "1 dead letters replayed" in capsys.readouterr().err
+
+
+async def test_an_invalid_envelope_is_replayed_only_with_force(
+    desk: Desk, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    garbage = await desk.dead_letter(desk.funding, b"not json at all", reason="invalid-envelope")
+    with pytest.raises(dlq.OperatorError, match=r"funding:0:0 is an invalid envelope.*dead-letter it again.*--force"):
+        await desk.run("replay", garbage, "--operator", "bob")
+    await desk.run("replay", "--topic", "funding", "--operator", "bob")
+    err = capsys.readouterr().err
+    assert "0 dead letters replayed" in err and "1 not replayed: invalid-envelope (--force)" in err
+    assert await read_topic(kafka_bootstrap, desk.funding) == []
+    await desk.run("replay", garbage, "--force", "--operator", "bob")
+    assert [r.value for r in await read_topic(kafka_bootstrap, desk.funding)] == [b"not json at all"]
+
+
+async def test_a_dead_letter_decided_meanwhile_is_skipped_and_not_counted(
+    desk: Desk, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = await desk.dead_letter(desk.equipment, json.dumps(delivered()).encode(), reason="handler-failed")
+    select = dlq._select
+
+    async def then_another_operator_discards(*args: Any, **kwargs: Any) -> Any:
+        selection = await select(*args, **kwargs)
+        await desk.session.pool.execute(
+            "INSERT INTO operator_audit (operator, action, target, outcome) VALUES ('carol', $1, $2, 'done')",
+            dlq.DISCARD,
+            dead,
+        )
+        return selection
+
+    monkeypatch.setattr(dlq, "_select", then_another_operator_discards)
+    await desk.run("replay", dead, "--operator", "bob")
+    out = capsys.readouterr()
+    assert "skipped equipment:0:0: discarded " in out.out
+    assert "0 dead letters replayed" in out.err and "1 skipped" in out.err
+
+
+async def test_a_dead_letter_whose_original_cannot_be_read_back_is_audited_failed(
+    desk: Desk, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event = delivered()
+    offset = await send(
+        kafka_bootstrap, desk.equipment, json.dumps(event).encode(), key=b"k", headers=relay_headers(event), partition=0
+    )
+    dead = await desk.dead_letter(
+        desk.equipment, b"", reason="handler-failed", offset=offset, **{"x-dlq-value-dropped": "2000000 bytes"}
+    )
+    read_range = dlq._read_range
+
+    async def original_unreadable(consumer: Any, tp: Any, start: int, stop: int) -> Any:
+        if tp.topic == desk.equipment:
+            raise KafkaConnectionError("the original topic's leader is down")
+        return await read_range(consumer, tp, start, stop)
+
+    monkeypatch.setattr(dlq, "_read_range", original_unreadable)
+    with pytest.raises(SystemExit) as exited:
+        await desk.run("replay", dead, "--operator", "bob")
+    assert isinstance(exited.value.code, str)
+    row = await desk.session.pool.fetchrow("SELECT outcome, detail FROM operator_audit")
+    assert row is not None and row["outcome"] == "failed"
+    assert "leader is down" in row["detail"]["error"]
+    assert "1 failed" in capsys.readouterr().err

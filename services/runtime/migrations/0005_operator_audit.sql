@@ -2,6 +2,10 @@
 -- (python -m services.<name> dlq … / outbox …); each decision is kept, with who took it, when, on
 -- which record and with what outcome, so that a dead letter dealt with is hidden from the next
 -- listing, is not replayed twice by accident, and anyone can tell later what happened to it.
+-- A dlq replay is audited before it is sent ('started', committed) and completed after it
+-- ('done', 'failed', or 'unknown' when the broker did not confirm the write in time): a process
+-- that dies, or a database that fails, between the write to Kafka and the audit leaves 'started',
+-- which dlq shows as replay-unknown and replays again only with --force.
 CREATE TABLE operator_audit (
     id           bigserial PRIMARY KEY,
     at           timestamptz NOT NULL DEFAULT clock_timestamp(),
@@ -15,10 +19,10 @@ CREATE TABLE operator_audit (
     "partition"  integer,
     "offset"     bigint,
     event_id     text,  -- as the record carried it: a dead letter's may not even be a UUID
-    outcome      text NOT NULL CHECK (outcome IN ('done', 'failed')),
+    outcome      text NOT NULL CHECK (outcome IN ('done', 'failed', 'started', 'unknown')),
     reason       text,  -- the operator's words (required to discard)
     -- The rest: where a replay was written, the error of a failed one, the row an outbox discard removed.
     detail       jsonb NOT NULL DEFAULT '{}'
 );
--- dlq list asks, for the dead letters it read, which ones were already dealt with.
-CREATE INDEX operator_audit_target ON operator_audit (target, action) WHERE outcome = 'done';
+-- dlq asks, for the dead letters it reads, the latest decision that is not a failure.
+CREATE INDEX operator_audit_decided ON operator_audit (target) WHERE outcome <> 'failed';
