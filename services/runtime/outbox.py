@@ -207,8 +207,12 @@ class OutboxRelay:
                     await self._cleanup()
                     last_cleanup = time.monotonic()
                 if result.read < self._batch_size:
+                    # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the inner
+                    # result when it is cancelled just as the wait ends (a NOTIFY as the service
+                    # stops), swallowing the cancellation, and the relay would never stop.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
+                        async with asyncio.timeout(self._poll_interval_s):
+                            await self._wake.wait()
         finally:
             was_leader, self.is_leader = self.is_leader, False
             if producer is not None:

@@ -7,7 +7,6 @@ nothing connects before ``start()`` (no I/O at import time).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
@@ -173,15 +172,22 @@ class Runtime:
         log.info("service started", kafka=s.kafka_bootstrap, topic_prefix=s.topic_prefix)
 
     async def stop(self) -> None:
+        """Stop the background tasks, the broker and the pool; bounded in time, so that nothing
+        (a task that does not end when cancelled, a consumer leaving its group mid-rebalance)
+        can hang a shutdown: what does not stop in time is named in the log and left behind."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            done, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.warning("background task had failed", task=task.get_name(), error=repr(task.exception()))
+            for task in pending:
+                log.error("background task did not stop when cancelled", task=task.get_name(), timeout_s=STOP_TIMEOUT_S)
         self._tasks.clear()
         try:
-            # A consumer leaving its group mid-rebalance can wait a long time: never hang a shutdown.
-            await asyncio.wait_for(self.broker.stop(), timeout=STOP_TIMEOUT_S)
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await self.broker.stop()
         except TimeoutError:
             log.warning("broker did not stop in time; closing anyway", timeout_s=STOP_TIMEOUT_S)
         if self._pool is not None:
@@ -200,7 +206,8 @@ class Runtime:
         the mailer, a scheduled job) that stopped."""
         checks: dict[str, Any] = {}
         try:
-            await asyncio.wait_for(self.pool.fetchval("SELECT 1"), timeout=2)
+            async with asyncio.timeout(2):  # not wait_for, which may swallow a cancellation (see outbox)
+                await self.pool.fetchval("SELECT 1")
             checks["database"] = "ok"
         except Exception as error:  # noqa: BLE001 - reported, not raised
             checks["database"] = f"unavailable: {error!r}"

@@ -279,3 +279,19 @@ async def test_a_relay_that_loses_its_lock_connection_stops_publishing_until_it_
             assert relay.is_leader
     finally:
         await other.close()
+
+
+async def test_a_relay_woken_at_the_moment_it_is_cancelled_still_stops(outbox_db, kafka_bootstrap: str) -> None:
+    """Python 3.11's ``asyncio.wait_for`` returns the inner result when it is cancelled just as the
+    inner wait completes, swallowing the cancellation: a relay woken by a commit while the service
+    stopped went on publishing, and the stop waited for it for ever (a test's teardown that hung)."""
+    dsn, pool = outbox_db
+    for _ in range(3):
+        relay = OutboxRelay(dsn=dsn, pool=pool, bootstrap=kafka_bootstrap, poll_interval_s=1.0)
+        task = asyncio.create_task(relay.run())
+        await eventually(lambda: relay.is_leader, timeout=15, what="the relay leads")
+        await asyncio.sleep(0.3)  # idle: waiting to be woken
+        relay.wake()  # a commit's NOTIFY ...
+        task.cancel()  # ... as the service stops
+        done, _ = await asyncio.wait({task}, timeout=5)
+        assert done == {task} and task.cancelled(), "the relay stopped when cancelled"
