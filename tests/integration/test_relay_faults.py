@@ -115,7 +115,9 @@ async def test_an_event_too_large_for_the_broker_is_parked_and_the_other_aggrega
             "the oldest age is of the rows the relay tries: parked rows and the rows behind them have their own alert"
         )
         published = metrics.registry.get_sample_value
-        assert published("passerelle_events_published_total", {"event_type": "GrantAwarded", "outcome": "published"}) == 4
+        assert (
+            published("passerelle_events_published_total", {"event_type": "GrantAwarded", "outcome": "published"}) == 4
+        )
         assert published("passerelle_events_published_total", {"event_type": "GrantAwarded", "outcome": "parked"}) == 1
 
     seen: dict[str, list[str]] = {a: [], b: [], c: []}
@@ -289,7 +291,11 @@ async def test_a_relay_woken_at_the_moment_it_is_cancelled_still_stops(outbox_db
     for _ in range(3):
         relay = OutboxRelay(dsn=dsn, pool=pool, bootstrap=kafka_bootstrap, poll_interval_s=1.0)
         task = asyncio.create_task(relay.run())
-        await eventually(lambda: relay.is_leader, timeout=15, what="the relay leads")
+
+        def leads(relay: OutboxRelay = relay) -> bool:
+            return relay.is_leader
+
+        await eventually(leads, timeout=15, what="the relay leads")
         await asyncio.sleep(0.3)  # idle: waiting to be woken
         relay.wake()  # a commit's NOTIFY ...
         task.cancel()  # ... as the service stops

@@ -1,0 +1,133 @@
+"""Run a service with a SIGKILL planted at one point of the runtime (test only).
+
+``python -m tests.faults.killer <service>`` patches the runtime's classes in this process, then
+runs ``python -m services.<service>`` as usual. Nothing in ``services/`` knows about it: the
+points are wrappers around methods of the unit of work, ``OutboxRelay`` and aiokafka's
+consumer. When the point is reached for the ``PASSERELLE_FAULT_KILL_AFTER``-th time the process
+writes where it was to ``PASSERELLE_FAULT_KILL_MARK`` (a JSON file the test reads) and sends
+itself SIGKILL: no ``finally``, no shutdown hook, no flush, exactly as the kernel would kill it.
+
+Points (``PASSERELLE_FAULT_KILL_AT``):
+
+* ``consumer-before-db-commit`` -- the record's inbox row, its effects and its outbox rows are
+  written, its transaction is about to commit.
+* ``consumer-after-db-commit`` -- the record's transaction committed, its offset is not committed
+  (the rest of its batch is not applied either).
+* ``consumer-before-offset-commit`` -- a whole batch is applied and committed in the database,
+  and the consumer is about to commit its offsets to Kafka.
+* ``relay-before-mark-published`` -- the relay's records were sent and acknowledged by the broker
+  (acks=all), and the rows are not yet marked published. ``PASSERELLE_FAULT_KILL_EVENT_TYPE``
+  counts only rows of that event type.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+POINTS = (
+    "consumer-before-db-commit",
+    "consumer-after-db-commit",
+    "consumer-before-offset-commit",
+    "relay-before-mark-published",
+)
+
+
+def die(mark: Path, where: dict[str, Any]) -> None:
+    """Say where, then SIGKILL this process (never returns)."""
+    mark.write_text(json.dumps(where))
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def plant(point: str, after: int, mark: Path, event_type: str | None = None) -> None:
+    """Wrap the methods of the point; only the runtime's public seams are used (the unit of work's
+    ``claim_inbox`` and ``_commit``, aiokafka's ``commit``, the relay's ``_record``), so the wrappers
+    hold while the consumer itself changes."""
+    from aiokafka import AIOKafkaConsumer
+
+    from services.runtime.outbox import OutboxRelay
+    from services.runtime.uow import PostgresUnitOfWork
+
+    if point not in POINTS:
+        raise SystemExit(f"unknown kill point {point!r}; one of {', '.join(POINTS)}")
+    counts = {"processed": 0, "sent": 0}
+    claimed: dict[int, str] = {}  # id(unit of work) -> the event whose inbox row it claimed
+
+    claim_inbox: Callable[..., Awaitable[bool]] = PostgresUnitOfWork.claim_inbox
+    commit_transaction: Callable[..., Awaitable[None]] = PostgresUnitOfWork._commit
+
+    async def claim_and_remember(self: Any, consumer: str, envelope: Any, *args: Any, **kwargs: Any) -> bool:
+        first = await claim_inbox(self, consumer, envelope, *args, **kwargs)
+        if first:
+            claimed[id(self)] = str(envelope.event_id)
+        return first
+
+    async def commit_or_die(self: Any) -> None:
+        # A consumer's transaction that applied a record (it claimed the record's inbox row).
+        event_id = claimed.pop(id(self), None)
+        if event_id is not None and point == "consumer-before-db-commit" and counts["processed"] + 1 >= after:
+            die(mark, {"point": point, "event_id": event_id, "processed": counts["processed"]})
+        await commit_transaction(self)
+        if event_id is not None:
+            counts["processed"] += 1
+            if point == "consumer-after-db-commit" and counts["processed"] >= after:
+                die(mark, {"point": point, "event_id": event_id, "processed": counts["processed"]})
+
+    setattr(PostgresUnitOfWork, "claim_inbox", claim_and_remember)  # noqa: B010 - methods replaced on purpose
+    setattr(PostgresUnitOfWork, "_commit", commit_or_die)  # noqa: B010
+
+    if point == "consumer-before-offset-commit":
+        commit_offsets: Callable[..., Awaitable[Any]] = AIOKafkaConsumer.commit
+
+        async def commit_offsets_or_die(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if counts["processed"] >= after:
+                die(mark, {"point": point, "processed": counts["processed"]})
+            return await commit_offsets(self, *args, **kwargs)
+
+        setattr(AIOKafkaConsumer, "commit", commit_offsets_or_die)  # noqa: B010
+
+    if point == "relay-before-mark-published":
+        record_outcomes: Callable[..., Awaitable[Any]] = OutboxRelay._record
+
+        async def record_or_die(self: OutboxRelay, rows: Any, outcomes: Any, *args: Any, **kwargs: Any) -> Any:
+            sent = [
+                r
+                for r in rows
+                if r["id"] in outcomes and outcomes[r["id"]] is None and event_type in (None, r["event_type"])
+            ]
+            counts["sent"] += len(sent)
+            if sent and counts["sent"] >= after:
+                die(
+                    mark,
+                    {
+                        "point": point,
+                        "sent_event_ids": [str(r["event_id"]) for r in sent],
+                        "sent_rows": [r["id"] for r in sent],
+                        "sent": counts["sent"],
+                    },
+                )
+            return await record_outcomes(self, rows, outcomes, *args, **kwargs)
+
+        setattr(OutboxRelay, "_record", record_or_die)  # noqa: B010
+
+
+def main() -> None:
+    service = sys.argv[1]
+    plant(
+        os.environ["PASSERELLE_FAULT_KILL_AT"],
+        int(os.environ["PASSERELLE_FAULT_KILL_AFTER"]),
+        Path(os.environ["PASSERELLE_FAULT_KILL_MARK"]),
+        os.environ.get("PASSERELLE_FAULT_KILL_EVENT_TYPE") or None,
+    )
+    sys.argv = [f"services.{service}"]
+    runpy.run_module(f"services.{service}", run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main()
