@@ -88,7 +88,8 @@ raised ``from``, before the retries above apply:
   timeout or cancel, 57P01-57P03 shutdown, restart, not accepting connections yet), 25006
   (read-only transaction: writing to a standby after a failover), 55P03 (lock not available),
   and the client-side errors without a SQLSTATE (``OSError``, which includes timeouts, and
-  ``asyncpg.InterfaceError``). Retrying in place would only hammer a sick database, and
+  ``asyncpg.InterfaceError``, except its ``DataError``: a value asyncpg refuses to send, such as
+  an integer beyond int4, is the record's fault). Retrying in place would only hammer a sick database, and
   dead-lettering would throw away valid events for as long as it is sick: ``handle`` waits
   ``backoff_max_s`` and raises ``InfrastructureUnavailable`` so the record is delivered again.
 * ``handler`` -- anything else (a constraint violation, a bug, a rule refusing the event): it
@@ -158,6 +159,8 @@ def classify(error: BaseException) -> Failure:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, asyncpg.InterfaceError) and isinstance(current, ValueError):
+            return "handler"  # asyncpg refused a value before sending it (an integer beyond int4 …)
         if isinstance(current, INFRASTRUCTURE_ERRORS):
             return "unavailable"
         sqlstate = getattr(current, "sqlstate", None)

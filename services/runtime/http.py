@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from functools import cache
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,8 +26,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import asyncapi
 from .auth import require
 from .errors import PasserelleError
+from .logs import get_logger
 from .service import Runtime
 from .uow import Context, UnitOfWork
+
+log = get_logger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-ID"
 
@@ -107,6 +111,20 @@ def create_http_app(runtime: Runtime, *, title: str, description: str, routers: 
         details = [{"where": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in error.errors()]
         reason = "; ".join(f"{d['where']}: {d['problem']}" for d in details)
         return JSONResponse({"error": "invalid-request", "reason": reason, "details": details}, status_code=422)
+
+    @app.exception_handler(asyncpg.DataError)
+    async def unstorable_value(request: Request, error: asyncpg.DataError) -> JSONResponse:
+        # A backstop behind the limits at the edge: PostgreSQL refused a value (class 22: a NUL
+        # character in text, a number out of its column's range, an impossible date). The unit of
+        # work rolled back; it is the request's fault, not the server's.
+        return JSONResponse({"error": "invalid-request", "reason": f"a value cannot be stored: {error}"}, 422)
+
+    @app.exception_handler(asyncpg.InterfaceError)
+    async def database_client_error(request: Request, error: asyncpg.InterfaceError) -> JSONResponse:
+        if isinstance(error, ValueError):  # asyncpg refused to send a value (an integer beyond int4 …)
+            return JSONResponse({"error": "invalid-request", "reason": f"a value cannot be stored: {error}"}, 422)
+        log.warning("database unavailable", error=repr(error))
+        return JSONResponse({"error": "unavailable", "reason": "the database is unavailable; try again"}, 503)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

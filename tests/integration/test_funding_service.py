@@ -107,3 +107,24 @@ async def test_grants_need_a_coordination_key(funding: Any) -> None:
     refurbisher = await funding.key("caban", "refurbisher")
     assert (await funding.client.post("/grants", json=GRANT)).status_code == 401
     assert (await funding.client.post("/grants", json=GRANT, headers=refurbisher)).status_code == 403
+
+
+async def test_a_value_the_database_cannot_store_is_refused_with_a_reason_not_a_server_error(
+    funding: Any, equipment: Any
+) -> None:
+    """The backstop behind the limits at the edge (issue 10): a NUL character, or an integer
+    beyond what its column holds, reaches PostgreSQL only to be refused there; the answer is a
+    422 with the reason, and nothing is recorded."""
+    coordination = await funding.key("coordination-inclusion-numerique", "coordination")
+    nul = await funding.client.post("/grants", json={**GRANT, "beneficiary": "epn-\u0000ixelles"}, headers=coordination)
+    assert nul.status_code == 422, nul.text
+    assert "0x00" in nul.json()["reason"]
+    assert await funding.runtime.pool.fetchval("SELECT count(*) FROM grants") == 0
+
+    refurbisher = await equipment.key("caban", "refurbisher")
+    delivery = {"recipient": "asbl-devoirs", "recipient_kind": "pupils-association", "delivered_on": "2026-01-15"}
+    huge = await equipment.client.post(
+        "/deliveries", json={**delivery, "devices": {"laptop": 3_000_000_000}}, headers=refurbisher
+    )
+    assert huge.status_code == 422, huge.text
+    assert "out of" in huge.json()["reason"]

@@ -258,6 +258,18 @@ async def test_a_constraint_violation_is_still_the_message_s_fault_and_is_dead_l
     assert "CheckViolationError" in headers["x-dlq-error"]
 
 
+async def test_a_value_the_database_cannot_take_is_the_message_s_fault_not_an_outage() -> None:
+    """asyncpg refuses an integer beyond int4 before sending it, with an ``InterfaceError`` that is
+    also a ``ValueError``: an event carrying one would otherwise hold its partition for ever."""
+    handler, calls = failing_with(asyncpg.exceptions._base.DataError)  # not the server's DataError (class 22)
+    h = Harness(handler)
+    async with TestKafkaBroker(h.broker, connect_only=False) as broker:
+        await broker.publish(delivery(), "t." + TOPIC)
+    assert calls == [FAST.max_attempts]
+    [(_, headers)] = h.dead
+    assert headers["x-dlq-reason"] == "handler-failed"
+
+
 @pytest.mark.parametrize("error", [*UNAVAILABLE, *CONFLICTS])
 async def test_handle_raises_so_the_broker_delivers_the_record_again_when_the_database_fails(
     error: type[Exception],
