@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
 import asyncpg
 from fastapi import Depends, HTTPException, Request, status
@@ -25,16 +27,33 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def create_api_key(pool: asyncpg.Pool, organisation: str, role: str, label: str = "") -> str:
+# An organisation's code as the services know it (caban, epn-ixelles, coordination-inclusion-numerique).
+ORGANISATION_CODE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+
+
+def check_organisation(code: str) -> str:
+    """The code, if it is one; else ``ValueError`` with the reason (a key names its organisation
+    on every event it causes: a typo there is an actor nobody can find)."""
+    if not ORGANISATION_CODE.fullmatch(code):
+        raise ValueError(f"{code!r} is not an organisation code: lower-case letters, digits and hyphens, at most 64")
+    return code
+
+
+async def create_api_key(
+    pool: asyncpg.Pool, organisation: str, role: str, label: str = "", expires_at: datetime | None = None
+) -> str:
+    check_organisation(organisation)
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     await pool.execute(
-        "INSERT INTO api_keys (key_id, secret_sha256, organisation, role, label) VALUES ($1, $2, $3, $4, $5)",
+        """INSERT INTO api_keys (key_id, secret_sha256, organisation, role, label, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
         key_id,
         _hash(secret),
         organisation,
         role,
         label,
+        expires_at,
     )
     return f"{TOKEN_PREFIX}_{key_id}_{secret}"
 
@@ -45,7 +64,9 @@ async def authenticate(pool: asyncpg.Pool, token: str) -> Actor | None:
         return None
     _, key_id, secret = parts
     row = await pool.fetchrow(
-        "SELECT secret_sha256, organisation, role FROM api_keys WHERE key_id = $1 AND revoked_at IS NULL", key_id
+        """SELECT secret_sha256, organisation, role FROM api_keys
+           WHERE key_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())""",
+        key_id,
     )
     if row is None or not hmac.compare_digest(row["secret_sha256"], _hash(secret)):
         return None
@@ -74,7 +95,7 @@ def require(*roles: str) -> Callable[..., object]:
 async def list_api_keys(pool: asyncpg.Pool, organisation: str | None = None) -> list[dict[str, object]]:
     """The keys (never their secrets), newest first; revoked ones carry their ``revoked_at``."""
     rows = await pool.fetch(
-        """SELECT key_id, organisation, role, label, created_at, revoked_at FROM api_keys
+        """SELECT key_id, organisation, role, label, created_at, revoked_at, expires_at FROM api_keys
            WHERE $1::text IS NULL OR organisation = $1 ORDER BY created_at DESC, key_id""",
         organisation,
     )
@@ -90,3 +111,11 @@ async def revoke_api_key(pool: asyncpg.Pool, key_id: str) -> bool:
         "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL RETURNING true", key_id
     )
     return bool(revoked)
+
+
+async def expire_api_key(pool: asyncpg.Pool, key_id: str, at: datetime) -> bool:
+    """Set when a live key stops working (now or later); False if no such live key."""
+    expired = await pool.fetchval(
+        "UPDATE api_keys SET expires_at = $2 WHERE key_id = $1 AND revoked_at IS NULL RETURNING true", key_id, at
+    )
+    return bool(expired)

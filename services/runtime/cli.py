@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
@@ -24,7 +24,7 @@ from passerelle_contracts import Role
 from pydantic_core import to_jsonable_python
 
 from . import db, dlq, outbox_faults
-from .auth import create_api_key, list_api_keys, revoke_api_key
+from .auth import create_api_key, expire_api_key, list_api_keys, revoke_api_key
 from .dlq import AuditEntry, OperatorError
 from .errors import PasserelleError
 from .logs import configure_logging
@@ -57,10 +57,7 @@ def main(
     commands_sub = parser.add_subparsers(dest="command")
     commands_sub.add_parser("serve", help="run the service (default)")
     commands_sub.add_parser("migrate", help="apply database migrations and exit")
-    key = commands_sub.add_parser("create-api-key", help="create a bearer API key; prints it once")
-    key.add_argument("--organisation", required=True, help="organisation code, e.g. easy-brussels")
-    key.add_argument("--role", required=True, choices=ROLES)
-    key.add_argument("--label", default="", help="what the key is for")
+    _create_key_args(commands_sub.add_parser("create-api-key", help="the same as keys create"))
 
     def consumers() -> dlq.Consumers:
         # The service's composition root, built but not started: the consumers it registers.
@@ -73,8 +70,7 @@ def main(
             lambda args, session: dlq.run(args, session, consumers()),
         ),
         "outbox": Command("events not yet published: list, release or discard parked rows", _outbox_args, _outbox),
-        "list-api-keys": Command("the API keys (ids, never secrets), newest first", _list_keys_args, _list_keys),
-        "revoke-api-key": Command("revoke an API key at once (its row stays)", _revoke_key_args, _revoke_key),
+        "keys": Command("bearer API keys: create, list, revoke, expire", _keys_args, _keys),
     }
     if clash := operator_commands.keys() & (commands or {}).keys():
         raise ValueError(f"a service's own command cannot be named {', '.join(sorted(clash))}: the runtime's is")
@@ -91,7 +87,8 @@ def main(
     elif args.command == "migrate":
         asyncio.run(_migrate(settings, migrations))
     elif args.command == "create-api-key":
-        print(asyncio.run(_create_key(settings, migrations, args.organisation, args.role, args.label)))
+        args.keys_action, args.own_command = "create", operator_commands["keys"]
+        asyncio.run(_run_own(settings, migrations, args, repository or _no_repository))
     elif args.command in operator_commands:  # the runtime's own tables and Kafka: no repository needed
         asyncio.run(_run_own(settings, migrations, args, repository or _no_repository))
     else:
@@ -124,30 +121,69 @@ async def _run_own(
         await pool.close()
 
 
-# -- list-api-keys | revoke-api-key -----------------------------------------------------------------
+# -- keys create | list | revoke | expire ----------------------------------------------------------
 
 
-def _list_keys_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--organisation", help="only this organisation's keys")
+def _create_key_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--organisation", required=True, help="organisation code, e.g. easy-brussels")
+    parser.add_argument("--role", required=True, choices=ROLES)
+    parser.add_argument("--label", default="", help="what the key is for")
+    parser.add_argument("--expires", type=_moment, help="when it stops working (ISO 8601; default: never)")
 
 
-async def _list_keys(args: argparse.Namespace, session: Session[Any]) -> None:
-    for key in await list_api_keys(session.pool, args.organisation):
-        revoked = key["revoked_at"]
-        state = f"revoked {revoked:%Y-%m-%dT%H:%M:%SZ}" if isinstance(revoked, datetime) else "live"
-        print(
-            f"{key['key_id']}  {key['organisation']}  {key['role']}  {key['created_at']:%Y-%m-%dT%H:%M:%SZ}  {state}  {key['label']}"
-        )
+def _keys_args(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="keys_action", required=True, metavar="{create,list,revoke,expire}")
+    _create_key_args(actions.add_parser("create", help="create a key; prints it once (only its hash is kept)"))
+    listing = actions.add_parser("list", help="the keys (ids, never secrets), newest first")
+    listing.add_argument("--organisation", help="only this organisation's keys")
+    revoke = actions.add_parser("revoke", help="refuse a key from now on (its row stays)")
+    revoke.add_argument("key_id", help="the key's id: the part after psk_ (keys list shows them)")
+    expire = actions.add_parser("expire", help="set when a key stops working")
+    expire.add_argument("key_id", help="the key's id: the part after psk_ (keys list shows them)")
+    expire.add_argument(
+        "--at", type=_moment, required=True, help="ISO 8601 date and time, e.g. 2027-06-30T23:59:59+02:00"
+    )
 
 
-def _revoke_key_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("key_id", help="the key's id: the part after psk_ (list-api-keys shows them)")
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date and time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone (add +01:00, +02:00 or Z)")
+    return moment
 
 
-async def _revoke_key(args: argparse.Namespace, session: Session[Any]) -> None:
-    if not await revoke_api_key(session.pool, args.key_id):
-        raise OperatorError(f"no live key {args.key_id}")
-    print(f"revoked {args.key_id}: requests with it are refused from now on", file=sys.stderr)
+async def _keys(args: argparse.Namespace, session: Session[Any]) -> None:
+    pool = session.pool
+    if args.keys_action == "create":
+        try:
+            print(await create_api_key(pool, args.organisation, args.role, args.label, args.expires))
+        except ValueError as error:
+            raise OperatorError(str(error)) from None
+    elif args.keys_action == "list":
+        now = datetime.now(UTC)
+        for key in await list_api_keys(pool, args.organisation):
+            revoked, expires = key["revoked_at"], key["expires_at"]
+            if isinstance(revoked, datetime):
+                state = f"revoked {revoked:%Y-%m-%dT%H:%M:%SZ}"
+            elif isinstance(expires, datetime):
+                state = f"{'expired' if expires <= now else 'expires'} {expires:%Y-%m-%dT%H:%M:%SZ}"
+            else:
+                state = "live"
+            print(
+                f"{key['key_id']}  {key['organisation']}  {key['role']}  {key['created_at']:%Y-%m-%dT%H:%M:%SZ}"
+                f"  {state}  {key['label']}"
+            )
+    elif args.keys_action == "revoke":
+        if not await revoke_api_key(pool, args.key_id):
+            raise OperatorError(f"no live key {args.key_id}")
+        print(f"revoked {args.key_id}: requests with it are refused from now on", file=sys.stderr)
+    else:
+        if not await expire_api_key(pool, args.key_id, args.at):
+            raise OperatorError(f"no live key {args.key_id}")
+        print(f"{args.key_id} stops working at {args.at.isoformat()}", file=sys.stderr)
 
 
 # -- outbox list | release | discard --------------------------------------------------------------
@@ -283,14 +319,5 @@ async def _migrate(settings: ServiceSettings, migrations: Path) -> None:
     pool = await db.create_pool(settings.database_url, max_size=2)
     try:
         await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, settings.service_name: migrations})
-    finally:
-        await pool.close()
-
-
-async def _create_key(settings: ServiceSettings, migrations: Path, organisation: str, role: str, label: str) -> str:
-    pool = await db.create_pool(settings.database_url, max_size=2)
-    try:
-        await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, settings.service_name: migrations})
-        return await create_api_key(pool, organisation, role, label)
     finally:
         await pool.close()

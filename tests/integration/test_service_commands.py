@@ -119,32 +119,42 @@ async def test_the_plan_exported_over_http_imports_from_the_console_and_exports_
     assert (tmp_path / "out" / "actions.csv").read_text(encoding="utf-8") == exported, "one format both ways"
 
 
-async def test_a_key_rotated_from_the_console_stops_working_at_once_and_stays_listed_as_revoked(
-    create_database: CreateDatabase,
-) -> None:
+async def test_keys_are_created_listed_revoked_and_expired_from_the_console(create_database: CreateDatabase) -> None:
     from services.funding.app import MIGRATIONS
     from services.runtime import db
     from services.runtime.auth import authenticate
 
     url = await create_database("funding_keys")
-    old = command("funding", url, "create-api-key", "--organisation", "caban", "--role", "coordination").stdout.strip()
-    new = command("funding", url, "create-api-key", "--organisation", "caban", "--role", "coordination").stdout.strip()
-    old_id = old.split("_")[1]
-    listed = command("funding", url, "list-api-keys", "--organisation", "caban")
+    create = ("keys", "create", "--organisation", "caban", "--role", "coordination")
+    old, new, soon = (command("funding", url, *create).stdout.strip() for _ in range(3))
+    old_id, soon_id = old.split("_")[1], soon.split("_")[1]
+    assert (
+        command("funding", url, "create-api-key", "--organisation", "caban", "--role", "coordination").returncode == 0
+    )
+
+    bad = command("funding", url, "keys", "create", "--organisation", "Caban; DROP", "--role", "coordination")
+    assert bad.returncode == 2 and "organisation code" in bad.stderr, bad.stderr
+    bad = command("funding", url, "keys", "create", "--organisation", "caban", "--role", "system")
+    assert bad.returncode == 2, "a key never carries the system role"
+
+    listed = command("funding", url, "keys", "list", "--organisation", "caban")
     assert listed.returncode == 0, listed.stderr
     assert old_id in listed.stdout and old.split("_", 2)[2] not in listed.stdout, "ids are listed, secrets never"
 
-    revoked = command("funding", url, "revoke-api-key", old_id)
-    assert revoked.returncode == 0, revoked.stderr
-    again = command("funding", url, "revoke-api-key", old_id)
-    assert (again.returncode, again.stderr.strip()) == (2, f"revoke-api-key: no live key {old_id}")
+    assert command("funding", url, "keys", "revoke", old_id).returncode == 0
+    again = command("funding", url, "keys", "revoke", old_id)
+    assert (again.returncode, again.stderr.strip()) == (2, f"keys: no live key {old_id}")
+    expire = command("funding", url, "keys", "expire", soon_id, "--at", "2020-01-01T00:00:00+00:00")
+    assert expire.returncode == 0, expire.stderr
 
     pool = await db.create_pool(url)
     try:
         await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "funding": MIGRATIONS})
-        assert await authenticate(pool, old) is None
+        assert await authenticate(pool, old) is None, "revoked: refused at once"
+        assert await authenticate(pool, soon) is None, "expired: refused"
         assert await authenticate(pool, new) is not None
     finally:
         await pool.close()
-    line = next(line for line in command("funding", url, "list-api-keys").stdout.splitlines() if old_id in line)
-    assert "revoked" in line
+    lines = command("funding", url, "keys", "list").stdout.splitlines()
+    assert "revoked" in next(line for line in lines if old_id in line)
+    assert "expired" in next(line for line in lines if soon_id in line)
