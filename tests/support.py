@@ -28,16 +28,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def eventually(check: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1, what: str = "") -> Any:
-    """Poll an (async or sync) check until it returns something truthy."""
+async def eventually(
+    check: Callable[[], Any],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    what: str = "",
+    tolerate: tuple[type[BaseException], ...] = (),
+) -> Any:
+    """Poll an (async or sync) check until it returns something truthy; the errors in
+    ``tolerate`` count as "not yet" (e.g. the database or the broker under test is down)."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
-        last = check()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
+        try:
+            last = check()
+            if asyncio.iscoroutine(last):
+                last = await last
+        except tolerate as error:
+            last = error
+        else:
+            if last:
+                return last
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what or check}; last value: {last!r}")
 
@@ -187,3 +199,9 @@ async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
         return names
     finally:
         await admin.close()
+
+
+def infra(env: dict[str, str], *args: str) -> None:
+    """``scripts/infra`` with ``env`` (a private run directory and ports): it must succeed."""
+    result = subprocess.run([ROOT / "scripts" / "infra", *args], env=env, check=False, capture_output=True, timeout=180)
+    assert result.returncode == 0, f"scripts/infra {' '.join(args)}: {result.stderr.decode()}"

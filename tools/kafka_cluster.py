@@ -37,7 +37,6 @@ From the command line: ``python -m tools.kafka_cluster start|stop|status|kill N|
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -48,7 +47,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -67,6 +66,7 @@ from tools.common import (
     tail,
 )
 from tools.kafka import CLASSPATH, LOG4J, new_cluster_id
+from tools.kafka_ready import describe_cluster
 
 READY_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 20
@@ -298,7 +298,7 @@ broker.session.timeout.ms=4000
     def brokers_seen_by(self, node_id: int, timeout: float = 3.0) -> list[int]:
         """The broker ids a node's metadata lists (empty when it does not answer)."""
         try:
-            cluster = asyncio.run(asyncio.wait_for(_describe_cluster(self.node(node_id).bootstrap, timeout), timeout))
+            cluster = describe_cluster(self.node(node_id).bootstrap, timeout)
         except Exception:  # noqa: BLE001 - not answering is an answer
             return []
         return sorted(int(broker["node_id"]) for broker in cluster.get("brokers") or [])
@@ -374,20 +374,6 @@ broker.session.timeout.ms=4000
         self.stop()
         log(f"kafka cluster: deleting {self.dir}")
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-async def _describe_cluster(bootstrap: str, timeout: float) -> dict[str, Any]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    client = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, client_id="passerelle-kafka-cluster", request_timeout_ms=int(timeout * 1000)
-    )
-    try:
-        await client.start()
-        cluster: dict[str, Any] = await client.describe_cluster()
-        return cluster
-    finally:
-        await client.close()
 
 
 # --- command line ---------------------------------------------------------------------------------

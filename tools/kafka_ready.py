@@ -35,11 +35,16 @@ async def _describe(bootstrap: str, timeout: float) -> dict[str, Any]:
         await client.close()
 
 
+def describe_cluster(bootstrap: str, timeout: float) -> dict[str, Any]:
+    """The broker's answer to DescribeCluster (cluster id, controller, brokers), within ``timeout``."""
+    return asyncio.run(asyncio.wait_for(_describe(bootstrap, timeout), timeout))
+
+
 def probe(bootstrap: str, timeout: float = 5.0) -> tuple[bool, str]:
     """(ready, what was seen). One deadline covers the whole probe, so a stopped broker fails
     fast and a hung one cannot stall the caller."""
     try:
-        cluster = asyncio.run(asyncio.wait_for(_describe(bootstrap, timeout), timeout))
+        cluster = describe_cluster(bootstrap, timeout)
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         detail = str(exc) or type(exc).__name__  # TimeoutError has an empty message
         return False, f"kafka not ready at {bootstrap}: {detail}"

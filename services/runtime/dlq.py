@@ -1059,21 +1059,27 @@ async def _replay(
         )
 
 
-async def _replay_one(
-    session: Session[Any], scope: Scope, dead: DeadLetter, producer: Any, kafka: Reader, operator: str, *, force: bool
-) -> str:
-    """Replay one dead letter under its lock: its audit row committed first ('started'), then
-    completed. Returns the outcome (done, failed, unknown), or 'skipped'."""
-    entry = AuditEntry(
+def _audit_entry(dead: DeadLetter, operator: str, action: str, outcome: str, **more: Any) -> AuditEntry:
+    """What the audit says of an operator's act on a dead letter: it and where its record was."""
+    return AuditEntry(
         operator=operator,
-        action=REPLAY,
+        action=action,
         target=dead.id,
         topic=dead.original_topic,
         partition=dead.original_partition,
         offset=dead.original_offset,
         event_id=dead.event_id,
-        outcome="started",
+        outcome=outcome,
+        **more,
     )
+
+
+async def _replay_one(
+    session: Session[Any], scope: Scope, dead: DeadLetter, producer: Any, kafka: Reader, operator: str, *, force: bool
+) -> str:
+    """Replay one dead letter under its lock: its audit row committed first ('started'), then
+    completed. Returns the outcome (done, failed, unknown), or 'skipped'."""
+    entry = _audit_entry(dead, operator, REPLAY, "started")
     async with session.pool.acquire() as conn, _locked(conn, dead):
         async with conn.transaction():
             decided = (await decisions(conn, [dead.id])).get(dead.id)
@@ -1149,15 +1155,11 @@ async def _discard(
                 print(f"skipped {scope.short_id(dead)}: {decided.describe()} meanwhile")
                 skipped += 1
                 continue
-            entry = AuditEntry(
-                operator=operator,
-                action=DISCARD,
-                target=dead.id,
-                topic=dead.original_topic,
-                partition=dead.original_partition,
-                offset=dead.original_offset,
-                event_id=dead.event_id,
-                outcome="done",
+            entry = _audit_entry(
+                dead,
+                operator,
+                DISCARD,
+                "done",
                 reason=reason,
                 detail={"dead_letter_reason": dead.reason, "dead_letter_error": dead.error[:500]},
             )

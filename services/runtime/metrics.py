@@ -89,12 +89,11 @@ class Metrics:
             "Outbox rows the broker refused for good, waiting for an operator.",
             registry=self.registry,
         )
-        self._relay_leader = Gauge(
+        self.relay_leader: Gauge | None = Gauge(
             "passerelle_outbox_relay_leader",
             "1 if this process's relay publishes for its database.",
             registry=self.registry,
         )
-        self.relay_leader: Gauge | None = self._relay_leader
         Gauge("passerelle_service_info", "The service this process runs.", list(labels), registry=self.registry).labels(
             **labels
         ).set(1)
@@ -102,8 +101,9 @@ class Metrics:
     def without_relay(self) -> None:
         """A service that publishes nothing (its units of work never emit) runs no relay: it
         exports no relay leader, which an alert would read as "no replica publishes"."""
-        self.registry.unregister(self._relay_leader)
-        self.relay_leader = None
+        if self.relay_leader is not None:
+            self.registry.unregister(self.relay_leader)
+            self.relay_leader = None
 
     def gauge(self, name: str, documentation: str, labels: list[str]) -> Gauge:
         """A service's own gauge in this registry (refresh it from an ``on_scrape`` hook)."""

@@ -54,7 +54,7 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from passerelle_contracts.actions_v1 import TOPIC as ACTIONS_TOPIC
 from passerelle_contracts.equipment_v1 import TOPIC as EQUIPMENT_TOPIC
 
-from tests.support import ROOT, ServiceProcess, free_port, read_topic
+from tests.support import ROOT, ServiceProcess, eventually, free_port, infra, read_topic
 
 
 def _setting(name: str, default: float) -> float:
@@ -235,20 +235,14 @@ def table(figures: Sequence[Figures]) -> list[str]:
 
 
 async def wait_for(check: Callable[[], Awaitable[Any]], *, timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll an async check until it returns something truthy; errors count as 'not yet' (the
-    database or the broker under test may be down)."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = await check()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            last = error
-        else:
-            if last:
-                return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
+    """``eventually``, where errors of the database or the broker under test count as 'not yet'."""
+    return await eventually(
+        check,
+        timeout=timeout,
+        interval=interval,
+        what=what,
+        tolerate=(OSError, asyncpg.PostgresError, asyncpg.InterfaceError),
+    )
 
 
 async def query(dsn: str, sql: str, *args: Any) -> Any:
@@ -489,11 +483,6 @@ class ActionsFlow:
 
 
 # --- private infrastructure ---------------------------------------------------------------------
-
-
-def infra(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run([ROOT / "scripts" / "infra", *args], env=env, check=False, capture_output=True, timeout=180)
-    assert result.returncode == 0, f"scripts/infra {' '.join(args)}: {result.stderr.decode()}"
 
 
 class PrivateKafka:

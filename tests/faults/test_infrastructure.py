@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -20,6 +21,7 @@ from tests.faults.harness import (
     SLOW_DB_S,
     TIMEOUT_S,
     ActionsFlow,
+    Outcome,
     PrivateKafka,
     PrivatePostgres,
     Stream,
@@ -32,6 +34,30 @@ from tests.faults.harness import (
 pytestmark = [pytest.mark.infra, pytest.mark.timeout(TIMEOUT_S)]
 
 
+async def through_an_outage(
+    flow: ActionsFlow, stream: Stream, stop: Callable[[], Awaitable[None]], start: Callable[[], Awaitable[None]]
+) -> tuple[int, float, float, float, Outcome]:
+    """Stream through the service, ``stop`` what it needs once a third is applied, ``start`` it
+    again after OUTAGE_S; returns the events applied at the fault, how long it was down, the
+    service's CPU share meanwhile, the time to recover and the outcome."""
+    service = flow.process()
+    try:
+        service.start()
+        await service.wait_ready()
+        await produce(flow.bootstrap, flow.source_topic, stream.records())
+        at_fault = await wait_for(lambda: flow.at_least(FAULT_AT), timeout=TIMEOUT_S / 2, what="a third applied")
+        down, cpu = time.monotonic(), service.cpu_s()
+        await stop()
+        await asyncio.sleep(OUTAGE_S)
+        await start()
+        fault_end = time.monotonic()
+        busy = (service.cpu_s() - cpu) / (fault_end - down)
+        recover_s = await flow.wait_drained(stream, since=fault_end)
+        return at_fault, fault_end - down, busy, recover_s, await flow.outcome(stream)
+    finally:
+        service.stop()
+
+
 async def test_the_broker_restarted_mid_stream_loses_nothing_and_applies_nothing_twice(
     private_kafka: PrivateKafka, create_database: CreateDatabase, tmp_path: Path
 ) -> None:
@@ -40,27 +66,12 @@ async def test_the_broker_restarted_mid_stream_loses_nothing_and_applies_nothing
     prefix = f"f{uuid.uuid4().hex[:6]}."
     await ensure_topics(private_kafka.bootstrap, prefix)
     flow = ActionsFlow(await create_database("faults"), private_kafka.bootstrap, prefix, tmp_path)
-    stream, service = Stream(), flow.process()
-    try:
-        service.start()
-        await service.wait_ready()
-        await produce(flow.bootstrap, flow.source_topic, stream.records())
-        at_fault = await wait_for(lambda: flow.at_least(FAULT_AT), timeout=TIMEOUT_S / 2, what="a third applied")
-        down, cpu = time.monotonic(), service.cpu_s()
-        await private_kafka.stop()
-        await asyncio.sleep(OUTAGE_S)
-        await private_kafka.start()
-        fault_end = time.monotonic()
-        busy = (service.cpu_s() - cpu) / (fault_end - down)
-        recover_s = await flow.wait_drained(stream, since=fault_end)
-        outcome = await flow.outcome(stream)
-    finally:
-        service.stop()
-    assert at_fault < len(stream), "the broker stopped after the stream ended"
-    note = (
-        f"stopped with {at_fault} applied, down {fault_end - down:.1f} s (restart included); "
-        f"service CPU meanwhile {busy:.0%}"
+    stream = Stream()
+    at_fault, down_s, busy, recover_s, outcome = await through_an_outage(
+        flow, stream, private_kafka.stop, private_kafka.start
     )
+    assert at_fault < len(stream), "the broker stopped after the stream ended"
+    note = f"stopped with {at_fault} applied, down {down_s:.1f} s (restart included); service CPU meanwhile {busy:.0%}"
     report(outcome.figures("broker restart", stream, recover_s, time.monotonic() - started, note)).check()
 
 
@@ -72,25 +83,13 @@ async def test_postgresql_crashed_and_restarted_mid_stream_loses_nothing_and_app
     prefix = f"{topic_prefix}f{uuid.uuid4().hex[:6]}."
     await ensure_topics(kafka_bootstrap, prefix)
     flow = ActionsFlow(f"{private_postgres.url_base}/passerelle_actions", kafka_bootstrap, prefix, tmp_path)
-    stream, service = Stream(), flow.process()
-    try:
-        service.start()
-        await service.wait_ready()
-        await produce(flow.bootstrap, flow.source_topic, stream.records())
-        at_fault = await wait_for(lambda: flow.at_least(FAULT_AT), timeout=TIMEOUT_S / 2, what="a third applied")
-        down, cpu = time.monotonic(), service.cpu_s()
-        await private_postgres.crash()
-        await asyncio.sleep(OUTAGE_S)
-        await private_postgres.start()
-        fault_end = time.monotonic()
-        busy = (service.cpu_s() - cpu) / (fault_end - down)
-        recover_s = await flow.wait_drained(stream, since=fault_end)
-        outcome = await flow.outcome(stream)
-    finally:
-        service.stop()
+    stream = Stream()
+    at_fault, down_s, busy, recover_s, outcome = await through_an_outage(
+        flow, stream, private_postgres.crash, private_postgres.start
+    )
     assert at_fault < len(stream), "PostgreSQL stopped after the stream ended"
     note = (
-        f"crashed with {at_fault} applied, down {fault_end - down:.1f} s (restart and recovery included); "
+        f"crashed with {at_fault} applied, down {down_s:.1f} s (restart and recovery included); "
         f"service CPU meanwhile {busy:.0%}"
     )
     report(outcome.figures("postgresql stop -m immediate", stream, recover_s, time.monotonic() - started, note)).check()

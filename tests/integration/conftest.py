@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
 from services.actions.app import create_app
 from services.actions.settings import ActionsSettings
+from services.runtime import db
 from services.runtime.auth import create_api_key
 from tests.conftest import CreateDatabase
 from tests.support import ROOT, free_port
@@ -121,6 +123,11 @@ def own_kafka(tmp_path: Path) -> Iterator[dict[str, str]]:
     subprocess.run([ROOT / "scripts" / "infra", "stop", "kafka"], env=env, check=False, capture_output=True)
 
 
-def infra(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run([ROOT / "scripts" / "infra", *args], env=env, check=False, capture_output=True, timeout=120)
-    assert result.returncode == 0, result.stderr.decode()
+@pytest.fixture
+async def outbox_db(create_database: CreateDatabase) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
+    """A database with the runtime's tables only (outbox, inbox …), for the relay's tests."""
+    dsn = await create_database("outbox")
+    pool = await db.create_pool(dsn)
+    await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS})
+    yield dsn, pool
+    await pool.close()

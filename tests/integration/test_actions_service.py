@@ -14,8 +14,8 @@ from passerelle_contracts.equipment_v1 import TOPIC as EQUIPMENT_TOPIC
 from services.actions.handlers.plan import LoadPlan, load_plan, read_seed
 from services.runtime.uow import Context
 from tests.conftest import CreateDatabase
-from tests.integration.conftest import ActionsUnderTest, infra, running_actions
-from tests.support import envelopes, eventually, produce, read_topic
+from tests.integration.conftest import ActionsUnderTest, running_actions
+from tests.support import envelopes, eventually, infra, produce, read_topic
 
 pytestmark = pytest.mark.infra
 

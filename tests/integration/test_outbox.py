@@ -8,18 +8,16 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
 from passerelle_contracts import SYSTEM_ACTOR, Envelope
 from passerelle_contracts.funding_v1 import TOPIC, GrantAwarded
 
-from services.runtime import db
 from services.runtime.outbox import OutboxRelay, backlog, enqueue
 from services.runtime.topics import ensure_topics
-from tests.conftest import CreateDatabase
-from tests.integration.conftest import infra
-from tests.support import eventually, read_topic
+from tests.support import eventually, infra, read_topic
 
 pytestmark = pytest.mark.infra
 
@@ -42,8 +40,9 @@ def envelope(subject: str, n: int) -> Envelope:
 
 
 @contextlib.asynccontextmanager
-async def relay_running(dsn: str, pool: asyncpg.Pool, bootstrap: str) -> AsyncIterator[OutboxRelay]:
-    relay = OutboxRelay(dsn=dsn, pool=pool, bootstrap=bootstrap, poll_interval_s=0.2)
+async def relay_running(dsn: str, pool: asyncpg.Pool, bootstrap: str, **options: Any) -> AsyncIterator[OutboxRelay]:
+    """A relay publishing for ``pool``'s database while the block runs (``options``: OutboxRelay's)."""
+    relay = OutboxRelay(dsn=dsn, pool=pool, bootstrap=bootstrap, poll_interval_s=0.2, **options)
     task = asyncio.create_task(relay.run())
     try:
         yield relay
@@ -51,15 +50,6 @@ async def relay_running(dsn: str, pool: asyncpg.Pool, bootstrap: str) -> AsyncIt
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-@pytest.fixture
-async def outbox_db(create_database: CreateDatabase) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
-    dsn = await create_database("outbox")
-    pool = await db.create_pool(dsn)
-    await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS})
-    yield dsn, pool
-    await pool.close()
 
 
 async def test_the_relay_publishes_every_row_in_order_per_aggregate(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -14,25 +14,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from passerelle_contracts import SYSTEM_ACTOR, Envelope
 
-from services.runtime import db
-from tests.conftest import CreateDatabase
-from tests.integration.test_outbox import envelope, grant
-from tests.integration.test_relay_faults import all_published, relay_running, row, write
+from tests.integration.test_outbox import envelope, grant, relay_running
+from tests.integration.test_relay_faults import all_published, row, write
 from tests.integration.test_service_commands import command
 from tests.support import eventually, read_topic
 
 pytestmark = pytest.mark.infra
 
 LIMIT = 4000  # bytes a record of the test topic may have, until the "operator" raises it
-
-
-@pytest.fixture
-async def outbox_db(create_database: CreateDatabase) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
-    dsn = await create_database("release")
-    pool = await db.create_pool(dsn)
-    await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS})
-    yield dsn, pool
-    await pool.close()
 
 
 async def small_topic(bootstrap: str, prefix: str) -> str:

@@ -4,11 +4,9 @@ lost leader lock, and the retry backoff (issue 9, "Outbox relay")."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +17,11 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from passerelle_contracts import SYSTEM_ACTOR, Envelope
 from passerelle_contracts.funding_v1 import TOPIC
 
-from services.runtime import db, outbox
+from services.runtime import outbox
 from services.runtime.metrics import Metrics
 from services.runtime.outbox import RELAY_LOCK_KEY, OutboxRelay, backlog, enqueue
 from services.runtime.outbox_faults import backlog_counts
-from tests.conftest import CreateDatabase
-from tests.integration.test_outbox import envelope, grant
+from tests.integration.test_outbox import envelope, grant, relay_running
 from tests.support import eventually, read_topic
 
 pytestmark = pytest.mark.infra
@@ -35,27 +32,6 @@ OVER_ONE_MIB = 1_100_000  # the producer's and the broker's default limit is 1 M
 def oversized(subject: str) -> Envelope:
     data = grant(0).model_copy(update={"beneficiary": "x" * OVER_ONE_MIB})
     return Envelope.wrap(data, source="funding", subject=subject, actor=SYSTEM_ACTOR)
-
-
-@pytest.fixture
-async def outbox_db(create_database: CreateDatabase) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
-    dsn = await create_database("relay")
-    pool = await db.create_pool(dsn)
-    await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS})
-    yield dsn, pool
-    await pool.close()
-
-
-@contextlib.asynccontextmanager
-async def relay_running(dsn: str, pool: asyncpg.Pool, bootstrap: str, **options: Any) -> AsyncIterator[OutboxRelay]:
-    relay = OutboxRelay(dsn=dsn, pool=pool, bootstrap=bootstrap, poll_interval_s=0.2, **options)
-    task = asyncio.create_task(relay.run())
-    try:
-        yield relay
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def write(pool: asyncpg.Pool, topic: str, *envelopes: Envelope) -> None:
