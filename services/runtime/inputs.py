@@ -20,7 +20,7 @@ import io
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
@@ -55,22 +55,13 @@ def _multi_line(value: str) -> str:
     return value
 
 
-def SingleLine(max_length: int = 200, min_length: int = 0) -> Any:  # noqa: N802 - a type, used like one
-    """One line of text: no control characters at all, at most ``max_length`` characters."""
-    return Annotated[
-        str, StringConstraints(min_length=min_length, max_length=max_length, pattern=SINGLE_LINE_PATTERN)
-    ]
+Line = Annotated[str, StringConstraints(max_length=200, pattern=SINGLE_LINE_PATTERN)]
+"""One line of text: no control characters at all, at most 200 characters. Narrow it with
+``Annotated[Line, Field(min_length=…, max_length=…)]`` (the later bound wins)."""
 
-
-def MultiLine(max_length: int = 5_000) -> Any:  # noqa: N802
-    """A person's text that may span lines: CRLF and CR become LF; other control characters are
-    refused."""
-    return Annotated[
-        str,
-        StringConstraints(max_length=max_length, pattern=MULTI_LINE_PATTERN),
-        AfterValidator(_multi_line),
-    ]
-
+Text = Annotated[str, StringConstraints(max_length=5_000, pattern=MULTI_LINE_PATTERN), AfterValidator(_multi_line)]
+"""A person's text that may span lines, at most 5,000 characters: CRLF and CR become LF; other
+control characters are refused. Narrow or widen with ``Annotated[Text, Field(max_length=…)]``."""
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$", max_length=64)]
 """An organisation's code, as API keys carry it (``services.runtime.auth.ORGANISATION_CODE``)."""
@@ -79,20 +70,38 @@ Count = Annotated[int, Field(ge=0, le=INT4_MAX)]
 """A number of things or people: never negative, within PostgreSQL's integer."""
 
 Int4 = Annotated[int, Field(ge=-INT4_MAX - 1, le=INT4_MAX)]
+"""Any integer PostgreSQL's ``integer`` holds (for path and query parameters that are looked up)."""
 
+Year = Annotated[int, Field(ge=2000, le=2100)]
 
-def Amount(*, ge: float = 0, le: float = 1e12, decimal_places: int = 2, gt: float | None = None) -> Any:  # noqa: N802
-    """A decimal sent as a JSON number (or a numeric string), bounded; NaN and Infinity refused.
-    The OpenAPI type is ``number`` so that generated clients send numbers."""
-    bounds: dict[str, Any] = {"le": Decimal(str(le)), "decimal_places": decimal_places, "allow_inf_nan": False}
-    schema: dict[str, Any] = {"type": "number", "maximum": le}
-    if gt is not None:
-        bounds["gt"] = Decimal(str(gt))
-        schema["exclusiveMinimum"] = gt
-    else:
-        bounds["ge"] = Decimal(str(ge))
-        schema["minimum"] = ge
-    return Annotated[Decimal, Field(**bounds), WithJsonSchema(schema)]
+# Decimals are sent as JSON numbers (a numeric string is also accepted); NaN and Infinity are
+# refused; the OpenAPI type is ``number`` so that generated clients send numbers.
+Amount = Annotated[
+    Decimal,
+    Field(ge=0, le=Decimal("1e12"), decimal_places=2, allow_inf_nan=False),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1e12, "multipleOf": 0.01}),
+]
+"""Euros (or any quantity) with at most two decimals, from 0 to 10^12."""
+
+PositiveAmount = Annotated[
+    Decimal,
+    Field(gt=0, le=Decimal("1e12"), decimal_places=2, allow_inf_nan=False),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 1e12, "multipleOf": 0.01}),
+]
+
+Percent = Annotated[
+    Decimal,
+    Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 100, "multipleOf": 0.01}),
+]
+"""A percentage from 0 to 100 (150 % is refused)."""
+
+Measure = Annotated[
+    Decimal,
+    Field(ge=0, le=Decimal("1e12"), decimal_places=4, allow_inf_nan=False),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1e12}),
+]
+"""An indicator's value: a count, an amount or a share, never negative."""
 
 
 def _happened(value: date) -> date:
@@ -126,8 +135,6 @@ Planned = Annotated[date, AfterValidator(_planned)]
 
 HappenedAt = Annotated[datetime, AfterValidator(_at_most_today)]
 """A moment that has happened, with its offset."""
-
-Year = Annotated[int, Field(ge=2000, le=2100)]
 
 
 def check_happened(value: date, what: str = "the date") -> date:
@@ -201,9 +208,12 @@ __all__ = [
     "Happened",
     "HappenedAt",
     "Int4",
-    "MultiLine",
+    "Line",
+    "Measure",
+    "Percent",
     "Planned",
-    "SingleLine",
+    "PositiveAmount",
+    "Text",
     "Year",
     "brussels_today",
     "check_happened",
