@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.runtime.http import create_http_app
+from services.runtime.inputs import brussels_today
 from services.runtime.logs import get_logger
 from services.runtime.service import Runtime
 from services.runtime.uow import Context
@@ -34,7 +34,7 @@ def create_runtime(settings: ActionsSettings) -> Runtime:
 
     async def check_milestones() -> None:
         """The overdue check; each milestone is announced once, whichever replica finds it."""
-        today = date.today()  # noqa: DTZ011 - milestones are planned in days of the place the service runs in
+        today = brussels_today()  # milestones are planned in Brussels days, wherever the service runs
         announced = await announce_overdue(runtime.unit_of_work(Context.system()), AnnounceOverdue(today))
         if announced:
             log.info("overdue milestones announced", count=len(announced))

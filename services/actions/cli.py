@@ -17,6 +17,8 @@ from pathlib import Path
 from passerelle_contracts import Actor
 
 from services.runtime.cli import Command
+from services.runtime.errors import PasserelleError
+from services.runtime.inputs import brussels_today, decode_csv
 from services.runtime.uow import Context, Session
 
 from .handlers.annual_report import build_annual_report
@@ -52,7 +54,11 @@ async def _import(args: argparse.Namespace, session: Actions) -> None:
             continue
         print(f"{path.name}:", file=sys.stderr)
         progress = functools.partial(_bar, time.perf_counter())
-        report = await import_csv(uow, ImportCsv(kind, path.read_text("utf-8")), progress=progress)
+        try:
+            text = decode_csv(path.read_bytes())  # UTF-8 only, as over HTTP: the line at fault is named
+        except PasserelleError as error:
+            sys.exit(f"{path.name}: {error.reason}")
+        report = await import_csv(uow, ImportCsv(kind, text), progress=progress)
         print(json.dumps(report.as_dict(), ensure_ascii=False))
         failed += len(report.errors)
     if failed:
@@ -66,7 +72,7 @@ async def _export(args: argparse.Namespace, session: Actions) -> None:
 
 async def _annual_report(args: argparse.Namespace, session: Actions) -> None:
     """Render the report to files without publishing it (a preview; publish with POST /annual-reports)."""
-    report = await build_annual_report(session.repository(), args.year, date.fromisoformat(args.as_of))
+    report = await build_annual_report(session.repository(), args.year, args.as_of)
     _write(Path(args.out), render_all(report))
 
 
@@ -79,7 +85,7 @@ def _write(folder: Path, files: dict[str, bytes]) -> None:
 
 
 async def _check(args: argparse.Namespace, session: Actions) -> None:
-    as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()  # noqa: DTZ011 - the local day, as the scheduled check
+    as_of = args.as_of or brussels_today()  # checked by announce_overdue
     announced = await announce_overdue(session.unit_of_work(Context.system()), AnnounceOverdue(as_of))
     print(f"{len(announced)} overdue milestones announced")
 
@@ -88,14 +94,30 @@ def _dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", required=True, help="folder with actions.csv, indicators.csv, measurements.csv")
 
 
+def _day(text: str) -> date:
+    """A day on the command line; one that cannot be read is argparse's refusal (status 2)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-12-31") from None
+
+
+def _year(text: str) -> int:
+    """A year the plan reports on, as ``services.runtime.inputs.Year`` (ASCII digits: int() reads
+    "٢٠٢٤" but refuses "²⁰²⁴" with a ValueError, which isdigit() alone lets through)."""
+    if not (text.isascii() and text.isdigit() and 2000 <= int(text) <= 2100):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a year from 2000 to 2100")
+    return int(text)
+
+
 def _report_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--year", type=int, required=True)
-    parser.add_argument("--as-of", required=True, help="cut-off date, e.g. 2024-12-31")
+    parser.add_argument("--year", type=_year, required=True)
+    parser.add_argument("--as-of", type=_day, required=True, help="cut-off date, e.g. 2024-12-31")
     parser.add_argument("--out", required=True, help="folder to write the HTML, PDF and CSV files to")
 
 
 def _check_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--as-of", default=None, help="default: today")
+    parser.add_argument("--as-of", type=_day, default=None, help="default: today in Brussels (never a later day)")
 
 
 COMMANDS = {

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from passerelle_contracts.common import FieldChange
 
-from services.runtime.errors import Conflict, Forbidden
+from services.runtime.errors import Conflict, Forbidden, Invalid
 
 # Allowed moves. A completed action can be reopened, an abandoned one revived as planned;
 # nothing goes back to "not started" once work was planned.
@@ -72,7 +72,8 @@ class IndicatorMapping:
     """An event of ``event_type`` whose payload matches ``conditions`` adds ``amount`` to an indicator.
 
     ``conditions`` maps a payload field to the values that match; ``amount`` is ``"count"``
-    (one per event) or the name of a numeric payload field.
+    (one per event), the name of a numeric payload field, or a path into a mapping field
+    (``"devices.tablet"``: the tablets of a delivery; none there adds nothing).
     """
 
     event_type: str
@@ -86,20 +87,50 @@ class IndicatorMapping:
     def amount_of(self, payload: dict[str, Any]) -> Decimal:
         if self.amount == "count":
             return Decimal(1)
+        if "." in self.amount:
+            field, key = self.amount.split(".", 1)
+            counts = payload.get(field)
+            if not isinstance(counts, dict):
+                raise ValueError(f"mapping to {self.indicator_code} needs field {field!r}, absent from the event")
+            return Decimal(str(counts.get(key, 0)))
         value = payload.get(self.amount)
         if value is None:
             raise ValueError(f"mapping to {self.indicator_code} needs field {self.amount!r}, absent from the event")
         return Decimal(str(value))
 
 
+MAX_MEASURE = Decimal(10**12)  # as ``services.runtime.inputs.Measure``
+YEARLY = "yearly"
+"""The period of an indicator whose count restarts each calendar year (e.g. meetings a year)."""
+
+
+def moves_current(period: str, measured_on: date, latest_on: date | None) -> bool:
+    """Whether a new measurement becomes the indicator's current value.
+
+    A yearly indicator's value is per year, and its current value is its latest year's: a
+    measurement of an earlier year (a meeting recorded late) counts in that year only. Any other
+    indicator takes each new measurement (counted ones add up; see ``check_measurement``)."""
+    if period != YEARLY or latest_on is None:
+        return True
+    return measured_on.year >= latest_on.year
+
+
+def check_measurement(value: Decimal) -> None:
+    """An indicator's value is a count, an amount or a share: a finite number, never negative."""
+    if not value.is_finite():
+        raise Invalid(f"a measurement must be a number, not {value}")
+    if value < 0:
+        raise Invalid(f"a measurement cannot be negative ({value}): indicators count things")
+    if value > MAX_MEASURE:
+        raise Invalid(f"a measurement is at most {MAX_MEASURE:,}, not {value}")
+
+
 def derived_amounts(mappings: list[IndicatorMapping], event_type: str, payload: dict[str, Any]) -> dict[str, Decimal]:
     """Indicator code -> amount to add, for every mapping the event matches."""
     amounts: dict[str, Decimal] = {}
     for mapping in mappings:
-        if mapping.matches(event_type, payload):
-            amounts[mapping.indicator_code] = amounts.get(mapping.indicator_code, Decimal(0)) + mapping.amount_of(
-                payload
-            )
+        if mapping.matches(event_type, payload) and (amount := mapping.amount_of(payload)):
+            amounts[mapping.indicator_code] = amounts.get(mapping.indicator_code, Decimal(0)) + amount
     return amounts
 
 
@@ -149,7 +180,7 @@ def rollup(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def check_progress(value: Decimal) -> None:
-    if not Decimal(0) <= value <= Decimal(100):
+    if not value.is_finite() or not Decimal(0) <= value <= Decimal(100):
         raise Conflict(f"progress must be between 0 and 100, not {value}")
 
 
@@ -163,6 +194,17 @@ REPORT_TRANSITIONS: dict[str, dict[str, str]] = {
     "approved": {},
 }
 REPORT_EDITABLE = frozenset({"draft", "returned"})
+REPORT_EVENT_TYPES = frozenset({"ReportSubmitted", "ReportApproved", "ReportReturned"})
+"""The events a report moves with (``events.REPORT_EVENTS``): in an action's history, each is read
+as the report itself is (``report_reader``)."""
+READ_EVERY_REPORT = frozenset({"coordination", "operator"})
+
+
+def report_reader(role: str, organisation: str) -> str | None:
+    """Whose progress reports a reader sees beyond the approved ones (and their moves in the
+    history and in what changed): None for every action's (the Coordination and operators), else
+    the organisation's, whose key reads the reports of the actions it leads or is a partner of."""
+    return None if role in READ_EVERY_REPORT else organisation
 
 
 def report_transition(report_id: str, status: str, verb: str) -> str:

@@ -9,12 +9,12 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.runtime.http import create_http_app
+from services.runtime.inputs import brussels_today
 from services.runtime.service import Runtime
 from services.runtime.uow import Context
 
 from .api import ROUTERS
 from .handlers import delivery, intake
-from .handlers.common import today
 from .settings import EquipmentSettings
 from .sql import EquipmentRepository
 
@@ -34,7 +34,9 @@ def create_app(settings: EquipmentSettings | None = None) -> FastAPI:
     runtime = Runtime(settings, migrations=MIGRATIONS, repository=EquipmentRepository, on_start=[load_organisations])
 
     async def follow_ups() -> None:
-        await delivery.send_due_follow_ups(runtime.unit_of_work(Context.system()), delivery.SendFollowUps(today()))
+        await delivery.send_due_follow_ups(
+            runtime.unit_of_work(Context.system()), delivery.SendFollowUps(brussels_today())
+        )
 
     runtime.every(settings.follow_up_check_interval_s, follow_ups, "follow-up-check")
     return create_http_app(

@@ -15,6 +15,8 @@ from pathlib import Path
 from passerelle_contracts import Actor
 
 from services.runtime.cli import Command
+from services.runtime.errors import PasserelleError
+from services.runtime.inputs import decode_csv
 from services.runtime.uow import Context, Session
 
 from . import csv_formats
@@ -35,7 +37,12 @@ def operator_unit_of_work(session: Equipment) -> Uow:
 
 
 async def _import(args: argparse.Namespace, session: Equipment) -> None:
-    rows, errors = csv_formats.parse_csv(await asyncio.to_thread(Path(args.file).read_text, "utf-8"))
+    path = Path(args.file)
+    try:
+        text = decode_csv(await asyncio.to_thread(path.read_bytes))  # UTF-8 only, as over HTTP
+    except PasserelleError as error:
+        sys.exit(f"{path.name}: {error.reason}")  # the file and the line at fault, as the actions import says
+    rows, errors = csv_formats.parse_csv(text)
     started, created, existing = time.perf_counter(), 0, 0
     for start in range(0, len(rows), CHUNK):
         command = intake.DeclareBatch(args.donor, args.reference, rows[start : start + CHUNK])
@@ -60,7 +67,7 @@ async def _import(args: argparse.Namespace, session: Equipment) -> None:
 async def _labels(args: argparse.Namespace, session: Equipment) -> None:
     from .documents import labels_pdf
 
-    labels = await views.labels(session.repository(), batch_id=uuid.UUID(args.batch))
+    labels = await views.labels(session.repository(), OPERATOR, batch_id=uuid.UUID(args.batch))
     await asyncio.to_thread(Path(args.out).write_bytes, labels_pdf(labels))
     print(f"{len(labels)} labels written to {args.out}")
 

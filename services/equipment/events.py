@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from passerelle_contracts import EventData
-from passerelle_contracts.common import FieldChange
+from passerelle_contracts.common import DonorKind, FieldChange
 from passerelle_contracts.equipment_v1 import (
     BatchDeclared,
     BatchMilestoneReached,
@@ -30,8 +30,17 @@ from passerelle_contracts.equipment_v1 import (
 
 Row = Mapping[str, Any]
 # The donor kinds the contract names; the actions service counts regional public bodies'
-# donations (action 57), every other donor is "other" on the event.
-NAMED_DONOR_KINDS = ("regional-administration", "regional-public-body")
+# donations (action 57: "un don de matériel recyclé des OIP régionaux"), every other donor is
+# "other" on the event: community bodies (COCOF, FWB), the Parliament, companies, people.
+NAMED_DONOR_KINDS: tuple[DonorKind, ...] = ("regional-administration", "regional-public-body")
+
+
+def donor_kind(organisation_kind: str) -> DonorKind:
+    """The kind a donor has on ``DevicesDelivered``, from its registered organisation kind."""
+    for kind in NAMED_DONOR_KINDS:
+        if organisation_kind == kind:
+            return kind
+    return "other"
 
 
 class Outgoing(NamedTuple):
@@ -176,14 +185,14 @@ def devices_allocated(
 
 def devices_delivered(handover: Row, group: Row, kinds: Mapping[str, int]) -> Outgoing:
     """One per donor (and public, commune) of a delivery: the actions service counts donations of
-    regional public bodies (action 57) and deliveries by recipient kind (29, 30, 46, 47, 52)."""
-    donor_kind = group["donor_kind"] if group["donor_kind"] in NAMED_DONOR_KINDS else "other"
+    regional public bodies (action 57) and deliveries by recipient kind (29, 30, 46, 47, 52; see
+    the README, "What the deliveries count for")."""
     data = DevicesDelivered(
         delivery_id=str(handover["id"]),
         recipient=handover["recipient"],
         recipient_kind=group["recipient_kind"],
         donor=group["donor"],
-        donor_kind=donor_kind,
+        donor_kind=donor_kind(group["donor_kind"]),
         devices=dict(kinds),
         total_devices=sum(kinds.values()),
         public=group["public"],

@@ -7,15 +7,20 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+
+from passerelle_contracts.common import RECIPIENT_KINDS
+
+from services.runtime.inputs import BRUSSELS
 
 STAGES = ("declared", "received", "wiped", "failed", "refurbished", "allocated", "delivered", "returned", "disposed")
 
 
 def cutoff(as_of: date) -> datetime:
-    """The figures at a date include that whole day (UTC)."""
-    return datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=UTC)
+    """The end of ``as_of`` in Brussels (the next day's midnight there): the figures at a date
+    include that whole day, as the day "today" is (``services.runtime.inputs.brussels_today``)."""
+    return datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=BRUSSELS)
 
 
 def figures(rows: Iterable[Mapping[str, Any]], as_of: date) -> dict[str, Any]:
@@ -64,8 +69,8 @@ def _where(r: Mapping[str, Any]) -> str:
     """Where a device stands at the date: the stock is the sum of these."""
     if r["disposed_at"] is not None:
         return "disposed"
-    if r["last_action"] == "delivered":
-        return "with recipients"
+    if r["last_action"] == "delivered" or r.get("holder_kind") in RECIPIENT_KINDS:
+        return "with recipients"  # acknowledged deliveries, and custody transferred to a recipient
     if r["last_action"] == "allocated":
         return "allocated, awaiting delivery"
     if r["received_at"] is None:

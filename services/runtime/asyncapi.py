@@ -36,7 +36,7 @@ def _payload(event_types: list[str]) -> dict[str, Any]:
     return refs[0] if len(refs) == 1 else {"oneOf": refs}
 
 
-def document(broker: KafkaBroker, *, title: str, description: str) -> dict[str, Any]:
+def document(broker: KafkaBroker, *, title: str, description: str, topic_prefix: str = "") -> dict[str, Any]:
     doc: dict[str, Any] = (
         AsyncAPI(broker, title=title, version="1.0.0", description=description).to_specification().to_jsonable()
     )
@@ -45,7 +45,8 @@ def document(broker: KafkaBroker, *, title: str, description: str) -> dict[str, 
         channel["servers"] = [{"$ref": "#/servers/local"}]
         for ref in channel.get("messages", {}).values():
             message = doc["components"]["messages"][ref["$ref"].rsplit("/", 1)[-1]]
-            carried = list(topic_spec(channel["address"]).event_types)
+            # Consumed channels carry the environment's prefix; the registry knows the bare name.
+            carried = list(topic_spec(channel["address"].removeprefix(topic_prefix)).event_types)
             handled = [t for t in carried if t in channel.get("description", "")]
             message["payload"] = _payload(handled or carried)
             message["headers"] = {

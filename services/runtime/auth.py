@@ -73,22 +73,35 @@ async def authenticate(pool: asyncpg.Pool, token: str) -> Actor | None:
     return Actor(organisation=row["organisation"], role=row["role"], key_id=key_id)
 
 
+# The attribute that marks a dependency made by ``require``: the edge (``edge.py``) and the
+# OpenAPI document (``openapi.py``) read a route's roles from it.
+ROLES_ATTRIBUTE = "__passerelle_roles__"
+
+
 def require(*roles: str) -> Callable[..., object]:
-    """A FastAPI dependency: the caller's Actor, if its key is valid and its role is allowed."""
+    """A FastAPI dependency: the caller's Actor, if its key is valid and its role is allowed (any
+    role if none is named).
+
+    The edge (``edge.EdgeRoute``) has already checked both before the body was read and left the
+    Actor on ``request.state``; the role is checked here again all the same, so that a route with
+    two such dependencies needs a role both allow."""
     allowed: Iterable[str] = roles
 
     async def dependency(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Actor:
-        if credentials is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required (Authorization: Bearer …)")
-        actor = await authenticate(request.app.state.runtime.pool, credentials.credentials)
+        actor: Actor | None = getattr(request.state, "actor", None)  # the edge's, if it ran
         if actor is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key")
+            if credentials is None:
+                raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required (Authorization: Bearer …)")
+            actor = await authenticate(request.app.state.runtime.pool, credentials.credentials)
+            if actor is None:
+                raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key")
         if allowed and actor.role not in allowed:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, f"role {actor.role!r} may not do this; allowed: {sorted(allowed)}"
             )
         return actor
 
+    setattr(dependency, ROLES_ATTRIBUTE, tuple(roles))
     return dependency
 
 

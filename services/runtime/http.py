@@ -19,12 +19,14 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from passerelle_contracts import Actor
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import asyncapi
+from . import asyncapi, openapi
 from .auth import require
+from .edge import DEFAULT_BODY_LIMIT, EdgeRoute, JsonTooLarge
 from .errors import PasserelleError
 from .logs import get_logger
 from .service import Runtime
@@ -33,6 +35,10 @@ from .uow import Context, UnitOfWork
 log = get_logger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-ID"
+
+# PostgreSQL data errors (class 22) that only a request's value causes: text too long, a number
+# or a date beyond its type, a character the database cannot store (NUL).
+INPUT_SQLSTATES = frozenset({"22001", "22003", "22007", "22008", "22021", "22P05"})
 
 
 def correlation_id(request: Request) -> uuid.UUID:
@@ -71,6 +77,13 @@ async def idempotency_key(
     return key
 
 
+def api_router(**options: Any) -> APIRouter:
+    """A service's router: its routes check the caller's key before they read the body
+    (``edge.EdgeRoute``)."""
+    options.setdefault("max_body_size", DEFAULT_BODY_LIMIT)
+    return APIRouter(route_class=EdgeRoute, **options)
+
+
 def create_http_app(runtime: Runtime, *, title: str, description: str, routers: Iterable[APIRouter]) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,12 +94,16 @@ def create_http_app(runtime: Runtime, *, title: str, description: str, routers: 
             await runtime.stop()
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.router.route_class = EdgeRoute
+    app.add_middleware(JsonTooLarge)  # inside the correlation middleware (added below, so outside)
     app.state.runtime = runtime
     asyncapi.declare_publishers(runtime.broker, runtime.settings.service_name)
 
     @cache
     def asyncapi_document() -> dict[str, Any]:
-        return asyncapi.document(runtime.broker, title=title, description=description)
+        return asyncapi.document(
+            runtime.broker, title=title, description=description, topic_prefix=runtime.settings.topic_prefix
+        )
 
     app.state.asyncapi = asyncapi_document
 
@@ -114,23 +131,55 @@ def create_http_app(runtime: Runtime, *, title: str, description: str, routers: 
 
     @app.exception_handler(asyncpg.DataError)
     async def unstorable_value(request: Request, error: asyncpg.DataError) -> JSONResponse:
-        # A backstop behind the limits at the edge: PostgreSQL refused a value (class 22: a NUL
-        # character in text, a number out of its column's range, an impossible date). The unit of
-        # work rolled back; it is the request's fault, not the server's.
-        return JSONResponse({"error": "invalid-request", "reason": f"a value cannot be stored: {error}"}, 422)
+        # A backstop behind the limits at the edge: PostgreSQL refused a value a request carried
+        # (a NUL character, a number or a date beyond its column, text too long). The unit of
+        # work rolled back; it is the request's fault. Any other data error (a division by zero,
+        # a bad cast in our SQL) is ours: a 500, logged, so that tests and the fuzzer see it.
+        if error.sqlstate in INPUT_SQLSTATES:
+            return JSONResponse({"error": "invalid-request", "reason": f"a value cannot be stored: {error}"}, 422)
+        log.error("database refused a value the service made", error=repr(error), sqlstate=error.sqlstate)
+        return JSONResponse({"error": "internal-error", "reason": "the service failed; it is logged"}, 500)
 
-    @app.exception_handler(asyncpg.InterfaceError)
-    async def database_client_error(request: Request, error: asyncpg.InterfaceError) -> JSONResponse:
-        if isinstance(error, ValueError):  # asyncpg refused to send a value (an integer beyond int4 …)
+    async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        if isinstance(error, asyncpg.InterfaceError) and isinstance(error, ValueError):
+            # asyncpg refused to send a value (an integer beyond int4 …): the request's fault
             return JSONResponse({"error": "invalid-request", "reason": f"a value cannot be stored: {error}"}, 422)
         log.warning("database unavailable", error=repr(error))
-        return JSONResponse({"error": "unavailable", "reason": "the database is unavailable; try again"}, 503)
+        return JSONResponse(
+            {"error": "unavailable", "reason": "the database is unavailable; try again"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    # The database went away (connection lost or refused, server shutting down, a statement
+    # cancelled by its timeout): the unit of work rolled back; the client may try again.
+    for unavailable in (
+        asyncpg.InterfaceError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.AdminShutdownError,
+        asyncpg.QueryCanceledError,
+        ConnectionError,
+        TimeoutError,
+    ):
+        app.add_exception_handler(unavailable, database_unavailable)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed"}.get(
-            error.status_code, "error"
-        )
+        if error.status_code == 405:  # Starlette's Allow names only the first route on the path
+            allowed = openapi.methods_at(app, request.url.path)
+            return JSONResponse(
+                {"error": "method-not-allowed", "reason": f"{request.method} is not allowed; allowed: {allowed}"},
+                status_code=405,
+                headers={"Allow": allowed},
+            )
+        code = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not-found",
+            405: "method-not-allowed",
+            413: "too-large",
+        }.get(error.status_code, "error")
         return JSONResponse(
             {"error": code, "reason": str(error.detail)}, status_code=error.status_code, headers=error.headers
         )
@@ -150,11 +199,22 @@ def create_http_app(runtime: Runtime, *, title: str, description: str, routers: 
         status = ("degraded" if checks["degraded"] else "ready") if ok else "not-ready"
         return JSONResponse({"status": status, **checks}, status_code=200 if ok else 503)
 
-    @app.get("/ops/outbox", tags=["operations"], summary="Outbox backlog: unpublished events and the oldest one's age")
+    @app.get(
+        "/ops/outbox",
+        tags=["operations"],
+        summary="Outbox backlog: unpublished events and the oldest one's age",
+        dependencies=[Depends(require("coordination", "operator"))],
+    )
     async def outbox() -> dict[str, object]:
         return await runtime.outbox_backlog()
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text exposition format)")
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics (text exposition format): counters and gauges, no data",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     async def metrics() -> Response:
         return Response(await runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
@@ -164,6 +224,11 @@ def create_http_app(runtime: Runtime, *, title: str, description: str, routers: 
     async def asyncapi_json() -> dict[str, Any]:
         return asyncapi_document()
 
+    routers = list(routers)
     for router in routers:
+        strays = [r.path for r in router.routes if isinstance(r, APIRoute) and not isinstance(r, EdgeRoute)]
+        if strays:  # a route that would read the body before checking the key
+            raise TypeError(f"routes not made by api_router(): {strays}")
         app.include_router(router)
+    openapi.install(app, [*app.router.routes, *(route for router in routers for route in router.routes)])
     return app

@@ -24,7 +24,7 @@ async def test_a_delivery_reaches_the_indicator_of_action_46_and_the_working_gro
 
     token = equipment.cli("create-api-key", "--organisation", "caban", "--role", "refurbisher")
     body = {
-        "recipient": "asbl-devoirs-anderlecht",
+        "recipient": "asbl-devoirs-exemple",  # a pupils association of the seed (recipients are registered)
         "recipient_kind": "pupils-association",
         "devices": {"laptop": 20, "tablet": 5},
         "public": "young-people",
@@ -44,7 +44,10 @@ async def test_a_delivery_reaches_the_indicator_of_action_46_and_the_working_gro
 
     assert await eventually(lambda: indicator() == 25, what="action 46's indicator at 25")
 
-    partners = {p["code"]: p for p in call(notifications.url + "/partners")[1]}
+    coordination = notifications.cli(
+        "keys", "create", "--organisation", "coordination-inclusion-numerique", "--role", "coordination"
+    )
+    partners = {p["code"]: p for p in call(notifications.url + "/partners", token=coordination)[1]}
     subscribed = [p for p in partners.values() if p["working_group"] and "IndicatorMeasured" in p["subscriptions"]]
     assert subscribed, "the seed subscribes the Working Group to indicator changes"
     await eventually(lambda: len(inbox.messages) >= len(subscribed), timeout=30, what="an e-mail per subscriber")
@@ -60,7 +63,7 @@ async def test_a_delivery_reaches_the_indicator_of_action_46_and_the_working_gro
     not_subscribed = [p for p in partners.values() if "IndicatorMeasured" not in p["subscriptions"]]
     assert all(not inbox.to(p["email"]) for p in not_subscribed)
 
-    log = call(notifications.url + "/deliveries?status=sent")[1]
+    log = call(notifications.url + "/deliveries?status=sent", token=coordination)[1]
     assert len([d for d in log if d["event_type"] == "IndicatorMeasured"]) == len(subscribed)
 
     await asyncio.sleep(1)

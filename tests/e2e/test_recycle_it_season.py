@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 
+from services.runtime.inputs import brussels_today
 from tests.e2e.conftest import Inbox
 from tests.support import ServiceProcess, eventually
 
@@ -30,7 +30,7 @@ RECIPIENTS = (
 )
 TABLET_CAP = 100  # retirement homes may get at most 100 tablets this year: 6 x 30 asked
 FAILING = 20
-TODAY = date.today()  # noqa: DTZ011 - the services date their records by the host's local day
+TODAY = brussels_today()  # the services check dates in Brussels days (a delivery cannot precede its intake)
 YEAR = str(TODAY.year)
 
 
@@ -96,7 +96,7 @@ async def test_a_recycle_it_season(system: dict[str, ServiceProcess], smtp: tupl
                 )
             ).json()
             assert (report["created"], report["errors"]) == (n, [])
-        devices = (await eq.get("/devices", params={"limit": 5000})).json()
+        devices = (await eq.get("/devices", params={"limit": 5000}, headers=coordination)).json()
         assert len(devices) == 2000
 
         # Custody: each donor's batch to the refurbisher, who confirms.
@@ -162,7 +162,7 @@ async def test_a_recycle_it_season(system: dict[str, ServiceProcess], smtp: tupl
             )
             assert review.status_code == 200
 
-        preview = (await eq.get("/allocation/preview", params={"period": YEAR})).json()
+        preview = (await eq.get("/allocation/preview", params={"period": YEAR}, headers=coordination)).json()
         confirmed = (
             await eq.post(
                 "/allocation/confirm",
@@ -228,7 +228,7 @@ async def test_a_recycle_it_season(system: dict[str, ServiceProcess], smtp: tupl
             ).status_code == 200
         in_use = confirmed["allocations"][-1]["device_ids"][0]
         assert (await eq.post(f"/devices/{in_use}/disposal", json=disposal, headers=coordination)).status_code == 409
-        weee = (await eq.get(f"/weee/{YEAR}.csv")).text.strip().splitlines()
+        weee = (await eq.get(f"/weee/{YEAR}.csv", headers=coordination)).text.strip().splitlines()
         assert len(weee) == 1 + 10
 
         figures = (await eq.get("/figures")).json()

@@ -39,7 +39,7 @@ from tests.support import ServiceProcess, eventually, free_port, read_topic
 pytestmark = pytest.mark.infra
 
 FAILOVER_LIMIT_S = 15.0
-DELIVERY = {"recipient": "asbl-devoirs", "recipient_kind": "pupils-association", "delivered_on": "2026-01-15"}
+DELIVERY = {"recipient": "asbl-devoirs-exemple", "recipient_kind": "pupils-association", "delivered_on": "2026-01-15"}
 INDICATOR = "a46-devices-pupils"
 # The backend that holds the relay's lock in this database (a bigint key: classid is its high half).
 LOCK_HOLDER = """
@@ -107,9 +107,9 @@ def relay(instance: Any) -> str | None:
     return body.get("relay") if status == 200 else None
 
 
-def published(instance: Any) -> int:
-    """Events this replica's relay published since it started (GET /ops/outbox)."""
-    return int(call(instance.url + "/ops/outbox")[1]["published_since_start"])
+def published(instance: Any, operator: str) -> int:
+    """Events this replica's relay published since it started (GET /ops/outbox, an operator's key)."""
+    return int(call(instance.url + "/ops/outbox", token=operator)[1]["published_since_start"])
 
 
 async def leader_and_standby(instances: list[Any]) -> tuple[Any, Any]:
@@ -149,9 +149,9 @@ async def deliver(instance: Any, token: str, n: int) -> int:
     return devices
 
 
-async def drained(instance: Any) -> None:
+async def drained(instance: Any, operator: str) -> None:
     async def empty() -> bool:
-        return (await asyncio.to_thread(call, instance.url + "/ops/outbox"))[1]["pending"] == 0
+        return (await asyncio.to_thread(call, instance.url + "/ops/outbox", None, operator))[1]["pending"] == 0
 
     await eventually(empty, timeout=60, interval=0.1, what="the outbox published")
 
@@ -171,6 +171,7 @@ async def test_a_replica_killed_mid_stream_hands_over_its_relay_and_nothing_is_l
     system = await replicas(equipment=2, actions=2)
     equipment, actions = system["equipment"], system["actions"]
     token = await api_key(database(equipment[0], "equipment"), "caban", "refurbisher")
+    operator = await api_key(database(equipment[0], "equipment"), "passerelle-ops", "operator")
     leader, survivor = await leader_and_standby(equipment)
     topic = survivor.env["PASSERELLE_TOPIC_PREFIX"] + EQUIPMENT_TOPIC
     events, kill_at = 120, 40
@@ -204,7 +205,7 @@ async def test_a_replica_killed_mid_stream_hands_over_its_relay_and_nothing_is_l
         counted = await conn.fetchval("SELECT current_value FROM indicators WHERE code = $1", INDICATOR)
     finally:
         await conn.close()
-    await drained(survivor)
+    await drained(survivor, operator)
     eq = await asyncpg.connect(database(survivor, "equipment"))
     try:
         sent = {str(r["event_id"]) for r in await eq.fetch("SELECT event_id FROM outbox WHERE topic = $1", topic)}
@@ -238,15 +239,16 @@ async def test_a_leader_that_loses_its_lock_stands_down_and_publishes_nothing_mo
     equipment = (await replicas(equipment=2))["equipment"]
     dsn = database(equipment[0], "equipment")
     token = await api_key(dsn, "caban", "refurbisher")
+    operator = await api_key(dsn, "passerelle-ops", "operator")
     old, new = await leader_and_standby(equipment)
     topic = new.env["PASSERELLE_TOPIC_PREFIX"] + EQUIPMENT_TOPIC
     per_phase = 30
 
     for n in range(per_phase):  # 1. both replicas take commands; the leader publishes
         await deliver(equipment[n % 2], token, n)
-    await drained(new)
-    old_published = published(old)
-    assert old_published == per_phase and published(new) == 0
+    await drained(new, operator)
+    old_published = published(old, operator)
+    assert old_published == per_phase and published(new, operator) == 0
 
     # 2. The leader freezes (its sockets stay open, so PostgreSQL keeps its lock) and its lock
     # connection is ended, as a network partition or an operator would.
@@ -264,7 +266,7 @@ async def test_a_leader_that_loses_its_lock_stands_down_and_publishes_nothing_mo
         for n in range(per_phase, 2 * per_phase):  # the frozen replica takes no commands
             await deliver(new, token, n)
         failover_s = await takeover
-        await drained(new)
+        await drained(new, operator)
     finally:
         old.resume()
     resumed_at = time.monotonic()
@@ -273,9 +275,9 @@ async def test_a_leader_that_loses_its_lock_stands_down_and_publishes_nothing_mo
     stand_down_s = await becomes(old, "standby", resumed_at)
     for n in range(2 * per_phase, 3 * per_phase):  # both take commands again; only the new leader publishes
         await deliver(equipment[n % 2], token, n)
-    await drained(new)
+    await drained(new, operator)
     await asyncio.sleep(1.5)  # more than a relay poll
-    old_after, new_after = published(old), published(new)
+    old_after, new_after = published(old, operator), published(new, operator)
 
     conn = await asyncpg.connect(dsn)
     try:

@@ -72,7 +72,11 @@ async def test_the_broker_restarted_mid_stream_loses_nothing_and_duplicates_noth
 ) -> None:
     equipment, actions = system["equipment"], system["actions"]
     token = equipment.cli("create-api-key", "--organisation", "caban", "--role", "refurbisher")
-    delivery = {"recipient": "asbl-devoirs", "recipient_kind": "pupils-association", "delivered_on": "2026-01-15"}
+    delivery = {
+        "recipient": "asbl-devoirs-exemple",
+        "recipient_kind": "pupils-association",
+        "delivered_on": "2026-01-15",
+    }
     total = 0
     for n in range(30):
         if n == 12:

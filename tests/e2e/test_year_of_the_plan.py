@@ -1,6 +1,7 @@
 """A year of the plan, played against the services running as processes: status changes,
 milestones, a delivery of devices from the equipment service and two Working Group meetings;
-then the annual report's figures are checked, and an earlier cut-off is shown to exclude them."""
+then the annual report's figures are checked in a preview as of today, and the report published
+as of yesterday (the latest day that has ended) is shown to exclude them."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from services.runtime.inputs import brussels_today
 from tests.e2e.conftest import call, fetch
 from tests.support import ServiceProcess, eventually
 
 pytestmark = pytest.mark.infra
 
-TODAY = date.today()  # noqa: DTZ011 - the services date their records by the host's local day
+TODAY = brussels_today()  # the services count days in Brussels (the report's cut-off is the end of one)
 YEAR = TODAY.year
 
 
@@ -66,11 +68,11 @@ async def test_a_year_of_the_plan_ends_in_an_annual_report_with_the_right_figure
 
     # A delivery of devices, recorded by the refurbisher in the equipment service.
     delivery = {
-        "recipient": "asbl-devoirs-anderlecht",
+        "recipient": "asbl-devoirs-exemple",  # a pupils association of the seed (recipients are registered)
         "recipient_kind": "pupils-association",
         "devices": {"laptop": 30, "tablet": 10},
         "delivered_on": TODAY.isoformat(),
-        "donor": "paradigm",
+        "donor": "cirb-paradigm",
         "donor_kind": "regional-public-body",
     }
     delivered, _ = call(equipment.url + "/deliveries", delivery, refurbisher)
@@ -110,27 +112,17 @@ async def test_a_year_of_the_plan_ends_in_an_annual_report_with_the_right_figure
     assert len(overdue) == 1, "yesterday's milestone, announced once"
     assert call(api + "/milestones/check-overdue", {}, coordination)[1]["announced"] == []
 
-    published = post("/annual-reports", {"year": YEAR, "as_of": TODAY.isoformat()})
-    report_id = published["report_id"]
-    assert published["by_status"] == {
-        "not_started": 61,
-        "planned": 1,
-        "in_progress": 2,
-        "on_hold": 0,
-        "completed": 1,
-        "abandoned": 1,
-    }
-    files = published["files"]
-    for name, sha in files.items():
-        assert hashlib.sha256(fetch(f"{api}/annual-reports/{report_id}/{name}")).hexdigest() == sha
+    # Today's events are in a preview as of today (rendered, nothing stored): the figures.
+    preview = tmp_path / "preview"
+    actions.cli("annual-report", "--year", str(YEAR), "--as-of", TODAY.isoformat(), "--out", str(preview))
 
-    table = {
-        int(r["action"]): r
-        for r in csv.DictReader(
-            io.StringIO(fetch(f"{api}/annual-reports/{report_id}/rapport-annuel-{YEAR}-actions.csv").decode())
-        )
-    }
+    def preview_csv(name: str) -> list[dict[str, str]]:
+        return list(csv.DictReader(io.StringIO((preview / f"rapport-annuel-{YEAR}-{name}.csv").read_text("utf-8"))))
+
+    table = {int(r["action"]): r for r in preview_csv("actions")}
     assert len(table) == 66
+    by_status = {"not_started": 61, "planned": 1, "in_progress": 2, "on_hold": 0, "completed": 1, "abandoned": 1}
+    assert {status: sum(r["status"] == status for r in table.values()) for status in by_status} == by_status
     assert table[46]["status"] == "in_progress"
     assert float(table[46]["progress"]) == pytest.approx(33.33, abs=0.01)
     assert (table[46]["milestones_reached"], table[46]["milestones_overdue"], table[46]["milestones_planned"]) == (
@@ -139,26 +131,30 @@ async def test_a_year_of_the_plan_ends_in_an_annual_report_with_the_right_figure
         "1",
     )
     assert (table[38]["status"], table[5]["status"]) == ("completed", "abandoned")
-    indicators = {
-        r["indicator_code"]: r
-        for r in csv.DictReader(
-            io.StringIO(fetch(f"{api}/annual-reports/{report_id}/rapport-annuel-{YEAR}-indicateurs.csv").decode())
-        )
-    }
+    indicators = {r["indicator_code"]: r for r in preview_csv("indicateurs")}
     assert float(indicators["a46-devices-pupils"]["value"]) == 40
     assert float(indicators["a21-working-group-meetings"]["value"]) == 2
     assert float(indicators["a21-working-group-meetings"]["percent_of_target"]) == 50.0
     assert float(indicators["a11-epn-labelled"]["value"]) == 1
-    html = fetch(f"{api}/annual-reports/{report_id}/rapport-annuel-{YEAR}-fr.html").decode()
+    html = (preview / f"rapport-annuel-{YEAR}-fr.html").read_text("utf-8")
     assert "Suivi du déclassement" in html and "Groupe de travail" in html
-    assert fetch(f"{api}/annual-reports/{report_id}/jaarverslag-{YEAR}-nl.pdf").startswith(b"%PDF")
+    assert (preview / f"jaarverslag-{YEAR}-nl.pdf").read_bytes().startswith(b"%PDF")
 
-    # Reproducible from the history: rendered again from the same history and cut-off, every
-    # file is byte-identical; the same cut-off cannot be published twice; and a cut-off
-    # before today's events shows none of them.
-    preview = tmp_path / "preview"
-    actions.cli("annual-report", "--year", str(YEAR), "--as-of", TODAY.isoformat(), "--out", str(preview))
-    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in preview.iterdir()} == files
-    assert call(api + "/annual-reports", {"year": YEAR, "as_of": TODAY.isoformat()}, coordination)[0] == 409
-    earlier = post("/annual-reports", {"year": YEAR, "as_of": (TODAY - timedelta(days=1)).isoformat()})
-    assert earlier["by_status"]["not_started"] == 66
+    # Published only as of a day that has ended: today's cut-off is refused (a report published
+    # now would differ from the same report rebuilt after today's later events); yesterday's
+    # shows none of today's events, and rendered again from the same history and cut-off every
+    # file is byte-identical; the same cut-off cannot be published twice.
+    refused, answer = call(api + "/annual-reports", {"year": YEAR, "as_of": TODAY.isoformat()}, coordination)
+    assert refused == 422 and "has not ended" in answer["reason"], answer
+    yesterday = TODAY - timedelta(days=1)
+    published = post("/annual-reports", {"year": yesterday.year, "as_of": yesterday.isoformat()})
+    report_id = published["report_id"]
+    assert published["by_status"]["not_started"] == 66
+    files = published["files"]
+    for name, sha in files.items():
+        assert hashlib.sha256(fetch(f"{api}/annual-reports/{report_id}/{name}")).hexdigest() == sha
+    again = tmp_path / "again"
+    actions.cli("annual-report", "--year", str(yesterday.year), "--as-of", yesterday.isoformat(), "--out", str(again))
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in again.iterdir()} == files
+    second, _ = call(api + "/annual-reports", {"year": yesterday.year, "as_of": yesterday.isoformat()}, coordination)
+    assert second == 409

@@ -111,6 +111,23 @@ async def funding(create_database: CreateDatabase, kafka_bootstrap: str, topic_p
 
 
 @pytest.fixture
+async def notifications(create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Any]:
+    """The notifications service in this process (same shape as ``actions``: app, client, key());
+    its mailer finds no SMTP server, which these tests do not need."""
+    from services.notifications.app import create_app as create_notifications
+    from services.notifications.settings import NotificationsSettings
+
+    settings = NotificationsSettings(
+        database_url=await create_database("notifications"),
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=f"{topic_prefix}{uuid.uuid4().hex[:6]}.",
+        http_port=0,
+    )
+    async with running_service(create_notifications, settings, "http://notifications") as service:
+        yield service
+
+
+@pytest.fixture
 def own_kafka(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A second, private broker that this test may stop and start (scripts/infra, other ports)."""
     env = {

@@ -174,14 +174,16 @@ async def test_working_group_meetings_count_for_action_21_per_year(actions: Acti
         await client.post("/meetings", json={**meeting, "held_on": "2025-01-20", "decisions": []}, headers=coordination)
     ).status_code == 201
     values = [
-        float(m["value"]) for m in (await client.get("/indicators/a21-working-group-meetings/measurements")).json()
+        float(m["value"])
+        for m in (await client.get("/indicators/a21-working-group-meetings/measurements", headers=coordination)).json()
     ]
     assert values == [1, 2, 1], "the COPIL does not count; the count restarts in 2025"
-    history = (await client.get("/actions/46")).json()["history"]
+    history = (await client.get("/actions/46/history", headers=coordination)).json()
     assert history[-1]["event_type"] == "DecisionRecorded"
     unknown = await client.post("/meetings", json={**meeting, "attendees": ["nobody"]}, headers=coordination)
     assert unknown.status_code == 422 and "nobody" in unknown.json()["reason"]
-    assert (await client.get("/meetings", params={"year": 2024})).json()[0]["decisions"][0]["action_number"] == 46
+    meetings = (await client.get("/meetings", params={"year": 2024}, headers=coordination)).json()
+    assert meetings[0]["decisions"][0]["action_number"] == 46
 
 
 async def test_what_changed_since_a_date_is_grouped_by_action(actions: ActionsUnderTest) -> None:
@@ -193,7 +195,7 @@ async def test_what_changed_since_a_date_is_grouped_by_action(actions: ActionsUn
         "/actions/12/status", json={"status": "in_progress", "traffic_light": "at_risk"}, headers=coordination
     )
     await client.post("/actions/3/status", json={"status": "planned"}, headers=coordination)
-    changes = (await client.get("/changes", params={"since": since})).json()
+    changes = (await client.get("/changes", params={"since": since}, headers=coordination)).json()
     assert [c["action_number"] for c in changes] == [3, 12]
     assert [c["changes"][0]["new"] for c in changes[1]["changes"]] == ["planned", "in_progress"]
 
@@ -201,29 +203,30 @@ async def test_what_changed_since_a_date_is_grouped_by_action(actions: ActionsUn
 async def test_indicators_are_defined_and_measured_by_hand_once_per_external_id(actions: ActionsUnderTest) -> None:
     owner = await actions.key("coordination-inclusion-numerique", "owner")
     client = actions.client
+    # An indicator no event feeds: a11-epn-labelled is counted from EpnLabelled and refuses figures typed by hand.
     definition = {"name_fr": "EPN labellisés", "unit": "EPN", "baseline": 29, "target": 40, "period": "2021-2024"}
-    defined = await client.put("/actions/11/indicators/a11-epn-labelled", json=definition, headers=owner)
+    defined = await client.put("/actions/11/indicators/a11-epn-cadastre", json=definition, headers=owner)
     assert defined.json()["changed"] is True
-    assert (await client.put("/actions/11/indicators/a11-epn-labelled", json=definition, headers=owner)).json()[
+    assert (await client.put("/actions/11/indicators/a11-epn-cadastre", json=definition, headers=owner)).json()[
         "changed"
     ] is False
-    moved = await client.put("/actions/12/indicators/a11-epn-labelled", json=definition, headers=owner)
+    moved = await client.put("/actions/12/indicators/a11-epn-cadastre", json=definition, headers=owner)
     assert moved.status_code == 409
     measurement = {"value": 33, "measured_on": "2024-06-30", "source": "cadastre CABAN", "external_id": "epn-2024-06"}
-    assert (await client.post("/indicators/a11-epn-labelled/measurements", json=measurement, headers=owner)).json()[
+    assert (await client.post("/indicators/a11-epn-cadastre/measurements", json=measurement, headers=owner)).json()[
         "changed"
     ]
-    assert not (await client.post("/indicators/a11-epn-labelled/measurements", json=measurement, headers=owner)).json()[
+    assert not (await client.post("/indicators/a11-epn-cadastre/measurements", json=measurement, headers=owner)).json()[
         "changed"
     ]
     indicator = next(
-        i for i in (await client.get("/actions/11")).json()["indicators"] if i["code"] == "a11-epn-labelled"
+        i for i in (await client.get("/actions/11")).json()["indicators"] if i["code"] == "a11-epn-cadastre"
     )
     assert (indicator["current_value"], indicator["target"]) == (33.0, 40.0)
     partner = await actions.key("caban", "owner")
     assert (
         await client.post(
-            "/indicators/a11-epn-labelled/measurements", json={**measurement, "external_id": "x"}, headers=partner
+            "/indicators/a11-epn-cadastre/measurements", json={**measurement, "external_id": "x"}, headers=partner
         )
     ).status_code == 403
 
@@ -235,7 +238,7 @@ async def test_details_are_edited_by_the_coordination_with_known_organisations(a
     assert bad.status_code == 409 and "nobody" in bad.json()["reason"]
     ok = await client.patch("/actions/38", json={"partners": ["actiris", "epn", "startdigital"]}, headers=coordination)
     assert ok.json()["changed"]
-    history = (await client.get("/actions/38")).json()["history"]
+    history = (await client.get("/actions/38/history", headers=coordination)).json()
     assert history[-1]["changes"] == [
         {"field": "partners", "old": "epn, startdigital", "new": "actiris, epn, startdigital"}
     ]

@@ -63,8 +63,9 @@ async def test_an_operator_changes_a_status_and_an_event_with_old_and_new_values
     event_id = response.json()["event_id"]
     detail = (await actions.client.get("/actions/21")).json()
     assert detail["status"] == "in_progress"
-    assert detail["history"][-1]["changes"][0] == {"field": "status", "old": "not_started", "new": "in_progress"}
-    assert detail["history"][-1]["actor"]["organisation"] == "coordination-inclusion-numerique"
+    history = (await actions.client.get("/actions/21/history", headers=headers)).json()
+    assert history[-1]["changes"][0] == {"field": "status", "old": "not_started", "new": "in_progress"}
+    assert history[-1]["actor"]["organisation"] == "coordination-inclusion-numerique"
 
     topic = actions.runtime.topic(TOPIC)
 
@@ -81,7 +82,8 @@ async def test_an_operator_changes_a_status_and_an_event_with_old_and_new_values
 @pytest.mark.parametrize(
     ("path", "body", "role", "status", "error"),
     [
-        ("/actions/99/status", {"status": "planned"}, "coordination", 404, "not-found"),
+        ("/actions/99/status", {"status": "planned"}, "coordination", 422, "invalid-request"),  # the plan has 66
+        (f"/reports/{uuid.uuid4()}/submit", {}, "coordination", 404, "not-found"),
         ("/actions/5/status", {"status": "completed"}, "coordination", 409, "invalid-transition"),
         ("/actions/5/status", {"status": "finished"}, "coordination", 422, "invalid-request"),
         ("/actions/5/status", {"status": "planned"}, "partner", 403, "forbidden"),
@@ -147,7 +149,7 @@ async def test_a_service_whose_broker_is_down_still_accepts_work_and_says_what_i
         )
         changed = await actions.client.post("/actions/46/status", json={"status": "planned"}, headers=headers)
         assert changed.status_code == 200, "a command commits; its event waits in the outbox"
-        assert (await actions.client.get("/ops/outbox")).json()["pending"] >= 1
+        assert (await actions.client.get("/ops/outbox", headers=headers)).json()["pending"] >= 1
 
 
 async def test_a_schema_invalid_message_is_dead_lettered_while_the_next_valid_one_is_processed(
@@ -197,7 +199,8 @@ async def test_metrics_describe_the_service_and_its_outbox_as_ops_outbox_does(ac
     response = await actions.client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    backlog = (await actions.client.get("/ops/outbox")).json()
+    operator = await actions.key("coordination-inclusion-numerique", "operator")
+    backlog = (await actions.client.get("/ops/outbox", headers=operator)).json()
     samples = dict(line.rsplit(" ", 1) for line in response.text.splitlines() if line and not line.startswith("#"))
     assert samples['passerelle_service_info{service="actions"}'] == "1.0"
     assert float(samples["passerelle_outbox_parked"]) == backlog["parked"] == 0

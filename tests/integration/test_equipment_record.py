@@ -13,6 +13,7 @@ pytestmark = pytest.mark.infra
 
 DONOR = "cirb-paradigm"
 REFURBISHER = "asbl-reconditionnement-exemple"
+SCHOOL = "ecole-secondaire-exemple"
 DEVICES = [
     {"asset_tag": "PAR-001", "kind": "laptop", "make": "Lenovo", "model": "T480", "ram_gb": 8, "storage": "ssd:256:S1"},
     {"asset_tag": "PAR-002", "kind": "desktop", "make": "HP", "model": "800 G3", "storage": "ssd:128;hdd:500:W2"},
@@ -20,7 +21,7 @@ DEVICES = [
 ]
 
 
-def wipe(medium: str, result: str = "passed", method: str = "purge") -> dict[str, Any]:
+def wipe(medium: str, result: str = "passed", method: str = "purge", on: str = "2024-02-20") -> dict[str, Any]:
     return {
         "medium_id": medium,
         "method": method,
@@ -29,8 +30,8 @@ def wipe(medium: str, result: str = "passed", method: str = "purge") -> dict[str
         "passes": 1,
         "verification": "full",
         "operator": "op-17",
-        "started_at": "2024-02-20T09:00:00Z",
-        "ended_at": "2024-02-20T10:30:00Z",
+        "started_at": f"{on}T09:00:00Z",
+        "ended_at": f"{on}T10:30:00Z",
         "result": result,
     }
 
@@ -50,7 +51,8 @@ async def declared(equipment: Any) -> tuple[dict[str, str], dict[str, dict[str, 
         "/batches", json={"donor": DONOR, "reference": "PAR-2024-01", "devices": DEVICES}, headers=headers["donor"]
     )
     assert answer.status_code == 201, answer.text
-    devices = {d["asset_tag"]: d for d in (await equipment.client.get("/devices", params={"custodian": DONOR})).json()}
+    listed = await equipment.client.get("/devices", params={"custodian": DONOR}, headers=headers["donor"])
+    devices = {d["asset_tag"]: d for d in listed.json()}
     return headers, devices
 
 
@@ -63,7 +65,7 @@ async def test_a_batch_is_declared_once_by_donor_and_asset_tag(equipment: Any) -
     [batch] = await outbox(equipment, "BatchDeclared")
     assert (batch["total_devices"], batch["devices"]) == (3, {"laptop": 1, "desktop": 1, "screen": 1})
     assert {d["short_code"][:4] for d in devices.values()} == {"PSR-"}
-    desktop = (await equipment.client.get(f"/devices/{devices['PAR-002']['id']}")).json()
+    desktop = (await equipment.client.get(f"/devices/{devices['PAR-002']['id']}", headers=headers["donor"])).json()
     assert [m["type"] for m in desktop["media"]] == ["ssd", "hdd"]
     other = await equipment.key("easy-brussels", "donor")
     refused = await equipment.client.post(
@@ -107,7 +109,11 @@ async def test_custody_moves_when_the_receiver_confirms_and_the_donor_hears_once
     assert confirmed.json()["status"] == "confirmed"
     assert {
         d["custodian"]
-        for d in (await equipment.client.get("/devices", params={"batch": devices["PAR-001"]["batch_id"]})).json()
+        for d in (
+            await equipment.client.get(
+                "/devices", params={"batch": devices["PAR-001"]["batch_id"]}, headers=headers["coordination"]
+            )
+        ).json()
     } == {REFURBISHER}
     [moved] = await outbox(equipment, "DevicesTransferred")
     assert (moved["from_organisation"], moved["to_organisation"], moved["total_devices"]) == (DONOR, REFURBISHER, 3)
@@ -132,8 +138,8 @@ async def test_sanitisation_issues_a_certificate_and_the_rule_holds_even_against
         )
     ).json()
     assert wiped["sanitisation"] == "wiped"
-    [certificate] = (await equipment.client.get(f"/devices/{laptop}")).json()["certificates"]
-    pdf = await equipment.client.get(f"/certificates/{certificate['id']}.pdf")
+    [certificate] = (await equipment.client.get(f"/devices/{laptop}", headers=refurbisher)).json()["certificates"]
+    pdf = await equipment.client.get(f"/certificates/{certificate['id']}.pdf", headers=headers["donor"])
     assert pdf.content.startswith(b"%PDF")
     [event] = [e for e in await outbox(equipment, "DeviceSanitised") if e["device_id"] == laptop]
     assert event["certificate_sha256"] == certificate["sha256"]
@@ -183,20 +189,24 @@ async def test_the_condition_follows_the_refurbishing_flow(equipment: Any) -> No
         f"/devices/{laptop}/condition", json={"physical": "refurbished", "grade": "B"}, headers=coordination
     )
     assert back.status_code == 409
-    history = [h["action"] for h in (await equipment.client.get(f"/devices/{laptop}")).json()["history"]]
+    history = [
+        h["action"] for h in (await equipment.client.get(f"/devices/{laptop}", headers=coordination)).json()["history"]
+    ]
     assert history == ["declared", "refurbished", "disposed"]
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
         await equipment.runtime.pool.execute("DELETE FROM device_history WHERE device_id = $1", uuid.UUID(laptop))
 
 
 async def test_every_device_has_a_printable_label_with_its_qr_code(equipment: Any) -> None:
-    _, devices = await declared(equipment)
+    headers, devices = await declared(equipment)
     laptop = devices["PAR-001"]
-    png = await equipment.client.get(f"/devices/{laptop['id']}/label.png")
+    png = await equipment.client.get(f"/devices/{laptop['id']}/label.png", headers=headers["donor"])
     assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
-    sheet = await equipment.client.get(f"/batches/{laptop['batch_id']}/labels.pdf")
+    sheet = await equipment.client.get(f"/batches/{laptop['batch_id']}/labels.pdf", headers=headers["donor"])
     assert sheet.content.startswith(b"%PDF")
-    assert (await equipment.client.get(f"/devices/{uuid.uuid4()}/label.png")).status_code == 404
+    assert (
+        await equipment.client.get(f"/devices/{uuid.uuid4()}/label.png", headers=headers["donor"])
+    ).status_code == 404
 
 
 async def test_wipes_are_recorded_in_bulk_with_a_report_per_row(equipment: Any) -> None:
@@ -224,5 +234,53 @@ async def test_wipes_are_recorded_in_bulk_with_a_report_per_row(equipment: Any) 
     report = (await equipment.client.post("/sanitisations.csv", content=text, headers=headers["refurbisher"])).json()
     assert (report["devices"], report["records"]) == (2, 3)
     assert [(e["line"], e["column"]) for e in report["errors"]] == [(5, "device"), (6, "result")]
-    states = {d["asset_tag"]: d["sanitisation"] for d in (await equipment.client.get("/devices")).json()}
+    listed = (await equipment.client.get("/devices", headers=headers["refurbisher"])).json()
+    states = {d["asset_tag"]: d["sanitisation"] for d in listed}
     assert states == {"PAR-001": "wiped", "PAR-002": "failed", "PAR-003": "wiped"}
+
+
+async def test_a_device_whose_wipe_failed_is_not_moved_into_a_schools_custody(equipment: Any) -> None:
+    headers, devices = await declared(equipment)
+    ids = [d["id"] for d in devices.values()]
+    transfer = (
+        await equipment.client.post("/transfers", json={"to": REFURBISHER, "devices": ids}, headers=headers["donor"])
+    ).json()
+    await equipment.client.post(f"/transfers/{transfer['id']}/confirm", headers=headers["refurbisher"])
+    laptop, desktop = devices["PAR-001"]["id"], devices["PAR-002"]["id"]
+    refurbisher, school = headers["refurbisher"], await equipment.key(SCHOOL, "recipient")
+    await equipment.client.post(
+        f"/devices/{desktop}/sanitisations", json={"records": [wipe("m1"), wipe("m2", "failed")]}, headers=refurbisher
+    )
+    await equipment.client.post(f"/devices/{laptop}/sanitisations", json={"records": [wipe("m1")]}, headers=refurbisher)
+    refused = await equipment.client.post("/transfers", json={"to": SCHOOL, "devices": [desktop]}, headers=refurbisher)
+    assert refused.status_code == 409, refused.text
+    assert "no passing sanitisation for medium m2" in refused.json()["reason"]
+    moved = await equipment.client.post("/transfers", json={"to": SCHOOL, "devices": [laptop]}, headers=refurbisher)
+    assert moved.status_code == 201, moved.text
+    confirmed = await equipment.client.post(f"/transfers/{moved.json()['id']}/confirm", headers=school)
+    assert confirmed.status_code == 200
+    stock = (await equipment.client.get("/figures")).json()["stock"]
+    assert stock == {"at refurbishers": 2, "with recipients": 1}, "the laptop is with the school"
+
+
+async def test_a_device_declared_without_storage_is_inspected_before_it_counts_as_wiped(equipment: Any) -> None:
+    coordination = await equipment.key("coordination-inclusion-numerique", "coordination")
+    bare = {"asset_tag": "BARE-1", "kind": "laptop", "make": "Dell", "model": "E7450"}
+    await equipment.client.post(
+        "/batches", json={"donor": DONOR, "reference": "BARE", "devices": [bare]}, headers=coordination
+    )
+    [device] = (await equipment.client.get("/devices", headers=coordination)).json()
+    assert (device["sanitisation"], device["media_known"]) == ("pending", False)
+    assert (await equipment.client.get("/figures")).json()["flow"]["wiped"] == 0
+    found = await equipment.client.post(
+        f"/devices/{device['id']}/media",
+        json={"media": [{"type": "hdd", "capacity_gb": 500, "serial": "WD-1"}]},
+        headers=coordination,
+    )
+    assert found.status_code == 200, found.text
+    assert ([m["medium_id"] for m in found.json()["media"]], found.json()["sanitisation"]) == (["m1"], "pending")
+    wiped = await equipment.client.post(
+        f"/devices/{device['id']}/sanitisations", json={"records": [wipe("m1")]}, headers=coordination
+    )
+    assert wiped.json()["sanitisation"] == "wiped"
+    assert (await equipment.client.get("/figures")).json()["flow"]["wiped"] == 1

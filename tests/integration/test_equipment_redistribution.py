@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from services.equipment.domain import add_months
+from services.runtime.inputs import brussels_today
 from tests.integration.test_equipment_record import DONOR, REFURBISHER, outbox, wipe
 
 pytestmark = pytest.mark.infra
 
 SCHOOL, HOME = "athenee-exemple", "maison-de-repos-exemple"
+TODAY = brussels_today()  # deliveries happen after the devices' intake (today, in these tests)
 
 
 async def stocked(equipment: Any) -> dict[str, Any]:
@@ -35,7 +40,7 @@ async def stocked(equipment: Any) -> dict[str, Any]:
     await c.post(
         "/batches", json={"donor": DONOR, "reference": "R-1", "devices": devices}, headers=keys["coordination"]
     )
-    listed = (await c.get("/devices", params={"custodian": DONOR})).json()
+    listed = (await c.get("/devices", params={"custodian": DONOR}, headers=keys["coordination"])).json()
     transfer = (
         await c.post(
             "/transfers", json={"to": REFURBISHER, "devices": [d["id"] for d in listed]}, headers=keys["coordination"]
@@ -87,7 +92,7 @@ async def test_a_season_of_redistribution_keeps_caps_the_rule_and_the_books(equi
     assert partial.json()["granted"] == {"tablet": 2, "laptop": 1}
     await c.put("/caps/2024/secondary-school/laptop", json={"max_devices": 3}, headers=keys["coordination"])
 
-    preview = (await c.get("/allocation/preview", params={"period": "2024"})).json()
+    preview = (await c.get("/allocation/preview", params={"period": "2024"}, headers=keys["coordination"])).json()
     allocated = {a["recipient"]: a["devices"] for a in preview["allocations"]}
     assert allocated == {SCHOOL: {"laptop": 3}, HOME: {"laptop": 1, "tablet": 2}}
     assert preview["capped"] == {school["id"]: {"laptop": 2}}
@@ -107,25 +112,25 @@ async def test_a_season_of_redistribution_keeps_caps_the_rule_and_the_books(equi
         )
     ).json()
     school_devices = next(a["device_ids"] for a in done["allocations"] if a["recipient"] == SCHOOL)
-    again = (await c.get("/allocation/preview", params={"period": "2024"})).json()
+    again = (await c.get("/allocation/preview", params={"period": "2024"}, headers=keys["coordination"])).json()
     assert again["allocations"] == [] and again["waiting"][school["id"]] == {"laptop": 2}, "the cap holds across runs"
 
     failed = await c.post(
         "/handovers",
-        json={"recipient": SCHOOL, "devices": [ids["L5"]], "delivered_on": "2024-05-06"},
+        json={"recipient": SCHOOL, "devices": [ids["L5"]], "delivered_on": TODAY.isoformat()},
         headers=keys["refurbisher"],
     )
     assert failed.status_code == 409
     handover = (
         await c.post(
             "/handovers",
-            json={"recipient": SCHOOL, "devices": school_devices, "delivered_on": "2024-05-06"},
+            json={"recipient": SCHOOL, "devices": school_devices, "delivered_on": TODAY.isoformat()},
             headers=keys["refurbisher"],
         )
     ).json()
     assert (await c.post(f"/handovers/{handover['id']}/acknowledge", headers=keys["home"])).status_code == 403
     ack = (await c.post(f"/handovers/{handover['id']}/acknowledge", headers=keys["school"])).json()
-    assert ack["next_follow_up"] == "2024-11-06"
+    assert ack["next_follow_up"] == add_months(TODAY, 6).isoformat()
     [delivered] = await outbox(equipment, "DevicesDelivered")
     assert (delivered["recipient_kind"], delivered["total_devices"], delivered["donor_kind"], delivered["public"]) == (
         "secondary-school",
@@ -134,18 +139,20 @@ async def test_a_season_of_redistribution_keeps_caps_the_rule_and_the_books(equi
         "young-people",
     )
 
-    assert (await c.post("/follow-ups/check", params={"as_of": "2024-11-05"}, headers=keys["coordination"])).json()[
+    # Six months later (the follow-up's date moved back, the clock cannot be).
+    due = TODAY - timedelta(days=1)
+    await equipment.runtime.pool.execute(
+        "UPDATE handovers SET next_follow_up = $2 WHERE id = $1", uuid.UUID(handover["id"]), due
+    )
+    before, on, after = (due - timedelta(days=1)).isoformat(), due.isoformat(), TODAY.isoformat()
+    assert (await c.post("/follow-ups/check", params={"as_of": before}, headers=keys["coordination"])).json()[
         "reminders"
     ] == []
     assert (
-        len(
-            (await c.post("/follow-ups/check", params={"as_of": "2024-11-06"}, headers=keys["coordination"])).json()[
-                "reminders"
-            ]
-        )
+        len((await c.post("/follow-ups/check", params={"as_of": on}, headers=keys["coordination"])).json()["reminders"])
         == 1
     )
-    assert (await c.post("/follow-ups/check", params={"as_of": "2024-11-07"}, headers=keys["coordination"])).json()[
+    assert (await c.post("/follow-ups/check", params={"as_of": after}, headers=keys["coordination"])).json()[
         "reminders"
     ] == []
 
@@ -156,14 +163,18 @@ async def test_a_season_of_redistribution_keeps_caps_the_rule_and_the_books(equi
         headers=keys["school"],
     )
     assert answer.json()["allocation"] == "returned"
-    device = (await c.get(f"/devices/{returned}")).json()
+    device = (await c.get(f"/devices/{returned}", headers=keys["refurbisher"])).json()
     assert (device["custodian"], device["sanitisation"], device["physical"]) == (REFURBISHER, "pending", "to_repair")
+    assert (await c.get(f"/devices/{returned}", headers=keys["school"])).status_code == 404, "the school gave it back"
     assert returned not in [
         d
-        for a in (await c.get("/allocation/preview", params={"period": "2025"})).json()["allocations"]
+        for a in (await c.get("/allocation/preview", params={"period": "2025"}, headers=keys["coordination"])).json()[
+            "allocations"
+        ]
         for d in a["device_ids"]
     ], "a returned device must be wiped again first"
-    await c.post(f"/devices/{returned}/sanitisations", json={"records": [wipe("m1")]}, headers=keys["refurbisher"])
+    again = {"records": [wipe("m1", on="2024-06-03")]}  # wiped again, after its return
+    await c.post(f"/devices/{returned}/sanitisations", json=again, headers=keys["refurbisher"])
     back = (
         await c.post(
             f"/devices/{returned}/condition",
@@ -172,11 +183,12 @@ async def test_a_season_of_redistribution_keeps_caps_the_rule_and_the_books(equi
         )
     ).json()
     assert (back["allocation"], back["sanitisation"]) == ("available", "wiped")
-    assert len((await c.get(f"/devices/{returned}")).json()["certificates"]) == 2, "a new certificate for the new wipe"
+    record = (await c.get(f"/devices/{returned}", headers=keys["refurbisher"])).json()
+    assert len(record["certificates"]) == 2, "a new certificate for the new wipe"
 
     disposal = {
         "recycler": "recupel-partenaire",
-        "disposed_on": "2024-09-12",
+        "disposed_on": TODAY.isoformat(),
         "method": "recycling",
         "certificate_reference": "REC-17",
     }
@@ -186,7 +198,7 @@ async def test_a_season_of_redistribution_keeps_caps_the_rule_and_the_books(equi
     assert (
         await c.post(f"/devices/{school_devices[1]}/disposal", json=disposal, headers=keys["coordination"])
     ).status_code == 409
-    weee = list(csv.DictReader(io.StringIO((await c.get("/weee/2024.csv")).text)))
+    weee = list(csv.DictReader(io.StringIO((await c.get(f"/weee/{TODAY.year}.csv", headers=keys["refurbisher"])).text)))
     assert [(w["device_id"], w["recycler"]) for w in weee] == [(ids["L5"], "recupel-partenaire")]
 
 
@@ -200,7 +212,7 @@ async def test_figures_give_stock_and_flow_at_a_date(equipment: Any) -> None:
         )
     ).json()
     await c.post(f"/requests/{request['id']}/review", json={"decision": "accepted"}, headers=keys["coordination"])
-    preview = (await c.get("/allocation/preview", params={"period": "2024"})).json()
+    preview = (await c.get("/allocation/preview", params={"period": "2024"}, headers=keys["coordination"])).json()
     await c.post(
         "/allocation/confirm",
         json={"period": "2024", "preview_token": preview["preview_token"]},
@@ -210,7 +222,7 @@ async def test_figures_give_stock_and_flow_at_a_date(equipment: Any) -> None:
     handover = (
         await c.post(
             "/handovers",
-            json={"recipient": HOME, "devices": tablets, "delivered_on": "2024-05-06"},
+            json={"recipient": HOME, "devices": tablets, "delivered_on": TODAY.isoformat()},
             headers=keys["refurbisher"],
         )
     ).json()
@@ -249,7 +261,7 @@ async def test_the_donor_hears_when_its_whole_batch_was_delivered_or_disposed_of
         {"asset_tag": "T3", "kind": "tablet", "storage": "emmc:32"},
     ]
     await c.post("/batches", json={"donor": DONOR, "reference": "SMALL", "devices": devices}, headers=coordination)
-    ids = {d["asset_tag"]: d["id"] for d in (await c.get("/devices")).json()}
+    ids = {d["asset_tag"]: d["id"] for d in (await c.get("/devices", headers=coordination)).json()}
     transfer = (
         await c.post("/transfers", json={"to": REFURBISHER, "devices": list(ids.values())}, headers=coordination)
     ).json()
@@ -268,14 +280,14 @@ async def test_the_donor_hears_when_its_whole_batch_was_delivered_or_disposed_of
         await c.post("/requests", json={"recipient": HOME, "devices": {"tablet": 2}}, headers=coordination)
     ).json()
     await c.post(f"/requests/{request['id']}/review", json={"decision": "accepted"}, headers=coordination)
-    preview = (await c.get("/allocation/preview", params={"period": "2024"})).json()
+    preview = (await c.get("/allocation/preview", params={"period": "2024"}, headers=coordination)).json()
     await c.post(
         "/allocation/confirm", json={"period": "2024", "preview_token": preview["preview_token"]}, headers=coordination
     )
     handover = (
         await c.post(
             "/handovers",
-            json={"recipient": HOME, "devices": [ids["T1"], ids["T2"]], "delivered_on": "2024-06-01"},
+            json={"recipient": HOME, "devices": [ids["T1"], ids["T2"]], "delivered_on": TODAY.isoformat()},
             headers=coordination,
         )
     ).json()
@@ -283,7 +295,7 @@ async def test_the_donor_hears_when_its_whole_batch_was_delivered_or_disposed_of
     assert [m["milestone"] for m in await outbox(equipment, "BatchMilestoneReached")] == ["received", "sanitised"]
     disposal = {
         "recycler": "recupel-partenaire",
-        "disposed_on": "2024-06-02",
+        "disposed_on": TODAY.isoformat(),
         "method": "destruction",
         "certificate_reference": "D-1",
     }

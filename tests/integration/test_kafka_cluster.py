@@ -126,7 +126,11 @@ async def test_a_broker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
         assert set((await min_insync_replicas(bootstrap, ours)).values()) == {"2"}
 
         token = await equipment.key("caban", "refurbisher")
-        delivery = {"recipient": "asbl-devoirs", "recipient_kind": "pupils-association", "delivered_on": "2026-01-15"}
+        delivery = {
+            "recipient": "asbl-devoirs-exemple",
+            "recipient_kind": "pupils-association",
+            "delivered_on": "2026-01-15",
+        }
         stream_started = time.monotonic()
         killed_at = restarted_at = 0.0
         leaders_moved_s: float | None = None

@@ -91,7 +91,8 @@ async def test_a_donor_file_imported_twice_declares_its_devices_once_and_their_l
 async def test_the_plan_exported_over_http_imports_from_the_console_and_exports_back_the_same(
     actions: ActionsUnderTest, create_database: CreateDatabase, tmp_path: Path
 ) -> None:
-    exported = (await actions.client.get("/export/actions.csv")).text
+    reader = await actions.key("coordination-inclusion-numerique", "coordination")
+    exported = (await actions.client.get("/export/actions.csv", headers=reader)).text
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "actions.csv").write_text(exported, encoding="utf-8")
     empty = await create_database("actions_cli")

@@ -1,20 +1,27 @@
-"""HTTP API: the plan's actions, their status, details and progress, and their indicators."""
+"""HTTP API: the plan's actions, their status, details and progress, and their indicators.
+
+The plan, its indicators and aggregate figures are public; who changed what (an action's
+history) and each measurement (with its source and external id) are read with a key. A progress
+report's moves in the history are read as the report is (``domain.report_reader``)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from passerelle_contracts import Envelope
+from fastapi import Depends, Query
+from passerelle_contracts import Actor, Envelope
 from passerelle_contracts.common import ActionStatus, ProgressMode, Public, TrafficLight
 from pydantic import BaseModel, Field
 
+from services.runtime.auth import require
 from services.runtime.errors import NotFound
-from services.runtime.http import repository, unit_of_work
+from services.runtime.http import api_router, repository, unit_of_work
+from services.runtime.inputs import Code, Happened, Measure, Percent
 
+from .. import domain
 from ..handlers.actions import (
     ChangeDetails,
     ChangeStatus,
@@ -25,9 +32,23 @@ from ..handlers.actions import (
 )
 from ..handlers.aggregate import Uow
 from ..handlers.indicators import DefineIndicator, RecordMeasurement, define_indicator, record_measurement
+from ..inputs import (
+    MAX_ORGANISATIONS,
+    PUBLICS,
+    ActionInPath,
+    ExternalId,
+    IndicatorInPath,
+    OptionalTitle,
+    Period,
+    Source,
+    StatusNote,
+    Title,
+    Unit,
+    Weight,
+)
 from ..sql import ActionsRepository, Row
 
-router = APIRouter(tags=["actions"])
+router = api_router(tags=["actions"])
 Writer = Depends(unit_of_work("coordination", "owner"))
 
 
@@ -60,14 +81,13 @@ class HistoryEntry(BaseModel):
 
 
 class ActionDetail(ActionOut):
-    history: list[HistoryEntry]
     indicators: list[dict[str, Any]]
 
 
 class StatusChange(BaseModel):
     status: ActionStatus
     traffic_light: TrafficLight | None = None
-    note: str = Field(default="", max_length=2000)
+    note: StatusNote = ""
 
 
 class StatusChanged(BaseModel):
@@ -78,33 +98,36 @@ class StatusChanged(BaseModel):
 class DetailsChange(BaseModel):
     """Only the fields given change."""
 
-    title_fr: str | None = Field(default=None, min_length=3)
-    title_nl: str | None = None
-    lead: str | None = None
-    partners: list[str] | None = None
-    publics: list[Public] | None = None
-    weight: Decimal | None = Field(default=None, gt=0, le=100)
+    title_fr: Title | None = None
+    title_nl: OptionalTitle | None = None
+    lead: Code | None = None
+    partners: Annotated[list[Code], Field(max_length=MAX_ORGANISATIONS)] | None = None
+    publics: Annotated[list[Public], Field(max_length=len(PUBLICS))] | None = None
+    weight: Weight | None = None
 
 
 class ProgressChange(BaseModel):
     mode: ProgressMode = "manual"
-    progress: Decimal | None = Field(default=None, ge=0, le=100, description="Required in manual mode")
+    progress: Percent | None = Field(default=None, description="Required in manual mode")
 
 
 class IndicatorIn(BaseModel):
-    name_fr: str = Field(min_length=3)
-    name_nl: str = ""
-    unit: str = Field(min_length=1)
-    baseline: Decimal = Decimal(0)
-    target: Decimal | None = None
-    period: str = ""
+    name_fr: Title
+    name_nl: OptionalTitle = ""
+    unit: Unit
+    baseline: Measure = Decimal(0)
+    target: Measure | None = None
+    period: Period = ""
 
 
 class MeasurementIn(BaseModel):
-    value: Decimal
-    measured_on: date
-    source: str = Field(default="", max_length=500, description="Where the figure comes from")
-    external_id: str | None = Field(default=None, max_length=200, description="Makes a repeated submission harmless")
+    """A figure typed by a person, for an indicator no event feeds (an indicator counted from
+    events refuses it with 409). For a yearly indicator, the count of ``measured_on``'s year."""
+
+    value: Measure
+    measured_on: Happened
+    source: Source = ""
+    external_id: ExternalId | None = None
 
 
 class Outcome(BaseModel):
@@ -136,9 +159,9 @@ async def list_organisations(repo: ActionsRepository = Depends(repository)) -> l
 async def list_actions(
     axis: int | None = Query(None, ge=1, le=4),
     chantier: int | None = Query(None, ge=1, le=17),
-    organisation: str | None = Query(None, description="Lead or partner organisation code"),
+    organisation: Code | None = Query(None, description="Lead or partner organisation code"),
     status: ActionStatus | None = None,
-    public: str | None = None,
+    public: Public | None = None,
     repo: ActionsRepository = Depends(repository),
 ) -> list[dict[str, Any]]:
     return await repo.list_actions(
@@ -146,13 +169,26 @@ async def list_actions(
     )
 
 
-@router.get("/actions/{number}", response_model=ActionDetail, summary="One action with its history and indicators")
-async def get_action(number: int, repo: ActionsRepository = Depends(repository)) -> dict[str, Any]:
+@router.get("/actions/{number}", response_model=ActionDetail, summary="One action with its indicators")
+async def get_action(number: ActionInPath, repo: ActionsRepository = Depends(repository)) -> dict[str, Any]:
     action = await repo.get_action(number)
     if action is None:
         raise NotFound(f"no action {number}; the plan has actions 1 to 66")
     indicators = [_indicator(i) for i in await repo.indicators(number)]
-    return {**action, "history": await repo.history(number), "indicators": indicators}
+    return {**action, "indicators": indicators}
+
+
+@router.get(
+    "/actions/{number}/history",
+    response_model=list[HistoryEntry],
+    summary="Who changed what in an action, and when",
+)
+async def get_history(
+    number: ActionInPath, reader: Actor = Depends(require()), repo: ActionsRepository = Depends(repository)
+) -> list[Row]:
+    if await repo.get_action(number) is None:
+        raise NotFound(f"no action {number}; the plan has actions 1 to 66")
+    return await repo.history(number, domain.report_reader(reader.role, reader.organisation))
 
 
 @router.post(
@@ -161,7 +197,7 @@ async def get_action(number: int, repo: ActionsRepository = Depends(repository))
     summary="Change an action's status, traffic light and note",
     responses={404: {"description": "No such action"}, 409: {"description": "Transition not allowed"}},
 )
-async def post_status(number: int, body: StatusChange, uow: Uow = Writer) -> dict[str, Any]:
+async def post_status(number: ActionInPath, body: StatusChange, uow: Uow = Writer) -> dict[str, Any]:
     envelope = await change_status(uow, ChangeStatus(number, body.status, body.traffic_light, body.note))
     return {"event_id": envelope.event_id, "action": await uow.repo.get_action(number)}
 
@@ -170,13 +206,13 @@ async def post_status(number: int, body: StatusChange, uow: Uow = Writer) -> dic
     "/actions/{number}", response_model=Outcome, summary="Edit an action's titles, lead, partners, publics or weight"
 )
 async def patch_action(
-    number: int, body: DetailsChange, uow: Uow = Depends(unit_of_work("coordination"))
+    number: ActionInPath, body: DetailsChange, uow: Uow = Depends(unit_of_work("coordination"))
 ) -> dict[str, Any]:
     return _outcome(await change_details(uow, ChangeDetails(number, body.model_dump(exclude_none=True))))
 
 
 @router.post("/actions/{number}/progress", response_model=Outcome, summary="Set progress, or derive it from milestones")
-async def post_progress(number: int, body: ProgressChange, uow: Uow = Writer) -> dict[str, Any]:
+async def post_progress(number: ActionInPath, body: ProgressChange, uow: Uow = Writer) -> dict[str, Any]:
     return _outcome(await update_progress(uow, UpdateProgress(number, body.progress, body.mode)))
 
 
@@ -188,18 +224,22 @@ async def list_indicators(
 
 
 @router.put("/actions/{number}/indicators/{code}", response_model=Outcome, summary="Define an indicator or change it")
-async def put_indicator(number: int, code: str, body: IndicatorIn, uow: Uow = Writer) -> dict[str, Any]:
+async def put_indicator(
+    number: ActionInPath, code: IndicatorInPath, body: IndicatorIn, uow: Uow = Writer
+) -> dict[str, Any]:
     return _outcome(await define_indicator(uow, DefineIndicator(code=code, action_number=number, **body.model_dump())))
 
 
 @router.post("/indicators/{code}/measurements", response_model=Outcome, status_code=201, summary="Record a measurement")
-async def post_measurement(code: str, body: MeasurementIn, uow: Uow = Writer) -> dict[str, Any]:
+async def post_measurement(code: IndicatorInPath, body: MeasurementIn, uow: Uow = Writer) -> dict[str, Any]:
     command = RecordMeasurement(code, body.value, body.measured_on, body.source, body.external_id)
     return _outcome(await record_measurement(uow, command))
 
 
 @router.get("/indicators/{code}/measurements", summary="An indicator's measurements, oldest first")
-async def get_measurements(code: str, repo: ActionsRepository = Depends(repository)) -> list[dict[str, Any]]:
+async def get_measurements(
+    code: IndicatorInPath, reader: Actor = Depends(require()), repo: ActionsRepository = Depends(repository)
+) -> list[dict[str, Any]]:
     if await repo.get_indicator(code) is None:
         raise NotFound(f"no indicator {code}")
     return [{**r, "value": float(r["value"]), "delta": float(r["delta"])} for r in await repo.measurements(code)]

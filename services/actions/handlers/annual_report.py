@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from services.runtime.errors import Conflict, Forbidden
+from services.runtime.errors import Conflict, Forbidden, Invalid
+from services.runtime.inputs import brussels_today, check_happened
 
 from .. import events
 from ..report.assembly import assemble, end_of
@@ -20,7 +21,9 @@ from .aggregate import Uow
 
 
 async def build_annual_report(repo: ActionsRepository, year: int, as_of: date) -> AnnualReport:
-    """The report as of the end of ``as_of``, from what the repository holds (a preview: nothing is stored)."""
+    """The report as of the end of ``as_of`` (a day that has ended or is under way), from what the
+    repository holds (a preview: nothing is stored)."""
+    check_happened(as_of, "as_of")  # a cut-off in the future would describe a history that may still change
     cutoff = end_of(as_of)
     plan = await repo.report_plan()
     history = await repo.history_until(cutoff)
@@ -36,10 +39,19 @@ class PublishAnnualReport:
 
 async def publish_annual_report(uow: Uow, command: PublishAnnualReport) -> dict[str, Any]:
     """Build, render and store the report's files, and announce them (AnnualReportPublished).
-    A cut-off is published once: the same history and cut-off would give the same files."""
+    A cut-off is published once, and only once its day has ended (yesterday at the latest): the
+    same history and cut-off then always give the same files."""
     year, as_of = command.year, command.as_of
     if uow.actor.role != "coordination":
         raise Forbidden("only the Coordination publishes the annual report")
+    check_happened(as_of, "as_of")
+    today = brussels_today()
+    if as_of >= today:  # the cut-off is the end of the day: during it, later events would still count
+        raise Invalid(
+            f"as_of: today ({today.isoformat()}, Brussels) has not ended: a report published now would differ "
+            f"from the same report rebuilt after today's later events; publish as of {today - timedelta(days=1)} "
+            "at the latest (a preview of today is python -m services.actions annual-report)"
+        )
     if not date(year, 1, 1) <= as_of <= date(year + 1, 12, 31):
         raise Conflict(f"the cut-off {as_of} does not fall in or just after {year}")
     report_id = f"annual-report-{year}-as-of-{as_of.isoformat()}"

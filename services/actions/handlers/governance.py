@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from services.runtime.errors import Forbidden, Invalid
+from services.runtime.inputs import check_happened
 from services.runtime.uow import Context
 
 from .. import events
@@ -29,6 +30,7 @@ async def record_meeting(uow: Uow, command: RecordMeeting) -> Row:
     in the indicators its mapping names (Working Group meetings for action 21: data, not code)."""
     if uow.actor.role != "coordination":
         raise Forbidden(f"only the Coordination records meetings, not {uow.actor.organisation} ({uow.actor.role})")
+    check_happened(command.held_on, "held_on")  # a meeting recorded is one that was held
     async with uow:
         unknown = await uow.repo.unknown_organisations(command.attendees)
         if unknown:

@@ -12,9 +12,11 @@ from passerelle_contracts.equipment_v1 import DevicesDelivered
 from passerelle_contracts.funding_v1 import EpnLabelled, GrantAwarded
 
 from services.runtime.errors import Conflict, NotFound
+from services.runtime.inputs import check_happened
 from services.runtime.uow import Context
 
 from .. import domain, events
+from ..sql import Row
 from .aggregate import Uow, locked_action, record
 
 
@@ -57,33 +59,60 @@ class RecordMeasurement:
 
 
 async def record_measurement(uow: Uow, command: RecordMeasurement) -> Envelope | None:
-    """A person's measurement sets the indicator's value. None if this external id was already recorded."""
+    """A person's measurement sets the indicator's value. None if this external id was already
+    recorded for this indicator.
+
+    Refused: a negative or non-finite value, a day after today (Brussels), and any value for an
+    indicator counted from events (``indicator_mappings``): typed by hand, it would overwrite
+    the count, and the next event would overwrite it in turn. A yearly indicator's value is the
+    count of the measurement's year."""
+    code, measured_on = command.code, command.measured_on
+    domain.check_measurement(command.value)
+    check_happened(measured_on, "measured_on")
     async with uow:
-        indicator = await uow.repo.get_indicator(command.code)
+        indicator = await uow.repo.get_indicator(code)
         if indicator is None:
-            raise NotFound(f"no indicator {command.code}")
+            raise NotFound(f"no indicator {code}")
         state = await locked_action(uow, indicator["action_number"])
         domain.authorise_update(uow.actor.role, uow.actor.organisation, state)
-        indicator = await uow.repo.lock_indicator(command.code)
+        fed_by = await uow.repo.feeding_events(code)
+        if fed_by:
+            raise Conflict(
+                f"indicator {code} is counted from {', '.join(fed_by)} events; a value typed by hand would "
+                "overwrite that count: correct the events at their source, or define another indicator "
+                "for figures typed by hand"
+            )
+        indicator = await uow.repo.lock_indicator(code)
         assert indicator is not None, "read above; indicators are never deleted"
-        previous = indicator["current_value"]
+        previous, moves = await _previous(uow, indicator, measured_on)
         counted = await uow.repo.record_measurement(
-            code=command.code,
+            code=code,
             value=command.value,
             delta=command.value - previous,
-            measured_on=command.measured_on,
+            measured_on=measured_on,
             origin="manual",
             source=command.source,
             source_event_id=None,
             actor=uow.actor.model_dump(mode="json"),
             external_id=command.external_id,
+            moves_current=moves,
         )
         if not counted:
             return None
         event = events.indicator_measured(
-            indicator, value=command.value, previous=previous, measured_on=command.measured_on, origin="manual"
+            indicator, value=command.value, previous=previous, measured_on=measured_on, origin="manual"
         )
         return await record(uow, event)
+
+
+async def _previous(uow: Uow, indicator: Row, measured_on: date) -> tuple[Decimal, bool]:
+    """The value a new measurement follows (a yearly indicator's: its year's count so far), and
+    whether the measurement becomes the indicator's current value (``domain.moves_current``)."""
+    code, period = indicator["code"], indicator["period"]
+    if period != domain.YEARLY:
+        return indicator["current_value"], True
+    previous = await uow.repo.sum_in_year(code, measured_on.year)
+    return previous, domain.moves_current(period, measured_on, await uow.repo.latest_measured_on(code))
 
 
 @dataclass(frozen=True)
@@ -108,9 +137,7 @@ async def record_derived_measurements(uow: Uow, command: RecordDerivedMeasuremen
             indicator = await uow.repo.lock_indicator(code)
             if indicator is None:
                 raise NotFound(f"mapping names unknown indicator {code}")
-            previous = indicator["current_value"]
-            if indicator["period"] == "yearly":  # counts restart each calendar year (e.g. meetings a year)
-                previous = await uow.repo.sum_in_year(code, command.measured_on.year)
+            previous, moves = await _previous(uow, indicator, command.measured_on)  # yearly: restarts each year
             value = previous + amount
             counted = await uow.repo.record_measurement(
                 code=code,
@@ -121,6 +148,7 @@ async def record_derived_measurements(uow: Uow, command: RecordDerivedMeasuremen
                 source=f"{cause.source}:{cause.event_type}",
                 source_event_id=cause.event_id,
                 actor=SYSTEM_ACTOR.model_dump(mode="json"),
+                moves_current=moves,
             )
             if not counted:
                 continue

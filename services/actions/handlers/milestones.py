@@ -9,6 +9,7 @@ from datetime import date
 from passerelle_contracts import Envelope
 
 from services.runtime.errors import Conflict, NotFound
+from services.runtime.inputs import check_happened, check_planned
 from services.runtime.uow import Context
 
 from .. import domain, events
@@ -29,6 +30,7 @@ class PlanMilestone:
 async def plan_milestone(uow: Uow, command: PlanMilestone) -> Row:
     """Plan a new milestone, or re-plan one (new title or date; an overdue flag is cleared)."""
     number, milestone_id = command.action_number, command.milestone_id
+    check_planned(command.planned_on, "planned_on")
     async with uow:
         state = await locked_action(uow, number)
         domain.authorise_update(uow.actor.role, uow.actor.organisation, state)
@@ -64,6 +66,7 @@ class ReachMilestone:
 
 async def reach_milestone(uow: Uow, command: ReachMilestone) -> Row:
     number, milestone_id = command.action_number, command.milestone_id
+    check_happened(command.reached_on, "reached_on")
     async with uow:
         state = await locked_action(uow, number)
         domain.authorise_update(uow.actor.role, uow.actor.organisation, state)
@@ -88,6 +91,7 @@ async def announce_overdue(uow: Uow, command: AnnounceOverdue) -> list[Envelope]
     on demand). Safe to run concurrently and repeatedly (see ``claim_overdue``).
 
     The announcements are the system's, whoever runs the check, in the flow of that run."""
+    check_happened(command.as_of, "as_of")  # a far-future day would announce every milestone, for ever
     context = Context.system(uow.correlation_id)
     async with uow:
         claimed = await uow.repo.claim_overdue(command.as_of)

@@ -1,8 +1,11 @@
 """The annual report to the Government, assembled "as of" a cut-off date from the event history.
 
-The report is a pure function of the history recorded up to the end of the cut-off day (UTC):
+The report is a pure function of the history recorded up to the end of the cut-off day (a day
+in Brussels, as the year it reports on):
 statuses, progress, indicator values and milestones are folded from each action's events, so the
-same history and cut-off always give the same figures and the same files. Titles, organisations
+same history and cut-off always give the same figures and the same files. A yearly indicator
+(``domain.YEARLY``) shows the count of the report's year, whatever year was measured last. The
+report is public: a progress report's moves are in it once the report is approved by the cut-off. Titles, organisations
 and roll-up weights are the current ones (they describe the plan rather than its progress).
 No I/O here: ``handlers.annual_report`` reads the rows from the repository.
 """
@@ -11,11 +14,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from passerelle_contracts.common import ACTION_STATUSES
+
+from services.runtime.inputs import BRUSSELS
 
 from .. import domain
 from .model import (
@@ -33,8 +38,8 @@ Row = Mapping[str, Any]
 
 
 def end_of(day: date) -> datetime:
-    """The cut-off: the first instant after ``day`` (UTC)."""
-    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+    """The cut-off: the first instant after ``day`` in Brussels (23:00 or 22:00 UTC)."""
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=BRUSSELS)
 
 
 def assemble(
@@ -43,7 +48,7 @@ def assemble(
     """``plan``: every action with its chantier, axis, titles, weight and organisations' names;
     ``history``: the history entries before the cut-off, in the order recorded; ``meetings``: the
     year's meetings recorded before the cut-off, by date."""
-    cutoff, year_start = end_of(as_of), datetime(year, 1, 1, tzinfo=UTC)
+    cutoff, year_start = end_of(as_of), datetime(year, 1, 1, tzinfo=BRUSSELS)
     by_action: dict[int, list[Row]] = defaultdict(list)
     for row in history:
         by_action[row["action_number"]].append(row)
@@ -90,7 +95,8 @@ def fold_action(action: Row, history: Sequence[Row], year_start: datetime, as_of
     status, light, note, progress = "not_started", None, "", 0.0
     indicators: dict[str, dict[str, Any]] = {}
     milestones: dict[str, dict[str, Any]] = {}
-    changes: list[Change] = []
+    changes: list[tuple[str | None, Change]] = []  # (the report a change moved, if any; the change)
+    approved: set[str] = set()  # reports approved by the cut-off
     decisions: list[str] = []
     for row in history:
         data, kind, during_year = row["data"], row["event_type"], row["occurred_at"] >= year_start
@@ -116,6 +122,8 @@ def fold_action(action: Row, history: Sequence[Row], year_start: datetime, as_of
             entry["value"] = data["value"]
             if not during_year:
                 entry["start"] = data["value"]
+            if data.get("measured_on"):  # a yearly indicator's value is its year's count
+                entry.setdefault("years", {})[date.fromisoformat(data["measured_on"]).year] = data["value"]
         elif kind in ("MilestonePlanned", "MilestoneReached"):
             m = milestones.setdefault(data["milestone_id"], {"reached_on": None})
             m.update(
@@ -127,9 +135,13 @@ def fold_action(action: Row, history: Sequence[Row], year_start: datetime, as_of
                 m["reached_on"] = date.fromisoformat(data["reached_on"])
         elif kind == "DecisionRecorded" and during_year:
             decisions.append(f"{data['held_on']} — {data['decision']}")
+        elif kind == "ReportApproved":
+            approved.add(data["report_id"])
         if during_year and kind not in ("ActionRegistered", "IndicatorDefined"):
+            on_day = row["occurred_at"].astimezone(BRUSSELS).date()
+            report = data.get("report_id") if kind in domain.REPORT_EVENT_TYPES else None
             changes.extend(
-                Change(row["occurred_at"].date(), kind, c["field"], c.get("old"), c.get("new")) for c in row["changes"]
+                (report, Change(on_day, kind, c["field"], c.get("old"), c.get("new"))) for c in row["changes"]
             )
     return ActionLine(
         number=action["number"],
@@ -142,19 +154,7 @@ def fold_action(action: Row, history: Sequence[Row], year_start: datetime, as_of
         status_note=note,
         progress=float(progress),
         indicators=tuple(
-            IndicatorLine(
-                code,
-                i["name_fr"],
-                i["name_nl"],
-                i["unit"],
-                float(i["baseline"]),
-                None if i["target"] is None else float(i["target"]),
-                float(i["value"]),
-                float(i["start"]),
-                i["period"],
-            )
-            for code, i in sorted(indicators.items())
-            if "value" in i
+            _indicator_line(code, i, year_start.year) for code, i in sorted(indicators.items()) if "value" in i
         ),
         milestones=tuple(
             MilestoneLine(
@@ -166,6 +166,27 @@ def fold_action(action: Row, history: Sequence[Row], year_start: datetime, as_of
             )
             for m in sorted(milestones.values(), key=lambda m: m["planned_on"])
         ),
-        changes=tuple(changes),
+        # A report not approved by the cut-off is its action's organisations' (as ``GET /reports``
+        # and the history show it): its moves, a return's comment above all, stay out of a public file.
+        changes=tuple(change for report, change in changes if report is None or report in approved),
         decisions=tuple(decisions),
+    )
+
+
+def _indicator_line(code: str, folded: dict[str, Any], year: int) -> IndicatorLine:
+    """A yearly indicator counts from 0 each year: its value is the report's year's count (a
+    meeting of another year, however late it was recorded, counts in its own year)."""
+    value, start = folded["value"], folded["start"]
+    if folded["period"] == domain.YEARLY:
+        value, start = folded.get("years", {}).get(year, 0), 0
+    return IndicatorLine(
+        code,
+        folded["name_fr"],
+        folded["name_nl"],
+        folded["unit"],
+        float(folded["baseline"]),
+        None if folded["target"] is None else float(folded["target"]),
+        float(value),
+        float(start),
+        folded["period"],
     )

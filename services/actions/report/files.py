@@ -1,13 +1,15 @@
 """The annual report's files: the HTML in French and Dutch, their PDFs (WeasyPrint), and two
 machine-readable CSV files. The same report always gives the same bytes (its files' SHA-256
-travel on ``AnnualReportPublished``)."""
+travel on ``AnnualReportPublished``). CSV files are written by ``services.runtime.inputs.write_csv``,
+spreadsheet-safe: a title that starts with = + - @ is shown, never run, by the spreadsheet that
+opens the file."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
-from collections.abc import Iterable
+from decimal import Decimal
+
+from services.runtime.inputs import write_csv
 
 from .html_render import render_html
 from .model import AnnualReport, percent_of_target
@@ -20,20 +22,13 @@ def render_pdf(html: str) -> bytes:
     return weasyprint.HTML(string=html).write_pdf()
 
 
-def _csv_number(value: float | None) -> str:
-    """Machine-readable: "." decimal, no thousands separator, no trailing ".0"."""
+def _csv_number(value: float | None) -> Decimal | str:
+    """Machine-readable: "." decimal, no thousands separator, no trailing ".0"; a number (not
+    text), so that ``spreadsheet_safe`` leaves a negative one alone."""
     if value is None:
         return ""
     text = f"{value:.6f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def _csv(header: list[str], rows: Iterable[list[object]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue()
+    return Decimal("0" if text in ("-0", "") else text)
 
 
 def render_csv(report: AnnualReport) -> dict[str, str]:
@@ -79,7 +74,7 @@ def render_csv(report: AnnualReport) -> dict[str, str]:
                         ]
                     )
     return {
-        "actions.csv": _csv(
+        "actions.csv": write_csv(
             [
                 "axis",
                 "chantier",
@@ -97,8 +92,9 @@ def render_csv(report: AnnualReport) -> dict[str, str]:
                 "changes_during_year",
             ],
             actions,
+            line_end="\n",  # LF, as these files always had: the same report, the same bytes and hashes
         ),
-        "indicators.csv": _csv(
+        "indicators.csv": write_csv(
             [
                 "axis",
                 "chantier",
@@ -114,6 +110,7 @@ def render_csv(report: AnnualReport) -> dict[str, str]:
                 "percent_of_target",
             ],
             indicators,
+            line_end="\n",
         ),
     }
 

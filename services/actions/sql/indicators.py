@@ -78,6 +78,13 @@ class IndicatorQueries(Queries):
         )
         return [IndicatorMapping(r["event_type"], r["conditions"], r["indicator_code"], r["amount"]) for r in rows]
 
+    async def feeding_events(self, code: str) -> list[str]:
+        """The event types whose mappings feed ``code`` (none: its values are typed by people)."""
+        rows = await self.db.fetch(
+            "SELECT DISTINCT event_type FROM indicator_mappings WHERE indicator_code = $1 ORDER BY event_type", code
+        )
+        return [r["event_type"] for r in rows]
+
     # -- measurements -------------------------------------------------------------------------
     async def record_measurement(
         self,
@@ -91,9 +98,10 @@ class IndicatorQueries(Queries):
         source_event_id: uuid.UUID | None,
         actor: dict[str, Any],
         external_id: str | None = None,
+        moves_current: bool = True,
     ) -> bool:
-        """Insert a measurement and move the indicator; False if this source event (for this
-        indicator) or this external id was already counted."""
+        """Insert a measurement and, if ``moves_current``, set the indicator's current value to it;
+        False if this source event or this external id was already counted for this indicator."""
         inserted = await self.db.fetchval(
             """INSERT INTO measurements (indicator_code, value, delta, measured_on, origin, source, source_event_id,
                                          actor, external_id)
@@ -110,6 +118,8 @@ class IndicatorQueries(Queries):
         )
         if inserted is None:
             return False
+        if not moves_current:
+            return True
         await self.db.execute(
             "UPDATE indicators SET current_value = $2, updated_at = now() WHERE code = $1", code, value
         )
@@ -124,6 +134,13 @@ class IndicatorQueries(Queries):
             year,
         )
         return total
+
+    async def latest_measured_on(self, code: str) -> date | None:
+        """The day of the indicator's most recent measurement (None before the first)."""
+        latest: date | None = await self.db.fetchval(
+            "SELECT max(measured_on) FROM measurements WHERE indicator_code = $1", code
+        )
+        return latest
 
     async def measurements(self, code: str | None = None) -> list[Row]:
         """Measurements of one indicator (or all), in the order they were recorded."""

@@ -8,13 +8,25 @@ from typing import Any
 
 from passerelle_contracts import Envelope
 
-from ..domain import ActionState
+from ..domain import REPORT_EVENT_TYPES, ActionState
 from .base import Queries, Row
 
 # Any constant works: it only serialises the seeding of replicas starting together.
 SEED_LOCK_KEY = 7_231_118_101
 
 DETAIL_FIELDS = ("title_fr", "title_nl", "lead", "partners", "publics", "weight")
+
+
+def _readable(reader: int, types: int) -> str:
+    """Whether the reader (parameter ``$reader``: an organisation, NULL for every entry) reads a
+    history entry ``h`` of action ``a``: a progress report's move (``$types``: the event types of
+    ``REPORT_EVENT_TYPES``) only as it reads the report itself (``progress_reports``): approved,
+    or of an action it leads or is a partner of."""
+    # Only the two parameter numbers are formatted in; the reader and the types are parameters.
+    return f"""(${reader}::text IS NULL OR h.event_type <> ALL(${types}::text[]) OR a.lead = ${reader}
+        OR ${reader} = ANY(a.partners)
+        OR EXISTS (SELECT 1 FROM progress_reports r WHERE r.action_number = h.action_number
+                   AND r.id::text = h.data->>'report_id' AND r.status = 'approved'))"""  # noqa: S608
 
 
 class PlanQueries(Queries):
@@ -174,23 +186,37 @@ class PlanQueries(Queries):
             envelope.data,
         )
 
-    async def history(self, number: int) -> list[Row]:
+    async def history(self, number: int, reader: str | None = None) -> list[Row]:
+        """An action's history, in time order. ``reader``: an organisation, which reads a progress
+        report's moves only as it reads the report (approved, or of an action it leads or is a
+        partner of); None: every entry."""
         rows = await self.db.fetch(
-            """SELECT event_id, event_type, changes, actor, occurred_at FROM action_history
-               WHERE action_number = $1 ORDER BY occurred_at, id""",
+            # The fragment is ours, with numbered parameters; no value is formatted into the text.
+            f"""SELECT h.event_id, h.event_type, h.changes, h.actor, h.occurred_at
+               FROM action_history h JOIN actions a ON a.number = h.action_number
+               WHERE h.action_number = $1 AND {_readable(2, 3)}
+               ORDER BY h.occurred_at, h.id""",  # noqa: S608
             number,
+            reader,
+            sorted(REPORT_EVENT_TYPES),
         )
         return [dict(r) for r in rows]
 
-    async def changes_between(self, since: datetime, until: datetime | None = None) -> list[Row]:
-        """Every history entry in [since, until), with its action's titles, by action then time."""
+    async def changes_between(
+        self, since: datetime, until: datetime | None = None, reader: str | None = None
+    ) -> list[Row]:
+        """Every history entry in [since, until), with its action's titles, by action then time;
+        ``reader`` as for ``history``."""
         rows = await self.db.fetch(
-            """SELECT h.action_number, a.title_fr, a.title_nl, h.event_id, h.event_type, h.changes, h.actor,
+            # The fragment is ours, with numbered parameters; no value is formatted into the text.
+            f"""SELECT h.action_number, a.title_fr, a.title_nl, h.event_id, h.event_type, h.changes, h.actor,
                       h.occurred_at
                FROM action_history h JOIN actions a ON a.number = h.action_number
-               WHERE h.occurred_at >= $1 AND ($2::timestamptz IS NULL OR h.occurred_at < $2)
-               ORDER BY h.action_number, h.occurred_at, h.id""",
+               WHERE h.occurred_at >= $1 AND ($2::timestamptz IS NULL OR h.occurred_at < $2) AND {_readable(3, 4)}
+               ORDER BY h.action_number, h.occurred_at, h.id""",  # noqa: S608
             since,
             until,
+            reader,
+            sorted(REPORT_EVENT_TYPES),
         )
         return [dict(r) for r in rows]

@@ -9,13 +9,21 @@ from .base import Queries, Row
 
 
 class ProgressReportQueries(Queries):
-    async def progress_reports(self, number: int | None = None, status: str | None = None) -> list[Row]:
+    async def progress_reports(
+        self, number: int | None = None, status: str | None = None, reader: str | None = None
+    ) -> list[Row]:
+        """Reports by action and period. ``reader``: an organisation that sees the approved reports
+        and those of the actions it leads or is a partner of (None: every report)."""
         rows = await self.db.fetch(
-            """SELECT id, action_number, period, status, body, comment, created_by, created_at, updated_at
-               FROM progress_reports WHERE ($1::int IS NULL OR action_number = $1)
-                 AND ($2::text IS NULL OR status = $2) ORDER BY action_number, period""",
+            """SELECT r.id, r.action_number, r.period, r.status, r.body, r.comment, r.created_by, r.created_at,
+                      r.updated_at
+               FROM progress_reports r JOIN actions a ON a.number = r.action_number
+               WHERE ($1::int IS NULL OR r.action_number = $1) AND ($2::text IS NULL OR r.status = $2)
+                 AND ($3::text IS NULL OR r.status = 'approved' OR a.lead = $3 OR $3 = ANY(a.partners))
+               ORDER BY r.action_number, r.period""",
             number,
             status,
+            reader,
         )
         return [dict(r) for r in rows]
 

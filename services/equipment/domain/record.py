@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from passerelle_contracts import Actor
-from passerelle_contracts.common import FieldChange
+from passerelle_contracts.common import RECIPIENT_KINDS, FieldChange
 
 from services.runtime.errors import Conflict, Forbidden, Invalid
 
@@ -21,6 +21,8 @@ ALLOCATION = ("available", "reserved", "allocated", "delivered", "returned")
 METHODS = ("clear", "purge", "destroy")
 RESULTS = ("passed", "failed", "passed_with_warnings")
 SANITISED = ("wiped", "destroyed")  # what the rule (and the database trigger) accepts
+NO_STORAGE_KINDS = ("screen",)  # kinds that hold no data by nature: declared without storage, nothing to wipe
+SEES_EVERYTHING = ("coordination", "operator")  # the roles that read every device, request and document
 
 # Physical moves a refurbisher may record.
 PHYSICAL_MOVES: dict[str, frozenset[str]] = {
@@ -61,6 +63,19 @@ def require_may_declare(actor: Actor, donor: str) -> None:
         raise Forbidden(f"{actor.organisation} ({actor.role}) may not declare devices for {donor}")
 
 
+def reader_scope(actor: Actor) -> str | None:
+    """The organisation whose devices, documents and requests ``actor`` reads, or None for all of
+    them (the Coordination and operators). A donor reads the devices it gave; any organisation
+    those it holds now and those a transfer or a delivery still open offers it, not those it held
+    before (``sql.base.visible``); a recipient its own requests."""
+    return None if actor.role in SEES_EVERYTHING else actor.organisation
+
+
+def require_recipient(organisation: str, kind: str | None, doing: str) -> None:
+    if kind not in RECIPIENT_KINDS:
+        raise Invalid(f"{organisation} is not a recipient organisation ({', '.join(RECIPIENT_KINDS)}): {doing}")
+
+
 def require_may_ask(actor: Actor, recipient: str) -> None:
     """A recipient asks for itself; the Coordination asks for anybody."""
     if actor.role != "coordination" and not (actor.role == "recipient" and actor.organisation == recipient):
@@ -92,6 +107,7 @@ class DeclaredDevice(NamedTuple):
     short_code: str
     row: DeviceRow
     sanitisation: str
+    media_known: bool = True
 
 
 def short_code(device_id: uuid.UUID) -> str:
@@ -105,9 +121,20 @@ def label_payload(device_id: uuid.UUID | str) -> str:
     return f"passerelle:device:{device_id}"
 
 
+def media_known_at_intake(row: DeviceRow) -> bool:
+    """Whether the declaration says what storage the device holds. "No storage declared" on a
+    laptop means "not known until a refurbisher inspects it" (a donor's inventory often leaves the
+    column empty), not "nothing to wipe"; only a kind without storage by nature (a screen) is known
+    to hold none."""
+    return bool(row.storage) or row.kind in NO_STORAGE_KINDS
+
+
 def declared(device_id: uuid.UUID, row: DeviceRow) -> DeclaredDevice:
-    # A device without media (a screen) has nothing to wipe: it is "wiped" from the start.
-    return DeclaredDevice(device_id, short_code(device_id), row, sanitisation_state([m[0] for m in row.storage], []))
+    # A screen declared without media has nothing to wipe: it is "wiped" from the start; any other
+    # device without declared media waits for its inspection ("pending").
+    known = media_known_at_intake(row)
+    state = sanitisation_state([m[0] for m in row.storage], [], media_known=known)
+    return DeclaredDevice(device_id, short_code(device_id), row, state, known)
 
 
 def duplicates_in(rows: Iterable[tuple[int, DeviceRow]]) -> tuple[list[tuple[int, DeviceRow]], list[dict[str, Any]]]:
@@ -161,7 +188,12 @@ class WipeRecord:
 
 @dataclass(frozen=True)
 class Sanitisation:
-    """One record as a refurbisher submits it (one medium wiped), before it has a place in the history."""
+    """One record as a refurbisher submits it (one medium wiped), before it has a place in the history.
+
+    Its text is kept without the spaces around it, however it came: a wiping station's log (whose
+    cells are read so) or the JSON API (whose fields a client may pad). The same record sent both
+    ways is then one record (``record_identity``), recorded once. A medium, a tool or an operator
+    that is only spaces is no value: refused (422)."""
 
     medium_id: str
     method: str
@@ -174,6 +206,16 @@ class Sanitisation:
     ended_at: datetime
     result: str
     warnings: str = ""
+
+    def __post_init__(self) -> None:
+        for name in SANITISATION_TEXT:
+            object.__setattr__(self, name, getattr(self, name).strip())
+        blank = [name for name in ("medium_id", "tool", "operator") if not getattr(self, name)]
+        if blank:
+            raise Invalid(f"{', '.join(blank)}: required, and not only spaces")
+
+
+SANITISATION_TEXT = ("medium_id", "method", "tool", "tool_version", "verification", "operator", "result", "warnings")
 
 
 def latest_per_medium(records: Iterable[M]) -> dict[str, M]:
@@ -190,14 +232,15 @@ def latest_per_medium(records: Iterable[M]) -> dict[str, M]:
     return latest
 
 
-def sanitisation_state(media: Sequence[str], records: Iterable[WipeRecord]) -> str:
+def sanitisation_state(media: Sequence[str], records: Iterable[WipeRecord], *, media_known: bool = True) -> str:
     """pending / wiped / failed / destroyed, from the latest record of every medium.
 
-    A device without storage media (a screen) needs no sanitisation: it counts as wiped.
+    A device known to hold no storage media (a screen, or a device inspected and found without)
+    needs no sanitisation: it counts as wiped. One whose media are unknown is pending.
     """
     latest = latest_per_medium(records)
     if not media:
-        return "wiped"
+        return "wiped" if media_known else "pending"
     last = [latest.get(m) for m in media]
     if any(r is not None and not r.passing for r in last):
         return "failed"
@@ -214,8 +257,16 @@ def unwiped_media(media: Sequence[str], records: Iterable[WipeRecord]) -> list[s
     return [m for m in media if m not in latest or not latest[m].passing]
 
 
-def require_sanitised(device_id: str, media: Sequence[str], records: Iterable[WipeRecord]) -> None:
-    """The rule: no allocation or delivery unless every storage medium has a passing record."""
+def require_sanitised(
+    device_id: str, media: Sequence[str], records: Iterable[WipeRecord], *, media_known: bool = True
+) -> None:
+    """The rule: no allocation or delivery (and no custody of a recipient) unless the device's
+    storage media are known and every one has a passing record."""
+    if not media_known:
+        raise SanitisationRequired(
+            f"device {device_id} cannot be allocated or delivered: its storage media are unknown until it is "
+            "inspected (POST /devices/{id}/media)"
+        )
     missing = unwiped_media(media, records)
     if missing:
         raise SanitisationRequired(
@@ -228,6 +279,42 @@ def require_known_media(device_id: str, media: Sequence[str], records: Iterable[
     unknown = sorted({r.medium_id for r in records} - set(media))
     if unknown:
         raise Invalid(f"device {device_id} has no medium {', '.join(unknown)}; it has {', '.join(media) or 'none'}")
+
+
+RECORD_FIELDS = (
+    "medium_id",
+    "method",
+    "tool",
+    "tool_version",
+    "passes",
+    "verification",
+    "operator",
+    "started_at",
+    "ended_at",
+    "result",
+    "warnings",
+)
+
+
+def record_identity(record: Sanitisation | Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes a record the same record: every field the refurbisher gives (times as instants)."""
+    values = record if isinstance(record, Mapping) else vars(record)
+    return tuple(values[f] for f in RECORD_FIELDS)
+
+
+def unrecorded(
+    records: Iterable[Sanitisation], known: Iterable[Sanitisation | Mapping[str, Any]]
+) -> list[Sanitisation]:
+    """The records not recorded yet (each once): a wiping station's log sent again, or a record
+    made before the device's return sent after it, adds nothing and counts as no new wipe."""
+    seen = {record_identity(r) for r in known}
+    fresh = []
+    for record in records:
+        identity = record_identity(record)
+        if identity not in seen:
+            seen.add(identity)
+            fresh.append(record)
+    return fresh
 
 
 def sanitisation_changes(old: str, new: str) -> list[FieldChange]:

@@ -155,6 +155,14 @@ def follow_up_due_on(next_follow_up: date, as_of: date) -> date:
     return due
 
 
+def require_delivered_after_intake(delivered_on: date, intake_day: date | None) -> None:
+    """A delivery cannot have happened before its devices were declared."""
+    if intake_day is not None and delivered_on < intake_day:
+        raise Invalid(
+            f"a delivery on {delivered_on.isoformat()} is before the intake of its devices ({intake_day.isoformat()})"
+        )
+
+
 def require_returnable(device_id: str, allocation: str) -> None:
     if allocation != "delivered":
         raise Conflict(f"device {device_id} is {allocation}: only a delivered device is returned")

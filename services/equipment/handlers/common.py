@@ -1,9 +1,11 @@
-"""What the use cases share: the unit of work's type, and finding a row that must exist."""
+"""What the use cases share: the unit of work's type, and finding a row that must exist. "Today" is
+the day in Brussels (``services.runtime.inputs.brussels_today``), wherever the service runs."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from services.runtime.errors import NotFound
@@ -15,12 +17,6 @@ from ..sql import EquipmentRepository
 Uow = UnitOfWork[EquipmentRepository]
 Row = dict[str, Any]
 T = TypeVar("T")
-
-
-def today() -> date:
-    """The calendar day where the service runs (``date.today()``), for commands that default to
-    "as of today": the follow-up check and the figures."""
-    return datetime.now(UTC).astimezone().date()
 
 
 def found(row: T | None, what: str) -> T:
@@ -36,3 +32,26 @@ async def held_device(uow: Uow, device_id: uuid.UUID, doing: str) -> Row:
     device = found(await uow.repo.lock_device(device_id), f"device {device_id}")
     domain.require_holder(uow.actor, device["custodian"], doing)
     return device
+
+
+def wipe_records(rows: Sequence[Row]) -> list[domain.WipeRecord]:
+    """The domain's view of the records ``counting_sanitisations`` read."""
+    return [domain.WipeRecord(r["medium_id"], r["method"], r["result"], r["order"]) for r in rows]
+
+
+async def require_sanitised(uow: Uow, device_ids: Sequence[uuid.UUID]) -> None:
+    """The rule again wherever devices go to a recipient (allocation's handover, its
+    acknowledgement, a custody transfer), from the records themselves rather than the state
+    column: every device's media are known and each has a passing latest record."""
+    media = await uow.repo.media_of(device_ids)
+    unknown = set(await uow.repo.unknown_media(device_ids))
+    records: dict[uuid.UUID, list[Row]] = defaultdict(list)  # grouped once: a handover can hold thousands
+    for record in await uow.repo.counting_sanitisations(device_ids):
+        records[record["device_id"]].append(record)
+    for device_id in device_ids:
+        domain.require_sanitised(
+            str(device_id),
+            media.get(device_id, []),
+            wipe_records(records[device_id]),
+            media_known=device_id not in unknown,
+        )

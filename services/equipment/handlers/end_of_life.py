@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from services.runtime.errors import Invalid
+from services.runtime.inputs import check_happened
 
 from .. import domain, events
 from .common import Uow, held_device
@@ -35,8 +36,12 @@ async def return_device(uow: Uow, command: ReturnDevice) -> dict[str, Any]:
     async with uow:
         device = await held_device(uow, command.device_id, "return this device")
         domain.require_returnable(str(command.device_id), device["allocation"])
-        if await uow.repo.organisation(command.returned_to) is None:
+        taker = await uow.repo.organisation(command.returned_to)
+        if taker is None:
             raise Invalid(f"unknown organisation {command.returned_to}")
+        if taker["kind"] != "refurbisher":
+            # It must be checked and wiped again: only a refurbisher takes it back.
+            raise Invalid(f"{command.returned_to} is a {taker['kind']}, not a refurbisher")
         await uow.repo.return_device(
             command.device_id, device["custodian"], command.returned_to, command.reason, uow.actor
         )
@@ -45,6 +50,7 @@ async def return_device(uow: Uow, command: ReturnDevice) -> dict[str, Any]:
 
 
 async def dispose_device(uow: Uow, command: DisposeDevice) -> dict[str, Any]:
+    check_happened(command.disposed_on, "disposed_on")
     async with uow:
         device = await held_device(uow, command.device_id, "dispose of this device")
         domain.require_disposable(str(command.device_id), device["allocation"], device["physical"])

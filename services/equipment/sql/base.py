@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from passerelle_contracts import Actor
@@ -19,3 +20,22 @@ class Queries:
 def actor_json(actor: Actor) -> dict[str, Any]:
     """An actor as the ``actor`` / ``recorded_by`` jsonb columns keep it."""
     return actor.model_dump(mode="json")
+
+
+def visible(organisation: str, device: str = "") -> str:
+    """Who reads a device, as a condition on the row of ``device`` (a table alias, or none) for the
+    organisation in the query parameter ``organisation`` (``$n``; NULL: everybody, as the
+    Coordination and operators read): its donor, its holder now, and the receiving side of a
+    transfer or a handover still open, not the organisations that held it before.
+
+    The open transfers' and handovers' devices are an uncorrelated subquery: PostgreSQL reads them
+    once per query (a hashed semi-join, through the partial indexes of migration 0005), not once per
+    device. Built from constants only: no caller's text ever goes into it."""
+    if not re.fullmatch(r"\$[1-9][0-9]?", organisation) or not re.fullmatch(r"[a-z]?", device):
+        raise ValueError(f"visible() takes a query parameter and a table alias, not {organisation!r}, {device!r}")
+    o, d = organisation, f"{device}." if device else ""
+    return f"""({o}::text IS NULL OR {d}donor = {o} OR {d}custodian = {o}
+        OR {d}id IN (SELECT unnest(t.device_ids) FROM transfers t WHERE t.to_org = {o} AND t.status = 'proposed'
+                     UNION ALL
+                     SELECT unnest(x.device_ids) FROM handovers x
+                     WHERE x.recipient = {o} AND x.acknowledged_at IS NULL AND x.cancelled_at IS NULL))"""  # noqa: S608

@@ -5,23 +5,31 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, cast
 
 from passerelle_contracts import Actor
 
 from ..domain import Sanitisation
-from .base import Queries, Row, actor_json
+from .base import Queries, Row, actor_json, visible
 
 DEVICE_COLUMNS = """id, short_code, batch_id, donor, asset_tag, serial, kind, make, model, cpu, ram_gb, year, custodian,
-                    physical, grade, final_spec, sanitisation, allocation, version, updated_at"""
-# The column list is a constant: these two queries never carry a caller's text.
+                    physical, grade, final_spec, sanitisation, media_known, allocation, version, updated_at"""
+# The column list is a constant: these queries never carry a caller's text.
 DEVICE_BY_ID = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1"  # noqa: S608
+# Who reads a device (``base.visible``): no organisation, everybody's.
+VISIBLE_BY_ID = DEVICE_BY_ID + " AND " + visible("$2")
 DEVICES_WHERE = f"""SELECT {DEVICE_COLUMNS} FROM devices
     WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR custodian = $2)
       AND ($3::uuid IS NULL OR batch_id = $3) AND ($4::text IS NULL OR physical = $4)
       AND ($5::text IS NULL OR sanitisation = $5) AND ($6::text IS NULL OR allocation = $6)
+      AND {visible("$8")}
     ORDER BY short_code LIMIT $7"""  # noqa: S608
+CERTIFICATE = f"""SELECT c.content, c.sha256 FROM certificates c JOIN devices d ON d.id = c.device_id
+    WHERE c.id = $1 AND {visible("$2", "d")}"""  # noqa: S608
+LABEL_ROWS = f"""SELECT id, short_code, kind, make, model, donor, asset_tag FROM devices
+    WHERE ($1::uuid[] IS NULL OR id = ANY($1)) AND ($2::uuid IS NULL OR batch_id = $2) AND {visible("$3")}
+    ORDER BY short_code"""  # noqa: S608
 # The batch column that records when the donor was told of each milestone (sent once each).
 ANNOUNCED = {
     "received": "received_announced_at",
@@ -32,9 +40,10 @@ ANNOUNCED = {
 
 class DeviceQueries(Queries):
     # -- devices ----------------------------------------------------------------------------------
-    async def device(self, device_id: uuid.UUID) -> Row | None:
-        """A device with its media (what the API shows and the commands answer)."""
-        row = await self.db.fetchrow(DEVICE_BY_ID, device_id)
+    async def device(self, device_id: uuid.UUID, visible_to: str | None = None) -> Row | None:
+        """A device with its media (what the API shows and the commands answer); None if there is
+        none, or if ``visible_to`` (an organisation) may not read it."""
+        row = await self.db.fetchrow(VISIBLE_BY_ID, device_id, visible_to)
         if row is None:
             return None
         device = dict(row)
@@ -62,7 +71,9 @@ class DeviceQueries(Queries):
         sanitisation: str | None = None,
         allocation: str | None = None,
         limit: int = 500,
+        visible_to: str | None = None,
     ) -> list[Row]:
+        """Devices by state, in short code order; only those ``visible_to`` reads, if given."""
         rows = await self.db.fetch(
             DEVICES_WHERE,
             kind,
@@ -72,6 +83,7 @@ class DeviceQueries(Queries):
             sanitisation,
             allocation,
             limit,
+            visible_to,
         )
         return [dict(r) for r in rows]
 
@@ -110,6 +122,51 @@ class DeviceQueries(Queries):
         for r in rows:
             media.setdefault(r["device_id"], []).append(r["medium_id"])
         return media
+
+    async def unknown_media(self, device_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+        """The devices among ``device_ids`` whose storage media are unknown (declared without, not
+        inspected yet), in id order."""
+        rows = await self.db.fetch(
+            "SELECT id FROM devices WHERE id = ANY($1::uuid[]) AND NOT media_known ORDER BY id", list(device_ids)
+        )
+        return [r["id"] for r in rows]
+
+    async def add_media(self, device_id: uuid.UUID, media: Sequence[tuple[str, int | None, str]]) -> list[str]:
+        """Media found when the device was inspected, numbered after its others (m1, m2, …); its
+        media are known from now on. Returns the new media's ids."""
+        count = await self.db.fetchval("SELECT count(*) FROM media WHERE device_id = $1", device_id)
+        ids = [f"m{n}" for n in range(count + 1, count + 1 + len(media))]
+        await self.db.executemany(
+            "INSERT INTO media (device_id, medium_id, type, capacity_gb, serial) VALUES ($1, $2, $3, $4, $5)",
+            [
+                (device_id, medium_id, kind, capacity, serial)
+                for medium_id, (kind, capacity, serial) in zip(ids, media, strict=True)
+            ],
+        )
+        await self.db.execute(
+            "UPDATE devices SET media_known = true, version = version + 1, updated_at = now() WHERE id = $1",
+            device_id,
+        )
+        return ids
+
+    async def recorded_sanitisations(self, device_ids: Sequence[uuid.UUID]) -> list[Row]:
+        """Every sanitisation record of the devices, those before a return included, with all the
+        fields a refurbisher gives (``domain.record_identity``), in history order."""
+        rows = await self.db.fetch(
+            """SELECT device_id, medium_id, method, tool, tool_version, passes, verification, operator, started_at,
+                      ended_at, result, warnings
+               FROM sanitisations WHERE device_id = ANY($1::uuid[]) ORDER BY id""",
+            list(device_ids),
+        )
+        return [dict(r) for r in rows]
+
+    async def intake_of(self, device_ids: Sequence[uuid.UUID]) -> datetime | None:
+        """When the latest of the devices was declared (None if none was)."""
+        value = await self.db.fetchval(
+            "SELECT max(at) FROM device_history WHERE device_id = ANY($1::uuid[]) AND action = 'declared'",
+            list(device_ids),
+        )
+        return cast(datetime | None, value)
 
     async def counting_sanitisations(self, device_ids: Sequence[uuid.UUID]) -> list[Row]:
         """The sanitisation records that count for the rule, in history order (``order``: the
@@ -196,8 +253,9 @@ class DeviceQueries(Queries):
             issued_on,
         )
 
-    async def certificate(self, certificate_id: uuid.UUID) -> Row | None:
-        row = await self.db.fetchrow("SELECT content, sha256 FROM certificates WHERE id = $1", certificate_id)
+    async def certificate(self, certificate_id: uuid.UUID, visible_to: str | None = None) -> Row | None:
+        """A certificate's PDF and digest; None if there is none or ``visible_to`` may not read its device."""
+        row = await self.db.fetchrow(CERTIFICATE, certificate_id, visible_to)
         return None if row is None else dict(row)
 
     async def latest_certificate(self, device_id: uuid.UUID) -> Row | None:
@@ -206,22 +264,35 @@ class DeviceQueries(Queries):
         )
         return None if row is None else dict(row)
 
-    async def label_rows(self, device_ids: Sequence[uuid.UUID] | None, batch_id: uuid.UUID | None) -> list[Row]:
+    async def label_rows(
+        self, device_ids: Sequence[uuid.UUID] | None, batch_id: uuid.UUID | None, visible_to: str | None = None
+    ) -> list[Row]:
         rows = await self.db.fetch(
-            """SELECT id, short_code, kind, make, model, donor, asset_tag FROM devices
-               WHERE ($1::uuid[] IS NULL OR id = ANY($1)) AND ($2::uuid IS NULL OR batch_id = $2) ORDER BY short_code""",
+            LABEL_ROWS,
             None if device_ids is None else list(device_ids),
             batch_id,
+            visible_to,
         )
         return [dict(r) for r in rows]
 
     # -- custody ----------------------------------------------------------------------------------
     async def lock_custody(self, device_ids: Sequence[uuid.UUID]) -> list[Row]:
-        """The devices' holders, their rows locked (in id order, so two transfers cannot deadlock)."""
+        """The devices' holders and allocation states, their rows locked (in id order, so two
+        transfers cannot deadlock)."""
         rows = await self.db.fetch(
-            "SELECT id, custodian FROM devices WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", list(device_ids)
+            "SELECT id, custodian, allocation FROM devices WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+            list(device_ids),
         )
         return [dict(r) for r in rows]
+
+    async def open_handovers(self, device_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+        """The handovers neither acknowledged nor cancelled that hold any of the devices, in id order."""
+        rows = await self.db.fetch(
+            """SELECT id FROM handovers WHERE acknowledged_at IS NULL AND cancelled_at IS NULL
+                 AND device_ids && $1::uuid[] ORDER BY id""",
+            list(device_ids),
+        )
+        return [r["id"] for r in rows]
 
     async def in_pending_transfer(self, device_ids: Sequence[uuid.UUID]) -> bool:
         pending = await self.db.fetchval(
@@ -237,6 +308,17 @@ class DeviceQueries(Queries):
             from_org,
             to_org,
             sorted(set(device_ids)),
+            actor_json(actor),
+        )
+        assert row is not None
+        return dict(row)
+
+    async def cancel_transfer(self, transfer_id: uuid.UUID, actor: Actor) -> Row:
+        """Close a proposed transfer without moving anything: its devices are free again."""
+        row = await self.db.fetchrow(
+            """UPDATE transfers SET status = 'cancelled', cancelled_at = now(), cancelled_by = $2 WHERE id = $1
+               RETURNING *""",
+            transfer_id,
             actor_json(actor),
         )
         assert row is not None

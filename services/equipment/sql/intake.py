@@ -99,6 +99,7 @@ class IntakeQueries(Queries):
                 "year",
                 "custodian",
                 "sanitisation",
+                "media_known",
             ],
             records=[
                 (
@@ -116,6 +117,7 @@ class IntakeQueries(Queries):
                     r.year,
                     donor,
                     d.sanitisation,
+                    d.media_known,
                 )
                 for d in devices
                 for r in (d.row,)

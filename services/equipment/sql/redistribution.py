@@ -10,7 +10,8 @@ from datetime import date
 from passerelle_contracts import Actor
 from passerelle_contracts.equipment_v1 import DevicesDelivered
 
-from .base import Queries, Row, actor_json
+from ..domain import NO_STORAGE_KINDS
+from .base import Queries, Row, actor_json, visible
 
 Counts = dict[str, dict[str, int]]
 # Any constant works: it serialises allocation runs (one at a time, whatever the replica).
@@ -18,6 +19,11 @@ ALLOCATION_LOCK_KEY = 7_231_118_201
 STOCK = """SELECT id, kind, grade FROM devices
            WHERE allocation = 'available' AND physical = 'refurbished' AND sanitisation IN ('wiped', 'destroyed')
            ORDER BY id"""
+WEEE_ROWS = f"""SELECT d.short_code, d.id AS device_id, d.kind, d.make, d.model, d.year, d.donor, x.recycler,
+                      x.disposed_on, x.method, x.certificate_reference
+               FROM disposals x JOIN devices d ON d.id = x.device_id
+               WHERE extract(year FROM x.disposed_on) = $1 AND {visible("$2", "d")}
+               ORDER BY x.disposed_on, d.short_code"""  # noqa: S608 - constants only (base.visible)
 
 
 class RedistributionQueries(Queries):
@@ -66,13 +72,15 @@ class RedistributionQueries(Queries):
         assert row is not None
         return dict(row)
 
-    async def requests(self, status: str | None = None) -> list[Row]:
-        """Requests (of one status, if given), oldest first, with how many devices they hold."""
+    async def requests(self, status: str | None = None, recipient: str | None = None) -> list[Row]:
+        """Requests (of one status, of one recipient, if given), oldest first, with how many devices they hold."""
         rows = await self.db.fetch(
             """SELECT q.*, (SELECT count(*) FROM allocations a WHERE a.request_id = q.id
                                                                 AND a.status IN ('allocated', 'delivered')) AS allocated
-               FROM requests q WHERE ($1::text IS NULL OR q.status = $1) ORDER BY q.submitted_at""",
+               FROM requests q WHERE ($1::text IS NULL OR q.status = $1) AND ($2::text IS NULL OR q.recipient = $2)
+               ORDER BY q.submitted_at""",
             status,
+            recipient,
         )
         return [dict(r) for r in rows]
 
@@ -162,29 +170,78 @@ class RedistributionQueries(Queries):
     # -- delivery ---------------------------------------------------------------------------------
     async def lock_allocated(self, device_ids: Sequence[uuid.UUID]) -> list[Row]:
         """The devices among ``device_ids`` allocated and not delivered yet (id, custodian,
-        allocation, and the request's recipient), their rows locked."""
+        allocation, the request's recipient, and the open handover they are in, if any), their
+        rows locked."""
         rows = await self.db.fetch(
-            """SELECT d.id, d.custodian, d.allocation, r.recipient FROM devices d
+            """SELECT d.id, d.custodian, d.allocation, r.recipient, a.handover_id FROM devices d
                JOIN allocations a ON a.device_id = d.id AND a.status = 'allocated'
-               JOIN requests r ON r.id = a.request_id WHERE d.id = ANY($1::uuid[]) FOR UPDATE OF d""",
+               JOIN requests r ON r.id = a.request_id WHERE d.id = ANY($1::uuid[]) ORDER BY d.id FOR UPDATE OF d""",
             list(device_ids),
         )
         return [dict(r) for r in rows]
 
     async def add_handover(
-        self, recipient: str, device_ids: Sequence[uuid.UUID], delivered_on: date, actor: Actor
+        self, holder: str, recipient: str, device_ids: Sequence[uuid.UUID], delivered_on: date, actor: Actor
     ) -> Row:
+        """A handover of allocated devices by their ``holder``; their allocations name it (one open
+        handover each)."""
         row = await self.db.fetchrow(
-            """INSERT INTO handovers (id, recipient, device_ids, delivered_on, recorded_by) VALUES ($1, $2, $3, $4, $5)
-               RETURNING *""",
+            """INSERT INTO handovers (id, from_org, recipient, device_ids, delivered_on, recorded_by)
+               VALUES ($1, $2, $3, $4, $5, $6) RETURNING *""",
             uuid.uuid4(),
+            holder,
             recipient,
             sorted(set(device_ids)),
             delivered_on,
             actor_json(actor),
         )
         assert row is not None
+        await self.db.execute(
+            "UPDATE allocations SET handover_id = $2 WHERE device_id = ANY($1::uuid[]) AND status = 'allocated'",
+            list(device_ids),
+            row["id"],
+        )
         return dict(row)
+
+    async def lock_handed_over(self, handover_id: uuid.UUID) -> list[uuid.UUID]:
+        """The handover's devices still allocated for it, their rows locked: fewer than it lists
+        when it went stale (a device released, returned or allocated anew since)."""
+        rows = await self.db.fetch(
+            """SELECT d.id FROM devices d JOIN allocations a ON a.device_id = d.id
+               WHERE a.handover_id = $1 AND a.status = 'allocated' ORDER BY d.id FOR UPDATE OF d""",
+            handover_id,
+        )
+        return [r["id"] for r in rows]
+
+    async def cancel_handover(self, handover_id: uuid.UUID, actor: Actor) -> Row:
+        """Close a handover not acknowledged: its devices stay allocated, free for another handover."""
+        await self.db.execute(
+            "UPDATE allocations SET handover_id = NULL WHERE handover_id = $1 AND status = 'allocated'", handover_id
+        )
+        row = await self.db.fetchrow(
+            "UPDATE handovers SET cancelled_at = now(), cancelled_by = $2 WHERE id = $1 RETURNING *",
+            handover_id,
+            actor_json(actor),
+        )
+        assert row is not None
+        return dict(row)
+
+    async def release_allocation(self, device_id: uuid.UUID, actor: Actor, reason: str) -> None:
+        """The device leaves its allocation (not delivered): back to the stock once it qualifies again."""
+        await self.db.execute(
+            "UPDATE allocations SET status = 'cancelled' WHERE device_id = $1 AND status = 'allocated'", device_id
+        )
+        await self.db.execute(
+            "UPDATE devices SET allocation = 'available', version = version + 1, updated_at = now() WHERE id = $1",
+            device_id,
+        )
+        await self.db.execute(
+            "INSERT INTO device_history (device_id, action, actor, custodian, data) "
+            "SELECT id, 'allocation-cancelled', $2, custodian, $3 FROM devices WHERE id = $1",
+            device_id,
+            actor_json(actor),
+            {"reason": reason},
+        )
 
     async def lock_handover(self, handover_id: uuid.UUID) -> Row | None:
         row = await self.db.fetchrow("SELECT * FROM handovers WHERE id = $1 FOR UPDATE", handover_id)
@@ -209,7 +266,7 @@ class RedistributionQueries(Queries):
         )
         await self.db.execute(
             "UPDATE allocations SET status = 'delivered', delivery_id = $2 "
-            "WHERE device_id = ANY($1::uuid[]) AND status = 'allocated'",
+            "WHERE device_id = ANY($1::uuid[]) AND status = 'allocated' AND handover_id = $2",
             ids,
             handover_id,
         )
@@ -254,14 +311,21 @@ class RedistributionQueries(Queries):
         self, device_id: uuid.UUID, from_org: str, returned_to: str, reason: str, actor: Actor
     ) -> None:
         """Back to the refurbisher, to be checked (and wiped again) before it can be allocated anew:
-        the records made so far no longer count (``wipe_epoch``)."""
+        the records made so far no longer count (``wipe_epoch``). A device of a kind that may hold
+        storage and has no media on record (found without, or handed on before media were
+        inspected) has its media unknown again: a disk may have been fitted since. A screen without
+        media keeps its state (it holds none by nature)."""
         await self.db.execute(
             """UPDATE devices SET allocation = 'returned', custodian = $2, physical = 'to_repair',
-                   sanitisation = CASE WHEN EXISTS (SELECT 1 FROM media WHERE device_id = $1) THEN 'pending' ELSE 'wiped' END,
+                   sanitisation = CASE WHEN NOT has_media AND kind = ANY($3::text[]) THEN sanitisation ELSE 'pending' END,
+                   media_known = media_known AND (has_media OR kind = ANY($3::text[])),
                    wipe_epoch = coalesce((SELECT max(id) FROM sanitisations WHERE device_id = $1), 0),
-                   version = version + 1, updated_at = now() WHERE id = $1""",
+                   version = version + 1, updated_at = now()
+               FROM (SELECT EXISTS (SELECT 1 FROM media WHERE device_id = $1) AS has_media) m
+               WHERE id = $1""",
             device_id,
             returned_to,
+            list(NO_STORAGE_KINDS),
         )
         await self.db.execute(
             "UPDATE allocations SET status = 'returned' WHERE device_id = $1 AND status = 'delivered'", device_id
@@ -306,14 +370,9 @@ class RedistributionQueries(Queries):
             {"recycler": recycler, "method": method, "certificate_reference": certificate_reference},
         )
 
-    async def weee_rows(self, year: int) -> list[Row]:
-        rows = await self.db.fetch(
-            """SELECT d.short_code, d.id AS device_id, d.kind, d.make, d.model, d.year, d.donor, x.recycler, x.disposed_on,
-                      x.method, x.certificate_reference
-               FROM disposals x JOIN devices d ON d.id = x.device_id
-               WHERE extract(year FROM x.disposed_on) = $1 ORDER BY x.disposed_on, d.short_code""",
-            year,
-        )
+    async def weee_rows(self, year: int, visible_to: str | None = None) -> list[Row]:
+        """The year's disposals; only of the devices ``visible_to`` reads, if given."""
+        rows = await self.db.fetch(WEEE_ROWS, year, visible_to)
         return [dict(r) for r in rows]
 
     # -- declared deliveries (count only) ---------------------------------------------------------

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from pydantic import BaseModel, Field
 
-from services.runtime.http import unit_of_work
+from services.runtime.http import api_router, unit_of_work
+from services.runtime.inputs import Code, Happened, Line
 from services.runtime.uow import UnitOfWork
 
 from ..domain import EpnLabel
 from ..handlers import LabelEpn, label_epn
 from ..repository import FundingRepository
 
-router = APIRouter(tags=["grants"])
+router = api_router(tags=["grants"])
 
 
 class EpnLabelIn(BaseModel):
-    epn: str = Field(min_length=2, description="The EPN's organisation code")
-    commune: str | None = None
-    labelled_on: date
+    epn: Annotated[Code, Field(min_length=2, description="The EPN's organisation code")]
+    commune: Annotated[Line, Field(max_length=64)] | None = None
+    labelled_on: Happened
 
 
 @router.post("/epn-labels", status_code=201, summary="Record that an EPN received the regional label (once per EPN)")

@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from passerelle_contracts.common import BeneficiaryKind, CallKind, Public
 from pydantic import BaseModel, Field
 
-from services.runtime.http import idempotency_key, unit_of_work
+from services.runtime.http import api_router, idempotency_key, unit_of_work
+from services.runtime.inputs import Code, Euros, Happened, Line
 from services.runtime.uow import UnitOfWork
 
 from ..domain import Grant, GrantTerms
 from ..handlers import AwardGrant, award_grant
 from ..repository import FundingRepository
 
-router = APIRouter(tags=["grants"])
+router = api_router(tags=["grants"])
 
 
 class GrantIn(BaseModel):
-    call_code: str = Field(min_length=2)
+    call_code: Annotated[Line, Field(min_length=2, max_length=64)]
     call_kind: CallKind
-    beneficiary: str = Field(min_length=2, description="Beneficiary organisation code")
+    beneficiary: Annotated[Code, Field(min_length=2, description="Beneficiary organisation code")]
     beneficiary_kind: BeneficiaryKind
     public: Public | None = None
-    amount_eur: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
-    awarded_on: date
+    amount_eur: Euros
+    awarded_on: Happened
 
 
 @router.post("/grants", status_code=201, summary="Record that a grant was awarded")

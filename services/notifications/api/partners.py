@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends, Path
+from passerelle_contracts import Actor
 from passerelle_contracts.common import Language
 from pydantic import BaseModel, Field
 
+from services.runtime.auth import require
 from services.runtime.errors import NotFound
-from services.runtime.http import repository, unit_of_work
+from services.runtime.http import api_router, repository, unit_of_work
+from services.runtime.inputs import Code, Flag, Line
 from services.runtime.uow import UnitOfWork
 
 from ..domain import Partner, PartnerDetails
@@ -19,18 +22,23 @@ from ..handlers import ReplaceSubscriptions, replace_subscriptions, save_partner
 from ..repository import NotificationsRepository
 from ..templates import RENDERERS
 
-router = APIRouter(tags=["partners"])
+router = api_router(tags=["partners"])
+PartnerCode = Annotated[Code, Path(description="The partner's organisation code")]
 
 EventType = Literal[tuple(RENDERERS)]  # type: ignore[valid-type]  # the subscribable types, known when the module loads
 
 
 class PartnerIn(BaseModel):
-    name: str = Field(min_length=2)
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="The organisation's contact address")
+    name: Annotated[Line, Field(min_length=2)]
+    email: str = Field(
+        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$",
+        max_length=254,
+        description="The organisation's contact address",
+    )
     language: Language
-    working_group: bool = False
-    copil: bool = False
-    active: bool = True
+    working_group: Flag = False
+    copil: Flag = False
+    active: Flag = True
 
 
 class PartnerOut(PartnerIn):
@@ -40,16 +48,27 @@ class PartnerOut(PartnerIn):
 
 
 class Subscriptions(BaseModel):
-    event_types: list[EventType]  # type: ignore[valid-type]  # see EventType
+    event_types: list[EventType] = Field(max_length=len(RENDERERS))  # type: ignore[valid-type]  # see EventType
 
 
-@router.get("/partners", response_model=list[PartnerOut])
-async def list_partners(repo: NotificationsRepository = Depends(repository)) -> list[dict[str, Any]]:
+# Partners' contact addresses are personal data of a sort (a person reads that mailbox): only
+# the Coordination, which keeps this register, reads it.
+Reader = Depends(require("coordination"))
+
+
+@router.get(
+    "/partners", response_model=list[PartnerOut], summary="The partners, their contact address and subscriptions"
+)
+async def list_partners(
+    actor: Actor = Reader, repo: NotificationsRepository = Depends(repository)
+) -> list[dict[str, Any]]:
     return [reply(p) for p in await repo.partners()]
 
 
-@router.get("/partners/{code}", response_model=PartnerOut)
-async def get_partner(code: str, repo: NotificationsRepository = Depends(repository)) -> dict[str, Any]:
+@router.get("/partners/{code}", response_model=PartnerOut, summary="One partner")
+async def get_partner(
+    code: PartnerCode, actor: Actor = Reader, repo: NotificationsRepository = Depends(repository)
+) -> dict[str, Any]:
     partner = await repo.partner(code)
     if partner is None:
         raise NotFound(f"no partner {code}")
@@ -58,14 +77,16 @@ async def get_partner(code: str, repo: NotificationsRepository = Depends(reposit
 
 @router.put("/partners/{code}", response_model=PartnerOut, summary="Create or update a partner")
 async def put_partner(
-    code: str, body: PartnerIn, uow: UnitOfWork[NotificationsRepository] = Depends(unit_of_work("coordination"))
+    code: PartnerCode, body: PartnerIn, uow: UnitOfWork[NotificationsRepository] = Depends(unit_of_work("coordination"))
 ) -> dict[str, Any]:
     return reply(await save_partner(uow, PartnerDetails(code=code, **body.model_dump())))
 
 
 @router.put("/partners/{code}/subscriptions", response_model=PartnerOut, summary="Replace a partner's subscriptions")
 async def put_subscriptions(
-    code: str, body: Subscriptions, uow: UnitOfWork[NotificationsRepository] = Depends(unit_of_work("coordination"))
+    code: PartnerCode,
+    body: Subscriptions,
+    uow: UnitOfWork[NotificationsRepository] = Depends(unit_of_work("coordination")),
 ) -> dict[str, Any]:
     return reply(
         await replace_subscriptions(uow, ReplaceSubscriptions(partner=code, event_types=list(body.event_types)))

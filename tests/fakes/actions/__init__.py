@@ -3,7 +3,7 @@
 ``tests/integration/actions_repository/`` runs one suite against both, so this fake
 cannot drift from the SQL. Rows are returned as fresh dicts (as asyncpg's would be), JSON columns
 go through a JSON round trip (as jsonb does), and the constraints the use cases rely on are kept:
-uniqueness of measurements per source event and per external id, two decimals for progress,
+uniqueness of measurements per indicator and source event or external id, two decimals for progress,
 one report per action and period, the overdue flag cleared by a re-plan.
 """
 

@@ -79,6 +79,9 @@ class FakeIndicators(FakeTables):
             if m["event_type"] == event_type
         ]
 
+    async def feeding_events(self, code: str) -> list[str]:
+        return sorted({m["event_type"] for m in self.mappings if m["indicator_code"] == code})
+
     async def record_measurement(
         self,
         *,
@@ -91,13 +94,14 @@ class FakeIndicators(FakeTables):
         source_event_id: uuid.UUID | None,
         actor: dict[str, Any],
         external_id: str | None = None,
+        moves_current: bool = True,
     ) -> bool:
         if code not in self.indicators_:
             raise LookupError(f"no indicator {code}")  # the foreign key
         for m in self.measurements_:  # ON CONFLICT DO NOTHING, on either unique constraint
             if source_event_id is not None and (m["indicator_code"], m["source_event_id"]) == (code, source_event_id):
                 return False
-            if external_id is not None and m["external_id"] == external_id:
+            if external_id is not None and (m["indicator_code"], m["external_id"]) == (code, external_id):
                 return False
         self.measurements_.append(
             {
@@ -114,7 +118,8 @@ class FakeIndicators(FakeTables):
                 "recorded_at": now(),
             }
         )
-        self.indicators_[code].update(current_value=value, updated_at=now())
+        if moves_current:
+            self.indicators_[code].update(current_value=value, updated_at=now())
         return True
 
     async def sum_in_year(self, code: str, year: int) -> Decimal:
@@ -122,6 +127,9 @@ class FakeIndicators(FakeTables):
             (m["delta"] for m in self.measurements_ if m["indicator_code"] == code and m["measured_on"].year == year),
             Decimal(0),
         )
+
+    async def latest_measured_on(self, code: str) -> date | None:
+        return max((m["measured_on"] for m in self.measurements_ if m["indicator_code"] == code), default=None)
 
     async def measurements(self, code: str | None = None) -> list[Row]:
         return [pick(m, MEASUREMENT_COLUMNS) for m in self.measurements_ if code is None or m["indicator_code"] == code]

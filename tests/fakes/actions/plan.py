@@ -9,7 +9,7 @@ from typing import Any
 
 from passerelle_contracts import Envelope
 
-from services.actions.domain import ActionState
+from services.actions.domain import REPORT_EVENT_TYPES, ActionState
 from services.actions.sql import Row
 from services.actions.sql.plan import DETAIL_FIELDS
 
@@ -145,15 +145,36 @@ class FakePlan(FakeTables):
             }
         )
 
-    async def history(self, number: int) -> list[Row]:
+    def _readable(self, entry: Row, reader: str | None) -> bool:
+        """A progress report's move is read as the report is: approved, or by its action's organisations."""
+        if reader is None or entry["event_type"] not in REPORT_EVENT_TYPES:
+            return True
+        action = self.actions[entry["action_number"]]
+        if reader in (action["lead"], *action["partners"]):
+            return True
+        report = next((r for r in self.reports.values() if str(r["id"]) == entry["data"].get("report_id")), None)
+        return (
+            report is not None and report["action_number"] == entry["action_number"] and report["status"] == "approved"
+        )
+
+    async def history(self, number: int, reader: str | None = None) -> list[Row]:
         rows = sorted(
-            (h for h in self.history_ if h["action_number"] == number), key=lambda h: (h["occurred_at"], h["id"])
+            (h for h in self.history_ if h["action_number"] == number and self._readable(h, reader)),
+            key=lambda h: (h["occurred_at"], h["id"]),
         )
         return [pick(h, HISTORY_COLUMNS) for h in rows]
 
-    async def changes_between(self, since: datetime, until: datetime | None = None) -> list[Row]:
+    async def changes_between(
+        self, since: datetime, until: datetime | None = None, reader: str | None = None
+    ) -> list[Row]:
         rows = sorted(
-            (h for h in self.history_ if h["occurred_at"] >= since and (until is None or h["occurred_at"] < until)),
+            (
+                h
+                for h in self.history_
+                if h["occurred_at"] >= since
+                and (until is None or h["occurred_at"] < until)
+                and self._readable(h, reader)
+            ),
             key=lambda h: (h["action_number"], h["occurred_at"], h["id"]),
         )
         return [

@@ -17,12 +17,21 @@ from .base import (
 
 class FakeProgressReports(FakeTables):
     # -- progress reports ---------------------------------------------------------------------
-    async def progress_reports(self, number: int | None = None, status: str | None = None) -> list[Row]:
+    async def progress_reports(
+        self, number: int | None = None, status: str | None = None, reader: str | None = None
+    ) -> list[Row]:
         rows = sorted(self.reports.values(), key=lambda r: (r["action_number"], r["period"]))
+
+        def readable(report: Row) -> bool:
+            action = self.actions[report["action_number"]]
+            return reader is None or report["status"] == "approved" or reader in (action["lead"], *action["partners"])
+
         return [
             copy.deepcopy(r)
             for r in rows
-            if (number is None or r["action_number"] == number) and (status is None or r["status"] == status)
+            if (number is None or r["action_number"] == number)
+            and (status is None or r["status"] == status)
+            and readable(r)
         ]
 
     async def report_for_period(self, number: int, period: str) -> Row | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 from passerelle_contracts import Actor
+from passerelle_contracts.common import RECIPIENT_KINDS
 
 Row = dict[str, Any]
 Counts = dict[str, dict[str, int]]
@@ -32,11 +33,13 @@ DEVICE_COLUMNS = (
     "grade",
     "final_spec",
     "sanitisation",
+    "media_known",
     "allocation",
     "version",
     "updated_at",
 )
 LIVE = ("allocated", "delivered")
+SANITISED = ("wiped", "destroyed")
 
 
 def _now() -> datetime:
@@ -76,16 +79,44 @@ class FakeTables:
         self.locked.update(f"{kind}-{i}" for i in ids)
 
     def _write_device(self, device: Row, **changes: Any) -> None:
-        """Update a device as the trigger ``devices_sanitised_before_allocation`` lets it."""
+        """Update a device as the triggers ``devices_sanitised_before_allocation`` and
+        ``devices_sanitised_before_recipient_custody`` (migrations 0002, 0005) let it."""
         new = {**device, **changes}
-        if new["allocation"] in ("reserved", "allocated", "delivered") and new["sanitisation"] not in (
-            "wiped",
-            "destroyed",
-        ):
+        if new["allocation"] in ("reserved", "allocated", "delivered"):
+            if not new["media_known"]:
+                raise asyncpg.CheckViolationError(
+                    f"device {new['id']} cannot be {new['allocation']} while its storage media are unknown"
+                )
+            if new["sanitisation"] not in SANITISED:
+                raise asyncpg.CheckViolationError(
+                    f"device {new['id']} cannot be {new['allocation']} while its sanitisation is {new['sanitisation']}"
+                )
+        to_recipient = self.organisations_.get(new["custodian"], {}).get("kind") in RECIPIENT_KINDS
+        sanitised = new["sanitisation"] in SANITISED and new["media_known"]
+        if new["custodian"] != device["custodian"] and to_recipient and not sanitised:
+            state = new["sanitisation"] if new["media_known"] else "unknown (media not inspected)"
             raise asyncpg.CheckViolationError(
-                f"device {new['id']} cannot be {new['allocation']} while its sanitisation is {new['sanitisation']}"
+                f"device {new['id']} cannot go into the custody of {new['custodian']} (a recipient) "
+                f"while its sanitisation is {state}"
             )
         device.update(changes, version=device["version"] + 1, updated_at=_now())
+
+    def _visible(self, device: Row, organisation: str | None) -> bool:
+        """``sql.base.visible``: its donor, its holder now, the receiving side of an open transfer
+        or handover (not those that held it before); everybody's with no organisation."""
+        if organisation is None or organisation in (device["donor"], device["custodian"]):
+            return True
+        device_id = device["id"]
+        return any(
+            t["to_org"] == organisation and t["status"] == "proposed" and device_id in t["device_ids"]
+            for t in self.transfers.values()
+        ) or any(
+            x["recipient"] == organisation
+            and x["acknowledged_at"] is None
+            and x["cancelled_at"] is None
+            and device_id in x["device_ids"]
+            for x in self.handovers.values()
+        )
 
     def _history(self, device_id: uuid.UUID, action: str, actor: Actor, custodian: str, data: dict[str, Any]) -> None:
         self.device_history.append(

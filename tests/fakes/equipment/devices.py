@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 from passerelle_contracts import Actor
 
 from services.equipment.domain import Sanitisation
+from services.equipment.domain.record import RECORD_FIELDS
 from services.equipment.sql.devices import ANNOUNCED
 
 from .base import DEVICE_COLUMNS, FakeTables, Row, _json, _now
@@ -21,9 +22,9 @@ class FakeDevices(FakeTables):
     def _public(self, device: Row) -> Row:
         return {c: device[c] for c in DEVICE_COLUMNS}
 
-    async def device(self, device_id: uuid.UUID) -> Row | None:
+    async def device(self, device_id: uuid.UUID, visible_to: str | None = None) -> Row | None:
         device = self.devices.get(device_id)
-        if device is None:
+        if device is None or not self._visible(device, visible_to):
             return None
         return {**self._public(device), "media": [dict(m) for m in self.media.get(device_id, [])]}
 
@@ -44,6 +45,7 @@ class FakeDevices(FakeTables):
         sanitisation: str | None = None,
         allocation: str | None = None,
         limit: int = 500,
+        visible_to: str | None = None,
     ) -> list[Row]:
         wanted = {
             "kind": kind,
@@ -54,7 +56,9 @@ class FakeDevices(FakeTables):
             "allocation": allocation,
         }
         rows = [
-            self._public(d) for d in self.devices.values() if all(v is None or d[k] == v for k, v in wanted.items())
+            self._public(d)
+            for d in self.devices.values()
+            if all(v is None or d[k] == v for k, v in wanted.items()) and self._visible(d, visible_to)
         ]
         return sorted(rows, key=lambda d: d["short_code"])[:limit]
 
@@ -91,6 +95,31 @@ class FakeDevices(FakeTables):
 
     async def media_of(self, device_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
         return {d: sorted(m["medium_id"] for m in self.media[d]) for d in sorted(set(device_ids)) if self.media.get(d)}
+
+    async def unknown_media(self, device_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+        return sorted({d for d in device_ids if d in self.devices and not self.devices[d]["media_known"]})
+
+    async def add_media(self, device_id: uuid.UUID, media: Sequence[tuple[str, int | None, str]]) -> list[str]:
+        held = self.media.setdefault(device_id, [])
+        ids = [f"m{n}" for n in range(len(held) + 1, len(held) + 1 + len(media))]
+        for medium_id, (kind, capacity, serial) in zip(ids, media, strict=True):
+            held.append({"medium_id": medium_id, "type": kind, "capacity_gb": capacity, "serial": serial})
+        if not held:
+            del self.media[device_id]
+        self._write_device(self.devices[device_id], media_known=True)
+        return ids
+
+    async def recorded_sanitisations(self, device_ids: Sequence[uuid.UUID]) -> list[Row]:
+        wanted = set(device_ids)
+        keys = ("device_id", *RECORD_FIELDS)
+        return [{k: s[k] for k in keys} for s in self.sanitisations if s["device_id"] in wanted]
+
+    async def intake_of(self, device_ids: Sequence[uuid.UUID]) -> datetime | None:
+        wanted = set(device_ids)
+        return max(
+            (h["at"] for h in self.device_history if h["device_id"] in wanted and h["action"] == "declared"),
+            default=None,
+        )
 
     async def counting_sanitisations(self, device_ids: Sequence[uuid.UUID]) -> list[Row]:
         wanted = set(device_ids)
@@ -182,19 +211,27 @@ class FakeDevices(FakeTables):
             }
         )
 
-    async def certificate(self, certificate_id: uuid.UUID) -> Row | None:
-        found = [c for c in self.certificates if c["id"] == certificate_id]
+    async def certificate(self, certificate_id: uuid.UUID, visible_to: str | None = None) -> Row | None:
+        found = [
+            c
+            for c in self.certificates
+            if c["id"] == certificate_id and self._visible(self.devices[c["device_id"]], visible_to)
+        ]
         return {"content": found[0]["content"], "sha256": found[0]["sha256"]} if found else None
 
     async def latest_certificate(self, device_id: uuid.UUID) -> Row | None:
         found = [c for c in self.certificates if c["device_id"] == device_id]
         return {"content": found[-1]["content"], "sha256": found[-1]["sha256"]} if found else None
 
-    async def label_rows(self, device_ids: Sequence[uuid.UUID] | None, batch_id: uuid.UUID | None) -> list[Row]:
+    async def label_rows(
+        self, device_ids: Sequence[uuid.UUID] | None, batch_id: uuid.UUID | None, visible_to: str | None = None
+    ) -> list[Row]:
         rows = [
             {k: d[k] for k in ("id", "short_code", "kind", "make", "model", "donor", "asset_tag")}
             for d in self.devices.values()
-            if (device_ids is None or d["id"] in set(device_ids)) and (batch_id is None or d["batch_id"] == batch_id)
+            if (device_ids is None or d["id"] in set(device_ids))
+            and (batch_id is None or d["batch_id"] == batch_id)
+            and self._visible(d, visible_to)
         ]
         return sorted(rows, key=lambda r: r["short_code"])
 
@@ -202,8 +239,18 @@ class FakeDevices(FakeTables):
     async def lock_custody(self, device_ids: Sequence[uuid.UUID]) -> list[Row]:
         self._lock("device", *(d for d in device_ids if d in self.devices))
         return [
-            {"id": d, "custodian": self.devices[d]["custodian"]} for d in sorted(set(device_ids)) if d in self.devices
+            {"id": d, "custodian": self.devices[d]["custodian"], "allocation": self.devices[d]["allocation"]}
+            for d in sorted(set(device_ids))
+            if d in self.devices
         ]
+
+    async def open_handovers(self, device_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+        wanted = set(device_ids)
+        return sorted(
+            x["id"]
+            for x in self.handovers.values()
+            if x["acknowledged_at"] is None and x["cancelled_at"] is None and wanted & set(x["device_ids"])
+        )
 
     async def in_pending_transfer(self, device_ids: Sequence[uuid.UUID]) -> bool:
         wanted = set(device_ids)
@@ -220,10 +267,17 @@ class FakeDevices(FakeTables):
             "proposed_by": _json(actor),
             "proposed_at": _now(),
             "confirmed_at": None,
+            "cancelled_at": None,
+            "cancelled_by": None,
         }
         row = self.transfers[transfer_id]
         self._lock("transfer", transfer_id)
         return {k: row[k] for k in ("id", "from_org", "to_org", "device_ids", "status", "proposed_at")}
+
+    async def cancel_transfer(self, transfer_id: uuid.UUID, actor: Actor) -> Row:
+        row = self.transfers[transfer_id]
+        row.update(status="cancelled", cancelled_at=_now(), cancelled_by=_json(actor))
+        return {**row, "device_ids": list(row["device_ids"])}
 
     async def lock_transfer(self, transfer_id: uuid.UUID) -> Row | None:
         row = self.transfers.get(transfer_id)

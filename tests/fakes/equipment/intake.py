@@ -87,6 +87,7 @@ class FakeIntake(FakeTables):
                 "grade": None,
                 "final_spec": None,
                 "sanitisation": d.sanitisation,
+                "media_known": d.media_known,
                 "allocation": "available",
                 "version": 0,
                 "updated_at": _now(),

@@ -11,6 +11,8 @@ import asyncpg
 from passerelle_contracts import Actor
 from passerelle_contracts.equipment_v1 import DevicesDelivered
 
+from services.equipment.domain import NO_STORAGE_KINDS
+
 from .base import LIVE, Counts, FakeTables, Row, _json, _now
 
 
@@ -66,11 +68,11 @@ class FakeRedistribution(FakeTables):
         )
         return dict(row)
 
-    async def requests(self, status: str | None = None) -> list[Row]:
+    async def requests(self, status: str | None = None, recipient: str | None = None) -> list[Row]:
         rows = [
             {**r, "allocated": sum(a["request_id"] == r["id"] and a["status"] in LIVE for a in self.allocations)}
             for r in self.requests_.values()
-            if status is None or r["status"] == status
+            if (status is None or r["status"] == status) and (recipient is None or r["recipient"] == recipient)
         ]
         return sorted(rows, key=lambda r: r["submitted_at"])
 
@@ -152,6 +154,7 @@ class FakeRedistribution(FakeTables):
                     "period": period,
                     "status": "allocated",
                     "delivery_id": None,
+                    "handover_id": None,
                     "created_at": _now(),
                 }
             )
@@ -174,23 +177,26 @@ class FakeRedistribution(FakeTables):
             "device",
             *(a["device_id"] for a in self.allocations if a["status"] == "allocated" and a["device_id"] in wanted),
         )
-        return [
+        rows = [
             {
                 "id": a["device_id"],
                 "custodian": self.devices[a["device_id"]]["custodian"],
                 "allocation": self.devices[a["device_id"]]["allocation"],
                 "recipient": self.requests_[a["request_id"]]["recipient"],
+                "handover_id": a["handover_id"],
             }
             for a in self.allocations
             if a["status"] == "allocated" and a["device_id"] in wanted
         ]
+        return sorted(rows, key=lambda r: r["id"])
 
     async def add_handover(
-        self, recipient: str, device_ids: Sequence[uuid.UUID], delivered_on: date, actor: Actor
+        self, holder: str, recipient: str, device_ids: Sequence[uuid.UUID], delivered_on: date, actor: Actor
     ) -> Row:
         handover_id = uuid.uuid4()
         self.handovers[handover_id] = {
             "id": handover_id,
+            "from_org": holder,
             "recipient": recipient,
             "device_ids": sorted(set(device_ids)),
             "delivered_on": delivered_on,
@@ -198,9 +204,37 @@ class FakeRedistribution(FakeTables):
             "acknowledged_at": None,
             "next_follow_up": None,
             "created_at": _now(),
+            "cancelled_at": None,
+            "cancelled_by": None,
         }
+        for a in self.allocations:
+            if a["device_id"] in set(device_ids) and a["status"] == "allocated":
+                a["handover_id"] = handover_id
         self._lock("delivery", handover_id)
         return {**self.handovers[handover_id], "device_ids": list(self.handovers[handover_id]["device_ids"])}
+
+    async def lock_handed_over(self, handover_id: uuid.UUID) -> list[uuid.UUID]:
+        ids = sorted(
+            a["device_id"] for a in self.allocations if a["handover_id"] == handover_id and a["status"] == "allocated"
+        )
+        self._lock("device", *ids)
+        return ids
+
+    async def cancel_handover(self, handover_id: uuid.UUID, actor: Actor) -> Row:
+        for a in self.allocations:
+            if a["handover_id"] == handover_id and a["status"] == "allocated":
+                a["handover_id"] = None
+        row = self.handovers[handover_id]
+        row.update(cancelled_at=_now(), cancelled_by=_json(actor))
+        return {**row, "device_ids": list(row["device_ids"])}
+
+    async def release_allocation(self, device_id: uuid.UUID, actor: Actor, reason: str) -> None:
+        for a in self.allocations:
+            if a["device_id"] == device_id and a["status"] == "allocated":
+                a["status"] = "cancelled"
+        device = self.devices[device_id]
+        self._write_device(device, allocation="available")
+        self._history(device_id, "allocation-cancelled", actor, device["custodian"], {"reason": reason})
 
     async def lock_handover(self, handover_id: uuid.UUID) -> Row | None:
         row = self.handovers.get(handover_id)
@@ -221,7 +255,7 @@ class FakeRedistribution(FakeTables):
             self._write_device(self.devices[device_id], allocation="delivered", custodian=recipient)
             self._lock("device", device_id)
         for a in self.allocations:
-            if a["device_id"] in set(device_ids) and a["status"] == "allocated":
+            if a["device_id"] in set(device_ids) and a["status"] == "allocated" and a["handover_id"] == handover_id:
                 a.update(status="delivered", delivery_id=handover_id)
         for device_id in device_ids:
             self._history(device_id, "delivered", actor, recipient, {"delivery_id": str(handover_id)})
@@ -264,12 +298,14 @@ class FakeRedistribution(FakeTables):
     ) -> None:
         device = self.devices[device_id]
         records = [s["id"] for s in self.sanitisations if s["device_id"] == device_id]
+        nothing_to_wipe = not self.media.get(device_id) and device["kind"] in NO_STORAGE_KINDS
         self._write_device(
             device,
             allocation="returned",
             custodian=returned_to,
             physical="to_repair",
-            sanitisation="pending" if self.media.get(device_id) else "wiped",
+            sanitisation=device["sanitisation"] if nothing_to_wipe else "pending",
+            media_known=device["media_known"] and (bool(self.media.get(device_id)) or nothing_to_wipe),
             wipe_epoch=max(records, default=0),
         )
         for a in self.allocations:
@@ -307,12 +343,12 @@ class FakeRedistribution(FakeTables):
             {"recycler": recycler, "method": method, "certificate_reference": certificate_reference},
         )
 
-    async def weee_rows(self, year: int) -> list[Row]:
+    async def weee_rows(self, year: int, visible_to: str | None = None) -> list[Row]:
         rows = []
         for x in self.disposals.values():
-            if x["disposed_on"].year != year:
-                continue
             d = self.devices[x["device_id"]]
+            if x["disposed_on"].year != year or not self._visible(d, visible_to):
+                continue
             rows.append(
                 {
                     "short_code": d["short_code"],

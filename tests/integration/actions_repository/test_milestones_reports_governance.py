@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.actions_repository.given import COORDINATION
+from services.actions import events
+from tests.integration.actions_repository.given import COORDINATION, wrap
 
 pytestmark = pytest.mark.infra
 
@@ -80,6 +81,59 @@ async def test_one_report_per_action_and_period_whose_status_moves(planned: Any)
     assert [(r["action_number"], r["period"]) for r in await planned.progress_reports()] == [(1, "2025"), (2, "2024")]
     assert [r["id"] for r in await planned.progress_reports(status="returned")] == [draft["id"]]
     assert await planned.progress_reports(1, "returned") == []
+
+
+async def test_a_reader_sees_the_approved_reports_and_those_of_the_actions_it_leads_or_partners(planned: Any) -> None:
+    owner = COORDINATION.model_dump(mode="json")
+    first = await planned.save_report(1, "2024", "", owner)  # led by coordination, caban a partner
+    third = await planned.save_report(3, "2024", "", owner)  # led by actiris, caban and epn partners
+    second = await planned.save_report(2, "2024", "", owner)  # led by caban alone
+    assert [r["id"] for r in await planned.progress_reports(reader="caban")] == [first["id"], second["id"], third["id"]]
+    assert [r["id"] for r in await planned.progress_reports(reader="actiris")] == [third["id"]]
+    assert [r["id"] for r in await planned.progress_reports(reader="epn")] == [third["id"]]
+    assert await planned.progress_reports(reader="nobody") == []
+    await planned.set_report_status(second["id"], "approved", "")
+    assert [r["id"] for r in await planned.progress_reports(reader="nobody")] == [second["id"]]
+    assert await planned.progress_reports(2, "draft", "caban") == []
+
+
+async def test_the_moves_of_a_report_not_approved_are_in_the_history_only_for_its_actions_organisations(
+    planned: Any,
+) -> None:
+    """A draft is read by the organisations of its action only; so are its moves (a return's
+    comment above all) in ``history`` and ``changes_between``, until the report is approved."""
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    report = await planned.save_report(3, "2024", "", COORDINATION.model_dump(mode="json"))  # led by actiris
+
+    async def move(status: str, previous: str, comment: str = "") -> None:
+        moved = await planned.set_report_status(report["id"], status, comment)
+        envelope = wrap(events.report_changed(moved, previous))
+        await planned.add_history(3, envelope, envelope.data["changes"])
+
+    await move("submitted", "draft")
+    await move("returned", "submitted", "Le budget manque.")
+    details = wrap(events.details_changed(3, "Action 3", []))
+    await planned.add_history(3, details, [])
+
+    async def history(reader: str | None) -> list[str]:
+        return [h["event_type"] for h in await planned.history(3, reader)]
+
+    async def changes(reader: str | None) -> list[str]:
+        return [h["event_type"] for h in await planned.changes_between(since, reader=reader)]
+
+    every = ["ReportSubmitted", "ReportReturned", "ActionDetailsChanged"]
+    for reader in (None, "actiris", "epn"):  # everyone (the Coordination), the lead, a partner
+        assert await history(reader) == every, reader
+        assert await changes(reader) == every, reader
+    assert await history("coordination") == ["ActionDetailsChanged"], "another action's organisation"
+    assert await changes("coordination") == ["ActionDetailsChanged"]
+    assert await planned.history(3) == await planned.history(3, None), "no reader: every entry"
+
+    await move("submitted", "returned")
+    await move("approved", "submitted")
+    shared = [*every, "ReportSubmitted", "ReportApproved"]
+    assert await history("coordination") == shared, "approved: shared with every reader, as the report is"
+    assert await changes("coordination") == shared
 
 
 # --- governance and the annual report ---------------------------------------------------------

@@ -235,7 +235,8 @@ async def test_a_measurement_moves_its_indicator_once_per_source_event_and_per_e
     assert not await measure("a", 20, date(2024, 5, 2), source_event_id=cause), "the same event, counted once"
     assert await measure("b", 3, date(2024, 5, 2), source_event_id=cause), "... per indicator"
     assert await measure("a", 25, date(2025, 1, 3), external_id="m-1")
-    assert not await measure("b", 30, date(2025, 1, 3), external_id="m-1"), "an external id is taken once"
+    assert not await measure("a", 30, date(2025, 1, 3), external_id="m-1"), "an external id is taken once"
+    assert await measure("b", 30, date(2025, 1, 3), external_id="m-1"), "... per indicator"
     assert await measure("a", 26, date(2025, 1, 4))
     assert (await planned.get_indicator("a"))["current_value"] == Decimal(26)
     assert await planned.sum_in_year("a", 2024) == Decimal(10)
@@ -257,4 +258,37 @@ async def test_a_measurement_moves_its_indicator_once_per_source_event_and_per_e
         "source": "test",
         "source_event_id": cause,
     }
-    assert [r["indicator_code"] for r in await planned.measurements()] == ["a", "b", "a", "a"], "in recording order"
+    assert [r["indicator_code"] for r in await planned.measurements()] == ["a", "b", "a", "b", "a"], (
+        "in recording order"
+    )
+
+
+async def test_an_indicator_knows_the_events_that_feed_it_and_its_latest_day_measured(planned: Any) -> None:
+    await add_indicator(planned, "a", 1)
+    await add_indicator(planned, "b", 1)
+    await planned.replace_mappings(
+        [
+            {"event_type": "GrantAwarded", "conditions": {}, "indicator": "a", "amount": "count"},
+            {"event_type": "DevicesDelivered", "conditions": {"x": [1]}, "indicator": "a", "amount": "count"},
+            {"event_type": "DevicesDelivered", "conditions": {"x": [2]}, "indicator": "a", "amount": "count"},
+        ]
+    )
+    assert await planned.feeding_events("a") == ["DevicesDelivered", "GrantAwarded"]
+    assert await planned.feeding_events("b") == []
+    assert await planned.latest_measured_on("b") is None
+    system = SYSTEM_ACTOR.model_dump(mode="json")
+    for value, on, moves in ((4, date(2024, 6, 1), True), (1, date(2023, 5, 2), False)):
+        await planned.record_measurement(
+            code="b",
+            value=Decimal(value),
+            delta=Decimal(1),
+            measured_on=on,
+            origin="manual",
+            source="",
+            source_event_id=None,
+            actor=system,
+            moves_current=moves,
+        )
+    assert await planned.latest_measured_on("b") == date(2024, 6, 1)
+    assert (await planned.get_indicator("b"))["current_value"] == Decimal(4), "the earlier year's left it alone"
+    assert [m["value"] for m in await planned.measurements("b")] == [Decimal(4), Decimal(1)]

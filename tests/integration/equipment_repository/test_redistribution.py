@@ -15,6 +15,7 @@ from tests.integration.equipment_repository.given import (
     SCHOOL,
     Storage,
     a_row,
+    a_wipe,
     accepted_request,
     declare,
     organisations,
@@ -100,7 +101,7 @@ async def test_an_allocation_holds_its_devices_counts_for_the_period_and_ends_in
         assert sorted((r["id"], r["custodian"], r["allocation"], r["recipient"]) for r in held) == sorted(
             (i, DONOR, "allocated", SCHOOL) for i in ids
         )
-        handover = await uow.repo.add_handover(SCHOOL, [ids[1], ids[0], ids[2]], date(2024, 5, 6), COORDINATION)
+        handover = await uow.repo.add_handover(DONOR, SCHOOL, [ids[1], ids[0], ids[2]], date(2024, 5, 6), COORDINATION)
     assert set(handover) == {
         "id",
         "recipient",
@@ -110,8 +111,11 @@ async def test_an_allocation_holds_its_devices_counts_for_the_period_and_ends_in
         "acknowledged_at",
         "next_follow_up",
         "created_at",
+        "cancelled_at",
+        "cancelled_by",
+        "from_org",
     }
-    assert (handover["device_ids"], handover["acknowledged_at"]) == (sorted(ids), None)
+    assert (handover["device_ids"], handover["acknowledged_at"], handover["from_org"]) == (sorted(ids), None, DONOR)
     async with storage.unit_of_work() as uow:
         locked = await uow.repo.lock_handover(handover["id"]) or {}
         await uow.repo.deliver(handover["id"], SCHOOL, locked["device_ids"], date(2024, 11, 6), COORDINATION)
@@ -153,7 +157,7 @@ async def test_a_returned_device_leaves_its_allocation_and_a_disposal_is_in_the_
     request_id = await accepted_request(storage, {"laptop": 1})
     async with storage.unit_of_work() as uow:
         await uow.repo.allocate(uuid.uuid4(), request_id, "2024", [device], COORDINATION)
-        handover = await uow.repo.add_handover(SCHOOL, [device], date(2024, 5, 6), COORDINATION)
+        handover = await uow.repo.add_handover(DONOR, SCHOOL, [device], date(2024, 5, 6), COORDINATION)
         await uow.repo.deliver(handover["id"], SCHOOL, [device], date(2024, 11, 6), COORDINATION)
     async with storage.unit_of_work() as uow:
         await uow.repo.return_device(device, SCHOOL, REFURBISHER, "Écran cassé", COORDINATION)
@@ -161,6 +165,7 @@ async def test_a_returned_device_leaves_its_allocation_and_a_disposal_is_in_the_
     assert await storage.repo.allocated_per_request() == {}, "a returned device no longer counts for its request"
     assert (await storage.repo.history(device))[-1]["data"] == {"from": SCHOOL, "reason": "Écran cassé"}
     assert (await storage.repo.device(screen) or {})["sanitisation"] == "wiped", "nothing to wipe again"
+    assert (await storage.repo.device(screen) or {})["media_known"] is True
     async with storage.unit_of_work() as uow:
         await uow.repo.dispose(device, REFURBISHER, "recupel", date(2024, 9, 12), "recycling", "REC-17", COORDINATION)
     assert (await storage.repo.device(device) or {})["physical"] == "disposed"
@@ -232,3 +237,71 @@ async def test_a_declared_delivery_is_recorded_with_its_counts_and_who_recorded_
     async with storage.unit_of_work() as uow:
         again = DevicesDelivered(**{**delivery.model_dump(), "delivery_id": str(uuid.uuid4())})
         await uow.repo.add_delivery(again, "key-1", COORDINATION)  # keys live in idempotency_keys, per organisation
+
+
+async def test_a_device_is_in_one_open_handover_and_one_cancelled_or_gone_stale_holds_nothing(storage: Storage) -> None:
+    await organisations(storage)
+    _, ids = await declare(storage, a_row("A1"), a_row("A2"))
+    await ready(storage, ids)
+    request_id = await accepted_request(storage, {"laptop": 2})
+    async with storage.unit_of_work() as uow:
+        await uow.repo.allocate(uuid.uuid4(), request_id, "2024", ids, COORDINATION)
+        first = await uow.repo.add_handover(DONOR, SCHOOL, ids, date(2024, 5, 6), COORDINATION)
+    assert {r["handover_id"] for r in await storage.repo.lock_allocated(ids)} == {first["id"]}
+    async with storage.unit_of_work() as uow:
+        assert sorted(await uow.repo.lock_handed_over(first["id"])) == sorted(ids)
+        cancelled = await uow.repo.cancel_handover(first["id"], COORDINATION)
+    assert cancelled["cancelled_at"] is not None and cancelled["cancelled_by"] == COORDINATION.model_dump(mode="json")
+    assert {r["handover_id"] for r in await storage.repo.lock_allocated(ids)} == {None}, "the devices are free again"
+    async with storage.unit_of_work() as uow:
+        assert await uow.repo.lock_handed_over(first["id"]) == []
+        second = await uow.repo.add_handover(DONOR, SCHOOL, ids[:1], date(2024, 5, 6), COORDINATION)
+        await uow.repo.release_allocation(ids[0], COORDINATION, "a disk found at inspection")
+    async with storage.unit_of_work() as uow:
+        assert await uow.repo.lock_handed_over(second["id"]) == [], "stale: its device left its allocation"
+    released = await storage.repo.device(ids[0]) or {}
+    assert released["allocation"] == "available"
+    assert (await storage.repo.history(ids[0]))[-1]["action"] == "allocation-cancelled"
+    assert await storage.repo.allocated_per_request() == {str(request_id): {"laptop": 1}}
+
+
+async def test_a_returned_device_that_may_hold_storage_and_has_no_media_on_record_has_its_media_unknown(
+    storage: Storage,
+) -> None:
+    await organisations(storage)
+    _, [laptop, with_disk] = await declare(storage, a_row("A1", storage=()), a_row("A2"))
+    async with storage.unit_of_work() as uow:
+        await uow.repo.add_media(laptop, [])  # inspected and found without storage, or handed on under the old rule
+        await uow.repo.set_sanitisation(laptop, "wiped")
+        await uow.repo.add_sanitisations(with_disk, [a_wipe("m1")], COORDINATION)
+        await uow.repo.set_sanitisation(with_disk, "wiped")
+    async with storage.unit_of_work() as uow:
+        await uow.repo.return_device(laptop, SCHOOL, REFURBISHER, "lent", COORDINATION)
+        await uow.repo.return_device(with_disk, SCHOOL, REFURBISHER, "lent", COORDINATION)
+    back = await storage.repo.device(laptop) or {}
+    assert (back["sanitisation"], back["media_known"], back["allocation"]) == ("pending", False, "returned")
+    assert await storage.repo.unknown_media([laptop, with_disk]) == [laptop]
+    disk = await storage.repo.device(with_disk) or {}
+    assert (disk["sanitisation"], disk["media_known"]) == ("pending", True), "its disk is known: wiped again"
+
+
+async def test_the_devices_in_an_open_handover_and_their_holder_are_known(storage: Storage) -> None:
+    await organisations(storage)
+    _, ids = await declare(storage, a_row("A1"), a_row("A2"), a_row("A3"))
+    await ready(storage, ids)
+    request_id = await accepted_request(storage, {"laptop": 3})
+    async with storage.unit_of_work() as uow:
+        await uow.repo.allocate(uuid.uuid4(), request_id, "2024", ids[:2], COORDINATION)
+        first = await uow.repo.add_handover(DONOR, SCHOOL, ids[:1], date(2024, 5, 6), COORDINATION)
+        assert [(r["id"], r["custodian"], r["allocation"]) for r in await uow.repo.lock_custody(ids)] == sorted(
+            [(ids[0], DONOR, "allocated"), (ids[1], DONOR, "allocated"), (ids[2], DONOR, "available")]
+        )
+    assert await storage.repo.open_handovers(ids) == [first["id"]]
+    assert (await storage.repo.lock_handover(first["id"]) or {})["from_org"] == DONOR
+    async with storage.unit_of_work() as uow:
+        await uow.repo.cancel_handover(first["id"], COORDINATION)
+        second = await uow.repo.add_handover(DONOR, SCHOOL, ids[:2], date(2024, 5, 6), COORDINATION)
+    assert await storage.repo.open_handovers(ids[1:]) == [second["id"]], "a cancelled one holds nothing"
+    async with storage.unit_of_work() as uow:
+        await uow.repo.deliver(second["id"], SCHOOL, ids[:2], date(2024, 11, 6), COORDINATION)
+    assert await storage.repo.open_handovers(ids) == [], "an acknowledged one neither"

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 from typing import cast
 
+import pytest
+
+from services.actions.handlers.actions import ChangeDetails, ChangeStatus, change_details, change_status
 from services.actions.handlers.csv_io import ImportCsv, export_csv, import_csv
 from services.actions.handlers.plan import load_structure, read_seed
 from services.actions.sql import ActionsRepository
@@ -64,10 +68,11 @@ async def test_an_import_reports_each_bad_row_and_applies_the_good_ones(store: S
 
 
 async def test_measurements_import_once_per_external_id_and_report_bad_rows(store: Store) -> None:
+    await manual_indicator(store)  # a36-epn-register is counted from events
     text = (
         "external_id,indicator,value,measured_on,source\n"
-        "m-1,a36-epn-register,12,2024-03-31,cadastre\nm-2,a36-epn-register,15,2024-06-30,cadastre\n"
-        "m-3,nope,1,2024-06-30,x\nm-4,a36-epn-register,abc,2024-06-30,x\n"
+        "m-1,a36-cadastre,12,2024-03-31,cadastre\nm-2,a36-cadastre,15,2024-06-30,cadastre\n"
+        "m-3,nope,1,2024-06-30,x\nm-4,a36-cadastre,abc,2024-06-30,x\n"
     )
     first = await import_csv(acting(store), ImportCsv("measurements", text))
     assert first.created == 2
@@ -87,3 +92,93 @@ async def test_a_progress_bar_is_told_after_each_row(store: Store) -> None:
         acting(store), ImportCsv("measurements", text), progress=lambda done, total: seen.append((done, total))
     )
     assert seen == [(1, 2), (2, 2)]
+
+
+# --- hostile files ------------------------------------------------------------------------------
+
+MEASUREMENTS = "external_id,indicator,value,measured_on,source\n"
+
+
+async def manual_indicator(store: Store, code: str = "a36-cadastre") -> str:
+    """An indicator no event feeds (every seeded one is fed by events), for measurements typed by people."""
+    text = f"code,action,name_fr,name_nl,unit,baseline,target,period\n{code},36,EPN au cadastre,,EPN,0,,2021-2024\n"
+    assert (await import_csv(acting(store), ImportCsv("indicators", text))).created == 1
+    return code
+
+
+@pytest.mark.parametrize(
+    ("value", "measured_on", "column", "reason"),
+    [
+        ("NaN", "2024-06-30", "value", "must be a number"),
+        ("Infinity", "2024-06-30", "value", "must be a number"),
+        ("-inf", "2024-06-30", "value", "must be a number"),
+        ("sNaN", "2024-06-30", "value", "must be a number"),
+        ("-1000", "2024-06-30", "value", "must be at least 0"),
+        ("1e13", "2024-06-30", "value", "must be at most 1,000,000,000,000"),
+        ("12", "9999-12-31", "measured_on", "has not happened yet"),
+        ("12", "1999-12-31", "measured_on", "not plausible"),
+    ],
+)
+async def test_a_measurement_cell_that_is_not_a_plausible_figure_is_a_row_error(
+    store: Store, value: str, measured_on: str, column: str, reason: str
+) -> None:
+    code = await manual_indicator(store)
+    text = f"{MEASUREMENTS}m-1,{code},{value},{measured_on},x\nm-2,{code},15,2024-06-30,x\n"
+    report = await import_csv(acting(store), ImportCsv("measurements", text))
+    assert [(e["line"], e["column"]) for e in report.errors] == [(2, column)]
+    assert reason in report.errors[0]["reason"]
+    assert report.created == 1, "the good row still applies"
+    assert [m["value"] for m in await store.repo.measurements(code)] == [Decimal(15)]
+
+
+@pytest.mark.parametrize(
+    ("column", "cell", "reason"),
+    [
+        ("progress", "NaN", "must be a number"),
+        ("progress", "150", "must be at most 100"),
+        ("progress", "-1", "must be at least 0"),
+        ("weight", "Infinity", "must be a number"),
+        ("weight", "0", "must be greater than 0"),
+        ("title_fr", "x" * 201, "has at most 200 characters"),
+        ("lead", "Not A Code", "must be a code"),
+    ],
+)
+async def test_an_action_cell_out_of_range_is_a_row_error_and_the_rows_before_it_stay_applied(
+    store: Store, column: str, cell: str, reason: str
+) -> None:
+    records = rows(await export_csv(repository(store), "actions"))[:2]
+    records[0]["status"] = "planned"
+    records[1][column] = cell
+    report = await import_csv(acting(store), ImportCsv("actions", to_csv(records)))
+    assert [(e["line"], e["column"]) for e in report.errors] == [(3, column)]
+    assert reason in report.errors[0]["reason"]
+    action = await store.repo.get_action(1)
+    assert action is not None and action["status"] == "planned"
+    assert [e.event_type for e in store.events()] == ["ActionStatusChanged"]
+
+
+async def test_an_export_cell_that_starts_like_a_formula_is_kept_from_running_and_imports_back_unchanged(
+    store: Store,
+) -> None:
+    title = '=HYPERLINK("http://evil.example","Cliquez")'
+    await change_details(acting(store), ChangeDetails(1, {"title_fr": title, "title_nl": "@SUM(A1:A2)"}))
+    exported = await export_csv(repository(store), "actions")
+    first = rows(exported)[0]
+    assert (first["title_fr"], first["title_nl"]) == ("'" + title, "'@SUM(A1:A2)")
+    again = await import_csv(acting(store), ImportCsv("actions", exported))
+    assert (again.unchanged, again.errors) == (66, [])
+    action = await store.repo.get_action(1)
+    assert action is not None and action["title_fr"] == title
+
+
+@pytest.mark.parametrize("note", ["+32 2 123 45 67", "-5 % sur le budget", "@équipe", "\tretrait", "=1+1"])
+async def test_a_note_that_starts_like_a_formula_is_exported_with_an_apostrophe_and_imports_back_unchanged(
+    store: Store, note: str
+) -> None:
+    await change_status(acting(store), ChangeStatus(1, "planned", None, note))
+    exported = await export_csv(repository(store), "actions")
+    assert rows(exported)[0]["status_note"] == "'" + note
+    again = await import_csv(acting(store), ImportCsv("actions", exported))
+    assert (again.unchanged, again.errors) == (66, [])
+    action = await store.repo.get_action(1)
+    assert action is not None and action["status_note"] == note

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
+import services.actions
 from services.actions.domain import (
     TRANSITIONS,
     ActionState,
@@ -85,3 +88,20 @@ def test_a_grant_counts_one_when_every_condition_matches() -> None:
 def test_a_mapping_whose_amount_field_is_missing_fails_loudly() -> None:
     with pytest.raises(ValueError, match="needs field 'total_devices'"):
         derived_amounts(MAPPINGS, "DevicesDelivered", {"recipient_kind": "pupils-association"})
+
+
+def test_the_retirement_homes_indicator_counts_the_tablets_delivered_not_every_device() -> None:
+    """Issue 10: indicator 52 is "tablets delivered to retirement homes"; it counted laptops too."""
+    tablets = IndicatorMapping("DevicesDelivered", {"recipient_kind": ["retirement-home"]}, "a52", "devices.tablet")
+    delivery = {"recipient_kind": "retirement-home", "devices": {"tablet": 4, "laptop": 6}, "total_devices": 10}
+    laptops_only = {"recipient_kind": "retirement-home", "devices": {"laptop": 6}, "total_devices": 6}
+
+    assert derived_amounts([tablets], "DevicesDelivered", delivery) == {"a52": Decimal(4)}
+    assert derived_amounts([tablets], "DevicesDelivered", laptops_only) == {}
+
+
+def test_the_seeded_mapping_of_indicator_52_counts_tablets() -> None:
+    seed = json.loads((Path(services.actions.__file__).parent / "seed" / "indicators.json").read_text("utf-8"))
+    a52 = [m for m in seed["mappings"] if m["indicator"] == "a52-devices-retirement-homes"]
+
+    assert [m["amount"] for m in a52] == ["devices.tablet"]

@@ -4,7 +4,7 @@ meetings counted for action 21 per calendar year."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,6 +12,7 @@ from passerelle_contracts import SYSTEM_ACTOR
 
 from services.actions.handlers.governance import RecordMeeting, record_meeting
 from services.runtime.errors import Forbidden, Invalid
+from services.runtime.inputs import brussels_today
 
 from .conftest import BRUXELLES_FORMATION, COORDINATION, Store, acting
 
@@ -67,3 +68,11 @@ async def test_a_meeting_with_unknown_attendees_is_refused_and_nothing_is_kept(s
         await record_meeting(acting(store), command)
     assert await store.repo.meetings() == []
     assert store.events() == []
+
+
+async def test_a_meeting_held_after_today_in_brussels_is_refused(store: Store) -> None:
+    for held_on in (date(2999, 1, 1), brussels_today() + timedelta(days=1)):
+        with pytest.raises(Invalid, match="has not happened yet"):
+            await record_meeting(acting(store), meeting(held_on))
+    assert await store.repo.meetings() == []
+    assert await store.repo.measurements("a21-working-group-meetings") == []

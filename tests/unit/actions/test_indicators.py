@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from passerelle_contracts import SYSTEM_ACTOR, Envelope
 from passerelle_contracts.equipment_v1 import DevicesDelivered
 from passerelle_contracts.funding_v1 import EpnLabelled, GrantAwarded
 
+from services.actions.handlers.governance import RecordMeeting, record_meeting
 from services.actions.handlers.indicators import (
     DefineIndicator,
     RecordMeasurement,
@@ -22,7 +23,8 @@ from services.actions.handlers.indicators import (
     define_indicator,
     record_measurement,
 )
-from services.runtime.errors import Conflict, Forbidden, NotFound
+from services.runtime.errors import Conflict, Forbidden, Invalid, NotFound
+from services.runtime.inputs import brussels_today
 from services.runtime.uow import Context
 
 from .conftest import CABAN, COORDINATION, Store, acting, in_context
@@ -111,12 +113,14 @@ async def test_grants_and_epn_labels_are_counted_one_each(store: Store) -> None:
 
 
 async def test_a_person_measures_an_indicator_once_per_external_id(store: Store) -> None:
-    command = RecordMeasurement("a11-epn-labelled", Decimal(33), date(2024, 6, 30), "cadastre CABAN", "epn-2024-06")
+    code = await manual_indicator(store, "a11-epn-cadastre", action=11)  # a11-epn-labelled is counted from events
+    store.outbox.clear()
+    command = RecordMeasurement(code, Decimal(33), date(2024, 6, 30), "cadastre CABAN", "epn-2024-06")
     envelope = await record_measurement(acting(store), command)
     assert envelope is not None and envelope.actor == COORDINATION
     assert (envelope.data["origin"], envelope.data["source_event_id"], envelope.data["value"]) == ("manual", None, 33.0)
     assert await record_measurement(acting(store), command) is None
-    [row] = await store.repo.measurements("a11-epn-labelled")
+    [row] = await store.repo.measurements(code)
     assert (row["delta"], row["external_id"]) == (Decimal(33), "epn-2024-06")
     assert len(store.events()) == 1
 
@@ -159,3 +163,98 @@ async def test_an_indicator_definition_publishes_what_changed_and_nothing_when_u
     assert new is not None and new.subject == "action-12"
     indicator = await store.repo.get_indicator("a12-new")
     assert indicator is not None and indicator["current_value"] == Decimal(29), "a new indicator starts at its baseline"
+
+
+# --- hostile input: what a measurement may say ----------------------------------------------------
+
+
+async def manual_indicator(
+    store: Store, code: str = "a12-sessions", action: int = 12, period: str = "2021-2024"
+) -> str:
+    """An indicator no event feeds: its values are typed by people."""
+    await define_indicator(
+        acting(store), definition(code=code, action_number=action, baseline=Decimal(0), target=None, period=period)
+    )
+    return code
+
+
+async def test_an_indicator_counted_from_events_refuses_a_value_typed_by_hand_and_keeps_its_count(
+    store: Store,
+) -> None:
+    envelope, data = delivery()
+    async with (uow := in_context(store, Context.caused_by(envelope))):
+        await count_devices_delivered(uow, envelope, data)
+    with pytest.raises(Conflict, match="a46-devices-pupils is counted from DevicesDelivered events"):
+        await record_measurement(
+            acting(store), RecordMeasurement("a46-devices-pupils", Decimal(1000), date(2024, 6, 30), "", "x")
+        )
+    indicator = await store.repo.get_indicator("a46-devices-pupils")
+    assert indicator is not None and indicator["current_value"] == Decimal(25)
+    assert [m["origin"] for m in await store.repo.measurements("a46-devices-pupils")] == ["derived"]
+
+
+@pytest.mark.parametrize(
+    ("value", "measured_on", "reason"),
+    [
+        (Decimal(-1000), date(2024, 6, 30), "cannot be negative"),
+        (Decimal("NaN"), date(2024, 6, 30), "must be a number"),
+        (Decimal(12), date(9999, 12, 31), "has not happened yet"),
+        (Decimal(12), brussels_today() + timedelta(days=1), "has not happened yet"),
+        (Decimal(12), date(1999, 12, 31), "not plausible"),
+    ],
+)
+async def test_a_measurement_is_never_negative_nor_dated_after_today_in_brussels(
+    store: Store, value: Decimal, measured_on: date, reason: str
+) -> None:
+    code = await manual_indicator(store)
+    store.outbox.clear()
+    with pytest.raises(Invalid, match=reason):
+        await record_measurement(acting(store), RecordMeasurement(code, value, measured_on, "", "m-1"))
+    assert await store.repo.measurements(code) == []
+    assert store.events() == []
+
+
+async def test_an_external_id_is_unique_per_indicator_not_across_indicators(store: Store) -> None:
+    first, second = await manual_indicator(store, "a12-sessions"), await manual_indicator(store, "a12-people")
+    assert await record_measurement(
+        acting(store), RecordMeasurement(first, Decimal(3), date(2024, 6, 30), "", "2024-06")
+    )
+    assert await record_measurement(
+        acting(store), RecordMeasurement(second, Decimal(40), date(2024, 6, 30), "", "2024-06")
+    ), "the same external id on another indicator is another measurement"
+    assert (
+        await record_measurement(acting(store), RecordMeasurement(first, Decimal(4), date(2024, 6, 30), "", "2024-06"))
+        is None
+    ), "… and on the same indicator, a repeated submission"
+    assert [(m["indicator_code"], m["value"]) for m in await store.repo.measurements()] == [
+        (first, Decimal(3)),
+        (second, Decimal(40)),
+    ]
+
+
+async def test_a_back_dated_meeting_counts_in_its_own_year_and_leaves_the_latest_years_value(store: Store) -> None:
+    last_year = brussels_today().year - 1
+    for held_on in (date(last_year, 3, 12), date(last_year, 6, 18), date(last_year - 1, 5, 2)):
+        await record_meeting(acting(store), RecordMeeting("working_group", held_on, ["caban"], [], []))
+    rows = await store.repo.measurements("a21-working-group-meetings")
+    assert [(m["measured_on"].year, m["value"]) for m in rows] == [
+        (last_year, Decimal(1)),
+        (last_year, Decimal(2)),
+        (last_year - 1, Decimal(1)),
+    ], "each measurement is its own year's count"
+    indicator = await store.repo.get_indicator("a21-working-group-meetings")
+    assert indicator is not None and indicator["current_value"] == Decimal(2), "the latest year's count, not 1"
+
+
+async def test_a_yearly_indicator_measured_by_hand_for_an_earlier_year_keeps_the_latest_years_value(
+    store: Store,
+) -> None:
+    code = await manual_indicator(store, "a12-sessions-a-year", period="yearly")
+    year = brussels_today().year - 1
+    await record_measurement(acting(store), RecordMeasurement(code, Decimal(9), date(year, 6, 30), "", None))
+    back = await record_measurement(
+        acting(store), RecordMeasurement(code, Decimal(5), date(year - 1, 12, 31), "", None)
+    )
+    assert back is not None and (back.data["previous_value"], back.data["value"]) == (0.0, 5.0), "that year's count"
+    indicator = await store.repo.get_indicator(code)
+    assert indicator is not None and indicator["current_value"] == Decimal(9)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,7 +18,8 @@ from services.actions.handlers.milestones import (
     plan_milestone,
     reach_milestone,
 )
-from services.runtime.errors import Conflict, NotFound
+from services.runtime.errors import Conflict, Invalid, NotFound
+from services.runtime.inputs import brussels_today
 from services.runtime.uow import Context
 
 from .conftest import BRUXELLES_FORMATION, Store, acting, in_context
@@ -108,3 +109,20 @@ async def test_an_overdue_check_run_by_a_person_still_announces_as_the_system(st
     [overdue] = await announce_overdue(acting(store, correlation_id=correlation), AnnounceOverdue(date(2024, 4, 1)))
     assert (overdue.actor, overdue.correlation_id) == (SYSTEM_ACTOR, correlation)
     assert (await store.repo.history(46))[-1]["actor"] == SYSTEM_ACTOR.model_dump(mode="json")
+
+
+async def test_the_overdue_check_refuses_a_day_after_today_in_brussels(store: Store) -> None:
+    await plan_milestone(acting(store), PlanMilestone(46, "Convention", "", date(2024, 3, 31)))
+    for as_of in (date(2231, 1, 1), brussels_today() + timedelta(days=1)):
+        with pytest.raises(Invalid, match="has not happened yet"):
+            await announce_overdue(acting(store), AnnounceOverdue(as_of))
+    assert store.events("MilestoneOverdue") == []
+
+
+async def test_a_milestone_is_planned_within_ten_years_and_reached_no_later_than_today(store: Store) -> None:
+    with pytest.raises(Invalid, match="more than 10 years ahead"):
+        await plan_milestone(acting(store), PlanMilestone(46, "Bilan", "", date(2999, 1, 1)))
+    planned = await plan_milestone(acting(store), PlanMilestone(46, "Bilan", "", brussels_today() + timedelta(days=30)))
+    with pytest.raises(Invalid, match="has not happened yet"):
+        await reach_milestone(acting(store), ReachMilestone(46, planned["id"], brussels_today() + timedelta(days=1)))
+    assert [e.event_type for e in store.events()] == ["MilestonePlanned"]

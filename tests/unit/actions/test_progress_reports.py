@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from services.actions import domain, events
 from services.actions.domain import InvalidTransition
 from services.actions.handlers.progress_reports import MoveReport, WriteReport, move_report, write_report
 from services.runtime.errors import Conflict, Forbidden, NotFound
@@ -62,3 +63,8 @@ async def test_only_the_lead_writes_and_submits_its_reports(store: Store) -> Non
 async def test_an_unknown_report_is_not_found(store: Store) -> None:
     with pytest.raises(NotFound, match="no report"):
         await move_report(acting(store), MoveReport(uuid.uuid4(), "submit"))
+
+
+def test_every_event_a_report_moves_with_is_one_whose_readers_are_scoped() -> None:
+    """The history and /changes keep these from other organisations until the report is approved."""
+    assert {e.event_type for e in events.REPORT_EVENTS.values()} == domain.REPORT_EVENT_TYPES

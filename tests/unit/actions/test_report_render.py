@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import logging
 import re
@@ -291,3 +292,30 @@ def test_render_all_gives_the_six_files(report: AnnualReport) -> None:
     assert (
         files["rapport-annuel-2024-indicateurs.csv"].decode("utf-8").startswith("axis,chantier,action,indicator_code")
     )
+
+
+def test_a_csv_cell_that_starts_like_a_formula_cannot_run_in_a_spreadsheet(report: AnnualReport) -> None:
+    axis = report.axes[0]
+    chantier = axis.chantiers[0]
+    a21 = chantier.actions[0]
+    hostile = dataclasses.replace(
+        a21,
+        title_fr='=HYPERLINK("http://evil.example","Cliquez")',
+        lead="+cmd|' /C calc'!A0",
+        indicators=(dataclasses.replace(a21.indicators[0], name_fr="-2+3", unit="@SUM(A1)"),),
+    )
+    tampered = dataclasses.replace(
+        report,
+        axes=(
+            dataclasses.replace(axis, chantiers=(dataclasses.replace(chantier, actions=(hostile,)),)),
+            *report.axes[1:],
+        ),
+    )
+    files = render_csv(tampered)
+    action = next(csv.DictReader(io.StringIO(files["actions.csv"])))
+    assert (action["title_fr"], action["lead"]) == (
+        '\'=HYPERLINK("http://evil.example","Cliquez")',
+        "'+cmd|' /C calc'!A0",
+    )
+    indicator = next(csv.DictReader(io.StringIO(files["indicators.csv"])))
+    assert (indicator["name_fr"], indicator["unit"], indicator["baseline"]) == ("'-2+3", "'@SUM(A1)", "0")

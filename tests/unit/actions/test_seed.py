@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from passerelle_contracts import EVENT_MODELS
 
 from services.actions.handlers.plan import read_seed
@@ -62,7 +64,10 @@ def test_every_mapping_names_a_known_indicator_and_fields_of_its_event() -> None
         assert mapping["indicator"] in indicators
         fields = models[mapping["event_type"]].model_fields
         assert set(mapping["conditions"]) <= set(fields)
-        assert mapping["amount"] == "count" or mapping["amount"] in fields
+        field, _, key = mapping["amount"].partition(".")
+        assert mapping["amount"] == "count" or field in fields
+        if key:  # a path into a mapping field: the key is one of its keys' values (devices.tablet)
+            assert key in get_args(get_args(fields[field].annotation)[0])
 
 
 def test_pupils_associations_feed_action_46() -> None:

@@ -4,7 +4,9 @@ repository, units of work acting for each kind of partner, and the steps of a de
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
@@ -18,14 +20,17 @@ from services.equipment.sql import EquipmentRepository
 from services.runtime.testing import FakeStore
 from services.runtime.uow import Context
 from tests.fakes.equipment import FakeEquipmentRepository, unit_of_work
+from tests.fakes.equipment.clock import stop_the_clock
 
 DONOR, OTHER_DONOR, REFURBISHER = "cirb-paradigm", "easy-brussels", "asbl-refurb"
-SCHOOL, HOME = "athenee-ixelles", "maison-de-repos"
+OTHER_REFURBISHER = "asbl-refurb-bis"
+SCHOOL, HOME, PUPILS, COCOF = "athenee-ixelles", "maison-de-repos", "asbl-devoirs", "cocof"
 
 COORDINATION = Actor(organisation="coordination-inclusion-numerique", role="coordination", key_id="k-coord")
 DONOR_KEY = Actor(organisation=DONOR, role="donor", key_id="k-donor")
 OTHER_DONOR_KEY = Actor(organisation=OTHER_DONOR, role="donor", key_id="k-other")
 REFURBISHER_KEY = Actor(organisation=REFURBISHER, role="refurbisher", key_id="k-refurb")
+OTHER_REFURBISHER_KEY = Actor(organisation=OTHER_REFURBISHER, role="refurbisher", key_id="k-refurb-bis")
 SCHOOL_KEY = Actor(organisation=SCHOOL, role="recipient", key_id="k-school")
 HOME_KEY = Actor(organisation=HOME, role="recipient", key_id="k-home")
 
@@ -33,9 +38,14 @@ ORGANISATIONS: list[dict[str, Any]] = [
     {"code": DONOR, "name": "Paradigm", "kind": "regional-public-body", "commune": None},
     {"code": OTHER_DONOR, "name": "easy.brussels", "kind": "regional-administration", "commune": None},
     {"code": REFURBISHER, "name": "Refurb ASBL", "kind": "refurbisher", "commune": "Anderlecht"},
+    {"code": OTHER_REFURBISHER, "name": "Refurb bis", "kind": "refurbisher", "commune": "Molenbeek"},
     {"code": SCHOOL, "name": "Athénée", "kind": "secondary-school", "commune": "Ixelles"},
     {"code": HOME, "name": "Maison de repos", "kind": "retirement-home", "commune": "Schaerbeek"},
+    {"code": PUPILS, "name": "ASBL devoirs", "kind": "pupils-association", "commune": "Anderlecht"},
+    {"code": COCOF, "name": "COCOF", "kind": "community-body", "commune": None},
 ]
+INTAKE = datetime(2024, 1, 8, 9, 0, tzinfo=UTC)
+"""When the world's devices were declared: before the deliveries its tests date (``TODAY``)."""
 
 
 def laptop(tag: str) -> DeviceRow:
@@ -50,8 +60,10 @@ def screen(tag: str) -> DeviceRow:
     return DeviceRow(asset_tag=tag, kind="screen")
 
 
-def wipe(medium: str = "m1", result: str = "passed", method: str = "purge") -> Sanitisation:
-    start = datetime(2024, 2, 20, 9, 0, tzinfo=UTC)
+def wipe(
+    medium: str = "m1", result: str = "passed", method: str = "purge", start: datetime | None = None
+) -> Sanitisation:
+    start = start or datetime(2024, 2, 20, 9, 0, tzinfo=UTC)
     return Sanitisation(
         medium_id=medium,
         method=method,
@@ -94,7 +106,11 @@ class World:
         command = intake.DeclareBatch(donor, reference, list(enumerate(rows, start=1)))
         await intake.declare_batch(self.acting(), command)
         tags = {r.asset_tag for r in rows}
-        return [d["id"] for d in self.repo.devices.values() if d["donor"] == donor and d["asset_tag"] in tags]
+        ids = [d["id"] for d in self.repo.devices.values() if d["donor"] == donor and d["asset_tag"] in tags]
+        for row in self.repo.device_history:  # declared on the world's intake day, as if months ago
+            if row["device_id"] in ids and row["action"] == "declared":
+                row["at"] = INTAKE
+        return ids
 
     async def at_refurbisher(self, ids: list[uuid.UUID]) -> None:
         transfer = await custody.propose_transfer(self.acting(), custody.ProposeTransfer(REFURBISHER, ids))
@@ -140,3 +156,9 @@ def world() -> World:
 
 
 TODAY = date(2024, 5, 6)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
+    """Stop the clock "today in Brussels" reads at a moment (``tests.fakes.equipment.clock``)."""
+    return functools.partial(stop_the_clock, monkeypatch)

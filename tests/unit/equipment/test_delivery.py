@@ -4,22 +4,26 @@ fake unit of work."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from passerelle_contracts import SYSTEM_ACTOR
 from passerelle_contracts.equipment_v1 import DevicesDelivered
 
-from services.equipment.domain import InvalidMove
-from services.equipment.handlers import delivery, end_of_life
+from services.equipment.domain import DeviceRow, InvalidMove
+from services.equipment.handlers import delivery, end_of_life, refurbishing
 from services.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 from services.runtime.uow import Context
 from tests.fakes.equipment import unit_of_work
 from tests.unit.equipment.conftest import (
+    COCOF,
     COORDINATION,
     DONOR,
+    HOME,
     HOME_KEY,
     OTHER_DONOR,
+    OTHER_REFURBISHER,
+    PUPILS,
     REFURBISHER,
     REFURBISHER_KEY,
     SCHOOL,
@@ -135,7 +139,7 @@ async def test_a_returned_device_goes_back_to_the_refurbisher_and_must_be_wiped_
         await end_of_life.return_device(world.acting(), end_of_life.ReturnDevice(device, REFURBISHER, "again"))
     await world.refurbish(device, "C")
     assert await world.reads.allocatable_stock(lock=False) == [], "refurbished, but not wiped since its return"
-    again = await world.wipe(device)
+    again = await world.wipe(device, wipe(start=datetime(2024, 6, 3, 9, 0, tzinfo=UTC)))  # wiped again, later
     assert (again["sanitisation"], again["allocation"]) == ("wiped", "available")
     assert len([c for c in world.repo.certificates if c["device_id"] == device]) == 2
     assert world.device(kept)["allocation"] == "delivered"
@@ -170,15 +174,16 @@ async def test_a_device_in_use_cannot_be_disposed_of_and_a_disposal_settles_the_
         await end_of_life.dispose_device(world.acting(), failed)
 
 
-def declared_delivery() -> DevicesDelivered:
-    return DevicesDelivered(
-        delivery_id=str(uuid.uuid4()),
-        recipient="asbl-devoirs",
-        recipient_kind="pupils-association",
-        devices={"laptop": 20, "tablet": 5},
-        total_devices=25,
-        delivered_on=date(2026, 11, 20),
-    )
+def declared_delivery(**changes: object) -> DevicesDelivered:
+    fields: dict[str, object] = {
+        "delivery_id": str(uuid.uuid4()),
+        "recipient": PUPILS,
+        "recipient_kind": "pupils-association",
+        "devices": {"laptop": 20, "tablet": 5},
+        "total_devices": 25,
+        "delivered_on": date(2026, 11, 20),
+    }
+    return DevicesDelivered.model_validate({**fields, **changes})
 
 
 async def test_a_declared_delivery_is_recorded_once_per_idempotency_key_of_the_callers_organisation(
@@ -206,3 +211,169 @@ async def test_a_declared_delivery_is_recorded_once_per_idempotency_key_of_the_c
     assert created is True, "keys belong to the caller's organisation"
     _, created = await delivery.declare_delivery(world.acting(), delivery.DeclareDelivery(declared_delivery(), body))
     assert created is True and len(world.repo.deliveries) == 3
+
+
+async def declare(world: World, delivery_: DevicesDelivered) -> dict[str, object]:
+    body = delivery_.model_dump(mode="json")
+    reply, _ = await delivery.declare_delivery(
+        world.acting(REFURBISHER_KEY), delivery.DeclareDelivery(delivery_, body, None)
+    )
+    return dict(reply)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"recipient": "nobody"}, "no recipient organisation nobody"),
+        ({"recipient": DONOR}, "cirb-paradigm is not a recipient organisation"),
+        ({"recipient_kind": "retirement-home"}, "asbl-devoirs is a pupils-association, not a retirement-home"),
+        ({"donor": "nobody"}, "no donor organisation nobody"),
+        ({"donor": DONOR, "donor_kind": "other"}, "cirb-paradigm is a regional-public-body donor, not other"),
+        ({"donor_kind": "regional-public-body"}, "a donor kind needs its donor"),
+        ({"delivered_on": date(9999, 12, 31)}, "has not happened yet"),
+        ({"delivered_on": date(1999, 12, 31)}, "not plausible"),
+    ],
+)
+async def test_a_declared_delivery_names_a_registered_recipient_of_its_kind_and_a_registered_donor(
+    world: World, changes: dict[str, object], reason: str
+) -> None:
+    with pytest.raises(Invalid, match=reason):
+        await declare(world, declared_delivery(**changes))
+    assert world.repo.deliveries == {} and world.events() == []
+
+
+async def test_a_declared_deliverys_donor_kind_is_the_registered_donors(world: World) -> None:
+    await declare(world, declared_delivery(donor=DONOR))
+    await declare(world, declared_delivery(donor=COCOF))
+    public_body, community = world.events("DevicesDelivered")
+    assert public_body.data["donor_kind"] == "regional-public-body", "counted for action 57"
+    assert community.data["donor_kind"] == "other", "a community body is no regional public body"
+
+
+async def test_allocated_devices_go_into_one_handover_at_a_time_and_a_handover_can_be_cancelled(world: World) -> None:
+    ids = await world.stock(laptop("A1"), laptop("A2"))
+    await world.accepted(SCHOOL, {"laptop": 2})
+    await world.allocate()
+    refurbisher = world.acting(REFURBISHER_KEY)
+    first = await delivery.record_handover(refurbisher, delivery.RecordHandover(SCHOOL, ids, TODAY))
+    with pytest.raises(Conflict, match=f"already in delivery {first['id']}"):
+        await delivery.record_handover(world.acting(REFURBISHER_KEY), delivery.RecordHandover(SCHOOL, ids[1:], TODAY))
+    assert list(world.repo.handovers) == [first["id"]]
+    with pytest.raises(Forbidden):
+        await delivery.cancel_handover(world.acting(HOME_KEY), delivery.CancelHandover(first["id"]))
+    cancelled = await delivery.cancel_handover(world.acting(SCHOOL_KEY), delivery.CancelHandover(first["id"]))
+    assert cancelled["cancelled"] is True
+    with pytest.raises(Conflict, match="was cancelled"):
+        await delivery.acknowledge_handover(world.acting(SCHOOL_KEY), delivery.AcknowledgeHandover(first["id"]))
+    second = await delivery.record_handover(world.acting(REFURBISHER_KEY), delivery.RecordHandover(SCHOOL, ids, TODAY))
+    await delivery.acknowledge_handover(world.acting(SCHOOL_KEY), delivery.AcknowledgeHandover(second["id"]))
+    assert {world.device(i)["allocation"] for i in ids} == {"delivered"}
+    with pytest.raises(Conflict, match="acknowledged"):
+        await delivery.cancel_handover(world.acting(), delivery.CancelHandover(second["id"]))
+
+
+async def test_a_stale_delivery_is_not_acknowledged_and_marks_nothing_delivered(world: World) -> None:
+    [device] = await world.stock(laptop("A1"))
+    await world.accepted(SCHOOL, {"laptop": 1})
+    await world.allocate()
+    stale = await delivery.record_handover(
+        world.acting(REFURBISHER_KEY), delivery.RecordHandover(SCHOOL, [device], TODAY)
+    )
+    # Meanwhile the device went back to the stock (as another path might have done) and to the home.
+    [allocation] = [a for a in world.repo.allocations if a["device_id"] == device]
+    allocation["status"] = "cancelled"
+    world.device(device)["allocation"] = "available"
+    await world.accepted(HOME, {"laptop": 1})
+    await world.allocate()
+    world.clear_events()
+    with pytest.raises(Conflict, match="no longer allocated to athenee-ixelles for this delivery"):
+        await delivery.acknowledge_handover(world.acting(SCHOOL_KEY), delivery.AcknowledgeHandover(stale["id"]))
+    assert (world.device(device)["allocation"], world.device(device)["custodian"]) == ("allocated", REFURBISHER)
+    assert [a["status"] for a in world.repo.allocations if a["device_id"] == device] == ["cancelled", "allocated"]
+    assert world.events() == []
+
+
+async def test_a_delivery_dated_before_the_devices_intake_or_after_today_is_refused(world: World) -> None:
+    ids = await world.stock(laptop("A1"))
+    await world.accepted(SCHOOL, {"laptop": 1})
+    await world.allocate()
+    with pytest.raises(Invalid, match="before the intake of its devices"):
+        await delivery.record_handover(world.acting(), delivery.RecordHandover(SCHOOL, ids, date(2024, 1, 7)))
+    with pytest.raises(Invalid, match="has not happened yet"):
+        await delivery.record_handover(world.acting(), delivery.RecordHandover(SCHOOL, ids, date(9999, 1, 1)))
+    assert world.repo.handovers == {}
+    done = await delivery.record_handover(world.acting(), delivery.RecordHandover(SCHOOL, ids, date(2024, 1, 8)))
+    assert done["delivered_on"] == date(2024, 1, 8), "the intake's own day is fine"
+
+
+async def test_a_device_goes_back_to_a_refurbisher_only(world: World) -> None:
+    [device], _ = await delivered(world, "A1")
+    with pytest.raises(Invalid, match="maison-de-repos is a retirement-home, not a refurbisher"):
+        await end_of_life.return_device(world.acting(SCHOOL_KEY), end_of_life.ReturnDevice(device, HOME, "cassé"))
+    assert world.device(device)["allocation"] == "delivered"
+
+
+async def test_a_delivery_is_not_acknowledged_once_its_devices_left_the_holder_that_recorded_it(world: World) -> None:
+    ids = await world.stock(laptop("A1"), laptop("A2"))
+    await world.accepted(SCHOOL, {"laptop": 2})
+    await world.allocate()
+    handover = await delivery.record_handover(
+        world.acting(REFURBISHER_KEY), delivery.RecordHandover(SCHOOL, ids, TODAY)
+    )
+    world.device(ids[1])["custodian"] = OTHER_REFURBISHER  # as another path might have done meanwhile
+    world.clear_events()
+    with pytest.raises(Conflict, match=f"{ids[1]} is held by {OTHER_REFURBISHER} now, not by {REFURBISHER}"):
+        await delivery.acknowledge_handover(world.acting(SCHOOL_KEY), delivery.AcknowledgeHandover(handover["id"]))
+    assert [world.device(i)["custodian"] for i in ids] == [REFURBISHER, OTHER_REFURBISHER], "nothing moved"
+    assert {world.device(i)["allocation"] for i in ids} == {"allocated"}
+    assert world.repo.handovers[handover["id"]]["acknowledged_at"] is None
+    assert world.events() == []
+
+
+async def test_the_coordination_records_a_delivery_for_the_holder_and_one_holder_hands_over_at_a_time(
+    world: World,
+) -> None:
+    ids = await world.stock(laptop("A1"), laptop("A2"))
+    await world.accepted(SCHOOL, {"laptop": 2})
+    await world.allocate()
+    world.device(ids[1])["custodian"] = OTHER_REFURBISHER  # two holders
+    with pytest.raises(Conflict, match="held by several organisations"):
+        await delivery.record_handover(world.acting(), delivery.RecordHandover(SCHOOL, ids, TODAY))
+    assert world.repo.handovers == {}
+    handover = await delivery.record_handover(world.acting(), delivery.RecordHandover(SCHOOL, ids[:1], TODAY))
+    assert handover["from_org"] == REFURBISHER, "the holder hands the devices over, whoever records it"
+    await delivery.cancel_handover(world.acting(REFURBISHER_KEY), delivery.CancelHandover(handover["id"]))
+    handover = await delivery.record_handover(world.acting(), delivery.RecordHandover(SCHOOL, ids[:1], TODAY))
+    await delivery.acknowledge_handover(world.acting(SCHOOL_KEY), delivery.AcknowledgeHandover(handover["id"]))
+    assert world.device(ids[0])["custodian"] == SCHOOL
+
+
+async def test_a_returned_laptop_without_storage_media_on_record_is_inspected_again_before_it_counts_as_wiped(
+    world: World,
+) -> None:
+    # Inspected and found without storage (as the laptops declared so were handed on under the old rule).
+    [bare] = await world.declare(DeviceRow(asset_tag="B1", kind="laptop"))
+    await world.at_refurbisher([bare])
+    await refurbishing.record_media(world.acting(REFURBISHER_KEY), refurbishing.RecordMedia(bare, []))
+    await world.refurbish(bare)
+    await world.accepted(SCHOOL, {"laptop": 1})
+    await world.allocate()
+    handover = await delivery.record_handover(world.acting(), delivery.RecordHandover(SCHOOL, [bare], TODAY))
+    await delivery.acknowledge_handover(world.acting(SCHOOL_KEY), delivery.AcknowledgeHandover(handover["id"]))
+    await end_of_life.return_device(world.acting(SCHOOL_KEY), end_of_life.ReturnDevice(bare, REFURBISHER, "lent"))
+    back = world.device(bare)
+    assert (back["sanitisation"], back["media_known"]) == ("pending", False), "a disk may have been fitted since"
+    await world.refurbish(bare)
+    await world.accepted(HOME, {"laptop": 1})
+    assert (await world.allocate())["allocations"] == [], "not in the stock before it is inspected"
+
+
+async def test_a_delivery_whose_holder_is_not_known_is_recorded_again_rather_than_acknowledged(world: World) -> None:
+    [device] = await world.stock(laptop("A1"))
+    await world.accepted(SCHOOL, {"laptop": 1})
+    await world.allocate()
+    handover = await delivery.record_handover(world.acting(), delivery.RecordHandover(SCHOOL, [device], TODAY))
+    world.repo.handovers[handover["id"]]["from_org"] = None  # as migration 0005 leaves an older one of several holders
+    with pytest.raises(Conflict, match="cancel it and record it again"):
+        await delivery.acknowledge_handover(world.acting(SCHOOL_KEY), delivery.AcknowledgeHandover(handover["id"]))
+    assert world.device(device)["allocation"] == "allocated"

@@ -1,18 +1,21 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import date
 
 import pytest
 
 from services.equipment.domain import (
     Device,
+    DeviceRow,
     InvalidMove,
     Request,
     SanitisationRequired,
     WipeRecord,
     add_months,
     allocate,
+    declared,
     follow_up_due_on,
     latest_per_medium,
     milestones_reached,
@@ -51,6 +54,17 @@ def test_a_failure_or_a_warning_is_not_a_pass_until_a_later_record_passes() -> N
 def test_a_screen_without_storage_needs_no_wipe() -> None:
     assert sanitisation_state([], []) == "wiped"
     require_sanitised("screen", [], [])
+
+
+def test_a_device_whose_media_are_unknown_is_not_sanitised_until_they_are_inspected() -> None:
+    assert sanitisation_state([], [], media_known=False) == "pending"
+    with pytest.raises(SanitisationRequired, match="storage media are unknown until it is inspected"):
+        require_sanitised("laptop", [], [], media_known=False)
+    assert declared(uuid.uuid4(), DeviceRow(asset_tag="L1", kind="laptop")).sanitisation == "pending"
+    assert declared(uuid.uuid4(), DeviceRow(asset_tag="S1", kind="screen")).sanitisation == "wiped"
+    assert declared(
+        uuid.uuid4(), DeviceRow(asset_tag="S2", kind="screen", storage=(("emmc", 8, ""),))
+    ).sanitisation == ("pending")
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime
 
 import pytest
 
+from services.equipment import figures
 from services.equipment.domain import SanitisationRequired
 from services.equipment.handlers import allocation, delivery, requests
 from services.runtime.errors import Conflict, Forbidden, Invalid, NotFound
@@ -111,3 +113,8 @@ async def test_a_handover_is_refused_when_a_devices_latest_record_is_not_a_pass(
     with pytest.raises(SanitisationRequired, match="no passing sanitisation for medium m1"):
         await delivery.record_handover(world.acting(), delivery.RecordHandover(SCHOOL, [device], TODAY))
     assert world.repo.handovers == {}
+
+
+def test_the_figures_at_a_date_count_that_whole_day_in_brussels() -> None:
+    assert figures.cutoff(date(2024, 7, 1)) == datetime(2024, 7, 1, 22, 0, tzinfo=UTC), "summer: UTC+2"
+    assert figures.cutoff(date(2024, 1, 15)) == datetime(2024, 1, 15, 23, 0, tzinfo=UTC), "winter: UTC+1"

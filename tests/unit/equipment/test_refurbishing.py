@@ -5,22 +5,38 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 
+import asyncpg
 import pytest
+from passerelle_contracts import Actor
 
-from services.equipment.domain import InvalidMove
-from services.equipment.handlers import refurbishing
-from services.runtime.errors import Forbidden, Invalid, NotFound
+from services.equipment.domain import DeviceRow, InvalidMove, Sanitisation
+from services.equipment.handlers import delivery, refurbishing
+from services.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 from tests.unit.equipment.conftest import (
+    COORDINATION,
     DONOR,
     DONOR_KEY,
     REFURBISHER_KEY,
+    SCHOOL,
+    TODAY,
     World,
     desktop,
     laptop,
     screen,
     wipe,
 )
+
+LOG_HEAD = (
+    "device,medium_id,method,tool,tool_version,passes,verification,operator,started_at,ended_at,result,warnings\n"
+)
+LOG_ROW = "{device},{medium},purge,nwipe,0.35,{passes},full,op-3,2024-02-20T09:00:00+01:00,2024-02-20T10:00:00+01:00,{result},\n"
+
+
+def log_row(device: object, medium: str = "m1", result: str = "passed", passes: object = 1) -> str:
+    return LOG_ROW.format(device=device, medium=medium, result=result, passes=passes)
 
 
 async def test_a_refurbished_device_needs_a_grade_and_follows_the_refurbishing_flow(world: World) -> None:
@@ -150,3 +166,177 @@ async def test_a_wiping_stations_log_is_applied_device_by_device_with_a_report_p
     empty = await refurbishing.import_sanitisations(world.acting(), refurbishing.ImportSanitisations("device\n"))
     assert (empty["devices"], empty["errors"][0]["line"]) == (0, 1)
     assert world.device(ids[0])["donor"] == DONOR
+
+
+async def test_a_wiping_stations_log_sent_twice_changes_nothing_the_second_time(world: World) -> None:
+    ids = await world.declare(laptop("A1"), desktop("D1"))
+    await world.at_refurbisher(ids)
+    text = LOG_HEAD + log_row(ids[0]) + log_row(ids[1], "m1") + log_row(ids[1], "m2", "failed")
+    first = await refurbishing.import_sanitisations(
+        world.acting(REFURBISHER_KEY), refurbishing.ImportSanitisations(text)
+    )
+    assert (first["devices"], first["records"], first["unchanged"], first["errors"]) == (2, 3, 0, [])
+    before = (
+        len(world.repo.sanitisations),
+        len(world.repo.certificates),
+        len(world.events()),
+        len(world.repo.device_history),
+    )
+    again = await refurbishing.import_sanitisations(
+        world.acting(REFURBISHER_KEY), refurbishing.ImportSanitisations(text)
+    )
+    assert (again["devices"], again["records"], again["unchanged"], again["errors"]) == (0, 0, 3, [])
+    after = (
+        len(world.repo.sanitisations),
+        len(world.repo.certificates),
+        len(world.events()),
+        len(world.repo.device_history),
+    )
+    assert after == before
+    assert (world.device(ids[0])["sanitisation"], world.device(ids[1])["sanitisation"]) == ("wiped", "failed")
+
+
+async def test_a_record_made_before_a_return_sent_again_does_not_count_as_a_new_wipe(world: World) -> None:
+    [device] = await world.stock(laptop("A1"))
+    await world.repo.return_device(device, SCHOOL, world.device(device)["custodian"], "cassé", COORDINATION)
+    assert world.device(device)["sanitisation"] == "pending"
+    again = await world.wipe(device)  # the very record of the first wipe, from a cumulative log
+    assert again["sanitisation"] == "pending", "an old wipe is not a new one"
+
+
+async def test_a_wiping_stations_log_is_checked_whole_before_anything_is_applied(world: World) -> None:
+    ids = await world.declare(laptop("A1"), laptop("A2"))
+    await world.at_refurbisher(ids)
+    text = LOG_HEAD + log_row(ids[0]) + log_row(ids[1], passes=3_000_000_000)
+    report = await refurbishing.import_sanitisations(
+        world.acting(REFURBISHER_KEY), refurbishing.ImportSanitisations(text)
+    )
+    assert [(e["line"], e["column"]) for e in report["errors"]] == [(3, "passes")]
+    assert "from 0 to 100" in report["errors"][0]["reason"]
+    assert world.device(ids[1])["sanitisation"] == "pending"
+
+
+async def test_a_wiping_stations_log_is_applied_whole_or_not_at_all(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = await world.declare(laptop("A1"), laptop("A2"))
+    await world.at_refurbisher(ids)
+    world.clear_events()
+    add = world.repo.add_sanitisations
+    calls: list[uuid.UUID] = []
+
+    async def fails_the_second_time(device_id: uuid.UUID, records: list[Sanitisation], actor: Actor) -> None:
+        calls.append(device_id)
+        if len(calls) == 2:
+            raise asyncpg.DataError("value out of range for type integer")
+        await add(device_id, records, actor)
+
+    monkeypatch.setattr(world.repo, "add_sanitisations", fails_the_second_time)
+    with pytest.raises(asyncpg.DataError):
+        await refurbishing.import_sanitisations(
+            world.acting(REFURBISHER_KEY),
+            refurbishing.ImportSanitisations(LOG_HEAD + log_row(ids[0]) + log_row(ids[1])),
+        )
+    assert [world.device(i)["sanitisation"] for i in ids] == ["pending", "pending"]
+    assert world.repo.sanitisations == [] and world.events() == []
+
+
+async def test_a_device_declared_without_storage_waits_until_its_media_are_inspected(world: World) -> None:
+    bare, display = await world.declare(DeviceRow(asset_tag="B1", kind="laptop"), screen("S1"))
+    assert (world.device(bare)["sanitisation"], world.device(display)["sanitisation"]) == ("pending", "wiped")
+    await world.at_refurbisher([bare])
+    await world.refurbish(bare)
+    await world.accepted(SCHOOL, {"laptop": 1})
+    assert (await world.allocate())["allocations"] == [], "media unknown: not in the stock"
+    found = await refurbishing.record_media(
+        world.acting(REFURBISHER_KEY), refurbishing.RecordMedia(bare, [("hdd", 500, "WD-1")])
+    )
+    assert found["media"] == [{"medium_id": "m1", "type": "hdd", "capacity_gb": 500, "serial": "WD-1"}]
+    assert (found["sanitisation"], found["media_known"]) == ("pending", True)
+    assert world.repo.device_history[-1]["action"] == "media-inspected"
+    assert (await world.wipe(bare))["sanitisation"] == "wiped"
+    assert len(world.repo.certificates) == 1
+
+
+async def test_a_device_inspected_without_storage_is_sanitised_and_a_disk_found_later_is_recorded(world: World) -> None:
+    [bare] = await world.declare(DeviceRow(asset_tag="B1", kind="desktop"))
+    await world.at_refurbisher([bare])
+    with pytest.raises(Forbidden):
+        await refurbishing.record_media(world.acting(DONOR_KEY), refurbishing.RecordMedia(bare, []))
+    none = await refurbishing.record_media(world.acting(REFURBISHER_KEY), refurbishing.RecordMedia(bare, []))
+    assert (none["media"], none["sanitisation"]) == ([], "wiped")
+    [event] = world.events("DeviceSanitised")
+    assert (event.data["sanitisation"], event.data["media"], event.data["certificate_id"] is not None) == (
+        "wiped",
+        0,
+        True,
+    )
+    await world.refurbish(bare)
+    await world.accepted(SCHOOL, {"desktop": 1})
+    await world.allocate()
+    assert world.device(bare)["allocation"] == "allocated"
+    later = await refurbishing.record_media(
+        world.acting(REFURBISHER_KEY), refurbishing.RecordMedia(bare, [("ssd", 128, "")])
+    )
+    assert (later["sanitisation"], later["allocation"]) == ("pending", "available"), "no longer allocatable"
+    assert [m["medium_id"] for m in later["media"]] == ["m1"]
+    with pytest.raises(Conflict, match="must be allocated"):
+        await delivery.record_handover(world.acting(), delivery.RecordHandover(SCHOOL, [bare], TODAY))
+    assert (await world.allocate())["allocations"] == [], "not in the stock before the new disk is wiped"
+    await world.wipe(bare)
+    again = await world.allocate()
+    assert [a["device_ids"] for a in again["allocations"]] == [[str(bare)]]
+
+
+async def test_media_are_not_recorded_on_a_delivered_device(world: World) -> None:
+    [device] = await world.stock(laptop("A1"))
+    await world.accepted(SCHOOL, {"laptop": 1})
+    await world.allocate()
+    handover = await delivery.record_handover(world.acting(), delivery.RecordHandover(SCHOOL, [device], TODAY))
+    await delivery.acknowledge_handover(world.acting(), delivery.AcknowledgeHandover(handover["id"]))
+    with pytest.raises(Conflict, match="delivered: it must be returned first"):
+        await refurbishing.record_media(world.acting(), refurbishing.RecordMedia(device, [("hdd", 500, "")]))
+
+
+async def test_a_certificate_is_dated_by_the_day_in_brussels(world: World, clock: Callable[[datetime], None]) -> None:
+    clock(datetime(2024, 6, 30, 22, 30, tzinfo=UTC))  # 00:30 on 1 July in Brussels
+    [device] = await world.declare(laptop("A1"))
+    await world.at_refurbisher([device])
+    await world.wipe(device)
+    [certificate] = world.repo.certificates
+    assert certificate["issued_on"] == date(2024, 7, 1)
+
+
+async def test_a_record_sent_as_json_then_in_a_wiping_stations_log_is_recorded_once(world: World) -> None:
+    [device] = await world.declare(laptop("A1"))
+    await world.at_refurbisher([device])
+    started = datetime(2024, 2, 20, 8, 0, tzinfo=UTC)
+    padded = Sanitisation(  # as the JSON API takes it: text around the values is not trimmed by the client
+        medium_id=" m1 ",
+        method="purge",
+        tool=" nwipe ",
+        tool_version="0.35 ",
+        passes=1,
+        verification="full",
+        operator=" op-3",
+        started_at=started,
+        ended_at=started.replace(hour=9),
+        result="passed",
+        warnings="  ",
+    )
+    await refurbishing.record_sanitisation(
+        world.acting(REFURBISHER_KEY), refurbishing.RecordSanitisation(device, [padded])
+    )
+    [stored] = world.repo.sanitisations
+    assert (stored["medium_id"], stored["tool"], stored["tool_version"], stored["operator"], stored["warnings"]) == (
+        "m1",
+        "nwipe",
+        "0.35",
+        "op-3",
+        "",
+    ), "stored as a wiping station's log gives it"
+    report = await refurbishing.import_sanitisations(
+        world.acting(REFURBISHER_KEY), refurbishing.ImportSanitisations(LOG_HEAD + log_row(device))
+    )
+    assert (report["records"], report["unchanged"], report["errors"]) == (0, 1, [])
+    assert len(world.repo.sanitisations) == 1 and len(world.repo.certificates) == 1
