@@ -23,6 +23,7 @@ from services.runtime.errors import PasserelleError
 from services.runtime.inputs import BRUSSELS, check_happened, write_csv
 
 from .domain import METHODS, RESULTS, DeviceRow, Sanitisation
+from .domain.record import RECORD_FIELDS
 
 MEDIUM_TYPES = ("hdd", "ssd", "nvme", "emmc", "sd", "other")
 VERIFICATIONS = ("none", "sample", "full")
@@ -45,20 +46,7 @@ LIMITS = {
     "warnings": 2000,
 }
 CSV_COLUMNS = ("asset_tag", "serial", "kind", "make", "model", "cpu", "ram_gb", "storage", "year")
-SANITISATION_COLUMNS = (
-    "device",
-    "medium_id",
-    "method",
-    "tool",
-    "tool_version",
-    "passes",
-    "verification",
-    "operator",
-    "started_at",
-    "ended_at",
-    "result",
-    "warnings",
-)
+SANITISATION_COLUMNS = ("device", *RECORD_FIELDS)  # a wiping station's log: the device, then its record
 SANITISATION_OPTIONAL = ("tool_version", "warnings", "passes", "verification")
 WEEE_COLUMNS = (
     "short_code",

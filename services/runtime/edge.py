@@ -37,7 +37,7 @@ DEFAULT_BODY_LIMIT = 1024 * 1024  # 1 MiB: the largest JSON command (a 5,000-dev
 @dataclass(frozen=True)
 class RoutePolicy:
     key_required: bool
-    roles: tuple[str, ...]  # empty: any role
+    roles: tuple[str, ...] | None  # None: any role; empty: no role at all (requirements that exclude each other)
 
 
 def _roles_in(dependant: Dependant) -> tuple[bool, tuple[str, ...] | None]:
@@ -60,8 +60,7 @@ def _roles_in(dependant: Dependant) -> tuple[bool, tuple[str, ...] | None]:
 def route_policy(route: APIRoute) -> RoutePolicy:
     """Whether the route needs a key, and which roles it allows (read from its dependencies:
     every one of them must allow a role)."""
-    needed, allowed = _roles_in(route.dependant)
-    return RoutePolicy(needed, allowed or ())
+    return RoutePolicy(*_roles_in(route.dependant))
 
 
 async def check_key(request: Request, policy: RoutePolicy) -> None:
@@ -73,7 +72,7 @@ async def check_key(request: Request, policy: RoutePolicy) -> None:
     actor = await authenticate(request.app.state.runtime.pool, token.strip())
     if actor is None:
         raise HTTPException(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
-    if policy.roles and actor.role not in policy.roles:
+    if policy.roles is not None and actor.role not in policy.roles:
         raise HTTPException(403, f"role {actor.role!r} may not do this; allowed: {sorted(policy.roles)}")
     request.state.actor = actor
 
@@ -114,7 +113,8 @@ class EdgeRoute(APIRoute):
 class JsonTooLarge:
     """Starlette's body limit answers a ``Content-Length`` above the limit with a plain-text 413
     of its own ("Content Too Large"), whatever the app answered; every other refusal of ours is
-    JSON with a reason. This outermost ASGI wrapper gives that one the same shape."""
+    JSON with a reason. This ASGI wrapper, around the routes (and inside the correlation
+    middleware, so the answer carries its id), gives that one the same shape."""
 
     def __init__(self, app: Any) -> None:
         self.app = app

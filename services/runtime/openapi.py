@@ -60,7 +60,9 @@ def access(route: APIRoute) -> str:
     policy = route_policy(route)
     if not policy.key_required:
         return "public"
-    return ", ".join(policy.roles) if policy.roles else "any key"
+    if policy.roles is None:
+        return "any key"
+    return ", ".join(policy.roles) or "nobody (its requirements exclude each other)"
 
 
 def _amend(document: dict[str, Any], routes: list[APIRoute], body_limit: int | None) -> None:

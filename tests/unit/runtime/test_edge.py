@@ -21,12 +21,16 @@ def test_a_route_needs_a_role_every_one_of_its_dependencies_allows() -> None:
     @router.get("/narrowed", dependencies=[Depends(require("owner", "partner")), Depends(require("partner", "donor"))])
     async def narrowed() -> None: ...
 
+    @router.get("/nobody", dependencies=[Depends(require("owner")), Depends(require("donor"))])
+    async def nobody() -> None: ...
+
     @router.get("/open")
     async def open_() -> None: ...
 
     policies = {route.path: route_policy(route) for route in router.routes if isinstance(route, APIRoute)}
     assert policies["/both"].key_required and policies["/both"].roles == ("coordination", "operator")
     assert policies["/narrowed"].roles == ("partner",)
+    assert policies["/nobody"].roles == (), "no role, not any role"
     assert not policies["/open"].key_required
 
 
