@@ -65,3 +65,12 @@ class EpnLabel:
     recorded_by: Actor
     commune: str | None = None
     recorded_at: datetime | None = None
+
+
+READ_ALL_ROLES = ("coordination", "operator")
+
+
+def reader_scope(actor: Actor) -> str | None:
+    """Whose grants a key reads: every organisation's (None) for the Coordination and operators,
+    else its own organisation's, as beneficiary."""
+    return None if actor.role in READ_ALL_ROLES else actor.organisation

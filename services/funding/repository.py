@@ -42,6 +42,29 @@ class FundingRepository:
         row = await self.db.fetchrow("SELECT * FROM grants WHERE grant_id = $1", grant_id)
         return _grant(row) if row is not None else None
 
+    async def grants(
+        self,
+        *,
+        beneficiary: str | None = None,
+        call_code: str | None = None,
+        year: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Grant]:
+        """Grants, the latest award first (then the latest recorded), filtered as asked."""
+        rows = await self.db.fetch(
+            """SELECT * FROM grants
+               WHERE ($1::text IS NULL OR beneficiary = $1) AND ($2::text IS NULL OR call_code = $2)
+                 AND ($3::int IS NULL OR extract(year FROM awarded_on) = $3)
+               ORDER BY awarded_on DESC, recorded_at DESC, grant_id LIMIT $4 OFFSET $5""",
+            beneficiary,
+            call_code,
+            year,
+            limit,
+            offset,
+        )
+        return [_grant(row) for row in rows]
+
     # -- EPN labels ---------------------------------------------------------------------------
     async def add_epn_label(self, label: EpnLabel) -> EpnLabel | None:
         """Store the EPN's label; None if the EPN already has one (that one stays)."""
@@ -58,6 +81,13 @@ class FundingRepository:
     async def epn_label(self, epn: str) -> EpnLabel | None:
         row = await self.db.fetchrow("SELECT * FROM epn_labels WHERE epn = $1", epn)
         return _label(row) if row is not None else None
+
+    async def epn_labels(self, *, commune: str | None = None) -> list[EpnLabel]:
+        """The labelled EPNs, by code."""
+        rows = await self.db.fetch(
+            "SELECT * FROM epn_labels WHERE $1::text IS NULL OR commune = $1 ORDER BY epn", commune
+        )
+        return [_label(row) for row in rows]
 
 
 def _grant(row: asyncpg.Record) -> Grant:

@@ -41,7 +41,7 @@ PUBLIC = {
         *OPERATIONS,
     ],
     "equipment": ["GET /caps", "GET /figures", *OPERATIONS],
-    "funding": OPERATIONS,
+    "funding": ["GET /epn-labels", "GET /epn-labels/1", *OPERATIONS],
     "notifications": OPERATIONS,
 }
 

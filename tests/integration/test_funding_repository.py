@@ -106,3 +106,25 @@ async def test_a_label_without_a_commune_is_kept_and_an_unknown_epn_has_none(rep
     stored = await repo.add_epn_label(label("epn-anderlecht", commune=None))
     assert stored is not None and stored.commune is None
     assert await repo.epn_label("epn-nowhere") is None
+
+
+async def test_grants_are_listed_newest_award_first_filtered_by_beneficiary_call_and_year(
+    repo: FundingRepository,
+) -> None:
+    old = await repo.add_grant(grant(awarded_on=date(2025, 5, 1)))
+    new = await repo.add_grant(grant(awarded_on=date(2026, 4, 1)))
+    other = await repo.add_grant(grant(beneficiary="epn-forest", beneficiary_kind="epn", call_code="AAP-EPN-2026"))
+
+    everything = await repo.grants()
+    assert [g.grant_id for g in everything] == [new.grant_id, other.grant_id, old.grant_id]
+    assert [g.grant_id for g in await repo.grants(beneficiary="epn-forest")] == [other.grant_id]
+    assert [g.grant_id for g in await repo.grants(call_code="AAP-SENIORS-2026", year=2025)] == [old.grant_id]
+    assert [g.grant_id for g in await repo.grants(limit=1, offset=1)] == [other.grant_id]
+
+
+async def test_epn_labels_are_listed_by_epn(repo: FundingRepository) -> None:
+    await repo.add_epn_label(label("epn-schaerbeek", commune="Schaerbeek"))
+    await repo.add_epn_label(label("epn-anderlecht", commune="Anderlecht"))
+
+    assert [lab.epn for lab in await repo.epn_labels()] == ["epn-anderlecht", "epn-schaerbeek"]
+    assert [lab.epn for lab in await repo.epn_labels(commune="Schaerbeek")] == ["epn-schaerbeek"]

@@ -128,3 +128,39 @@ async def test_a_value_the_database_cannot_store_is_refused_with_a_reason_not_a_
     )
     assert huge.status_code == 422, huge.text
     assert "devices" in huge.json()["reason"]
+
+
+async def test_the_coordination_reads_every_grant_and_a_beneficiary_only_its_own(funding: Any) -> None:
+    coordination = await funding.key("coordination-inclusion-numerique", "coordination")
+    for beneficiary in ("epn-ixelles", "epn-forest"):
+        answer = await funding.client.post("/grants", json={**GRANT, "beneficiary": beneficiary}, headers=coordination)
+        assert answer.status_code == 201, answer.text
+    ixelles = await funding.key("epn-ixelles", "partner")
+
+    everything = (await funding.client.get("/grants", headers=coordination)).json()
+    own = (await funding.client.get("/grants", headers=ixelles)).json()
+    asked_for_another = (await funding.client.get("/grants?beneficiary=epn-forest", headers=ixelles)).json()
+    forest_id = next(g["grant_id"] for g in everything if g["beneficiary"] == "epn-forest")
+    another = await funding.client.get(f"/grants/{forest_id}", headers=ixelles)
+
+    assert sorted(g["beneficiary"] for g in everything) == ["epn-forest", "epn-ixelles"]
+    assert "recorded_by" in everything[0]
+    assert [g["beneficiary"] for g in own] == ["epn-ixelles"]
+    assert "recorded_by" not in own[0] and "idempotency_key" not in own[0], "who keyed it in is the Coordination's"
+    assert asked_for_another == []
+    assert another.status_code == 404
+    assert (await funding.client.get("/grants")).status_code == 401
+
+
+async def test_the_labelled_epns_are_a_public_register(funding: Any) -> None:
+    coordination = await funding.key("coordination-inclusion-numerique", "coordination")
+    label = {"epn": "epn-ixelles", "commune": "Ixelles", "labelled_on": "2026-02-01"}
+    assert (await funding.client.post("/epn-labels", json=label, headers=coordination)).status_code == 201
+
+    register = await funding.client.get("/epn-labels")
+    one = await funding.client.get("/epn-labels/epn-ixelles")
+    unknown = await funding.client.get("/epn-labels/epn-nowhere")
+
+    assert register.json() == [label]
+    assert one.json() == label, "the EPN, its commune, the day: not who recorded it"
+    assert unknown.status_code == 404

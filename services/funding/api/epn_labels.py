@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Response
+from fastapi import Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from services.runtime.http import api_router, unit_of_work
+from services.runtime.errors import NotFound
+from services.runtime.http import api_router, repository, unit_of_work
 from services.runtime.inputs import Code, Happened, Line
 from services.runtime.uow import UnitOfWork
 
@@ -34,6 +35,26 @@ async def post_epn_label(
     if not created:
         response.status_code = 200  # already labelled: the first label stands
     return reply(label)
+
+
+@router.get("/epn-labels", summary="The labelled EPNs, by code (a public register)")
+async def get_epn_labels(
+    commune: Annotated[Line, Query(max_length=64)] | None = None, repo: FundingRepository = Depends(repository)
+) -> list[dict[str, Any]]:
+    return [public(label) for label in await repo.epn_labels(commune=commune)]
+
+
+@router.get("/epn-labels/{epn}", summary="One labelled EPN")
+async def get_epn_label(epn: Code, repo: FundingRepository = Depends(repository)) -> dict[str, Any]:
+    label = await repo.epn_label(epn)
+    if label is None:
+        raise NotFound(f"{epn} is not a labelled EPN")
+    return public(label)
+
+
+def public(label: EpnLabel) -> dict[str, Any]:
+    """What anyone may read of a label: the EPN, its commune, the day (not who recorded it)."""
+    return {"epn": label.epn, "commune": label.commune, "labelled_on": label.labelled_on}
 
 
 def reply(label: EpnLabel) -> dict[str, Any]:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends, Response
+from fastapi import Depends, Query, Response
+from passerelle_contracts import Actor
 from passerelle_contracts.common import BeneficiaryKind, CallKind, Public
 from pydantic import BaseModel, Field
 
-from services.runtime.http import api_router, idempotency_key, unit_of_work
-from services.runtime.inputs import Code, Euros, Happened, Line
+from services.runtime.auth import require
+from services.runtime.errors import NotFound
+from services.runtime.http import api_router, idempotency_key, repository, unit_of_work
+from services.runtime.inputs import Code, Euros, Happened, Line, Year
 from services.runtime.uow import UnitOfWork
 
-from ..domain import Grant, GrantTerms
+from ..domain import Grant, GrantTerms, reader_scope
 from ..handlers import AwardGrant, award_grant
 from ..repository import FundingRepository
 
@@ -42,11 +46,42 @@ async def post_grant(
     return reply(grant)
 
 
-def reply(grant: Grant) -> dict[str, Any]:
+@router.get("/grants", summary="Grants, the latest award first (a beneficiary's key: its own)")
+async def get_grants(
+    beneficiary: Code | None = None,
+    call_code: Annotated[Line, Query(max_length=64)] | None = None,
+    year: Year | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    reader: Actor = Depends(require()),
+    repo: FundingRepository = Depends(repository),
+) -> list[dict[str, Any]]:
+    scope = reader_scope(reader)
+    if scope is not None and beneficiary not in (None, scope):
+        return []  # another organisation's grants: none to this key
+    found = await repo.grants(
+        beneficiary=scope or beneficiary, call_code=call_code, year=year, limit=limit, offset=offset
+    )
+    return [reply(g, full=scope is None) for g in found]
+
+
+@router.get("/grants/{grant_id}", summary="One grant (a beneficiary's key: its own)")
+async def get_grant(
+    grant_id: uuid.UUID, reader: Actor = Depends(require()), repo: FundingRepository = Depends(repository)
+) -> dict[str, Any]:
+    grant = await repo.grant(grant_id)
+    scope = reader_scope(reader)
+    if grant is None or scope not in (None, grant.terms.beneficiary):
+        raise NotFound(f"no grant {grant_id}")
+    return reply(grant, full=scope is None)
+
+
+def reply(grant: Grant, *, full: bool = True) -> dict[str, Any]:
+    """The grant; ``full`` adds who recorded it and with which Idempotency-Key (the Coordination's
+    and operators' view)."""
     t = grant.terms
-    return {
+    shown: dict[str, Any] = {
         "grant_id": str(grant.grant_id),
-        "idempotency_key": grant.idempotency_key,
         "call_code": t.call_code,
         "call_kind": t.call_kind,
         "beneficiary": t.beneficiary,
@@ -54,6 +89,8 @@ def reply(grant: Grant) -> dict[str, Any]:
         "public": t.public,
         "amount_eur": str(t.amount_eur),
         "awarded_on": t.awarded_on,
-        "recorded_by": grant.recorded_by.model_dump(mode="json"),
         "recorded_at": grant.recorded_at,
     }
+    if full:
+        shown |= {"idempotency_key": grant.idempotency_key, "recorded_by": grant.recorded_by.model_dump(mode="json")}
+    return shown

@@ -53,7 +53,7 @@ async def test_a_grant_is_recorded_and_announced_in_the_flow_of_the_request_that
     grant, created = await award_grant(uow(store, correlation_id=correlation), AwardGrant(TERMS))
 
     assert created
-    assert store.repo.grants == {grant.grant_id: grant}
+    assert store.repo.by_id == {grant.grant_id: grant}
     assert (grant.recorded_by, str(grant.terms.amount_eur)) == (COORDINATION, "15000.00")
     [event] = store.events()
     assert (event.event_type, event.subject, event.source) == ("GrantAwarded", f"grant-{grant.grant_id}", "funding")
@@ -71,7 +71,7 @@ async def test_a_request_repeated_with_its_idempotency_key_gets_the_first_grant_
 
     assert (created, created_again) == (True, False)
     assert again == first, "the same grant, read back from the stored reply"
-    assert len(store.repo.grants) == 1
+    assert len(store.repo.by_id) == 1
     assert len(store.events("GrantAwarded")) == 1
 
 
@@ -83,7 +83,7 @@ async def test_the_same_idempotency_key_with_other_terms_is_refused_with_a_reaso
 
     with pytest.raises(Invalid, match="'grant-1' was already used by coordination-inclusion-numerique"):
         await award_grant(uow(store), AwardGrant(more, idempotency_key="grant-1"))
-    assert len(store.repo.grants) == 1
+    assert len(store.repo.by_id) == 1
     assert len(store.events()) == 1
 
 
@@ -101,7 +101,7 @@ async def test_without_an_idempotency_key_every_request_is_a_new_grant(store: Fa
     await award_grant(uow(store), AwardGrant(TERMS))
     await award_grant(uow(store), AwardGrant(TERMS))
 
-    assert len(store.repo.grants) == 2
+    assert len(store.repo.by_id) == 2
     assert len({e.subject for e in store.events("GrantAwarded")}) == 2
 
 
@@ -112,6 +112,6 @@ async def test_a_grant_the_register_refuses_leaves_no_grant_no_event_and_no_key_
     with pytest.raises(ValueError, match="positive"):
         await award_grant(uow(store), AwardGrant(nothing, idempotency_key="grant-1"))
 
-    assert (store.repo.grants, store.events(), store.keys) == ({}, [], {})
+    assert (store.repo.by_id, store.events(), store.keys) == ({}, [], {})
     _, created = await award_grant(uow(store), AwardGrant(TERMS, idempotency_key="grant-1"))
     assert created, "the key was released with the failed request"
