@@ -80,20 +80,11 @@ CREATE TRIGGER devices_sanitised_before_recipient_custody BEFORE UPDATE OF custo
 
 -- The evidence is append-only: no UPDATE, DELETE or TRUNCATE (a statement-level trigger: row
 -- triggers do not see TRUNCATE, nor TRUNCATE … CASCADE from the devices).
-CREATE OR REPLACE FUNCTION device_history_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP;
-END $$;
+-- device_history refuses UPDATE and DELETE since 0002; make_append_only is runtime migration 0007.
 CREATE TRIGGER device_history_no_truncate BEFORE TRUNCATE ON device_history
-    FOR EACH STATEMENT EXECUTE FUNCTION device_history_append_only();
-CREATE TRIGGER sanitisations_append_only BEFORE UPDATE OR DELETE ON sanitisations
-    FOR EACH ROW EXECUTE FUNCTION device_history_append_only();
-CREATE TRIGGER sanitisations_no_truncate BEFORE TRUNCATE ON sanitisations
-    FOR EACH STATEMENT EXECUTE FUNCTION device_history_append_only();
-CREATE TRIGGER certificates_append_only BEFORE UPDATE OR DELETE ON certificates
-    FOR EACH ROW EXECUTE FUNCTION device_history_append_only();
-CREATE TRIGGER certificates_no_truncate BEFORE TRUNCATE ON certificates
-    FOR EACH STATEMENT EXECUTE FUNCTION device_history_append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
+SELECT make_append_only('sanitisations');
+SELECT make_append_only('certificates');
 
 -- Who reads a device: its donor, its holder now, and the receiving side of a transfer or a
 -- handover still open (not those that held it before: the next recipient, a return's reason or a
