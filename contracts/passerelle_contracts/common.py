@@ -88,6 +88,9 @@ ReviewDecision = Literal["accepted", "partially_accepted", "refused"]
 
 CallKind = Literal["regional-call", "esf", "epn-register", "other"]
 BeneficiaryKind = Literal["epn", "non-profit", "public-body"]
+LabelStatus = Literal["candidate", "labelled", "suspended", "withdrawn"]
+"""An EPN's regional label: a candidate is labelled, a label may be suspended and given back, or
+withdrawn; a withdrawn EPN may apply again (candidate)."""
 
 
 # One changed field of an event's subject, with its old and new value (an event's ``changes``).
@@ -106,3 +109,4 @@ ACTION_STATUSES: tuple[ActionStatus, ...] = get_args(ActionStatus)
 TRAFFIC_LIGHTS: tuple[TrafficLight, ...] = get_args(TrafficLight)
 RECIPIENT_KINDS: tuple[RecipientKind, ...] = get_args(RecipientKind)
 DEVICE_KINDS: tuple[DeviceKind, ...] = get_args(DeviceKind)
+LABEL_STATUSES: tuple[LabelStatus, ...] = get_args(LabelStatus)

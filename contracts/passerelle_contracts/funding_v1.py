@@ -1,4 +1,10 @@
-"""Events published by the funding service (topic ``passerelle.funding.v1``)."""
+"""Events published by the funding service (topic ``passerelle.funding.v1``).
+
+The funding service owns the register of the EPNs (public digital spaces): the other services
+learn which EPNs exist from ``EpnRegistered`` and ``EpnDetailsChanged``, and the number of
+labelled EPNs from ``EpnLabelStatusChanged``. An EPN is an organisation and a public place: its
+events carry its code, name, address and figures, never a person.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from decimal import Decimal
 
 from pydantic import Field
 
-from .common import BeneficiaryKind, CallKind, Public
+from .common import BeneficiaryKind, CallKind, FieldChange, LabelStatus, Public
 from .envelope import EventData
 
 TOPIC = "passerelle.funding.v1"
@@ -30,7 +36,11 @@ class GrantAwarded(EventData):
 
 
 class EpnLabelled(EventData):
-    """A public digital space (EPN) received the regional label."""
+    """A public digital space (EPN) received the regional label.
+
+    Still published each time an EPN becomes labelled, for the readers of this first contract;
+    it says nothing of a label suspended or withdrawn: count labelled EPNs from
+    ``EpnLabelStatusChanged.labelled_epns`` instead."""
 
     event_type = "EpnLabelled"
     topic = TOPIC
@@ -40,4 +50,66 @@ class EpnLabelled(EventData):
     labelled_on: date
 
 
-EVENTS: tuple[type[EventData], ...] = (GrantAwarded, EpnLabelled)
+class EpnRegistered(EventData):
+    """An EPN entered the register (the master list of EPNs), as a candidate for the label."""
+
+    event_type = "EpnRegistered"
+    topic = TOPIC
+
+    epn: str = Field(description="The EPN's organisation code.")
+    epn_name: str = Field(description="The EPN's public name (an organisation's, never a person's).")
+    operator: str = Field(description="Code of the organisation that runs the EPN (a commune, a CPAS, a non-profit).")
+    address: str | None = Field(default=None, description="The EPN's street address (a public place).")
+    postcode: str | None = None
+    commune: str
+    hours_per_week: Decimal = Field(
+        ge=0, le=168, max_digits=4, decimal_places=1, description="Opening hours a week, open to all."
+    )
+    computers: int = Field(ge=0, description="Computers for the public.")
+    tablets: int = Field(ge=0, description="Tablets for the public.")
+    publics: list[Public] = Field(default_factory=list, description="The publics it serves.")
+    languages: list[str] = Field(default_factory=list, description="Languages it is served in (ISO 639-1).")
+    accessible: bool = Field(description="Accessible to people with reduced mobility.")
+    label_status: LabelStatus
+
+
+class EpnDetailsChanged(EventData):
+    """An EPN's details changed in the register: each changed field with its old and new value."""
+
+    event_type = "EpnDetailsChanged"
+    topic = TOPIC
+
+    epn: str
+    changes: list[FieldChange] = Field(min_length=1)
+
+
+class EpnLabelStatusChanged(EventData):
+    """The Coordination decided on an EPN's label: labelled, suspended, withdrawn, or a candidate again.
+
+    ``labelled_epns`` is the number of labelled EPNs in the register right after this decision, and
+    ``register_version`` numbers the register's label decisions (1, 2, 3 …). Events are keyed by
+    EPN, so two EPNs' decisions may be read out of order: a reader that keeps the count keeps the
+    one with the highest ``register_version``."""
+
+    event_type = "EpnLabelStatusChanged"
+    topic = TOPIC
+
+    epn: str
+    commune: str
+    previous_status: LabelStatus
+    status: LabelStatus
+    decided_on: date
+    criteria_unmet: list[str] = Field(
+        default_factory=list, description="Codes of the label charter's criteria the EPN did not meet at this decision."
+    )
+    labelled_epns: int = Field(ge=0)
+    register_version: int = Field(ge=1)
+
+
+EVENTS: tuple[type[EventData], ...] = (
+    GrantAwarded,
+    EpnLabelled,
+    EpnRegistered,
+    EpnDetailsChanged,
+    EpnLabelStatusChanged,
+)

@@ -55,6 +55,11 @@ RECIPIENT_KIND: Labels = {
            "pupils-association": "vereniging voor leerlingenbegeleiding", "retirement-home": "rusthuis", "epn": "OCR",
            "first-line-actor": "eerstelijnsactor", "cpas": "OCMW", "non-profit": "vzw"},
 }  # fmt: skip
+LABEL_STATUS: Labels = {
+    "fr": {"candidate": "candidat", "labelled": "labellisé", "suspended": "label suspendu", "withdrawn": "label retiré"},
+    "nl": {"candidate": "kandidaat", "labelled": "gelabeld", "suspended": "label geschorst",
+           "withdrawn": "label ingetrokken"},
+}  # fmt: skip
 DEVICE_KIND: Labels = {
     "fr": {"laptop": "ordinateur portable", "desktop": "ordinateur de bureau", "tablet": "tablette",
            "chromebook": "Chromebook", "screen": "écran", "other": "autre"},

@@ -76,10 +76,10 @@ TOPICS: tuple[TopicSpec, ...] = (
     ),
     TopicSpec(
         name=funding_v1.TOPIC,
-        description="Funding register of the EPNs: calls, applications, grants, payments.",
+        description="The register of the EPNs and of their funding: labels, calls, applications, grants, payments.",
         producer="funding",
-        consumers=("actions", "notifications", "dashboard"),
-        key="grant-<id>",
+        consumers=("actions", "equipment", "notifications", "dashboard"),
+        key="grant-<id>; epn-<code>, so one EPN's events stay in order",
         partitions=3,
         retention_ms=FOREVER_MS,
         event_types=_types(funding_v1.EVENTS),
