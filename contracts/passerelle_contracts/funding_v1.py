@@ -95,7 +95,7 @@ class EpnLabelStatusChanged(EventData):
     topic = TOPIC
 
     epn: str
-    commune: str
+    commune: str | None = None
     previous_status: LabelStatus
     status: LabelStatus
     decided_on: date

@@ -67,19 +67,45 @@ def change_status(action: ActionState, status: str, traffic_light: str | None, n
     return changes
 
 
+MappingMode = Literal["add", "set"]
+MAPPING_MODES: tuple[MappingMode, ...] = ("add", "set")
+
+
 @dataclass(frozen=True)
 class IndicatorMapping:
-    """An event of ``event_type`` whose payload matches ``conditions`` adds ``amount`` to an indicator.
+    """An event of ``event_type`` whose payload matches ``conditions`` adds ``amount`` to an
+    indicator (``mode`` "add"), or sets the indicator to it (``mode`` "set").
 
-    ``conditions`` maps a payload field to the values that match; ``amount`` is ``"count"``
-    (one per event), the name of a numeric payload field, or a path into a mapping field
-    (``"devices.tablet"``: the tablets of a delivery; none there adds nothing).
+    ``conditions`` maps a payload field to the values that match. An add mapping's ``amount`` is
+    ``"count"`` (one per event), the name of a numeric payload field, or a path into a mapping
+    field (``"devices.tablet"``: the tablets of a delivery; none there adds nothing): events that
+    each bring something new (a delivery, a grant) add up.
+
+    A set mapping's ``amount`` names a payload field that already holds the figure (the number of
+    labelled EPNs after a decision): a figure another service keeps goes down as well as up (a
+    label withdrawn), which adding can never follow. Its ``order`` names the payload field that
+    numbers those figures (``register_version``): events keyed per subject may be read out of
+    order, so a value whose order is not above the last one applied to the indicator is stale and
+    ignored (``is_stale``), and a replay, whose order was applied already, changes nothing.
     """
 
     event_type: str
     conditions: dict[str, list[Any]]
     indicator_code: str
     amount: str
+    mode: MappingMode = "add"
+    order: str | None = None
+
+    def __post_init__(self) -> None:
+        # The seed builds every mapping before loading it (``handlers.plan``): refused at the start, not at an event.
+        where = f"mapping {self.event_type} -> {self.indicator_code}"
+        if self.mode not in MAPPING_MODES:
+            raise ValueError(f"{where}: mode must be one of {', '.join(MAPPING_MODES)}, not {self.mode!r}")
+        if self.mode == "set" and (self.amount == "count" or "." in self.amount):
+            # A missing key of a path reads as 0: set, it would empty the indicator silently.
+            raise ValueError(f"{where}: a set mapping names the payload field holding the value, not {self.amount!r}")
+        if self.mode == "add" and self.order is not None:
+            raise ValueError(f"{where}: only a set mapping has an order (added amounts never go stale)")
 
     def matches(self, event_type: str, payload: dict[str, Any]) -> bool:
         return event_type == self.event_type and all(payload.get(f) in values for f, values in self.conditions.items())
@@ -97,6 +123,36 @@ class IndicatorMapping:
         if value is None:
             raise ValueError(f"mapping to {self.indicator_code} needs field {self.amount!r}, absent from the event")
         return Decimal(str(value))
+
+    def order_of(self, payload: dict[str, Any]) -> int | None:
+        """The sequence number of a set mapping's value (None: the mapping has no order)."""
+        if self.order is None:
+            return None
+        value = payload.get(self.order)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(
+                f"mapping to {self.indicator_code} needs an integer field {self.order!r}, not {value!r} in the event"
+            )
+        return value
+
+
+def check_mappings(mappings: list[IndicatorMapping]) -> None:
+    """An indicator is either added to or set by events, never both: an amount added to a figure
+    that the next set replaces would be lost, or counted twice on top of it."""
+    modes: dict[str, set[str]] = {}
+    for mapping in mappings:
+        modes.setdefault(mapping.indicator_code, set()).add(mapping.mode)
+    mixed = sorted(code for code, found in modes.items() if len(found) > 1)
+    if mixed:
+        raise ValueError(f"indicators both added to and set by events: {', '.join(mixed)}")
+
+
+@dataclass(frozen=True)
+class SetValue:
+    """What a set mapping makes of an event: the indicator's new value, and its order (if any)."""
+
+    value: Decimal
+    order: int | None
 
 
 MAX_MEASURE = Decimal(10**12)  # as ``services.runtime.inputs.Measure``
@@ -126,12 +182,38 @@ def check_measurement(value: Decimal) -> None:
 
 
 def derived_amounts(mappings: list[IndicatorMapping], event_type: str, payload: dict[str, Any]) -> dict[str, Decimal]:
-    """Indicator code -> amount to add, for every mapping the event matches."""
+    """Indicator code -> amount to add, for every add mapping the event matches."""
     amounts: dict[str, Decimal] = {}
     for mapping in mappings:
+        if mapping.mode != "add":
+            continue
         if mapping.matches(event_type, payload) and (amount := mapping.amount_of(payload)):
             amounts[mapping.indicator_code] = amounts.get(mapping.indicator_code, Decimal(0)) + amount
     return amounts
+
+
+def derived_values(mappings: list[IndicatorMapping], event_type: str, payload: dict[str, Any]) -> dict[str, SetValue]:
+    """Indicator code -> the value to set it to, for every set mapping the event matches.
+
+    Unlike an amount, a value of 0 is a value (the last label withdrawn). Two set mappings giving
+    one indicator two values from one event have no right answer: refused."""
+    values: dict[str, SetValue] = {}
+    for mapping in mappings:
+        if mapping.mode != "set" or not mapping.matches(event_type, payload):
+            continue
+        found = SetValue(mapping.amount_of(payload), mapping.order_of(payload))
+        if values.get(mapping.indicator_code, found) != found:
+            raise ValueError(f"{event_type} sets {mapping.indicator_code} to two values by two mappings")
+        values[mapping.indicator_code] = found
+    return values
+
+
+def is_stale(order: int | None, applied: int | None) -> bool:
+    """Whether a set value comes too late: its order is not above the last one applied to the
+    indicator. An older figure read after a newer one (another subject's partition was behind)
+    would move the indicator back in time; the same figure replayed would do nothing useful. A
+    value without an order, or the first with one, is never stale."""
+    return order is not None and applied is not None and order <= applied
 
 
 # --- progress ---------------------------------------------------------------------------------

@@ -1,16 +1,21 @@
 """Thin subscribers: which consumer reads which topics, and which event type goes to which handler
-(the runtime validated the contract and opened the unit of work, inbox row included)."""
+(the runtime validated the contract and opened the unit of work, inbox row included).
+
+``EpnLabelled`` is not routed: action 11 follows ``EpnLabelStatusChanged.labelled_epns``, and
+counting ``EpnLabelled`` as well would count each label twice and never a withdrawal. The consumer
+acknowledges an event type it has no handler for as ``ignored`` (no transaction, no inbox row, no
+dead letter), so old and new ``EpnLabelled`` events pass by harmlessly."""
 
 from __future__ import annotations
 
 from passerelle_contracts.equipment_v1 import TOPIC as EQUIPMENT_TOPIC
 from passerelle_contracts.equipment_v1 import DevicesDelivered
 from passerelle_contracts.funding_v1 import TOPIC as FUNDING_TOPIC
-from passerelle_contracts.funding_v1 import EpnLabelled, GrantAwarded
+from passerelle_contracts.funding_v1 import EpnLabelStatusChanged, GrantAwarded
 
 from services.runtime.service import Runtime
 
-from .handlers.indicators import count_devices_delivered, count_epn_labelled, count_grant_awarded
+from .handlers.indicators import count_devices_delivered, count_grant_awarded, count_labelled_epns
 
 
 def register(runtime: Runtime) -> None:
@@ -20,6 +25,6 @@ def register(runtime: Runtime) -> None:
         {
             DevicesDelivered.event_type: count_devices_delivered,
             GrantAwarded.event_type: count_grant_awarded,
-            EpnLabelled.event_type: count_epn_labelled,
+            EpnLabelStatusChanged.event_type: count_labelled_epns,
         },
     )

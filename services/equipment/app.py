@@ -1,5 +1,6 @@
 """Composition root of the equipment service: its runtime (migrations, repository, the hourly
-follow-up check, the organisations seeded on first start) and its HTTP routers."""
+follow-up check, the organisations seeded on first start, the consumer of the EPN register's
+events) and its HTTP routers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from services.runtime.inputs import brussels_today
 from services.runtime.service import Runtime
 from services.runtime.uow import Context
 
+from . import subscribers
 from .api import ROUTERS
 from .handlers import delivery, intake
 from .settings import EquipmentSettings
@@ -23,7 +25,8 @@ SEED = Path(__file__).resolve().parent / "seed" / "organisations.json"
 
 
 async def load_organisations(runtime: Runtime) -> None:
-    """Seed organisations on first start only; later they are managed over HTTP."""
+    """Seed organisations on first start only; later they are managed over HTTP, and the EPNs by
+    the funding service's register (``subscribers``)."""
     doc = json.loads(SEED.read_text(encoding="utf-8"))
     await intake.seed_organisations(runtime.unit_of_work(Context.system()), doc["organisations"])
 
@@ -32,6 +35,7 @@ def create_app(settings: EquipmentSettings | None = None) -> FastAPI:
     """The service's app; with no settings, the defaults (e.g. to write its AsyncAPI document)."""
     settings = settings or EquipmentSettings()
     runtime = Runtime(settings, migrations=MIGRATIONS, repository=EquipmentRepository, on_start=[load_organisations])
+    subscribers.register(runtime)
 
     async def follow_ups() -> None:
         await delivery.send_due_follow_ups(

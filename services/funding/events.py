@@ -4,10 +4,20 @@ place, outbound. The unit of work wraps them in envelopes."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Any
 
-from passerelle_contracts.funding_v1 import EpnLabelled, GrantAwarded
+from passerelle_contracts.common import FieldChange
+from passerelle_contracts.funding_v1 import (
+    EpnDetailsChanged,
+    EpnLabelled,
+    EpnLabelStatusChanged,
+    EpnRegistered,
+    GrantAwarded,
+)
 
-from .domain import EpnLabel, Grant
+from .domain import CriterionResult, Epn, Grant, plain
 
 
 def grant_subject(grant_id: uuid.UUID) -> str:
@@ -32,5 +42,57 @@ def grant_awarded(grant: Grant) -> GrantAwarded:
     )
 
 
-def epn_labelled(label: EpnLabel) -> EpnLabelled:
-    return EpnLabelled(epn=label.epn, commune=label.commune, labelled_on=label.labelled_on)
+def epn_registered(epn: Epn) -> EpnRegistered:
+    d = epn.details
+    assert d.commune is not None, "a registration names the commune (only EPNs migrated from labels may lack one)"
+    return EpnRegistered(
+        epn=epn.epn,
+        epn_name=d.epn_name,
+        operator=d.operator,
+        address=d.address,
+        postcode=d.postcode,
+        commune=d.commune,
+        hours_per_week=d.hours_per_week,
+        computers=d.computers,
+        tablets=d.tablets,
+        publics=list(d.publics),
+        languages=list(d.languages),
+        accessible=d.accessible,
+        label_status=epn.label_status,
+    )
+
+
+def change_value(value: Any) -> str | int | float | bool | None:
+    """A detail as a ``FieldChange`` carries it: amounts as exact text, lists as comma-separated codes."""
+    if isinstance(value, Decimal):
+        return plain(value)
+    if isinstance(value, tuple | list):
+        return ",".join(value)
+    return value
+
+
+def field_changes(changes: list[tuple[str, Any, Any]]) -> list[FieldChange]:
+    return [FieldChange(field=f, old=change_value(old), new=change_value(new)) for f, old, new in changes]
+
+
+def epn_details_changed(epn: str, changes: list[FieldChange]) -> EpnDetailsChanged:
+    return EpnDetailsChanged(epn=epn, changes=changes)
+
+
+def epn_label_status_changed(
+    before: Epn, after: Epn, decided_on: date, results: list[CriterionResult], labelled: int, version: int
+) -> EpnLabelStatusChanged:
+    return EpnLabelStatusChanged(
+        epn=after.epn,
+        commune=after.details.commune,
+        previous_status=before.label_status,
+        status=after.label_status,
+        decided_on=decided_on,
+        criteria_unmet=[r.code for r in results if not r.met],
+        labelled_epns=labelled,
+        register_version=version,
+    )
+
+
+def epn_labelled(epn: Epn, labelled_on: date) -> EpnLabelled:
+    return EpnLabelled(epn=epn.epn, commune=epn.details.commune, labelled_on=labelled_on)

@@ -127,6 +127,22 @@ Percent = Annotated[
 ]
 """A percentage from 0 to 100 (150 % is refused)."""
 
+WeeklyHours = Annotated[
+    Decimal,
+    BeforeValidator(_a_number),
+    Field(ge=0, le=168, decimal_places=1, allow_inf_nan=False),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 168, "multipleOf": 0.1}),
+]
+"""Hours a week, to the tenth: from 0 to 168 (the hours a week has)."""
+
+Threshold = Annotated[
+    Decimal,
+    BeforeValidator(_a_number),
+    Field(ge=0, le=10_000, decimal_places=1, allow_inf_nan=False),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 10000, "multipleOf": 0.1}),
+]
+"""A rule's minimum (hours, devices …), to the tenth, from 0 to 10,000."""
+
 Measure = Annotated[
     Decimal,
     BeforeValidator(_a_number),
@@ -291,6 +307,8 @@ __all__ = [
     "Planned",
     "PositiveAmount",
     "Text",
+    "Threshold",
+    "WeeklyHours",
     "Year",
     "brussels_today",
     "check_happened",

@@ -78,14 +78,18 @@ async def test_a_year_of_the_plan_ends_in_an_annual_report_with_the_right_figure
     delivered, _ = call(equipment.url + "/deliveries", delivery, refurbisher)
     assert delivered == 201
 
-    # An EPN labelled, in the funding service's register.
+    # Two EPNs registered and labelled in the funding service's register, one label withdrawn.
     funding = system["funding"]
     funding_key = funding.cli(
         "create-api-key", "--organisation", "coordination-inclusion-numerique", "--role", "coordination"
     )
-    label = {"epn": "epn-ixelles", "commune": "Ixelles", "labelled_on": days_ago(45)}
-    assert call(funding.url + "/epn-labels", label, funding_key)[0] == 201
-    assert call(funding.url + "/epn-labels", label, funding_key)[0] == 200, "labelled once"
+    for epn, commune in (("epn-ixelles", "Ixelles"), ("epn-forest", "Forest")):
+        register = {"epn": epn, "epn_name": f"EPN {commune}", "operator": f"commune-{epn[4:]}", "commune": commune,
+                    "hours_per_week": 20, "computers": 6, "tablets": 2, "accessible": True}  # fmt: skip
+        assert call(funding.url + "/epns", register, funding_key)[0] == 201
+        assert call(funding.url + "/epns", register, funding_key)[0] == 200, "registered once"
+        decision = {"status": "labelled", "decided_on": days_ago(45)}
+        assert call(f"{funding.url}/epns/{epn}/label-decisions", decision, funding_key)[0] == 201
 
     # Two Working Group meetings (and a COPIL, which does not count for action 21).
     attendees = ["coordination-inclusion-numerique", "easy-brussels", "caban", "actiris"]
@@ -107,7 +111,10 @@ async def test_a_year_of_the_plan_ends_in_an_annual_report_with_the_right_figure
 
     await eventually(lambda: indicator(46, "a46-devices-pupils") == 40, what="the delivery counted for action 46")
     assert indicator(57, "a57-devices-public-donations") == 40
-    await eventually(lambda: indicator(11, "a11-epn-labelled") == 1, what="the label counted for action 11")
+    await eventually(lambda: indicator(11, "a11-epn-labelled") == 2, what="two labels counted for action 11")
+    withdrawal = {"status": "withdrawn", "decided_on": days_ago(10)}
+    assert call(funding.url + "/epns/epn-forest/label-decisions", withdrawal, funding_key)[0] == 201
+    await eventually(lambda: indicator(11, "a11-epn-labelled") == 1, what="a withdrawal lowers action 11")
     overdue = call(api + "/milestones/check-overdue", {}, coordination)[1]["announced"]
     assert len(overdue) == 1, "yesterday's milestone, announced once"
     assert call(api + "/milestones/check-overdue", {}, coordination)[1]["announced"] == []

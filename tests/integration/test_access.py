@@ -41,7 +41,7 @@ PUBLIC = {
         *OPERATIONS,
     ],
     "equipment": ["GET /caps", "GET /figures", *OPERATIONS],
-    "funding": ["GET /epn-labels", "GET /epn-labels/1", *OPERATIONS],
+    "funding": ["GET /epn-labels", "GET /epn-labels/1", "GET /epns", "GET /epns/1", "GET /label-criteria", *OPERATIONS],
     "notifications": OPERATIONS,
 }
 

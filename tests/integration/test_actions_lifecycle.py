@@ -3,16 +3,28 @@ against the real database and broker."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
 
+import asyncpg
 import pytest
-from passerelle_contracts import Envelope
+from passerelle_contracts import Actor, Envelope, EventData
 from passerelle_contracts.actions_v1 import TOPIC
+from passerelle_contracts.common import LabelStatus
+from passerelle_contracts.funding_v1 import TOPIC as FUNDING_TOPIC
+from passerelle_contracts.funding_v1 import EpnLabelled, EpnLabelStatusChanged
 
+from services.actions.app import MIGRATIONS
 from services.actions.handlers.milestones import AnnounceOverdue, announce_overdue
+from services.actions.handlers.plan import read_seed
+from services.actions.sql import ActionsRepository
+from services.runtime import db
 from services.runtime.uow import Context
-from tests.integration.conftest import ActionsUnderTest
-from tests.support import envelopes, eventually, read_topic
+from tests.conftest import CreateDatabase
+from tests.integration.conftest import ActionsUnderTest, running_actions
+from tests.support import envelopes, eventually, produce, read_topic
 
 pytestmark = pytest.mark.infra
 
@@ -203,7 +215,7 @@ async def test_what_changed_since_a_date_is_grouped_by_action(actions: ActionsUn
 async def test_indicators_are_defined_and_measured_by_hand_once_per_external_id(actions: ActionsUnderTest) -> None:
     owner = await actions.key("coordination-inclusion-numerique", "owner")
     client = actions.client
-    # An indicator no event feeds: a11-epn-labelled is counted from EpnLabelled and refuses figures typed by hand.
+    # An indicator no event feeds: a11-epn-labelled follows EpnLabelStatusChanged and refuses figures typed by hand.
     definition = {"name_fr": "EPN labellisés", "unit": "EPN", "baseline": 29, "target": 40, "period": "2021-2024"}
     defined = await client.put("/actions/11/indicators/a11-epn-cadastre", json=definition, headers=owner)
     assert defined.json()["changed"] is True
@@ -244,3 +256,147 @@ async def test_details_are_edited_by_the_coordination_with_known_organisations(a
     ]
     owner = await actions.key("bruxelles-formation", "owner")
     assert (await client.patch("/actions/38", json={"weight": 2}, headers=owner)).status_code == 403
+
+
+# --- action 11: the number of labelled EPNs, set by the funding register's label decisions ----------
+
+FUNDING = Actor(organisation="coordination-inclusion-numerique", role="coordination", key_id="k-funding")
+A11_MAPPINGS = "SELECT event_type, mode, amount, order_field FROM indicator_mappings WHERE indicator_code = $1"
+
+
+def decision(version: int, labelled_epns: int, epn: str, status: LabelStatus = "labelled") -> Envelope:
+    """The register's decision number ``version`` on ``epn``, after which ``labelled_epns`` EPNs are labelled."""
+    return funding_event(
+        EpnLabelStatusChanged(
+            epn=epn,
+            commune="Ixelles",
+            previous_status="candidate" if status == "labelled" else "labelled",
+            status=status,
+            decided_on=date(2024, 6, 1),
+            labelled_epns=labelled_epns,
+            register_version=version,
+        ),
+        epn,
+    )
+
+
+def funding_event(data: EventData, epn: str) -> Envelope:
+    return Envelope.wrap(data, source="funding", subject=f"epn-{epn}", actor=FUNDING)
+
+
+async def publish(service: ActionsUnderTest, bootstrap: str, *events: Envelope) -> None:
+    """As the funding service's relay publishes: keyed by subject, so one EPN's events stay in order."""
+    messages = [(e.subject.encode(), e.model_dump_json().encode()) for e in events]
+    await produce(bootstrap, service.runtime.topic(FUNDING_TOPIC), messages)
+
+
+async def a11(pool: asyncpg.Pool) -> Decimal:
+    value: Decimal = await pool.fetchval("SELECT current_value FROM indicators WHERE code = 'a11-epn-labelled'")
+    return value
+
+
+async def test_action_11_follows_the_label_decisions_up_and_down_and_no_longer_counts_epn_labelled(
+    actions: ActionsUnderTest, kafka_bootstrap: str
+) -> None:
+    pool = actions.runtime.pool
+    assert [tuple(r) for r in await pool.fetch(A11_MAPPINGS, "a11-epn-labelled")] == [
+        ("EpnLabelStatusChanged", "set", "labelled_epns", "register_version")
+    ], "a fresh database gets the set mapping from the seed"
+
+    await publish(actions, kafka_bootstrap, decision(2, 2, "epn-anderlecht"))
+    await eventually(lambda: a11(pool), what="the second decision applied")  # 0 until then
+    assert await a11(pool) == 2
+
+    # Another EPN's earlier decision, read after it (another partition was behind), and the
+    # EpnLabelled the funding service still publishes for a label.
+    earlier = decision(1, 1, "epn-ixelles")
+    label = funding_event(
+        EpnLabelled(epn="epn-ixelles", commune="Ixelles", labelled_on=date(2024, 6, 1)), "epn-ixelles"
+    )
+    await publish(actions, kafka_bootstrap, earlier, label)
+    await eventually(
+        lambda: pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", earlier.event_id),
+        what="the earlier decision read",
+    )
+    ignored = 'passerelle_events_consumed_total{consumer="indicators",event_type="EpnLabelled",outcome="ignored"} 1.0'
+
+    async def label_ignored() -> bool:
+        return ignored in (await actions.client.get("/metrics")).text
+
+    await eventually(label_ignored, what="EpnLabelled acknowledged without a handler")
+    assert await a11(pool) == 2, "stale, and not counted as a label either"
+
+    await publish(actions, kafka_bootstrap, decision(3, 1, "epn-anderlecht", "withdrawn"))
+    await eventually(lambda: pool.fetchval("SELECT current_value = 1 FROM indicators WHERE code = 'a11-epn-labelled'"))
+    rows = await pool.fetch(
+        "SELECT value, delta, set_order FROM measurements JOIN indicators ON code = indicator_code "
+        "WHERE indicator_code = 'a11-epn-labelled' ORDER BY id"
+    )
+    assert [(r["value"], r["delta"]) for r in rows] == [(2, 2), (1, -1)], "one measurement per applied decision"
+    assert rows[-1]["set_order"] == 3
+
+
+async def test_a_database_that_counted_epn_labelled_is_moved_to_the_label_decisions(
+    create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """Migration 0004 on a database of the previous version: its EpnLabelled mapping becomes the
+    set mapping, the other mappings keep adding, and the first decision replaces the labels counted."""
+    url = await create_database("actions_upgrade")
+    before = tmp_path / "actions"
+    before.mkdir()
+    for path in sorted(MIGRATIONS.glob("000[1-3]_*.sql")):
+        shutil.copy(path, before)
+    plan, seed = read_seed()
+    pool = await db.create_pool(url)
+    try:
+        await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "actions": before})
+        repo = ActionsRepository(pool)
+        await repo.load_reference(plan)
+        await repo.insert_new_actions(plan["actions"])
+        for indicator in seed["indicators"]:
+            if indicator["code"] in ("a11-epn-labelled", "a46-devices-pupils"):
+                await repo.upsert_indicator(
+                    {**indicator, "action_number": indicator["action"], "baseline": Decimal(0), "target": None}
+                )
+        # What the previous version's seed loaded, and three labels it counted.
+        await pool.executemany(
+            "INSERT INTO indicator_mappings (event_type, conditions, indicator_code, amount) VALUES ($1, $2, $3, $4)",
+            [
+                ("DevicesDelivered", {"recipient_kind": ["pupils-association"]}, "a46-devices-pupils", "total_devices"),
+                ("EpnLabelled", {}, "a11-epn-labelled", "count"),
+            ],
+        )
+        await pool.execute("UPDATE indicators SET current_value = 3 WHERE code = 'a11-epn-labelled'")
+
+        applied = await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "actions": MIGRATIONS})
+        assert applied == ["actions/0004_set_indicators"]
+        rows = await pool.fetch(
+            "SELECT event_type, conditions, indicator_code, amount, mode, order_field FROM indicator_mappings ORDER BY id"
+        )
+        assert [tuple(r) for r in rows] == [
+            (
+                "DevicesDelivered",
+                {"recipient_kind": ["pupils-association"]},
+                "a46-devices-pupils",
+                "total_devices",
+                "add",
+                None,
+            ),
+            ("EpnLabelStatusChanged", {}, "a11-epn-labelled", "labelled_epns", "set", "register_version"),
+        ]
+        assert await pool.fetchval("SELECT set_order FROM indicators WHERE code = 'a11-epn-labelled'") is None
+    finally:
+        await pool.close()
+
+    async with running_actions(url, kafka_bootstrap, topic_prefix) as service:
+        pool = service.runtime.pool
+        assert [tuple(r) for r in await pool.fetch(A11_MAPPINGS, "a11-epn-labelled")] == [
+            ("EpnLabelStatusChanged", "set", "labelled_epns", "register_version")
+        ], "the seed, reloaded at the start, says the same: no EpnLabelled mapping left"
+        assert await pool.fetchval("SELECT count(*) FROM indicator_mappings WHERE event_type = 'EpnLabelled'") == 0
+        await publish(service, kafka_bootstrap, decision(41, 2, "epn-ixelles", "withdrawn"))
+        await eventually(
+            lambda: pool.fetchval("SELECT set_order = 41 FROM indicators WHERE code = 'a11-epn-labelled'"),
+            what="the first decision applied",
+        )
+        assert await a11(pool) == 2, "set to the register's count, not added to the 3 counted before"

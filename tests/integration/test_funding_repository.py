@@ -14,7 +14,7 @@ import pytest
 from passerelle_contracts import Actor
 
 from services.funding.app import MIGRATIONS
-from services.funding.domain import EpnLabel, Grant, GrantTerms
+from services.funding.domain import Criterion, Epn, EpnDetails, Grant, GrantTerms, HistoryEntry
 from services.funding.repository import FundingRepository
 from services.runtime import db
 from tests.conftest import CreateDatabase
@@ -39,9 +39,27 @@ def grant(key: str | None = None, **terms: Any) -> Grant:
     )
 
 
-def label(epn: str = "epn-ixelles", **fields: Any) -> EpnLabel:
-    return dataclasses.replace(
-        EpnLabel(epn=epn, labelled_on=date(2026, 2, 1), recorded_by=COORDINATION, commune="Ixelles"), **fields
+DETAILS = EpnDetails(
+    epn_name="EPN d'Ixelles",
+    operator="commune-ixelles",
+    commune="Ixelles",
+    hours_per_week=Decimal("24.5"),
+    computers=8,
+    tablets=2,
+    accessible=True,
+    address="Rue Mercelis 19",
+    postcode="1050",
+    publics=("general-public", "seniors"),
+    languages=("fr", "nl"),
+)
+
+
+def epn(code: str = "epn-ixelles", **details: Any) -> Epn:
+    return Epn(
+        epn=code,
+        details=dataclasses.replace(DETAILS, **details),
+        label_status="candidate",
+        registered_by=COORDINATION,
     )
 
 
@@ -93,21 +111,6 @@ async def test_two_grants_may_carry_the_same_idempotency_key_because_keys_belong
     assert (await repo.grant(second.grant_id)) == second
 
 
-async def test_an_epn_is_labelled_once_and_the_first_label_stays(repo: FundingRepository) -> None:
-    first = await repo.add_epn_label(label())
-    assert first is not None and first.recorded_at is not None
-    assert dataclasses.replace(first, recorded_at=None) == label()
-
-    assert await repo.add_epn_label(label(commune="Elsene", labelled_on=date(2026, 9, 1))) is None
-    assert await repo.epn_label("epn-ixelles") == first
-
-
-async def test_a_label_without_a_commune_is_kept_and_an_unknown_epn_has_none(repo: FundingRepository) -> None:
-    stored = await repo.add_epn_label(label("epn-anderlecht", commune=None))
-    assert stored is not None and stored.commune is None
-    assert await repo.epn_label("epn-nowhere") is None
-
-
 async def test_grants_are_listed_newest_award_first_filtered_by_beneficiary_call_and_year(
     repo: FundingRepository,
 ) -> None:
@@ -122,9 +125,86 @@ async def test_grants_are_listed_newest_award_first_filtered_by_beneficiary_call
     assert [g.grant_id for g in await repo.grants(limit=1, offset=1)] == [other.grant_id]
 
 
-async def test_epn_labels_are_listed_by_epn(repo: FundingRepository) -> None:
-    await repo.add_epn_label(label("epn-schaerbeek", commune="Schaerbeek"))
-    await repo.add_epn_label(label("epn-anderlecht", commune="Anderlecht"))
+async def test_an_epn_is_registered_once_and_kept_with_its_details(repo: FundingRepository) -> None:
+    first = await repo.add_epn(epn())
 
-    assert [lab.epn for lab in await repo.epn_labels()] == ["epn-anderlecht", "epn-schaerbeek"]
-    assert [lab.epn for lab in await repo.epn_labels(commune="Schaerbeek")] == ["epn-schaerbeek"]
+    assert first is not None and first.registered_at is not None
+    assert (first.details, first.label_status, first.labelled_on) == (DETAILS, "candidate", None)
+    assert await repo.add_epn(epn(computers=30)) is None
+    assert await repo.epn("epn-ixelles") == first
+    assert await repo.epn("epn-nowhere") is None
+
+
+async def test_epns_are_listed_by_code_filtered_by_commune_status_and_operator(repo: FundingRepository) -> None:
+    await repo.add_epn(epn("epn-schaerbeek", commune="Schaerbeek", operator="cpas-schaerbeek"))
+    await repo.add_epn(epn("epn-anderlecht", commune="Anderlecht"))
+    await repo.add_epn(epn("epn-ixelles"))
+    await repo.set_label_status("epn-ixelles", "labelled", date(2026, 2, 1))
+
+    assert [e.epn for e in await repo.epns()] == ["epn-anderlecht", "epn-ixelles", "epn-schaerbeek"]
+    assert [e.epn for e in await repo.epns(commune="Schaerbeek")] == ["epn-schaerbeek"]
+    assert [e.epn for e in await repo.epns(status="labelled")] == ["epn-ixelles"]
+    assert [e.epn for e in await repo.epns(operator="commune-ixelles", limit=1, offset=1)] == ["epn-ixelles"]
+
+
+async def test_details_change_to_the_register_s_precision_and_lists_keep_their_order(repo: FundingRepository) -> None:
+    await repo.add_epn(epn())
+    updated = await repo.update_epn(
+        "epn-ixelles", {"hours_per_week": Decimal("12.25"), "languages": ("nl", "fr", "ar"), "address": None}
+    )
+
+    assert (updated.details.hours_per_week, updated.details.languages, updated.details.address) == (
+        Decimal("12.3"),  # numeric(4, 1): PostgreSQL rounds half away from zero
+        ("nl", "fr", "ar"),
+        None,
+    )
+    assert await repo.epn("epn-ixelles") == updated
+
+
+async def test_a_label_status_keeps_the_day_of_the_latest_labelling_and_the_count_follows_it(
+    repo: FundingRepository,
+) -> None:
+    for code in ("epn-ixelles", "epn-forest"):
+        await repo.add_epn(epn(code))
+        await repo.set_label_status(code, "labelled", date(2026, 2, 1))
+    withdrawn = await repo.set_label_status("epn-forest", "withdrawn", date(2026, 6, 1))
+
+    assert (withdrawn.label_status, withdrawn.labelled_on) == ("withdrawn", date(2026, 2, 1))
+    assert await repo.count_labelled() == 1
+
+
+async def test_the_register_numbers_its_label_decisions_from_one(repo: FundingRepository) -> None:
+    assert [await repo.next_register_version() for _ in range(3)] == [1, 2, 3]
+
+
+async def test_an_epn_s_history_is_kept_oldest_first(repo: FundingRepository) -> None:
+    await repo.add_epn(epn())
+    await repo.add_history(HistoryEntry(epn="epn-ixelles", kind="registered", actor=COORDINATION, status="candidate"))
+    decision = HistoryEntry(
+        epn="epn-ixelles",
+        kind="label",
+        actor=COORDINATION,
+        previous_status="candidate",
+        status="labelled",
+        decided_on=date(2026, 2, 1),
+        criteria=({"code": "devices", "measure": "devices", "minimum": "6", "value": "10", "met": True},),
+        note="visite du 28 janvier",
+        register_version=1,
+    )
+    await repo.add_history(decision)
+
+    history = await repo.history("epn-ixelles")
+    assert [dataclasses.replace(h, recorded_at=None) for h in history][1] == decision
+    assert [h.kind for h in history] == ["registered", "label"]
+    assert all(h.recorded_at is not None for h in history)
+
+
+async def test_the_charter_starts_with_the_seeded_criteria_and_a_threshold_can_change(repo: FundingRepository) -> None:
+    seeded = await repo.criteria()
+    await repo.put_criterion(Criterion("open-hours", "hours_per_week", Decimal("12.5"), "12,5 h", "12,5 uur"))
+
+    assert [(c.code, c.measure, c.minimum) for c in seeded] == [
+        ("devices", "devices", Decimal(6)),
+        ("open-hours", "hours_per_week", Decimal(15)),
+    ]
+    assert [(c.code, c.minimum) for c in await repo.criteria()] == [("devices", 6), ("open-hours", Decimal("12.5"))]

@@ -1,5 +1,6 @@
 """The funding service in process, through HTTP, with the real database and broker: grants
-under an Idempotency-Key, and EPN labels recorded once, as partners and the actions service see them."""
+under an Idempotency-Key, and the EPN register with its label decisions, as partners and the actions
+service see them."""
 
 from __future__ import annotations
 
@@ -85,22 +86,91 @@ async def test_the_same_idempotency_key_from_another_organisation_is_a_new_grant
     assert sorted(e["actor"]["organisation"] for e in events) == ["coordination-inclusion-numerique", "easy-brussels"]
 
 
-async def test_an_epn_label_is_recorded_and_announced_once(funding: Any, kafka_bootstrap: str) -> None:
+EPN = {
+    "epn": "epn-ixelles",
+    "epn_name": "EPN d'Ixelles",
+    "operator": "commune-ixelles",
+    "address": "Rue Mercelis 19",
+    "postcode": "1050",
+    "commune": "Ixelles",
+    "hours_per_week": 24,
+    "computers": 8,
+    "tablets": 2,
+    "publics": ["general-public", "seniors"],
+    "languages": ["fr", "nl"],
+    "accessible": True,
+}
+
+
+async def test_an_epn_registered_labelled_and_withdrawn_is_announced_at_each_step_with_the_count(
+    funding: Any, kafka_bootstrap: str
+) -> None:
     coordination = await funding.key("coordination-inclusion-numerique", "coordination")
-    label = {"epn": "epn-ixelles", "commune": "Ixelles", "labelled_on": "2026-02-01"}
 
-    first = await funding.client.post("/epn-labels", json=label, headers=coordination)
-    again = await funding.client.post("/epn-labels", json={**label, "labelled_on": "2026-09-01"}, headers=coordination)
-
-    assert first.status_code == 201, first.text
-    assert (again.status_code, again.json()) == (200, first.json()), "the first label stands"
-    assert first.json()["labelled_on"] == "2026-02-01"
-    [event] = await published(funding, kafka_bootstrap, 1)
-    assert (event["event_type"], event["subject"], event["data"]["epn"]) == (
-        "EpnLabelled",
-        "epn-epn-ixelles",
-        "epn-ixelles",
+    first = await funding.client.post("/epns", json=EPN, headers=coordination)
+    again = await funding.client.post("/epns", json=EPN, headers=coordination)
+    labelled = await funding.client.post(
+        "/epns/epn-ixelles/label-decisions",
+        json={"status": "labelled", "decided_on": "2026-02-01"},
+        headers=coordination,
     )
+    withdrawn = await funding.client.post(
+        "/epns/epn-ixelles/label-decisions",
+        json={"status": "withdrawn", "decided_on": "2026-09-01", "note": "EPN fermé"},
+        headers=coordination,
+    )
+
+    assert (first.status_code, again.status_code) == (201, 200), first.text
+    assert (labelled.status_code, withdrawn.status_code) == (201, 201), labelled.text
+    events = await published(funding, kafka_bootstrap, 4)
+    assert [(e["event_type"], e["subject"]) for e in events] == [
+        ("EpnRegistered", "epn-epn-ixelles"),
+        ("EpnLabelStatusChanged", "epn-epn-ixelles"),
+        ("EpnLabelled", "epn-epn-ixelles"),
+        ("EpnLabelStatusChanged", "epn-epn-ixelles"),
+    ]
+    assert [(e["data"]["status"], e["data"]["labelled_epns"]) for e in events if "labelled_epns" in e["data"]] == [
+        ("labelled", 1),
+        ("withdrawn", 0),
+    ]
+    history = (await funding.client.get("/epns/epn-ixelles/history", headers=coordination)).json()
+    assert [(h["kind"], h["status"], h["note"]) for h in history] == [
+        ("registered", "candidate", None),
+        ("label", "labelled", None),
+        ("label", "withdrawn", "EPN fermé"),
+    ]
+
+
+async def test_labelling_an_epn_short_of_the_charter_is_refused_with_each_unmet_criterion(funding: Any) -> None:
+    coordination = await funding.key("coordination-inclusion-numerique", "coordination")
+    await funding.client.post("/epns", json={**EPN, "hours_per_week": 10, "tablets": 0}, headers=coordination)
+
+    refused = await funding.client.post(
+        "/epns/epn-ixelles/label-decisions",
+        json={"status": "labelled", "decided_on": "2026-02-01"},
+        headers=coordination,
+    )
+
+    assert refused.status_code == 409
+    assert "open-hours: hours_per_week is 10, at least 15 needed" in refused.json()["reason"]
+    assert (await funding.client.get("/epns/epn-ixelles")).json()["label_status"] == "candidate"
+
+
+async def test_an_epn_s_operator_changes_its_details_and_another_organisation_is_refused(funding: Any) -> None:
+    coordination = await funding.key("coordination-inclusion-numerique", "coordination")
+    operator = await funding.key("commune-ixelles", "partner")
+    stranger = await funding.key("cpas-forest", "partner")
+    await funding.client.post("/epns", json=EPN, headers=coordination)
+
+    changed = await funding.client.patch("/epns/epn-ixelles", json={"hours_per_week": 30.5}, headers=operator)
+    refused = await funding.client.patch("/epns/epn-ixelles", json={"computers": 0}, headers=stranger)
+    emptied = await funding.client.patch("/epns/epn-ixelles", json={"epn_name": None}, headers=operator)
+    nothing = await funding.client.patch("/epns/epn-ixelles", json={}, headers=operator)
+
+    assert (changed.status_code, changed.json()["hours_per_week"]) == (200, 30.5)
+    assert refused.status_code == 403
+    assert emptied.status_code == 422 and "epn_name cannot be empty" in emptied.text
+    assert nothing.status_code == 422 and "at least one detail" in nothing.text
 
 
 async def test_grants_need_a_coordination_key(funding: Any) -> None:
@@ -152,15 +222,25 @@ async def test_the_coordination_reads_every_grant_and_a_beneficiary_only_its_own
     assert (await funding.client.get("/grants")).status_code == 401
 
 
-async def test_the_labelled_epns_are_a_public_register(funding: Any) -> None:
+async def test_the_register_and_the_labelled_epns_are_public_and_the_history_needs_a_key(funding: Any) -> None:
     coordination = await funding.key("coordination-inclusion-numerique", "coordination")
-    label = {"epn": "epn-ixelles", "commune": "Ixelles", "labelled_on": "2026-02-01"}
-    assert (await funding.client.post("/epn-labels", json=label, headers=coordination)).status_code == 201
+    await funding.client.post("/epns", json=EPN, headers=coordination)
+    await funding.client.post("/epns", json={**EPN, "epn": "epn-forest", "commune": "Forest"}, headers=coordination)
+    await funding.client.post(
+        "/epns/epn-ixelles/label-decisions",
+        json={"status": "labelled", "decided_on": "2026-02-01"},
+        headers=coordination,
+    )
 
-    register = await funding.client.get("/epn-labels")
-    one = await funding.client.get("/epn-labels/epn-ixelles")
-    unknown = await funding.client.get("/epn-labels/epn-nowhere")
+    register = (await funding.client.get("/epns?commune=Ixelles")).json()
+    one = (await funding.client.get("/epns/epn-forest")).json()
+    labels = (await funding.client.get("/epn-labels")).json()
+    criteria = (await funding.client.get("/label-criteria")).json()
 
-    assert register.json() == [label]
-    assert one.json() == label, "the EPN, its commune, the day: not who recorded it"
-    assert unknown.status_code == 404
+    assert [(e["epn"], e["label_status"], e["hours_per_week"]) for e in register] == [("epn-ixelles", "labelled", 24)]
+    assert "registered_by" not in one and one["label_status"] == "candidate"
+    assert labels == [{"epn": "epn-ixelles", "commune": "Ixelles", "labelled_on": "2026-02-01"}]
+    assert (await funding.client.get("/epn-labels/epn-forest")).status_code == 404, "registered, not labelled"
+    assert [(c["code"], c["minimum"]) for c in criteria] == [("devices", 6), ("open-hours", 15)]
+    assert (await funding.client.get("/epns/epn-ixelles/history")).status_code == 401
+    assert (await funding.client.get("/epns/epn-nowhere")).status_code == 404

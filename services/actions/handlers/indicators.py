@@ -9,15 +9,18 @@ from typing import Any
 
 from passerelle_contracts import SYSTEM_ACTOR, Envelope
 from passerelle_contracts.equipment_v1 import DevicesDelivered
-from passerelle_contracts.funding_v1 import EpnLabelled, GrantAwarded
+from passerelle_contracts.funding_v1 import EpnLabelStatusChanged, GrantAwarded
 
 from services.runtime.errors import Conflict, NotFound
 from services.runtime.inputs import check_happened
+from services.runtime.logs import get_logger
 from services.runtime.uow import Context
 
 from .. import domain, events
 from ..sql import Row
 from .aggregate import Uow, locked_action, record
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -126,29 +129,47 @@ class RecordDerivedMeasurements:
 
 async def record_derived_measurements(uow: Uow, command: RecordDerivedMeasurements) -> int:
     """Returns the measurements made. Each is the system's, caused by the event it counts, and
-    unique per source event: a replay never counts twice, even past the inbox."""
+    unique per source event: a replay never counts twice, even past the inbox.
+
+    An add mapping adds its amount to the indicator's value. A set mapping replaces the value with
+    the event's figure, and the measurement's delta is the difference (negative when the figure
+    went down); a figure whose order is not above the last applied to the indicator is stale and
+    makes no measurement (``domain.is_stale``), checked under the indicator's lock, so that two
+    consumers applying two decisions at once keep the later one."""
     cause = command.cause
     context = Context.caused_by(cause)
     made = 0
     async with uow:
         mappings = await uow.repo.mappings_for(cause.event_type)
         amounts = domain.derived_amounts(mappings, cause.event_type, command.payload)
-        for code, amount in sorted(amounts.items()):
+        values = domain.derived_values(mappings, cause.event_type, command.payload)
+        if both := sorted(amounts.keys() & values.keys()):  # check_mappings refuses it when the seed loads
+            raise ValueError(f"{cause.event_type} both adds to and sets {', '.join(both)}")
+        for code in sorted(amounts.keys() | values.keys()):
             indicator = await uow.repo.lock_indicator(code)
             if indicator is None:
                 raise NotFound(f"mapping names unknown indicator {code}")
             previous, moves = await _previous(uow, indicator, command.measured_on)  # yearly: restarts each year
-            value = previous + amount
+            order: int | None = None
+            if code in values:
+                value, order = values[code].value, values[code].order
+                if domain.is_stale(order, indicator["set_order"]):
+                    log.info("stale value ignored", indicator=code, order=order, applied=indicator["set_order"])
+                    continue
+                domain.check_measurement(value)
+            else:
+                value = previous + amounts[code]
             counted = await uow.repo.record_measurement(
                 code=code,
                 value=value,
-                delta=amount,
+                delta=value - previous,
                 measured_on=command.measured_on,
                 origin="derived",
                 source=f"{cause.source}:{cause.event_type}",
                 source_event_id=cause.event_id,
                 actor=SYSTEM_ACTOR.model_dump(mode="json"),
                 moves_current=moves,
+                order=order,
             )
             if not counted:
                 continue
@@ -180,7 +201,10 @@ async def count_grant_awarded(uow: Uow, envelope: Envelope, data: GrantAwarded) 
     )
 
 
-async def count_epn_labelled(uow: Uow, envelope: Envelope, data: EpnLabelled) -> None:
+async def count_labelled_epns(uow: Uow, envelope: Envelope, data: EpnLabelStatusChanged) -> None:
+    """The number of labelled EPNs after each label decision sets action 11's indicator (a set
+    mapping ordered by ``register_version``): a withdrawal lowers it, which counting
+    ``EpnLabelled`` never could."""
     await record_derived_measurements(
-        uow, RecordDerivedMeasurements(envelope, data.model_dump(mode="json"), data.labelled_on)
+        uow, RecordDerivedMeasurements(envelope, data.model_dump(mode="json"), data.decided_on)
     )

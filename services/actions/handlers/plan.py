@@ -10,7 +10,7 @@ from typing import Any
 
 from services.runtime.logs import get_logger
 
-from .. import events
+from .. import domain, events
 from .aggregate import Uow, record
 
 log = get_logger(__name__)
@@ -64,7 +64,8 @@ async def load_plan(uow: Uow, command: LoadPlan) -> list[int]:
 
 async def _load_indicators(uow: Uow, doc: dict[str, Any]) -> list[dict[str, Any]]:
     """Add the seed's indicators not defined yet (later edits come through the API and are kept);
-    replace the event -> indicator mappings. Returns the indicators added."""
+    replace the event -> indicator mappings (checked first: ``domain.IndicatorMapping``,
+    ``domain.check_mappings``). Returns the indicators added."""
     present = await uow.repo.indicator_codes()
     new = [
         {
@@ -80,10 +81,17 @@ async def _load_indicators(uow: Uow, doc: dict[str, Any]) -> list[dict[str, Any]
         for i in doc["indicators"]
         if i["code"] not in present
     ]
+    domain.check_mappings([_mapping(m) for m in doc["mappings"]])  # a bad seed stops the start, not an event
     for indicator in new:
         await uow.repo.upsert_indicator(indicator)
     await uow.repo.replace_mappings(doc["mappings"])
     return new
+
+
+def _mapping(m: dict[str, Any]) -> domain.IndicatorMapping:
+    return domain.IndicatorMapping(
+        m["event_type"], m["conditions"], m["indicator"], m["amount"], m.get("mode", "add"), m.get("order")
+    )
 
 
 def _number(value: float | None) -> Decimal | None:

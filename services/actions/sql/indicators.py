@@ -44,9 +44,11 @@ class IndicatorQueries(Queries):
         return None if row is None else dict(row)
 
     async def lock_indicator(self, code: str) -> Row | None:
-        """The indicator, locked for the transaction: measurements of one indicator serialise."""
+        """The indicator, locked for the transaction: measurements of one indicator serialise. With
+        ``set_order``, the order of the last value a set mapping applied (None before the first), so
+        that a stale value is recognised under the lock."""
         row = await self.db.fetchrow(
-            """SELECT code, action_number, name_fr, name_nl, unit, baseline, target, period, current_value
+            """SELECT code, action_number, name_fr, name_nl, unit, baseline, target, period, current_value, set_order
                FROM indicators WHERE code = $1 FOR UPDATE""",
             code,
         )
@@ -63,20 +65,31 @@ class IndicatorQueries(Queries):
 
     # -- mappings -----------------------------------------------------------------------------
     async def replace_mappings(self, mappings: list[dict[str, Any]]) -> None:
-        """Mappings are configuration: the seed file is the truth, replaced as a whole."""
+        """Mappings are configuration: the seed file is the truth, replaced as a whole. ``mode`` is
+        "add" unless the mapping says "set"; ``order`` (a set mapping's) is stored as ``order_field``
+        (``order`` is an SQL keyword)."""
         await self.db.execute("DELETE FROM indicator_mappings")
         await self.db.executemany(
-            "INSERT INTO indicator_mappings (event_type, conditions, indicator_code, amount) VALUES ($1, $2, $3, $4)",
-            [(m["event_type"], m["conditions"], m["indicator"], m["amount"]) for m in mappings],
+            """INSERT INTO indicator_mappings (event_type, conditions, indicator_code, amount, mode, order_field)
+               VALUES ($1, $2, $3, $4, $5, $6)""",
+            [
+                (m["event_type"], m["conditions"], m["indicator"], m["amount"], m.get("mode", "add"), m.get("order"))
+                for m in mappings
+            ],
         )
 
     async def mappings_for(self, event_type: str) -> list[IndicatorMapping]:
         rows = await self.db.fetch(
-            """SELECT event_type, conditions, indicator_code, amount FROM indicator_mappings
+            """SELECT event_type, conditions, indicator_code, amount, mode, order_field FROM indicator_mappings
                WHERE event_type = $1 ORDER BY id""",
             event_type,
         )
-        return [IndicatorMapping(r["event_type"], r["conditions"], r["indicator_code"], r["amount"]) for r in rows]
+        return [
+            IndicatorMapping(
+                r["event_type"], r["conditions"], r["indicator_code"], r["amount"], r["mode"], r["order_field"]
+            )
+            for r in rows
+        ]
 
     async def feeding_events(self, code: str) -> list[str]:
         """The event types whose mappings feed ``code`` (none: its values are typed by people)."""
@@ -99,9 +112,12 @@ class IndicatorQueries(Queries):
         actor: dict[str, Any],
         external_id: str | None = None,
         moves_current: bool = True,
+        order: int | None = None,
     ) -> bool:
         """Insert a measurement and, if ``moves_current``, set the indicator's current value to it;
-        False if this source event or this external id was already counted for this indicator."""
+        False if this source event or this external id was already counted for this indicator.
+        ``order``: a set mapping's order of the value, kept as the indicator's ``set_order`` (the
+        caller checked it is above the last one, under ``lock_indicator``)."""
         inserted = await self.db.fetchval(
             """INSERT INTO measurements (indicator_code, value, delta, measured_on, origin, source, source_event_id,
                                          actor, external_id)
@@ -118,6 +134,8 @@ class IndicatorQueries(Queries):
         )
         if inserted is None:
             return False
+        if order is not None:
+            await self.db.execute("UPDATE indicators SET set_order = $2 WHERE code = $1", code, order)
         if not moves_current:
             return True
         await self.db.execute(

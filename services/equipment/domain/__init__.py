@@ -1,8 +1,10 @@
-"""The equipment domain, without I/O: pure rules and values, in two parts.
+"""The equipment domain, without I/O: pure rules and values, in three parts.
 
 ``record``: who may act on what, intake, a device's state derived from its history (the
 sanitisation rule), the refurbishing flow, donors' milestones. ``redistribution``: requests and
-their review, allocation under caps, follow-ups, returns and disposal.
+their review, allocation under caps, follow-ups, returns and disposal. ``organisations`` (used as
+a module: ``domain.organisations``): where an organisation's row comes from, the EPN register's
+or HTTP's, and which of the two may change it.
 
 A device's state has three independent dimensions (as eReuse DeviceHub and Snipe-IT keep them):
 physical (received, to_repair, refurbished, for_parts, disposed), data sanitisation (pending,
@@ -11,6 +13,7 @@ wiped, failed, destroyed) and allocation (available, reserved, allocated, delive
 
 from __future__ import annotations
 
+from . import organisations
 from .record import (
     ALLOCATION,
     METHODS,
@@ -98,6 +101,7 @@ __all__ = [
     "latest_per_medium",
     "media_known_at_intake",
     "milestones_reached",
+    "organisations",
     "physical_move",
     "reader_scope",
     "record_identity",

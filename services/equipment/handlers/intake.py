@@ -13,7 +13,7 @@ from services.runtime.errors import Invalid
 
 from .. import domain, events
 from ..domain import DeviceRow
-from .common import Row, Uow
+from .common import Row, Uow, found
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,17 @@ class IntakeReport:
 
 
 async def put_organisation(uow: Uow, command: PutOrganisation) -> Row:
+    """Register or replace an organisation; one the EPN register keeps is refused unless nothing
+    changes (409: ``domain.organisations`` says why the register's rows are its own)."""
     domain.require_coordination(uow.actor, "registers organisations")
     async with uow:
-        return await uow.repo.put_organisation(command.code, command.name, command.kind, command.commune)
+        row = await uow.repo.put_organisation(command.code, command.name, command.kind, command.commune)
+        if row is None:  # the register keeps it (left as it is)
+            row = found(await uow.repo.organisation(command.code), f"organisation {command.code}")
+            domain.organisations.require_unchanged_by_http(
+                command.code, row, command.name, command.kind, command.commune
+            )
+        return row
 
 
 async def seed_organisations(uow: Uow, organisations: Sequence[Row]) -> bool:

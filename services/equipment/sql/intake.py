@@ -12,6 +12,7 @@ from ..domain import DeclaredDevice
 from .base import Queries, Row, actor_json
 
 SEED_LOCK_KEY = 7_231_118_102  # actions' is ...101; the relay's lock has its own key
+ORGANISATION = "code, name, kind, commune"  # an organisation as one is read (the listing adds its source)
 
 
 class _Copier(Protocol):
@@ -24,25 +25,58 @@ class _Copier(Protocol):
 
 class IntakeQueries(Queries):
     # -- organisations ----------------------------------------------------------------------------
+    # Each row says where it comes from (``source``, migration 0006), which only the listing shows;
+    # one organisation is read as before (code, name, kind, commune). Who may change a row is
+    # ``domain.organisations``'s rule, which the two writes below also keep in their conflict
+    # clause: neither writer can lock a row that does not exist yet, so a check before an upsert
+    # would let a concurrent insert of the other writer be overwritten.
     async def organisation(self, code: str) -> Row | None:
-        row = await self.db.fetchrow("SELECT code, name, kind, commune FROM organisations WHERE code = $1", code)
+        row = await self.db.fetchrow(f"SELECT {ORGANISATION} FROM organisations WHERE code = $1", code)  # noqa: S608
+        return None if row is None else dict(row)
+
+    async def lock_organisation(self, code: str) -> Row | None:
+        """The organisation, its row locked until the transaction ends (none: nothing locked)."""
+        row = await self.db.fetchrow(
+            f"SELECT {ORGANISATION} FROM organisations WHERE code = $1 FOR UPDATE",  # noqa: S608
+            code,
+        )
         return None if row is None else dict(row)
 
     async def organisations(self) -> list[Row]:
+        """Every organisation with where it comes from (``source``: seed, http, register; none for a
+        row from before migration 0006), by code."""
         return [dict(r) for r in await self.db.fetch("SELECT * FROM organisations ORDER BY code")]
 
-    async def put_organisation(self, code: str, name: str, kind: str, commune: str | None) -> Row:
+    async def put_organisation(self, code: str, name: str, kind: str, commune: str | None) -> Row | None:
+        """``PUT /organisations/{code}``: the row inserted or replaced, from source ``http``; none if
+        the EPN register keeps it (left as it is: the use case decides what to answer)."""
         row = await self.db.fetchrow(
-            """INSERT INTO organisations (code, name, kind, commune) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, commune = EXCLUDED.commune
-               RETURNING *""",
+            f"""INSERT INTO organisations (code, name, kind, commune, source) VALUES ($1, $2, $3, $4, 'http')
+               ON CONFLICT (code) DO UPDATE
+               SET name = EXCLUDED.name, kind = EXCLUDED.kind, commune = EXCLUDED.commune, source = 'http'
+               WHERE organisations.source IS DISTINCT FROM 'register'
+               RETURNING {ORGANISATION}""",  # noqa: S608
             code,
             name,
             kind,
             commune,
         )
-        assert row is not None
-        return dict(row)
+        return None if row is None else dict(row)
+
+    async def register_epn(self, code: str, name: str, commune: str | None) -> Row | None:
+        """The EPN register's EPN: inserted, or updated if the row is an EPN's (whoever wrote it: the
+        register adopts an EPN typed by hand), from source ``register``; none if the code is another
+        kind of organisation (left as it is: the use case refuses the event)."""
+        row = await self.db.fetchrow(
+            f"""INSERT INTO organisations (code, name, kind, commune, source) VALUES ($1, $2, 'epn', $3, 'register')
+               ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, commune = EXCLUDED.commune, source = 'register'
+               WHERE organisations.kind = 'epn'
+               RETURNING {ORGANISATION}""",  # noqa: S608
+            code,
+            name,
+            commune,
+        )
+        return None if row is None else dict(row)
 
     async def lock_seed(self) -> None:
         """Held until the transaction ends: replicas starting together on a new database seed it
@@ -54,7 +88,7 @@ class IntakeQueries(Queries):
 
     async def add_organisations(self, organisations: Sequence[Row]) -> None:
         await self.db.executemany(
-            "INSERT INTO organisations (code, name, kind, commune) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO organisations (code, name, kind, commune, source) VALUES ($1, $2, $3, $4, 'seed')",
             [(o["code"], o["name"], o["kind"], o["commune"]) for o in organisations],
         )
 

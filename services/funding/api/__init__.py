@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from . import epn_labels, grants
+from . import epns, grants
 
-ROUTERS: list[APIRouter] = [grants.router, epn_labels.router]
+ROUTERS: list[APIRouter] = [grants.router, epns.router]

@@ -39,6 +39,7 @@ class FakeIndicators(FakeTables):
             "action_number": d["action_number"],
             **definition,
             "current_value": d["baseline"],
+            "set_order": None,
             "updated_at": now(),
         }
 
@@ -47,7 +48,8 @@ class FakeIndicators(FakeTables):
         return None if found is None else pick(found, INDICATOR_COLUMNS)
 
     async def lock_indicator(self, code: str) -> Row | None:
-        return await self.get_indicator(code)
+        found = self.indicators_.get(code)
+        return None if found is None else pick(found, (*INDICATOR_COLUMNS, "set_order"))
 
     async def indicators(self, action_number: int | None = None) -> list[Row]:
         rows = sorted(self.indicators_.values(), key=lambda i: (i["action_number"], i["code"]))
@@ -61,6 +63,9 @@ class FakeIndicators(FakeTables):
         for m in mappings:
             if m["indicator"] not in self.indicators_:
                 raise LookupError(f"mapping names unknown indicator {m['indicator']}")  # the foreign key
+            mode = m.get("mode", "add")
+            if mode not in ("add", "set") or (m.get("order") is not None and mode != "set"):
+                raise ValueError(f"mapping to {m['indicator']}: mode {mode!r} with order {m.get('order')!r}")  # CHECKs
         self.mappings = [
             {
                 "id": self._next_id(),
@@ -68,13 +73,22 @@ class FakeIndicators(FakeTables):
                 "conditions": jsonb(m["conditions"]),
                 "indicator_code": m["indicator"],
                 "amount": m["amount"],
+                "mode": m.get("mode", "add"),
+                "order_field": m.get("order"),
             }
             for m in mappings
         ]
 
     async def mappings_for(self, event_type: str) -> list[IndicatorMapping]:
         return [
-            IndicatorMapping(m["event_type"], copy.deepcopy(m["conditions"]), m["indicator_code"], m["amount"])
+            IndicatorMapping(
+                m["event_type"],
+                copy.deepcopy(m["conditions"]),
+                m["indicator_code"],
+                m["amount"],
+                m["mode"],
+                m["order_field"],
+            )
             for m in self.mappings
             if m["event_type"] == event_type
         ]
@@ -95,6 +109,7 @@ class FakeIndicators(FakeTables):
         actor: dict[str, Any],
         external_id: str | None = None,
         moves_current: bool = True,
+        order: int | None = None,
     ) -> bool:
         if code not in self.indicators_:
             raise LookupError(f"no indicator {code}")  # the foreign key
@@ -118,6 +133,8 @@ class FakeIndicators(FakeTables):
                 "recorded_at": now(),
             }
         )
+        if order is not None:
+            self.indicators_[code]["set_order"] = order
         if moves_current:
             self.indicators_[code].update(current_value=value, updated_at=now())
         return True

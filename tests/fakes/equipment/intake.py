@@ -16,16 +16,39 @@ from .base import FakeTables, Row, _now
 
 class FakeIntake(FakeTables):
     # -- organisations --------------------------------------------------------------------------
-    async def organisation(self, code: str) -> Row | None:
+    # ``source`` as migration 0006 keeps it (a row a test sets up directly has none, as a row from
+    # before that migration); the two upserts keep the SQL's conflict clauses.
+    def _organisation(self, code: str) -> Row | None:
         row = self.organisations_.get(code)
-        return None if row is None else dict(row)
+        return None if row is None else {k: row[k] for k in ("code", "name", "kind", "commune")}
+
+    async def organisation(self, code: str) -> Row | None:
+        return self._organisation(code)
+
+    async def lock_organisation(self, code: str) -> Row | None:
+        row = self._organisation(code)
+        if row is not None:
+            self._lock("organisation", code)
+        return row
 
     async def organisations(self) -> list[Row]:
-        return [dict(self.organisations_[c]) for c in sorted(self.organisations_)]
+        return [{"source": None, **self.organisations_[c]} for c in sorted(self.organisations_)]
 
-    async def put_organisation(self, code: str, name: str, kind: str, commune: str | None) -> Row:
-        self.organisations_[code] = {"code": code, "name": name, "kind": kind, "commune": commune}
-        return dict(self.organisations_[code])
+    async def put_organisation(self, code: str, name: str, kind: str, commune: str | None) -> Row | None:
+        if self.organisations_.get(code, {}).get("source") == "register":
+            return None  # the register's row, left as it is
+        return self._write_organisation(code, name, kind, commune, "http")
+
+    async def register_epn(self, code: str, name: str, commune: str | None) -> Row | None:
+        if self.organisations_.get(code, {"kind": "epn"})["kind"] != "epn":
+            return None  # another kind of organisation, left as it is
+        return self._write_organisation(code, name, "epn", commune, "register")
+
+    def _write_organisation(self, code: str, name: str, kind: str, commune: str | None, source: str) -> Row:
+        if source == "register" and kind != "epn":  # migration 0006's organisations_register_keeps_epns
+            raise asyncpg.CheckViolationError(f"organisation {code}: the register keeps EPNs only")
+        self.organisations_[code] = {"code": code, "name": name, "kind": kind, "commune": commune, "source": source}
+        return {"code": code, "name": name, "kind": kind, "commune": commune}
 
     async def lock_seed(self) -> None:
         """One event loop, no await between the check and the insert: nothing to lock."""
@@ -37,7 +60,7 @@ class FakeIntake(FakeTables):
         for o in organisations:
             if o["code"] in self.organisations_:
                 raise asyncpg.UniqueViolationError(f"organisation {o['code']} exists")
-            await self.put_organisation(o["code"], o["name"], o["kind"], o["commune"])
+            self._write_organisation(o["code"], o["name"], o["kind"], o["commune"], "seed")
 
     # -- intake ---------------------------------------------------------------------------------
     async def upsert_batch(self, donor: str, reference: str) -> uuid.UUID:

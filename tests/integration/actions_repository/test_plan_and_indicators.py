@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import pytest
 from passerelle_contracts import SYSTEM_ACTOR
 
@@ -199,13 +200,76 @@ async def test_mappings_are_replaced_as_a_whole_and_read_per_event_type(planned:
         "amount": "total_devices",
     }
     second = {"event_type": "DevicesDelivered", "conditions": {}, "indicator": "b", "amount": "count"}
+    labels = {
+        "event_type": "EpnLabelStatusChanged",
+        "conditions": {},
+        "indicator": "c",
+        "mode": "set",
+        "amount": "labelled_epns",
+        "order": "register_version",
+    }
+    await add_indicator(planned, "c", 3)
     await planned.replace_mappings([first, {**second, "event_type": "GrantAwarded"}])
-    await planned.replace_mappings([first, second])
+    await planned.replace_mappings([first, second, labels])
     assert await planned.mappings_for("DevicesDelivered") == [
         IndicatorMapping("DevicesDelivered", {"recipient_kind": ["epn"]}, "a", "total_devices"),
         IndicatorMapping("DevicesDelivered", {}, "b", "count"),
-    ]
+    ], "a mapping that says no mode adds"
     assert await planned.mappings_for("GrantAwarded") == []
+    assert await planned.mappings_for("EpnLabelStatusChanged") == [
+        IndicatorMapping("EpnLabelStatusChanged", {}, "c", "labelled_epns", mode="set", order="register_version")
+    ]
+
+
+@pytest.mark.parametrize(
+    "wrong", [{"mode": "replace"}, {"mode": "add", "order": "register_version"}, {"order": "register_version"}]
+)
+async def test_a_mapping_with_an_unknown_mode_or_an_order_it_cannot_use_is_refused(
+    planned: Any, wrong: dict[str, str]
+) -> None:
+    await add_indicator(planned, "a", 1)
+    mapping = {"event_type": "EpnLabelStatusChanged", "conditions": {}, "indicator": "a", "amount": "labelled_epns"}
+    with pytest.raises((ValueError, asyncpg.CheckViolationError)):  # the fake's check, PostgreSQL's
+        await planned.replace_mappings([{**mapping, **wrong}])
+
+
+async def test_an_indicator_keeps_the_order_of_the_last_set_value_recorded_once_per_source_event(
+    planned: Any,
+) -> None:
+    await add_indicator(planned, "a", 1)
+    assert (await planned.lock_indicator("a"))["set_order"] is None, "no value set yet"
+    system = SYSTEM_ACTOR.model_dump(mode="json")
+    first, second = uuid.uuid4(), uuid.uuid4()
+
+    async def set_to(value: int, order: int | None, cause: uuid.UUID) -> bool:
+        return bool(
+            await planned.record_measurement(
+                code="a",
+                value=Decimal(value),
+                delta=Decimal(value) - (await planned.lock_indicator("a"))["current_value"],
+                measured_on=date(2024, 6, 1),
+                origin="derived",
+                source="funding:EpnLabelStatusChanged",
+                source_event_id=cause,
+                actor=system,
+                order=order,
+            )
+        )
+
+    assert await set_to(4, 41, first)
+    assert not await set_to(9, 99, first), "the same event once: neither its value nor its order"
+    assert (await planned.lock_indicator("a"))["set_order"] == 41
+    assert await set_to(3, 2**40, second), "an order is a bigint"
+    after = await planned.lock_indicator("a")
+    assert (after["current_value"], after["set_order"]) == (Decimal(3), 2**40)
+    assert await set_to(5, None, uuid.uuid4())
+    assert (await planned.lock_indicator("a"))["set_order"] == 2**40, "a value without an order leaves it"
+    assert [(m["value"], m["delta"]) for m in await planned.measurements("a")] == [
+        (Decimal(4), Decimal(4)),
+        (Decimal(3), Decimal(-1)),
+        (Decimal(5), Decimal(2)),
+    ]
+    assert "set_order" not in (await planned.get_indicator("a")), "bookkeeping, not part of what is shown"
 
 
 async def test_a_measurement_moves_its_indicator_once_per_source_event_and_per_external_id(planned: Any) -> None:

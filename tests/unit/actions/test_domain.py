@@ -12,9 +12,13 @@ from services.actions.domain import (
     ActionState,
     IndicatorMapping,
     InvalidTransition,
+    SetValue,
     authorise_update,
     change_status,
+    check_mappings,
     derived_amounts,
+    derived_values,
+    is_stale,
 )
 from services.runtime.errors import Conflict, Forbidden
 
@@ -98,6 +102,79 @@ def test_the_retirement_homes_indicator_counts_the_tablets_delivered_not_every_d
 
     assert derived_amounts([tablets], "DevicesDelivered", delivery) == {"a52": Decimal(4)}
     assert derived_amounts([tablets], "DevicesDelivered", laptops_only) == {}
+
+
+LABELS = IndicatorMapping("EpnLabelStatusChanged", {}, "a11", "labelled_epns", mode="set", order="register_version")
+DECISION = {"epn": "epn-ixelles", "status": "withdrawn", "labelled_epns": 0, "register_version": 42}
+
+
+def test_a_set_mapping_gives_the_event_s_figure_and_its_order_and_zero_is_a_figure() -> None:
+    assert derived_values([*MAPPINGS, LABELS], "EpnLabelStatusChanged", DECISION) == {"a11": SetValue(Decimal(0), 42)}
+    assert derived_amounts([*MAPPINGS, LABELS], "EpnLabelStatusChanged", DECISION) == {}, "nothing to add"
+    assert derived_values([*MAPPINGS, LABELS], "DevicesDelivered", {"recipient_kind": "pupils-association"}) == {}
+
+
+def test_add_mappings_add_as_before_beside_a_set_mapping() -> None:
+    payload = {"recipient_kind": "pupils-association", "donor_kind": "other", "total_devices": 7}
+    assert derived_amounts([*MAPPINGS, LABELS], "DevicesDelivered", payload) == {"a46": Decimal(7)}
+    assert derived_values([*MAPPINGS, LABELS], "DevicesDelivered", payload) == {}
+
+
+def test_a_set_mapping_whose_value_or_order_is_missing_fails_loudly() -> None:
+    with pytest.raises(ValueError, match="needs field 'labelled_epns'"):
+        derived_values([LABELS], "EpnLabelStatusChanged", {"register_version": 3})
+    with pytest.raises(ValueError, match="needs an integer field 'register_version'"):
+        derived_values([LABELS], "EpnLabelStatusChanged", {"labelled_epns": 3})
+    with pytest.raises(ValueError, match="needs an integer field 'register_version'"):
+        derived_values([LABELS], "EpnLabelStatusChanged", {"labelled_epns": 3, "register_version": "3"})
+
+
+def test_a_set_mapping_without_an_order_always_applies() -> None:
+    unordered = IndicatorMapping("EpnLabelStatusChanged", {}, "a11", "labelled_epns", mode="set")
+    assert derived_values([unordered], "EpnLabelStatusChanged", DECISION) == {"a11": SetValue(Decimal(0), None)}
+
+
+def test_two_set_mappings_giving_one_indicator_two_values_are_refused() -> None:
+    other = IndicatorMapping("EpnLabelStatusChanged", {}, "a11", "register_version", mode="set")
+    with pytest.raises(ValueError, match="sets a11 to two values"):
+        derived_values([LABELS, other], "EpnLabelStatusChanged", DECISION)
+
+
+@pytest.mark.parametrize(
+    ("order", "applied", "stale"),
+    [
+        (5, None, False),  # the first ordered value
+        (5, 4, False),
+        (5, 5, True),  # the same decision again (a replay), or another with the same number
+        (4, 5, True),  # an older decision read late
+        (None, 5, False),  # a mapping without an order
+    ],
+)
+def test_a_value_is_stale_when_its_order_is_not_above_the_last_applied(
+    order: int | None, applied: int | None, stale: bool
+) -> None:
+    assert is_stale(order, applied) is stale
+
+
+@pytest.mark.parametrize(
+    ("mapping", "reason"),
+    [
+        (dict(amount="count", mode="set"), "names the payload field holding the value"),
+        (dict(amount="devices.tablet", mode="set"), "names the payload field holding the value"),
+        (dict(amount="labelled_epns", mode="add", order="register_version"), "only a set mapping has an order"),
+        (dict(amount="labelled_epns", mode="replace"), "mode must be one of add, set"),
+    ],
+)
+def test_a_mapping_that_cannot_mean_anything_is_refused(mapping: dict[str, str], reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        IndicatorMapping("EpnLabelStatusChanged", {}, "a11", **mapping)  # type: ignore[arg-type]  # wrong on purpose
+
+
+def test_an_indicator_is_either_added_to_or_set_never_both() -> None:
+    check_mappings([*MAPPINGS, LABELS])
+    counted = IndicatorMapping("EpnLabelled", {}, "a11", "count")
+    with pytest.raises(ValueError, match="both added to and set by events: a11"):
+        check_mappings([*MAPPINGS, LABELS, counted])
 
 
 def test_the_seeded_mapping_of_indicator_52_counts_tablets() -> None:

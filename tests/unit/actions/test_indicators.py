@@ -7,24 +7,30 @@ import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import pytest
 from passerelle_contracts import SYSTEM_ACTOR, Envelope
+from passerelle_contracts.common import LabelStatus
 from passerelle_contracts.equipment_v1 import DevicesDelivered
-from passerelle_contracts.funding_v1 import EpnLabelled, GrantAwarded
+from passerelle_contracts.funding_v1 import EpnLabelled, EpnLabelStatusChanged, GrantAwarded
 
+from services.actions import subscribers
 from services.actions.handlers.governance import RecordMeeting, record_meeting
 from services.actions.handlers.indicators import (
     DefineIndicator,
+    RecordDerivedMeasurements,
     RecordMeasurement,
     count_devices_delivered,
-    count_epn_labelled,
     count_grant_awarded,
+    count_labelled_epns,
     define_indicator,
+    record_derived_measurements,
     record_measurement,
 )
 from services.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 from services.runtime.inputs import brussels_today
+from services.runtime.service import Runtime
 from services.runtime.uow import Context
 
 from .conftest import CABAN, COORDINATION, Store, acting, in_context
@@ -88,7 +94,7 @@ async def test_a_delivery_counts_only_where_its_recipient_or_donor_matches(store
     assert store.events()[-1].data["indicator_code"] == "a29-devices-first-line"
 
 
-async def test_grants_and_epn_labels_are_counted_one_each(store: Store) -> None:
+async def test_a_grant_is_counted_one_in_its_public_s_indicator(store: Store) -> None:
     grant = GrantAwarded(
         grant_id=str(uuid.uuid4()),
         call_code="AAP-2024",
@@ -99,17 +105,150 @@ async def test_grants_and_epn_labels_are_counted_one_each(store: Store) -> None:
         amount_eur="1000.00",
         awarded_on=date(2024, 5, 2),
     )
-    label = EpnLabelled(epn="epn-ixelles", commune="Ixelles", labelled_on=date(2024, 6, 1))
     awarded = Envelope.wrap(grant, source="funding", subject="grant-x", actor=COORDINATION)
     async with (uow := in_context(store, Context.caused_by(awarded))):
         await count_grant_awarded(uow, awarded, grant)
-    labelled = Envelope.wrap(label, source="funding", subject="epn-ixelles", actor=COORDINATION)
-    async with (uow := in_context(store, Context.caused_by(labelled))):
-        await count_epn_labelled(uow, labelled, label)
-    assert [(e.data["indicator_code"], e.data["value"]) for e in store.events()] == [
-        ("a49-grants-seniors", 1.0),
-        ("a11-epn-labelled", 1.0),
+    assert [(e.data["indicator_code"], e.data["value"]) for e in store.events()] == [("a49-grants-seniors", 1.0)]
+
+
+# --- action 11: the number of labelled EPNs, set by each label decision (a set mapping) -----------------
+
+
+def decision(
+    version: int,
+    labelled_epns: int,
+    status: LabelStatus = "labelled",
+    *,
+    epn: str = "epn-ixelles",
+    decided_on: date = date(2024, 6, 1),
+) -> tuple[Envelope, EpnLabelStatusChanged]:
+    """The funding register's decision number ``version``, after which ``labelled_epns`` EPNs are labelled."""
+    previous: LabelStatus = "labelled" if status != "labelled" else "candidate"
+    data = EpnLabelStatusChanged(
+        epn=epn,
+        commune="Ixelles",
+        previous_status=previous,
+        status=status,
+        decided_on=decided_on,
+        labelled_epns=labelled_epns,
+        register_version=version,
+    )
+    return Envelope.wrap(data, source="funding", subject=f"epn-{epn}", actor=COORDINATION), data
+
+
+async def read(store: Store, decided: tuple[Envelope, EpnLabelStatusChanged]) -> None:
+    """The consumer 'indicators' reading one decision, in its own unit of work."""
+    envelope, data = decided
+    async with (uow := in_context(store, Context.caused_by(envelope))):
+        await count_labelled_epns(uow, envelope, data)
+
+
+async def labelled_epns(store: Store) -> Decimal:
+    indicator = await store.repo.get_indicator("a11-epn-labelled")
+    assert indicator is not None
+    current: Decimal = indicator["current_value"]
+    return current
+
+
+async def test_each_label_decision_sets_action_11_to_the_number_of_labelled_epns_up_and_down(store: Store) -> None:
+    first = decision(1, 1, epn="epn-ixelles", decided_on=date(2024, 6, 1))
+    await read(store, first)
+    await read(store, decision(2, 2, epn="epn-anderlecht", decided_on=date(2024, 6, 3)))
+    await read(store, decision(3, 1, "withdrawn", epn="epn-ixelles", decided_on=date(2024, 9, 2)))
+    await read(store, decision(4, 0, "suspended", epn="epn-anderlecht", decided_on=date(2024, 10, 1)))
+
+    assert await labelled_epns(store) == Decimal(0), "the last label suspended: none, not 2 labels counted"
+    rows = await store.repo.measurements("a11-epn-labelled")
+    assert [(r["value"], r["delta"], r["measured_on"]) for r in rows] == [
+        (Decimal(1), Decimal(1), date(2024, 6, 1)),
+        (Decimal(2), Decimal(1), date(2024, 6, 3)),
+        (Decimal(1), Decimal(-1), date(2024, 9, 2)),
+        (Decimal(0), Decimal(-1), date(2024, 10, 1)),
+    ], "one measurement per decision, on the day decided, its delta the change"
+    assert (rows[0]["source"], rows[0]["source_event_id"]) == ("funding:EpnLabelStatusChanged", first[0].event_id)
+    measured = store.events("IndicatorMeasured")
+    assert [(e.data["previous_value"], e.data["value"]) for e in measured] == [
+        (0.0, 1.0),
+        (1.0, 2.0),
+        (2.0, 1.0),
+        (1.0, 0.0),
     ]
+    assert {(e.actor, e.data["origin"]) for e in measured} == {(SYSTEM_ACTOR, "derived")}
+    assert measured[0].causation_id == first[0].event_id
+
+
+async def test_a_decision_read_after_a_later_one_is_stale_and_changes_nothing(store: Store) -> None:
+    """Decisions are keyed per EPN: another EPN's partition may deliver an older decision late."""
+    await read(store, decision(7, 12, epn="epn-anderlecht"))
+    await read(store, decision(6, 11, epn="epn-ixelles"))
+    await read(store, decision(7, 30, epn="epn-uccle"))  # the same order again: not above the last applied
+
+    assert await labelled_epns(store) == Decimal(12)
+    assert [r["value"] for r in await store.repo.measurements("a11-epn-labelled")] == [Decimal(12)]
+    assert len(store.events("IndicatorMeasured")) == 1
+    await read(store, decision(8, 11, "withdrawn", epn="epn-ixelles"))
+    assert await labelled_epns(store) == Decimal(11), "a later decision still applies"
+
+
+async def test_a_decision_replayed_past_the_inbox_is_measured_once(store: Store) -> None:
+    decided = decision(1, 5)
+    for _ in range(2):
+        await read(store, decided)
+    assert len(await store.repo.measurements("a11-epn-labelled")) == 1
+    assert len(store.events("IndicatorMeasured")) == 1
+    assert await labelled_epns(store) == Decimal(5)
+
+
+async def test_an_unchanged_count_is_still_measured_so_that_an_older_count_cannot_follow_it(store: Store) -> None:
+    await read(store, decision(1, 3))
+    await read(store, decision(3, 3, "suspended", epn="epn-candidate-never-labelled"))
+    await read(store, decision(2, 4, epn="epn-anderlecht"))  # older than the unchanged count just read
+    assert await labelled_epns(store) == Decimal(3)
+    assert [(r["value"], r["delta"]) for r in await store.repo.measurements("a11-epn-labelled")] == [
+        (Decimal(3), Decimal(3)),
+        (Decimal(3), Decimal(0)),
+    ]
+
+
+async def test_an_epn_labelled_event_no_longer_counts_for_action_11(store: Store) -> None:
+    """``EpnLabelled`` is still published for every label; counted besides the label decisions, each
+    label would count twice (the consumer does not even route it: ``subscribers``)."""
+    await read(store, decision(1, 1))
+    label = EpnLabelled(epn="epn-ixelles", commune="Ixelles", labelled_on=date(2024, 6, 1))
+    labelled = Envelope.wrap(label, source="funding", subject="epn-epn-ixelles", actor=COORDINATION)
+    made = await record_derived_measurements(
+        in_context(store, Context.caused_by(labelled)),
+        RecordDerivedMeasurements(labelled, label.model_dump(mode="json"), label.labelled_on),
+    )
+    assert made == 0
+    assert await labelled_epns(store) == Decimal(1)
+
+
+def test_the_consumer_routes_label_decisions_and_lets_epn_labelled_pass_unhandled() -> None:
+    """An event type without a handler is acknowledged as ignored by the runtime's consumer."""
+    routes: dict[str, dict[str, object]] = {}
+
+    class Recording:
+        def consume(self, name: str, topics: list[str], handlers: dict[str, object]) -> None:
+            routes[name] = dict(handlers)
+
+    subscribers.register(cast(Runtime, Recording()))
+    assert routes == {
+        "indicators": {
+            "DevicesDelivered": count_devices_delivered,
+            "GrantAwarded": count_grant_awarded,
+            "EpnLabelStatusChanged": count_labelled_epns,
+        }
+    }
+
+
+async def test_the_number_of_labelled_epns_refuses_a_value_typed_by_hand(store: Store) -> None:
+    await read(store, decision(1, 4))
+    with pytest.raises(Conflict, match="a11-epn-labelled is counted from EpnLabelStatusChanged events"):
+        await record_measurement(
+            acting(store), RecordMeasurement("a11-epn-labelled", Decimal(40), date(2024, 6, 30), "", "x")
+        )
+    assert await labelled_epns(store) == Decimal(4)
 
 
 async def test_a_person_measures_an_indicator_once_per_external_id(store: Store) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from passerelle_contracts import SYSTEM_ACTOR
 
 from services.actions.handlers.plan import LoadPlan, load_plan, load_structure, read_seed
@@ -50,4 +51,17 @@ async def test_without_the_seed_s_actions_only_the_structure_is_loaded() -> None
     assert await store.repo.list_actions() == []
     assert await store.repo.axis_of_chantier(17) == 4
     assert "caban" in {o["code"] for o in await store.repo.organisations()}
+    assert store.events() == []
+
+
+async def test_a_seed_whose_mappings_both_add_to_and_set_an_indicator_stops_the_start_and_loads_nothing() -> None:
+    store = FakeStore(FakeActionsRepository())
+    plan, indicators = read_seed()
+    counted = {"event_type": "EpnLabelled", "conditions": {}, "indicator": "a11-epn-labelled", "amount": "count"}
+    mixed = {**indicators, "mappings": [*indicators["mappings"], counted]}
+    with pytest.raises(ValueError, match="both added to and set by events: a11-epn-labelled"):
+        await load_plan(in_context(store, Context.system()), LoadPlan(plan, mixed))
+    assert await store.repo.list_actions() == []
+    assert await store.repo.indicator_codes() == set()
+    assert store.repo.mappings == []
     assert store.events() == []

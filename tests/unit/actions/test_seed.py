@@ -6,6 +6,7 @@ from typing import get_args
 
 from passerelle_contracts import EVENT_MODELS
 
+from services.actions.domain import IndicatorMapping, check_mappings
 from services.actions.handlers.plan import read_seed
 
 PLAN, INDICATORS = read_seed()
@@ -68,6 +69,30 @@ def test_every_mapping_names_a_known_indicator_and_fields_of_its_event() -> None
         assert mapping["amount"] == "count" or field in fields
         if key:  # a path into a mapping field: the key is one of its keys' values (devices.tablet)
             assert key in get_args(get_args(fields[field].annotation)[0])
+        assert mapping.get("order") is None or mapping["order"] in fields
+    check_mappings(
+        [
+            IndicatorMapping(
+                m["event_type"], m["conditions"], m["indicator"], m["amount"], m.get("mode", "add"), m.get("order")
+            )
+            for m in INDICATORS["mappings"]
+        ]
+    )
+
+
+def test_action_11_follows_the_number_of_labelled_epns_by_the_register_s_order_and_no_longer_counts_labels() -> None:
+    a11 = [m for m in INDICATORS["mappings"] if m["indicator"] == "a11-epn-labelled"]
+    assert a11 == [
+        {
+            "event_type": "EpnLabelStatusChanged",
+            "conditions": {},
+            "indicator": "a11-epn-labelled",
+            "mode": "set",
+            "amount": "labelled_epns",
+            "order": "register_version",
+        }
+    ]
+    assert not [m for m in INDICATORS["mappings"] if m["event_type"] == "EpnLabelled"]
 
 
 def test_pupils_associations_feed_action_46() -> None:
