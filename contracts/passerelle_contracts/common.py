@@ -88,6 +88,9 @@ ReviewDecision = Literal["accepted", "partially_accepted", "refused"]
 
 CallKind = Literal["regional-call", "esf", "epn-register", "other"]
 BeneficiaryKind = Literal["epn", "non-profit", "public-body"]
+FunderKind = Literal["region", "esf", "federal", "cocof", "vgc", "fwb", "commune", "foundation", "other"]
+"""Who funds a line of the cadastre: the Region, the ESF (European Social Fund), the federal state,
+the community commissions (COCOF, VGC), the Fédération Wallonie-Bruxelles, a commune, a foundation."""
 LabelStatus = Literal["candidate", "labelled", "suspended", "withdrawn"]
 """An EPN's regional label: a candidate is labelled, a label may be suspended and given back, or
 withdrawn; a withdrawn EPN may apply again (candidate)."""
@@ -110,3 +113,4 @@ TRAFFIC_LIGHTS: tuple[TrafficLight, ...] = get_args(TrafficLight)
 RECIPIENT_KINDS: tuple[RecipientKind, ...] = get_args(RecipientKind)
 DEVICE_KINDS: tuple[DeviceKind, ...] = get_args(DeviceKind)
 LABEL_STATUSES: tuple[LabelStatus, ...] = get_args(LabelStatus)
+FUNDER_KINDS: tuple[FunderKind, ...] = get_args(FunderKind)

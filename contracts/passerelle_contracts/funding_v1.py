@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from pydantic import Field
 
-from .common import BeneficiaryKind, CallKind, FieldChange, LabelStatus, Public
+from .common import BeneficiaryKind, CallKind, FieldChange, FunderKind, LabelStatus, Public
 from .envelope import EventData
 
 TOPIC = "passerelle.funding.v1"
@@ -106,10 +106,70 @@ class EpnLabelStatusChanged(EventData):
     register_version: int = Field(ge=1)
 
 
+class FundingLineRecorded(EventData):
+    """A line of the funding cadastre (action 36): who funds an EPN or a non-profit, in which
+    programme and year, how much was committed and paid, and the share it co-finances.
+
+    ``complete`` says whether the line has everything the cadastre asks (the amount paid and the
+    co-financing share are often known late)."""
+
+    event_type = "FundingLineRecorded"
+    topic = TOPIC
+
+    line_id: str
+    beneficiary: str = Field(description="Code of the EPN or non-profit funded.")
+    beneficiary_kind: BeneficiaryKind
+    commune: str | None = None
+    funder: FunderKind
+    funder_name: str | None = Field(
+        default=None, description="The commune or foundation, when the funder kind is not enough."
+    )
+    programme: str
+    year: int = Field(ge=2000, le=2100)
+    committed_eur: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    paid_eur: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
+    cofinancing_pct: Decimal | None = Field(default=None, ge=0, le=100, max_digits=5, decimal_places=2)
+    complete: bool
+
+
+class FundingLineChanged(EventData):
+    """A line of the funding cadastre changed: each changed field with its old and new value."""
+
+    event_type = "FundingLineChanged"
+    topic = TOPIC
+
+    line_id: str
+    beneficiary: str
+    year: int = Field(ge=2000, le=2100)
+    changes: list[FieldChange] = Field(min_length=1)
+    complete: bool
+
+
+class CadastreCoverageChanged(EventData):
+    """How many labelled EPNs have a complete line in the funding cadastre for a year (action 36).
+
+    Announced when the figure changes: a line recorded or completed, an EPN labelled or its label
+    withdrawn. ``coverage_version`` numbers these announcements across all years (1, 2, 3 …), so a
+    reader keeps, for each year, the figure with the highest version. It replaces the first
+    stand-in for action 36 (grants of the call kind ``epn-register``), which counted grants, not
+    the cadastre."""
+
+    event_type = "CadastreCoverageChanged"
+    topic = TOPIC
+
+    year: int = Field(ge=2000, le=2100)
+    labelled_epns: int = Field(ge=0, description="EPNs labelled when the figure was taken.")
+    complete_epns: int = Field(ge=0, description="Of those, the EPNs with at least one complete line for the year.")
+    coverage_version: int = Field(ge=1)
+
+
 EVENTS: tuple[type[EventData], ...] = (
     GrantAwarded,
     EpnLabelled,
     EpnRegistered,
     EpnDetailsChanged,
     EpnLabelStatusChanged,
+    FundingLineRecorded,
+    FundingLineChanged,
+    CadastreCoverageChanged,
 )

@@ -60,6 +60,14 @@ LABEL_STATUS: Labels = {
     "nl": {"candidate": "kandidaat", "labelled": "gelabeld", "suspended": "label geschorst",
            "withdrawn": "label ingetrokken"},
 }  # fmt: skip
+FUNDER_KIND: Labels = {
+    "fr": {"region": "Région de Bruxelles-Capitale", "esf": "Fonds social européen (FSE)", "federal": "État fédéral",
+           "cocof": "COCOF", "vgc": "VGC", "fwb": "Fédération Wallonie-Bruxelles", "commune": "commune",
+           "foundation": "fondation", "other": "autre"},
+    "nl": {"region": "Brussels Hoofdstedelijk Gewest", "esf": "Europees Sociaal Fonds (ESF)", "federal": "federale overheid",
+           "cocof": "COCOF", "vgc": "VGC", "fwb": "Federatie Wallonië-Brussel", "commune": "gemeente",
+           "foundation": "stichting", "other": "andere"},
+}  # fmt: skip
 DEVICE_KIND: Labels = {
     "fr": {"laptop": "ordinateur portable", "desktop": "ordinateur de bureau", "tablet": "tablette",
            "chromebook": "Chromebook", "screen": "écran", "other": "autre"},

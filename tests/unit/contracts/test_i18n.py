@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pytest
 from passerelle_contracts import i18n, labels
-from passerelle_contracts.common import ACTION_STATUSES, DEVICE_KINDS, LABEL_STATUSES, RECIPIENT_KINDS, TRAFFIC_LIGHTS
+from passerelle_contracts.common import ACTION_STATUSES, DEVICE_KINDS, FUNDER_KINDS, LABEL_STATUSES, RECIPIENT_KINDS, TRAFFIC_LIGHTS
 from passerelle_contracts.i18n import (
     DEVICE_KIND,
     FIELD,
+    FUNDER_KIND,
     LABEL_STATUS,
     MEETING_KIND,
     RECIPIENT_KIND,
@@ -130,6 +131,7 @@ def test_every_code_of_the_contracts_has_a_label_in_both_languages() -> None:
         (RECIPIENT_KIND, RECIPIENT_KINDS),
         (DEVICE_KIND, DEVICE_KINDS),
         (LABEL_STATUS, LABEL_STATUSES),
+        (FUNDER_KIND, FUNDER_KINDS),
     ):
         for language in ("fr", "nl"):
             assert set(table[language]) == set(codes), (table, language)
