@@ -23,6 +23,34 @@ Language = Literal["fr", "nl"]
 Role = Literal["coordination", "owner", "partner", "donor", "refurbisher", "recipient", "operator", "system"]
 """The role an organisation acts in (``Actor.role``); "system" is Passerelle itself, never a key."""
 
+KeyRole = Literal[
+    "coordination",
+    "owner",
+    "partner",
+    "donor",
+    "refurbisher",
+    "recipient",
+    "operator",
+    "caban",
+    "epn-operator",
+    "applicant",
+    "reader",
+]
+"""The roles an API key can carry: the event roles (``Role``) but "system", and finer ones that
+services check at their edge — ``caban`` (reads the funding cadastre), ``epn-operator`` (its own
+EPN, returns and applications), ``applicant`` (a non-profit's own applications), ``reader``
+(reads, writes nothing). Strict readers of events accept only ``Role``'s values, so a key of a
+finer role acts in events as the role ``WIRE_ROLE`` names: adding a key role never changes an
+event's schema."""
+
+WIRE_ROLE: dict[str, Role] = {
+    "caban": "partner",
+    "epn-operator": "partner",
+    "applicant": "partner",
+    "reader": "partner",
+}
+"""The event role (``Actor.role``) a key of a finer role acts in; any other key acts in its own."""
+
 Public = Literal[
     "job-seekers",
     "young-people",
@@ -87,6 +115,22 @@ ReviewDecision = Literal["accepted", "partially_accepted", "refused"]
 # --- funding ------------------------------------------------------------------------------------
 
 CallKind = Literal["regional-call", "esf", "epn-register", "other"]
+"""A grant's call. ``epn-register`` was the walking skeleton's stand-in for action 36 and counts for
+nothing any more (the cadastre does); it stays a valid code for the events that carry it."""
+CallManagement = Literal["run", "tracked"]
+"""A call Passerelle's users run (regional calls for projects), or an outside call (federal, ESF)
+they track so that partners are told in time."""
+CostOption = Literal["real-costs", "flat-rate", "unit-cost", "lump-sum"]
+"""How a grant's costs are justified: real costs, or an ESF+ simplified cost option."""
+ApplicationDecision = Literal["granted", "partially-granted", "refused"]
+ReminderStage = Literal["t-14", "t-7", "due", "overdue"]
+"""A deadline's reminders: 14 and 7 days before, on the day, and the escalation once it has passed."""
+AgeBand = Literal["under-18", "18-29", "30-54", "55-64", "65-plus"]
+"""Age bands of counts of people (ESF+ asks under 30 and over 54; the plan's seniors are 65 and over)."""
+Gender = Literal["women", "men", "non-binary", "not-stated"]
+EmploymentStatus = Literal["employed", "unemployed", "long-term-unemployed", "inactive", "not-stated"]
+EducationLevel = Literal["isced-0-2", "isced-3-4", "isced-5-8", "not-stated"]
+"""ISCED levels, as the ESF+ common indicators count participants."""
 BeneficiaryKind = Literal["epn", "non-profit", "public-body"]
 FunderKind = Literal["region", "esf", "federal", "cocof", "vgc", "fwb", "commune", "foundation", "other"]
 """Who funds a line of the cadastre: the Region, the ESF (European Social Fund), the federal state,
@@ -108,9 +152,14 @@ class FieldChange(BaseModel):
 
 LANGUAGES: tuple[Language, ...] = get_args(Language)
 ROLES: tuple[Role, ...] = get_args(Role)
+KEY_ROLES: tuple[KeyRole, ...] = get_args(KeyRole)
 ACTION_STATUSES: tuple[ActionStatus, ...] = get_args(ActionStatus)
 TRAFFIC_LIGHTS: tuple[TrafficLight, ...] = get_args(TrafficLight)
 RECIPIENT_KINDS: tuple[RecipientKind, ...] = get_args(RecipientKind)
 DEVICE_KINDS: tuple[DeviceKind, ...] = get_args(DeviceKind)
 LABEL_STATUSES: tuple[LabelStatus, ...] = get_args(LabelStatus)
 FUNDER_KINDS: tuple[FunderKind, ...] = get_args(FunderKind)
+AGE_BANDS: tuple[AgeBand, ...] = get_args(AgeBand)
+GENDERS: tuple[Gender, ...] = get_args(Gender)
+EMPLOYMENT_STATUSES: tuple[EmploymentStatus, ...] = get_args(EmploymentStatus)
+EDUCATION_LEVELS: tuple[EducationLevel, ...] = get_args(EducationLevel)

@@ -22,6 +22,10 @@ class Actor(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     organisation: str = Field(description="Organisation code, e.g. 'easy-brussels'.")
+    # Always an event role (``Role``), never a key's finer role (``common.KeyRole``): a key of a
+    # finer role acts in the role ``common.WIRE_ROLE`` names, so that new key roles never widen
+    # this enum (strict readers would reject the events). Comments only here: a docstring or a
+    # description would change every event's committed schema.
     role: Role
     key_id: str | None = Field(default=None, description="Id of the API key used, when a person acted.")
 

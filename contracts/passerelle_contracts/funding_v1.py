@@ -10,10 +10,26 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from .common import BeneficiaryKind, CallKind, FieldChange, FunderKind, LabelStatus, Public
+from .common import (
+    AgeBand,
+    ApplicationDecision,
+    BeneficiaryKind,
+    CallKind,
+    CallManagement,
+    CostOption,
+    EducationLevel,
+    EmploymentStatus,
+    FieldChange,
+    FunderKind,
+    Gender,
+    LabelStatus,
+    Public,
+    ReminderStage,
+)
 from .envelope import EventData
 
 TOPIC = "passerelle.funding.v1"
@@ -163,6 +179,299 @@ class CadastreCoverageChanged(EventData):
     coverage_version: int = Field(ge=1)
 
 
+# --- calls for projects, applications, grants, payments and reports -----------------------------
+
+DutyKind = Literal["interim", "final"]
+
+
+class CallOpened(EventData):
+    """A call for projects was opened in the register: one Passerelle's users run (a regional call,
+    with an envelope), or an outside call (federal, ESF) they track so that partners are told in time."""
+
+    event_type = "CallOpened"
+    topic = TOPIC
+
+    call_code: str
+    management: CallManagement
+    call_kind: CallKind
+    funder: FunderKind
+    programme: str
+    title_fr: str
+    title_nl: str
+    opens_on: date
+    closes_at: AwareDatetime = Field(description="The deadline; applications after it are refused.")
+    budget_eur: Decimal | None = Field(
+        default=None, gt=0, max_digits=12, decimal_places=2, description="The envelope (run calls)."
+    )
+    cofinancing_pct: Decimal | None = Field(default=None, ge=0, le=100, max_digits=5, decimal_places=2)
+    cost_option: CostOption = "real-costs"
+    action_number: int | None = Field(default=None, ge=1, le=66, description="The plan action the call serves.")
+    public: Public | None = None
+    eligible_kinds: list[BeneficiaryKind] = Field(default_factory=list, description="Who may apply (empty: anyone).")
+
+
+class CallClosingSoon(EventData):
+    """A call's deadline is near (14 and 7 days before, and on the day): announced once per stage."""
+
+    event_type = "CallClosingSoon"
+    topic = TOPIC
+
+    call_code: str
+    management: CallManagement
+    closes_at: AwareDatetime
+    stage: ReminderStage
+
+
+class ApplicationSubmitted(EventData):
+    """An organisation applied to a call before its deadline."""
+
+    event_type = "ApplicationSubmitted"
+    topic = TOPIC
+
+    application_id: str
+    call_code: str
+    applicant: str = Field(description="The applying organisation's code.")
+    applicant_kind: BeneficiaryKind
+    requested_eur: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    submitted_at: AwareDatetime
+
+
+class ApplicationReviewed(EventData):
+    """A reviewing organisation scored an application."""
+
+    event_type = "ApplicationReviewed"
+    topic = TOPIC
+
+    application_id: str
+    call_code: str
+    reviewer: str = Field(description="The reviewing organisation's code.")
+    score: int = Field(ge=0, le=100)
+
+
+class ApplicationDecided(EventData):
+    """The decision on an application, within the call's envelope."""
+
+    event_type = "ApplicationDecided"
+    topic = TOPIC
+
+    application_id: str
+    call_code: str
+    applicant: str
+    decision: ApplicationDecision
+    amount_eur: Decimal = Field(ge=0, max_digits=12, decimal_places=2, description="0 when refused.")
+    decided_on: date
+    grant_id: str | None = Field(default=None, description="The grant it became, when granted.")
+    remaining_eur: Decimal | None = Field(
+        default=None, max_digits=12, decimal_places=2, description="What is left of the envelope."
+    )
+
+
+class Tranche(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    number: int = Field(ge=1)
+    amount_eur: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    due_on: date
+
+
+class Duty(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    duty_id: str
+    kind: DutyKind
+    due_on: date
+
+
+class GrantAgreementSigned(EventData):
+    """A grant's agreement: its payment tranches and the reports it asks, with their due dates."""
+
+    event_type = "GrantAgreementSigned"
+    topic = TOPIC
+
+    grant_id: str
+    call_code: str
+    beneficiary: str
+    signed_on: date
+    amount_eur: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    ends_on: date
+    tranches: list[Tranche] = Field(min_length=1)
+    duties: list[Duty] = Field(min_length=1)
+
+
+class GrantAmended(EventData):
+    """An amendment to a grant's agreement: an extension (end and due dates) or a budget revision."""
+
+    event_type = "GrantAmended"
+    topic = TOPIC
+
+    grant_id: str
+    kind: Literal["extension", "budget-revision"]
+    amended_on: date
+    changes: list[FieldChange] = Field(min_length=1)
+
+
+class PaymentClaimSubmitted(EventData):
+    """A beneficiary claimed a payment of its grant."""
+
+    event_type = "PaymentClaimSubmitted"
+    topic = TOPIC
+
+    claim_id: str
+    grant_id: str
+    beneficiary: str
+    claimed_eur: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    submitted_on: date
+
+
+class PaymentClaimChecked(EventData):
+    """The Coordination checked a claim: what it accepts (all, part or nothing)."""
+
+    event_type = "PaymentClaimChecked"
+    topic = TOPIC
+
+    claim_id: str
+    grant_id: str
+    accepted_eur: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
+    refused_eur: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
+    checked_on: date
+
+
+class PaymentMade(EventData):
+    """A payment of a grant (a tranche, or an accepted claim)."""
+
+    event_type = "PaymentMade"
+    topic = TOPIC
+
+    payment_id: str
+    grant_id: str
+    beneficiary: str
+    amount_eur: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    paid_on: date
+    claim_id: str | None = None
+    tranche: int | None = Field(default=None, ge=1)
+    paid_total_eur: Decimal = Field(
+        ge=0, max_digits=12, decimal_places=2, description="Paid on the grant so far, net of reclaims."
+    )
+
+
+class ReclaimIssued(EventData):
+    """Money is asked back from a beneficiary: paid beyond what its grant or report justifies."""
+
+    event_type = "ReclaimIssued"
+    topic = TOPIC
+
+    reclaim_id: str
+    grant_id: str
+    beneficiary: str
+    amount_eur: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    reason: Literal["overpayment", "ineligible-costs", "unspent"]
+    issued_on: date
+
+
+class ReportingReminder(EventData):
+    """A report a grant asks is due soon, due today, or overdue (the escalation): once per stage.
+    Its readers tell the grant holder and the Coordination."""
+
+    event_type = "ReportingReminder"
+    topic = TOPIC
+
+    duty_id: str
+    grant_id: str
+    beneficiary: str
+    kind: DutyKind
+    due_on: date
+    stage: ReminderStage
+
+
+class ParticipantCounts(BaseModel):
+    """People a grant reached, as counts only (ESF+ common indicators): never a person."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    total: int = Field(ge=0)
+    by_gender: dict[Gender, int] = Field(default_factory=dict)
+    by_age_band: dict[AgeBand, int] = Field(default_factory=dict)
+    by_employment: dict[EmploymentStatus, int] = Field(default_factory=dict)
+    by_education: dict[EducationLevel, int] = Field(default_factory=dict)
+
+
+class GrantReportSubmitted(EventData):
+    """A beneficiary submitted a report its grant asks, with the participants as counts."""
+
+    event_type = "GrantReportSubmitted"
+    topic = TOPIC
+
+    duty_id: str
+    grant_id: str
+    beneficiary: str
+    kind: DutyKind
+    submitted_on: date
+    participants: ParticipantCounts | None = None
+
+
+class GrantReportReviewed(EventData):
+    """The Coordination approved a grant report, or returned it to be completed (why stays in the register)."""
+
+    event_type = "GrantReportReviewed"
+    topic = TOPIC
+
+    duty_id: str
+    grant_id: str
+    kind: DutyKind
+    outcome: Literal["approved", "returned"]
+    reviewed_on: date
+
+
+class GrantClosed(EventData):
+    """A grant was closed, its final report approved: what was paid in the end."""
+
+    event_type = "GrantClosed"
+    topic = TOPIC
+
+    grant_id: str
+    beneficiary: str
+    closed_on: date
+    amount_eur: Decimal = Field(max_digits=12, decimal_places=2)
+    paid_total_eur: Decimal = Field(max_digits=12, decimal_places=2)
+
+
+# --- EPN activity returns (action 28) ------------------------------------------------------------
+
+
+class ActivityReturnSubmitted(EventData):
+    """An EPN's quarterly activity return: visits, sessions and participants as counts, never people.
+    ``revision`` is 1 for the first return of the quarter, then 2, 3 … for corrections, each
+    carrying the whole return."""
+
+    event_type = "ActivityReturnSubmitted"
+    topic = TOPIC
+
+    epn: str
+    year: int = Field(ge=2000, le=2100)
+    quarter: int = Field(ge=1, le=4)
+    revision: int = Field(ge=1)
+    visits: int = Field(ge=0)
+    sessions: int = Field(ge=0)
+    participants: int = Field(ge=0)
+    by_public: dict[Public, int] = Field(default_factory=dict)
+    by_age_band: dict[AgeBand, int] = Field(default_factory=dict)
+    by_gender: dict[Gender, int] = Field(default_factory=dict)
+    submitted_on: date
+
+
+class ActivityReturnReminder(EventData):
+    """A quarterly return is due soon, due today, or late (the chase): once per stage."""
+
+    event_type = "ActivityReturnReminder"
+    topic = TOPIC
+
+    epn: str
+    year: int = Field(ge=2000, le=2100)
+    quarter: int = Field(ge=1, le=4)
+    due_on: date
+    stage: ReminderStage
+
+
 EVENTS: tuple[type[EventData], ...] = (
     GrantAwarded,
     EpnLabelled,
@@ -172,4 +481,21 @@ EVENTS: tuple[type[EventData], ...] = (
     FundingLineRecorded,
     FundingLineChanged,
     CadastreCoverageChanged,
+    CallOpened,
+    CallClosingSoon,
+    ApplicationSubmitted,
+    ApplicationReviewed,
+    ApplicationDecided,
+    GrantAgreementSigned,
+    GrantAmended,
+    PaymentClaimSubmitted,
+    PaymentClaimChecked,
+    PaymentMade,
+    ReclaimIssued,
+    ReportingReminder,
+    GrantReportSubmitted,
+    GrantReportReviewed,
+    GrantClosed,
+    ActivityReturnSubmitted,
+    ActivityReturnReminder,
 )

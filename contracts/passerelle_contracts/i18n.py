@@ -68,6 +68,36 @@ FUNDER_KIND: Labels = {
            "cocof": "COCOF", "vgc": "VGC", "fwb": "Federatie Wallonië-Brussel", "commune": "gemeente",
            "foundation": "stichting", "other": "andere"},
 }  # fmt: skip
+REMINDER_STAGE: Labels = {
+    "fr": {"t-14": "dans 14 jours", "t-7": "dans 7 jours", "due": "aujourd'hui", "overdue": "en retard"},
+    "nl": {"t-14": "over 14 dagen", "t-7": "over 7 dagen", "due": "vandaag", "overdue": "te laat"},
+}
+APPLICATION_DECISION: Labels = {
+    "fr": {"granted": "accordée", "partially-granted": "accordée en partie", "refused": "refusée"},
+    "nl": {"granted": "toegekend", "partially-granted": "gedeeltelijk toegekend", "refused": "geweigerd"},
+}
+AGE_BAND: Labels = {
+    "fr": {"under-18": "moins de 18 ans", "18-29": "18 à 29 ans", "30-54": "30 à 54 ans", "55-64": "55 à 64 ans",
+           "65-plus": "65 ans et plus"},
+    "nl": {"under-18": "jonger dan 18", "18-29": "18 tot 29 jaar", "30-54": "30 tot 54 jaar", "55-64": "55 tot 64 jaar",
+           "65-plus": "65 jaar en ouder"},
+}  # fmt: skip
+GENDER: Labels = {
+    "fr": {"women": "femmes", "men": "hommes", "non-binary": "non binaires", "not-stated": "non précisé"},
+    "nl": {"women": "vrouwen", "men": "mannen", "non-binary": "non-binair", "not-stated": "niet vermeld"},
+}
+EMPLOYMENT_STATUS: Labels = {
+    "fr": {"employed": "à l'emploi", "unemployed": "demandeurs d'emploi", "long-term-unemployed": "chômeurs de longue durée",
+           "inactive": "inactifs", "not-stated": "non précisé"},
+    "nl": {"employed": "werkend", "unemployed": "werkzoekend", "long-term-unemployed": "langdurig werkloos",
+           "inactive": "inactief", "not-stated": "niet vermeld"},
+}  # fmt: skip
+EDUCATION_LEVEL: Labels = {
+    "fr": {"isced-0-2": "secondaire inférieur au plus (CITE 0-2)", "isced-3-4": "secondaire supérieur (CITE 3-4)",
+           "isced-5-8": "enseignement supérieur (CITE 5-8)", "not-stated": "non précisé"},
+    "nl": {"isced-0-2": "hoogstens lager secundair (ISCED 0-2)", "isced-3-4": "hoger secundair (ISCED 3-4)",
+           "isced-5-8": "hoger onderwijs (ISCED 5-8)", "not-stated": "niet vermeld"},
+}  # fmt: skip
 DEVICE_KIND: Labels = {
     "fr": {"laptop": "ordinateur portable", "desktop": "ordinateur de bureau", "tablet": "tablette",
            "chromebook": "Chromebook", "screen": "écran", "other": "autre"},

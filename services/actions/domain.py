@@ -3,6 +3,7 @@ another service's event into indicator measurements."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -136,15 +137,18 @@ class IndicatorMapping:
         return value
 
 
-def check_mappings(mappings: list[IndicatorMapping]) -> None:
+def check_mappings(mappings: list[IndicatorMapping], retired: Collection[str] = ()) -> None:
     """An indicator is either added to or set by events, never both: an amount added to a figure
-    that the next set replaces would be lost, or counted twice on top of it."""
+    that the next set replaces would be lost, or counted twice on top of it. A retired indicator
+    (the seed's ``"retired"``) is fed by nothing any more: its history stays as it was."""
     modes: dict[str, set[str]] = {}
     for mapping in mappings:
         modes.setdefault(mapping.indicator_code, set()).add(mapping.mode)
     mixed = sorted(code for code, found in modes.items() if len(found) > 1)
     if mixed:
         raise ValueError(f"indicators both added to and set by events: {', '.join(mixed)}")
+    if fed := sorted(modes.keys() & set(retired)):
+        raise ValueError(f"retired indicators still fed by a mapping: {', '.join(fed)}")
 
 
 @dataclass(frozen=True)
@@ -210,10 +214,33 @@ def derived_values(mappings: list[IndicatorMapping], event_type: str, payload: d
 
 def is_stale(order: int | None, applied: int | None) -> bool:
     """Whether a set value comes too late: its order is not above the last one applied to the
-    indicator. An older figure read after a newer one (another subject's partition was behind)
-    would move the indicator back in time; the same figure replayed would do nothing useful. A
-    value without an order, or the first with one, is never stale."""
+    indicator (to its year, for a yearly indicator: ``orders_per_year``). An older figure read
+    after a newer one (another subject's partition was behind) would move the indicator back in
+    time; the same figure replayed would do nothing useful. A value without an order, or the
+    first with one, is never stale."""
     return order is not None and applied is not None and order <= applied
+
+
+def orders_per_year(period: str) -> bool:
+    """Whether a set value is compared with the orders applied to its own year only.
+
+    A yearly indicator holds one figure per calendar year, and a producer may number its figures
+    across all years (``CadastreCoverageChanged.coverage_version``): 2025's figure at version 9,
+    read after 2026's at version 10, is still the only figure for 2025, not a stale one. Any other
+    indicator holds one figure, and keeps one order."""
+    return period == YEARLY
+
+
+def day_in_year(year: int, day: date) -> date:
+    """The day a figure about a calendar ``year``, announced on ``day``, is measured on: that day
+    if it falls in the year, else the year's nearest day (31 December of an earlier year, 1 January
+    of a later one). A yearly indicator counts a measurement in the year of its day (``moves_current``,
+    ``orders_per_year``), so a figure about 2025 announced in 2026 must be dated in 2025."""
+    if year < day.year:
+        return date(year, 12, 31)
+    if year > day.year:
+        return date(year, 1, 1)
+    return day
 
 
 # --- progress ---------------------------------------------------------------------------------

@@ -10,14 +10,17 @@ from typing import Any
 
 from passerelle_contracts.common import FieldChange
 from passerelle_contracts.funding_v1 import (
+    CadastreCoverageChanged,
     EpnDetailsChanged,
     EpnLabelled,
     EpnLabelStatusChanged,
     EpnRegistered,
+    FundingLineChanged,
+    FundingLineRecorded,
     GrantAwarded,
 )
 
-from .domain import CriterionResult, Epn, Grant, plain
+from .domain import Coverage, CriterionResult, Epn, FundingLine, Grant, plain
 
 
 def grant_subject(grant_id: uuid.UUID) -> str:
@@ -96,3 +99,39 @@ def epn_label_status_changed(
 
 def epn_labelled(epn: Epn, labelled_on: date) -> EpnLabelled:
     return EpnLabelled(epn=epn.epn, commune=epn.details.commune, labelled_on=labelled_on)
+
+
+def line_subject(line: FundingLine) -> str:
+    return f"funding-line-{line.line_id}"
+
+
+def funding_line_recorded(line: FundingLine) -> FundingLineRecorded:
+    return FundingLineRecorded(
+        line_id=str(line.line_id),
+        beneficiary=line.beneficiary,
+        beneficiary_kind=line.beneficiary_kind,
+        commune=line.commune,
+        funder=line.funder,
+        funder_name=line.funder_name or None,
+        programme=line.programme,
+        year=line.year,
+        committed_eur=line.committed_eur,
+        paid_eur=line.paid_eur,
+        cofinancing_pct=line.cofinancing_pct,
+        complete=line.complete,
+    )
+
+
+def funding_line_changed(line: FundingLine, changes: list[FieldChange]) -> FundingLineChanged:
+    return FundingLineChanged(
+        line_id=str(line.line_id), beneficiary=line.beneficiary, year=line.year, changes=changes, complete=line.complete
+    )
+
+
+def cadastre_coverage_changed(coverage: Coverage, version: int) -> CadastreCoverageChanged:
+    return CadastreCoverageChanged(
+        year=coverage.year,
+        labelled_epns=coverage.labelled_epns,
+        complete_epns=coverage.complete_epns,
+        coverage_version=version,
+    )

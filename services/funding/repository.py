@@ -11,7 +11,18 @@ from passerelle_contracts import Actor
 
 from services.runtime.db import Executor
 
-from .domain import DETAIL_FIELDS, Criterion, Epn, EpnDetails, Grant, GrantTerms, HistoryEntry
+from .domain import (
+    DETAIL_FIELDS,
+    LINE_FIELDS,
+    Coverage,
+    Criterion,
+    Epn,
+    EpnDetails,
+    FundingLine,
+    Grant,
+    GrantTerms,
+    HistoryEntry,
+)
 
 
 class FundingRepository:
@@ -210,6 +221,168 @@ class FundingRepository:
             criterion.label_fr,
             criterion.label_nl,
         )
+
+    # -- the funding cadastre ------------------------------------------------------------------
+    async def funding_line_by_key(self, key: tuple[str, str, str, str, int]) -> FundingLine | None:
+        """The line with this key, locked until the transaction ends (an import reads, then writes)."""
+        row = await self.db.fetchrow(
+            """SELECT * FROM funding_lines WHERE beneficiary = $1 AND funder = $2 AND funder_name = $3
+                   AND programme = $4 AND year = $5 FOR UPDATE""",
+            *key,
+        )
+        return _line(row) if row is not None else None
+
+    async def add_funding_line(self, line: FundingLine) -> FundingLine | None:
+        """Store a new line; None if a line with its key exists (a concurrent import stored it)."""
+        row = await self.db.fetchrow(
+            """INSERT INTO funding_lines (line_id, beneficiary, beneficiary_kind, commune, funder, funder_name,
+                   programme, year, committed_eur, paid_eur, cofinancing_pct, recorded_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+               ON CONFLICT (beneficiary, funder, funder_name, programme, year) DO NOTHING RETURNING *""",
+            line.line_id,
+            line.beneficiary,
+            line.beneficiary_kind,
+            line.commune,
+            line.funder,
+            line.funder_name,
+            line.programme,
+            line.year,
+            line.committed_eur,
+            line.paid_eur,
+            line.cofinancing_pct,
+            _actor(line.recorded_by),
+        )
+        return _line(row) if row is not None else None
+
+    async def update_funding_line(self, line_id: uuid.UUID, values: dict[str, Any]) -> FundingLine:
+        """Set the given fields (names from ``LINE_FIELDS``) of a line the caller has locked."""
+        names = [name for name in LINE_FIELDS if name in values]
+        assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=2))
+        row = await self.db.fetchrow(
+            f"UPDATE funding_lines SET {assignments}, updated_at = now() WHERE line_id = $1 RETURNING *",  # noqa: S608 names from LINE_FIELDS
+            line_id,
+            *(values[n] for n in names),
+        )
+        assert row is not None, "the caller locked the line, and lines are never deleted"
+        return _line(row)
+
+    async def funding_line(self, line_id: uuid.UUID) -> FundingLine | None:
+        row = await self.db.fetchrow("SELECT * FROM funding_lines WHERE line_id = $1", line_id)
+        return _line(row) if row is not None else None
+
+    async def funding_lines(
+        self,
+        *,
+        beneficiary: str | None = None,
+        funder: str | None = None,
+        year: int | None = None,
+        commune: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[FundingLine]:
+        """Lines by year (latest first), then beneficiary, funder and programme."""
+        rows = await self.db.fetch(
+            """SELECT * FROM funding_lines
+               WHERE ($1::text IS NULL OR beneficiary = $1) AND ($2::text IS NULL OR funder = $2)
+                 AND ($3::int IS NULL OR year = $3) AND ($4::text IS NULL OR commune = $4)
+               ORDER BY year DESC, beneficiary, funder, funder_name, programme LIMIT $5 OFFSET $6""",
+            beneficiary,
+            funder,
+            year,
+            commune,
+            limit,
+            offset,
+        )
+        return [_line(row) for row in rows]
+
+    async def cadastre_totals(self, by: str, *, year: int | None = None) -> list[dict[str, Any]]:
+        """Lines, committed and paid per ``by`` (funder, commune, beneficiary or year), the
+        largest committed first."""
+        column = {"funder": "funder", "commune": "commune", "beneficiary": "beneficiary", "year": "year"}[by]
+        rows = await self.db.fetch(
+            f"""SELECT {column} AS key, count(*) AS lines, sum(committed_eur) AS committed_eur,
+                       coalesce(sum(paid_eur), 0) AS paid_eur, count(*) FILTER (WHERE complete) AS complete_lines
+                FROM funding_lines WHERE $1::int IS NULL OR year = $1
+                GROUP BY {column} ORDER BY sum(committed_eur) DESC, {column}""",  # noqa: S608 a column from the map
+            year,
+        )
+        return [dict(row) for row in rows]
+
+    async def completeness(self, year: int) -> list[dict[str, Any]]:
+        """Each labelled EPN with its lines for ``year`` and how many are complete, by code."""
+        rows = await self.db.fetch(
+            """SELECT e.epn, e.commune, count(l.line_id) AS lines,
+                      count(l.line_id) FILTER (WHERE l.complete) AS complete_lines
+               FROM epns e LEFT JOIN funding_lines l ON l.beneficiary = e.epn AND l.year = $1
+               WHERE e.label_status = 'labelled' GROUP BY e.epn, e.commune ORDER BY e.epn""",
+            year,
+        )
+        return [dict(row) for row in rows]
+
+    async def lock_coverage(self) -> int:
+        """Take the coverage register's lock (until commit); returns its version."""
+        version = await self.db.fetchval("SELECT version FROM coverage_register FOR UPDATE")
+        if version is None:
+            version = await self.db.fetchval("INSERT INTO coverage_register (version) VALUES (0) RETURNING version")
+        return int(version)
+
+    async def measure_coverage(self, year: int) -> Coverage:
+        row = await self.db.fetchrow(
+            """SELECT (SELECT count(*) FROM epns WHERE label_status = 'labelled') AS labelled,
+                      (SELECT count(DISTINCT l.beneficiary) FROM funding_lines l JOIN epns e ON e.epn = l.beneficiary
+                        WHERE e.label_status = 'labelled' AND l.year = $1 AND l.complete) AS complete""",
+            year,
+        )
+        assert row is not None
+        return Coverage(year=year, labelled_epns=row["labelled"], complete_epns=row["complete"])
+
+    async def announced_coverage(self, year: int) -> Coverage | None:
+        row = await self.db.fetchrow("SELECT * FROM cadastre_coverage WHERE year = $1", year)
+        return Coverage(row["year"], row["labelled_epns"], row["complete_epns"]) if row is not None else None
+
+    async def save_coverage(self, coverage: Coverage, version: int) -> None:
+        """Keep a year's announced coverage and move the register to ``version``."""
+        await self.db.execute(
+            """INSERT INTO cadastre_coverage (year, labelled_epns, complete_epns, coverage_version)
+               VALUES ($1, $2, $3, $4) ON CONFLICT (year) DO UPDATE
+               SET labelled_epns = $2, complete_epns = $3, coverage_version = $4""",
+            coverage.year,
+            coverage.labelled_epns,
+            coverage.complete_epns,
+            version,
+        )
+        await self.db.execute("UPDATE coverage_register SET version = $1", version)
+
+    async def line_years(self, beneficiary: str) -> list[int]:
+        """The years in which ``beneficiary`` has lines."""
+        rows = await self.db.fetch(
+            "SELECT DISTINCT year FROM funding_lines WHERE beneficiary = $1 ORDER BY year", beneficiary
+        )
+        return [row["year"] for row in rows]
+
+
+def _actor(actor: Actor | None) -> dict[str, Any]:
+    assert actor is not None, "a stored line names who recorded it"
+    return actor.model_dump(mode="json")
+
+
+def _line(row: asyncpg.Record) -> FundingLine:
+    return FundingLine(
+        line_id=row["line_id"],
+        beneficiary=row["beneficiary"],
+        beneficiary_kind=row["beneficiary_kind"],
+        commune=row["commune"],
+        funder=row["funder"],
+        funder_name=row["funder_name"],
+        programme=row["programme"],
+        year=row["year"],
+        committed_eur=row["committed_eur"],
+        paid_eur=row["paid_eur"],
+        cofinancing_pct=row["cofinancing_pct"],
+        recorded_by=Actor.model_validate(row["recorded_by"]),
+        recorded_at=row["recorded_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 def _grant(row: asyncpg.Record) -> Grant:

@@ -10,7 +10,16 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from services.funding.domain import DETAIL_FIELDS, Criterion, Epn, Grant, HistoryEntry
+from services.funding.domain import (
+    DETAIL_FIELDS,
+    LINE_FIELDS,
+    Coverage,
+    Criterion,
+    Epn,
+    FundingLine,
+    Grant,
+    HistoryEntry,
+)
 
 CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
@@ -29,6 +38,9 @@ class FakeFundingRepository:
         self.entries: list[HistoryEntry] = []
         self.register_version = 0
         self.charter: dict[str, Criterion] = {c.code: c for c in CHARTER}
+        self.lines: dict[uuid.UUID, FundingLine] = {}
+        self.coverage: dict[int, Coverage] = {}
+        self.coverage_version = 0
 
     async def add_grant(self, grant: Grant) -> Grant:
         if grant.grant_id in self.by_id:
@@ -142,3 +154,110 @@ class FakeFundingRepository:
 
     async def put_criterion(self, criterion: Criterion) -> None:
         self.charter[criterion.code] = criterion
+
+    # -- the funding cadastre ------------------------------------------------------------------
+    async def funding_line_by_key(self, key: tuple[str, str, str, str, int]) -> FundingLine | None:
+        return next((line for line in self.lines.values() if line.key == key), None)
+
+    async def add_funding_line(self, line: FundingLine) -> FundingLine | None:
+        if await self.funding_line_by_key(line.key) is not None:
+            return None
+        assert line.line_id is not None and line.committed_eur > 0, "the primary key and the CHECK"
+        now = datetime.now(UTC)
+        stored = dataclasses.replace(line, recorded_at=now, updated_at=now, **_cents(line.values()))
+        self.lines[line.line_id] = stored
+        return stored
+
+    async def update_funding_line(self, line_id: uuid.UUID, values: dict[str, Any]) -> FundingLine:
+        line = self.lines[line_id]
+        changed = {name: values[name] for name in LINE_FIELDS if name in values}
+        updated = dataclasses.replace(line, **(changed | _cents(changed)), updated_at=datetime.now(UTC))
+        self.lines[line_id] = updated
+        return updated
+
+    async def funding_line(self, line_id: uuid.UUID) -> FundingLine | None:
+        return self.lines.get(line_id)
+
+    async def funding_lines(
+        self,
+        *,
+        beneficiary: str | None = None,
+        funder: str | None = None,
+        year: int | None = None,
+        commune: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[FundingLine]:
+        found = [
+            line
+            for line in self.lines.values()
+            if (beneficiary is None or line.beneficiary == beneficiary)
+            and (funder is None or line.funder == funder)
+            and (year is None or line.year == year)
+            and (commune is None or line.commune == commune)
+        ]
+        found.sort(key=lambda line: (-line.year, line.beneficiary, line.funder, line.funder_name, line.programme))
+        return found[offset : offset + limit]
+
+    async def cadastre_totals(self, by: str, *, year: int | None = None) -> list[dict[str, Any]]:
+        groups: dict[Any, dict[str, Any]] = {}
+        for line in self.lines.values():
+            if year is not None and line.year != year:
+                continue
+            key = getattr(line, by)
+            group = groups.setdefault(
+                key, {"key": key, "lines": 0, "committed_eur": Decimal(0), "paid_eur": Decimal(0), "complete_lines": 0}
+            )
+            group["lines"] += 1
+            group["committed_eur"] += line.committed_eur
+            group["paid_eur"] += line.paid_eur or Decimal(0)
+            group["complete_lines"] += 1 if line.complete else 0
+        # the largest committed first, then by key (PostgreSQL sorts NULL last)
+        return sorted(groups.values(), key=lambda g: (-g["committed_eur"], g["key"] is None, g["key"] or 0))
+
+    async def completeness(self, year: int) -> list[dict[str, Any]]:
+        out = []
+        for epn in sorted(self.epns_by_code.values(), key=lambda e: e.epn):
+            if epn.label_status != "labelled":
+                continue
+            lines = [line for line in self.lines.values() if line.beneficiary == epn.epn and line.year == year]
+            out.append(
+                {
+                    "epn": epn.epn,
+                    "commune": epn.details.commune,
+                    "lines": len(lines),
+                    "complete_lines": sum(1 for line in lines if line.complete),
+                }
+            )
+        return out
+
+    async def lock_coverage(self) -> int:
+        return self.coverage_version
+
+    async def measure_coverage(self, year: int) -> Coverage:
+        labelled = {e.epn for e in self.epns_by_code.values() if e.label_status == "labelled"}
+        complete = {
+            line.beneficiary
+            for line in self.lines.values()
+            if line.year == year and line.complete and line.beneficiary in labelled
+        }
+        return Coverage(year=year, labelled_epns=len(labelled), complete_epns=len(complete))
+
+    async def announced_coverage(self, year: int) -> Coverage | None:
+        return self.coverage.get(year)
+
+    async def save_coverage(self, coverage: Coverage, version: int) -> None:
+        self.coverage[coverage.year] = coverage
+        self.coverage_version = version
+
+    async def line_years(self, beneficiary: str) -> list[int]:
+        return sorted({line.year for line in self.lines.values() if line.beneficiary == beneficiary})
+
+
+def _cents(values: dict[str, Any]) -> dict[str, Any]:
+    """numeric(12, 2) and numeric(5, 2): amounts and shares kept to the cent, as PostgreSQL keeps them."""
+    return {
+        name: values[name].quantize(CENT, ROUND_HALF_UP)
+        for name in ("committed_eur", "paid_eur", "cofinancing_pct")
+        if values.get(name) is not None
+    }

@@ -79,7 +79,8 @@ async def test_an_import_reports_each_bad_row_and_applies_the_good_ones(actions:
 
 async def test_measurements_import_once_per_external_id(actions: ActionsUnderTest) -> None:
     headers = await actions.key("coordination-inclusion-numerique", "coordination")
-    # An indicator no event feeds (a36-epn-register is counted from GrantAwarded and refuses figures typed by hand).
+    # An indicator no event feeds (a36-epn-cadastre-complete is set from CadastreCoverageChanged and refuses
+    # figures typed by hand).
     definition = {"name_fr": "EPN au cadastre", "unit": "EPN"}
     assert (await actions.client.put("/actions/36/indicators/a36-cadastre", json=definition, headers=headers)).json()[
         "changed"

@@ -4,17 +4,18 @@ against the real database and broker."""
 from __future__ import annotations
 
 import shutil
+import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
 import pytest
-from passerelle_contracts import Actor, Envelope, EventData
+from passerelle_contracts import SYSTEM_ACTOR, Actor, Envelope, EventData
 from passerelle_contracts.actions_v1 import TOPIC
 from passerelle_contracts.common import LabelStatus
 from passerelle_contracts.funding_v1 import TOPIC as FUNDING_TOPIC
-from passerelle_contracts.funding_v1 import EpnLabelled, EpnLabelStatusChanged
+from passerelle_contracts.funding_v1 import CadastreCoverageChanged, EpnLabelled, EpnLabelStatusChanged, GrantAwarded
 
 from services.actions.app import MIGRATIONS
 from services.actions.handlers.milestones import AnnounceOverdue, announce_overdue
@@ -329,11 +330,10 @@ async def test_action_11_follows_the_label_decisions_up_and_down_and_no_longer_c
     await publish(actions, kafka_bootstrap, decision(3, 1, "epn-anderlecht", "withdrawn"))
     await eventually(lambda: pool.fetchval("SELECT current_value = 1 FROM indicators WHERE code = 'a11-epn-labelled'"))
     rows = await pool.fetch(
-        "SELECT value, delta, set_order FROM measurements JOIN indicators ON code = indicator_code "
-        "WHERE indicator_code = 'a11-epn-labelled' ORDER BY id"
+        "SELECT value, delta, set_order FROM measurements WHERE indicator_code = 'a11-epn-labelled' ORDER BY id"
     )
-    assert [(r["value"], r["delta"]) for r in rows] == [(2, 2), (1, -1)], "one measurement per applied decision"
-    assert rows[-1]["set_order"] == 3
+    assert [tuple(r) for r in rows] == [(2, 2, 2), (1, -1, 3)], "one measurement per applied decision, with its order"
+    assert await pool.fetchval("SELECT set_order FROM indicators WHERE code = 'a11-epn-labelled'") == 3
 
 
 async def test_a_database_that_counted_epn_labelled_is_moved_to_the_label_decisions(
@@ -369,7 +369,7 @@ async def test_a_database_that_counted_epn_labelled_is_moved_to_the_label_decisi
         await pool.execute("UPDATE indicators SET current_value = 3 WHERE code = 'a11-epn-labelled'")
 
         applied = await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "actions": MIGRATIONS})
-        assert applied == ["actions/0004_set_indicators"]
+        assert applied == ["actions/0004_set_indicators", "actions/0005_yearly_set_order"]
         rows = await pool.fetch(
             "SELECT event_type, conditions, indicator_code, amount, mode, order_field FROM indicator_mappings ORDER BY id"
         )
@@ -400,3 +400,146 @@ async def test_a_database_that_counted_epn_labelled_is_moved_to_the_label_decisi
             what="the first decision applied",
         )
         assert await a11(pool) == 2, "set to the register's count, not added to the 3 counted before"
+
+
+# --- action 36: labelled EPNs with a complete line in the funding cadastre for the year -------------
+
+A36 = "a36-epn-cadastre-complete"
+RETIRED = "a36-epn-register"
+A36_MAPPINGS = """SELECT event_type, indicator_code, mode, amount, order_field FROM indicator_mappings
+                  JOIN indicators ON code = indicator_code WHERE action_number = 36 ORDER BY id"""
+A36_ROWS = f"""SELECT value, delta, measured_on, set_order FROM measurements
+               WHERE indicator_code = '{A36}' ORDER BY measured_on, id"""
+
+
+def coverage(version: int, year: int, complete_epns: int) -> Envelope:
+    """The funding service's announcement number ``version`` of ``year``'s coverage, made on 2 March 2026."""
+    data = CadastreCoverageChanged(year=year, labelled_epns=30, complete_epns=complete_epns, coverage_version=version)
+    at = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    return Envelope.wrap(data, source="funding", subject=f"cadastre-{year}", actor=FUNDING, occurred_at=at)
+
+
+def epn_register_grant() -> Envelope:
+    """A grant of the call kind epn-register: what action 36's first stand-in counted."""
+    grant = GrantAwarded(
+        grant_id=str(uuid.uuid4()),
+        call_code="EPN-2026",
+        call_kind="epn-register",
+        beneficiary="epn-ixelles",
+        beneficiary_kind="epn",
+        amount_eur="5000.00",
+        awarded_on=date(2026, 3, 2),
+    )
+    return Envelope.wrap(grant, source="funding", subject=f"grant-{grant.grant_id}", actor=FUNDING)
+
+
+async def all_read(pool: asyncpg.Pool, *read: Envelope) -> bool:
+    count: int = await pool.fetchval(
+        "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])", [e.event_id for e in read]
+    )
+    return count == len(read)
+
+
+async def test_action_36_follows_the_cadastre_coverage_per_year_and_no_longer_counts_epn_register_grants(
+    actions: ActionsUnderTest, kafka_bootstrap: str
+) -> None:
+    pool = actions.runtime.pool
+    assert [tuple(r) for r in await pool.fetch(A36_MAPPINGS)] == [
+        ("CadastreCoverageChanged", A36, "set", "complete_epns", "coverage_version")
+    ], "a fresh database gets the seed's mapping, and not the retired indicator"
+    assert await pool.fetchval("SELECT count(*) FROM indicators WHERE code = $1", RETIRED) == 0
+
+    # 2026's figure and a grant the stand-in would have counted; then 2026's older figure (the
+    # same key: read after it) and 2025's, read late (another year's key: another partition).
+    first = [coverage(10, 2026, 17), epn_register_grant()]
+    await publish(actions, kafka_bootstrap, *first)
+    await eventually(lambda: all_read(pool, *first), what="2026's figure and the grant read")
+    late = [coverage(8, 2026, 3), coverage(9, 2025, 12)]
+    await publish(actions, kafka_bootstrap, *late)
+    await eventually(lambda: all_read(pool, *late), what="the late figures read")
+
+    assert [tuple(r) for r in await pool.fetch(A36_ROWS)] == [
+        (12, 12, date(2025, 12, 31), 9),
+        (17, 17, date(2026, 3, 2), 10),
+    ], "2025's figure applied to 2025 whatever 2026's version; 2026's older figure stale"
+    assert await pool.fetchval("SELECT current_value FROM indicators WHERE code = $1", A36) == 17, "the latest year's"
+    assert await pool.fetchval("SELECT count(*) FROM measurements WHERE source = 'funding:GrantAwarded'") == 0
+
+
+async def test_a_database_whose_action_36_counted_grants_keeps_that_indicator_retired_and_follows_the_cadastre(
+    create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """Migration 0005 and the seed on a database of the previous version: the grants' mapping is
+    gone, a36-epn-register keeps its count and history under a name that says it is retired, and
+    action 36 follows the cadastre's coverage."""
+    url = await create_database("actions_upgrade_a36")
+    before = tmp_path / "actions"
+    before.mkdir()
+    for path in sorted(MIGRATIONS.glob("000[1-4]_*.sql")):
+        shutil.copy(path, before)
+    plan, seed = read_seed()
+    old_names = {
+        "name_fr": "EPN inscrits au cadastre du financement",
+        "name_nl": "OCR's opgenomen in het financieringskadaster",
+    }
+    pool = await db.create_pool(url)
+    try:
+        await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "actions": before})
+        repo = ActionsRepository(pool)
+        await repo.load_reference(plan)
+        await repo.insert_new_actions(plan["actions"])
+        [a36] = [i for i in seed["indicators"] if i["code"] == RETIRED]
+        await repo.upsert_indicator({**a36, **old_names, "action_number": 36, "baseline": Decimal(0), "target": None})
+        # What the previous version's seed loaded, and a grant it counted.
+        await repo.replace_mappings(
+            [
+                {
+                    "event_type": "GrantAwarded",
+                    "conditions": {"call_kind": ["epn-register"]},
+                    "indicator": RETIRED,
+                    "amount": "count",
+                }
+            ]
+        )
+        await pool.execute(  # as the previous version wrote it (no set_order yet)
+            """INSERT INTO measurements (indicator_code, value, delta, measured_on, origin, source, source_event_id, actor)
+               VALUES ($1, 1, 1, '2025-05-02', 'derived', 'funding:GrantAwarded', $2, $3)""",
+            RETIRED,
+            uuid.uuid4(),
+            SYSTEM_ACTOR.model_dump(mode="json"),
+        )
+        await pool.execute("UPDATE indicators SET current_value = 1 WHERE code = $1", RETIRED)
+
+        applied = await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "actions": MIGRATIONS})
+        assert applied == ["actions/0005_yearly_set_order"]
+        assert await pool.fetchval("SELECT count(*) FROM indicator_mappings") == 0, "the grants' mapping removed"
+        assert await pool.fetchval("SELECT set_order FROM measurements WHERE indicator_code = $1", RETIRED) is None
+    finally:
+        await pool.close()
+
+    async with running_actions(url, kafka_bootstrap, topic_prefix) as service:
+        pool = service.runtime.pool
+        assert [tuple(r) for r in await pool.fetch(A36_MAPPINGS)] == [
+            ("CadastreCoverageChanged", A36, "set", "complete_epns", "coverage_version")
+        ], "the seed, reloaded at the start: the cadastre's mapping only"
+        retired = await pool.fetchrow("SELECT name_fr, name_nl, current_value FROM indicators WHERE code = $1", RETIRED)
+        assert tuple(retired) == (
+            f"{old_names['name_fr']} (retiré)",
+            f"{old_names['name_nl']} (stopgezet)",
+            1,
+        ), "kept with its count, its names saying it is retired"
+        assert await pool.fetchval("SELECT count(*) FROM measurements WHERE indicator_code = $1", RETIRED) == 1
+        renamed = await pool.fetch(
+            "SELECT changes FROM action_history WHERE action_number = 36 AND event_type = 'IndicatorDefined' "
+            "AND data->>'indicator_code' = $1",
+            RETIRED,
+        )
+        assert [[c["field"] for c in r["changes"]] for r in renamed] == [["name_fr", "name_nl"]], "announced once"
+
+        announced = [epn_register_grant(), coverage(3, 2026, 17)]
+        await publish(service, kafka_bootstrap, *announced)
+        await eventually(lambda: all_read(pool, *announced), what="the grant and the coverage read")
+        assert await pool.fetchval("SELECT current_value FROM indicators WHERE code = $1", A36) == 17
+        assert await pool.fetchval("SELECT count(*) FROM measurements WHERE indicator_code = $1", RETIRED) == 1, (
+            "no grant counted twice over, nor any more"
+        )

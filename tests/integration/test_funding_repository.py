@@ -14,7 +14,7 @@ import pytest
 from passerelle_contracts import Actor
 
 from services.funding.app import MIGRATIONS
-from services.funding.domain import Criterion, Epn, EpnDetails, Grant, GrantTerms, HistoryEntry
+from services.funding.domain import Coverage, Criterion, Epn, EpnDetails, FundingLine, Grant, GrantTerms, HistoryEntry
 from services.funding.repository import FundingRepository
 from services.runtime import db
 from tests.conftest import CreateDatabase
@@ -208,3 +208,87 @@ async def test_the_charter_starts_with_the_seeded_criteria_and_a_threshold_can_c
         ("open-hours", "hours_per_week", Decimal(15)),
     ]
     assert [(c.code, c.minimum) for c in await repo.criteria()] == [("devices", 6), ("open-hours", Decimal("12.5"))]
+
+
+def funding_line(**changed: Any) -> FundingLine:
+    values: dict[str, Any] = {
+        "line_id": uuid.uuid4(),
+        "beneficiary": "epn-ixelles",
+        "beneficiary_kind": "epn",
+        "funder": "esf",
+        "programme": "FSE+ inclusion numérique",
+        "year": 2026,
+        "committed_eur": Decimal("42000"),
+        "paid_eur": Decimal("21000.005"),
+        "cofinancing_pct": Decimal("40"),
+        "commune": "Ixelles",
+        "recorded_by": COORDINATION,
+    }
+    return FundingLine(**(values | changed))
+
+
+async def test_a_funding_line_is_kept_to_the_cent_and_found_again_by_its_key(repo: FundingRepository) -> None:
+    stored = await repo.add_funding_line(funding_line())
+
+    assert stored is not None and (stored.committed_eur, stored.paid_eur, stored.complete) == (
+        Decimal("42000.00"),
+        Decimal("21000.01"),  # numeric(12, 2) rounds half away from zero
+        True,
+    )
+    assert await repo.funding_line_by_key(stored.key) == stored
+    assert await repo.add_funding_line(funding_line()) is None, "the same key is the same line"
+    assert await repo.add_funding_line(funding_line(funder_name="Fonds X")) is not None, "another funder's name"
+
+
+async def test_a_funding_line_changes_and_is_incomplete_without_its_share(repo: FundingRepository) -> None:
+    stored = await repo.add_funding_line(funding_line())
+    assert stored is not None and stored.line_id is not None
+
+    changed = await repo.update_funding_line(stored.line_id, {"cofinancing_pct": None, "commune": "Elsene"})
+
+    assert (changed.cofinancing_pct, changed.commune, changed.complete) == (None, "Elsene", False)
+    assert await repo.funding_line(stored.line_id) == changed
+
+
+async def test_cadastre_totals_answer_who_funds_whom_per_funder_and_per_beneficiary(repo: FundingRepository) -> None:
+    await repo.add_funding_line(funding_line())
+    await repo.add_funding_line(funding_line(funder="region", programme="Appel EPN", committed_eur=Decimal(50000)))
+    await repo.add_funding_line(funding_line(beneficiary="epn-forest", commune=None, paid_eur=None))
+    await repo.add_funding_line(funding_line(year=2025))
+
+    by_funder = await repo.cadastre_totals("funder", year=2026)
+    by_commune = await repo.cadastre_totals("commune", year=2026)
+
+    assert [(g["key"], g["lines"], g["committed_eur"], g["paid_eur"], g["complete_lines"]) for g in by_funder] == [
+        ("esf", 2, Decimal("84000.00"), Decimal("21000.01"), 1),
+        ("region", 1, Decimal("50000.00"), Decimal("21000.01"), 1),
+    ]
+    assert [(g["key"], g["lines"]) for g in by_commune] == [("Ixelles", 2), (None, 1)]
+    assert [(g["key"], g["lines"]) for g in await repo.cadastre_totals("year")] == [(2026, 3), (2025, 1)]
+
+
+async def test_completeness_lists_each_labelled_epn_and_coverage_counts_those_with_a_complete_line(
+    repo: FundingRepository,
+) -> None:
+    for code in ("epn-ixelles", "epn-forest", "epn-candidate"):
+        await repo.add_epn(epn(code))
+    for code in ("epn-ixelles", "epn-forest"):
+        await repo.set_label_status(code, "labelled", date(2026, 2, 1))
+    await repo.add_funding_line(funding_line())
+    await repo.add_funding_line(funding_line(beneficiary="epn-forest", paid_eur=None))
+    await repo.add_funding_line(funding_line(beneficiary="epn-candidate"))
+
+    assert [(e["epn"], e["lines"], e["complete_lines"]) for e in await repo.completeness(2026)] == [
+        ("epn-forest", 1, 0),
+        ("epn-ixelles", 1, 1),
+    ]
+    assert await repo.measure_coverage(2026) == Coverage(year=2026, labelled_epns=2, complete_epns=1)
+    assert await repo.line_years("epn-ixelles") == [2026]
+
+
+async def test_the_announced_coverage_of_a_year_and_the_register_s_version_are_kept(repo: FundingRepository) -> None:
+    assert (await repo.lock_coverage(), await repo.announced_coverage(2026)) == (0, None)
+
+    await repo.save_coverage(Coverage(2026, 3, 2), 1)
+
+    assert (await repo.lock_coverage(), await repo.announced_coverage(2026)) == (1, Coverage(2026, 3, 2))

@@ -244,3 +244,83 @@ async def test_the_register_and_the_labelled_epns_are_public_and_the_history_nee
     assert [(c["code"], c["minimum"]) for c in criteria] == [("devices", 6), ("open-hours", 15)]
     assert (await funding.client.get("/epns/epn-ixelles/history")).status_code == 401
     assert (await funding.client.get("/epns/epn-nowhere")).status_code == 404
+
+
+CADASTRE = (
+    "beneficiary,beneficiary_kind,commune,funder,funder_name,programme,year,committed_eur,paid_eur,cofinancing_pct\n"
+    "epn-ixelles,epn,,region,,Appel EPN 2026,2026,12500.50,12500.50,40\n"
+    "epn-ixelles,epn,,esf,,FSE+ inclusion numérique,2026,30000,,\n"
+    "asbl-lire-ecrire,non-profit,Schaerbeek,foundation,Fondation X,Digital for all,2026,8000,8000,0\n"
+    "epn-forest,epn,Forest,lottery,,Appel EPN 2026,2026,1000,,\n"
+)
+
+
+async def test_a_cadastre_spreadsheet_is_imported_once_totalled_and_exported_in_both_formats(
+    funding: Any, kafka_bootstrap: str
+) -> None:
+    coordination = await funding.key("coordination-inclusion-numerique", "coordination")
+    await funding.client.post("/epns", json=EPN, headers=coordination)
+    await funding.client.post(
+        "/epns/epn-ixelles/label-decisions",
+        json={"status": "labelled", "decided_on": "2026-02-01"},
+        headers=coordination,
+    )
+    as_csv = {**coordination, "Content-Type": "text/csv"}
+
+    first = await funding.client.post("/cadastre/import", content=CADASTRE.encode(), headers=as_csv)
+    again = await funding.client.post("/cadastre/import", content=CADASTRE.encode(), headers=as_csv)
+    totals = (await funding.client.get("/cadastre/totals?by=beneficiary&year=2026", headers=coordination)).json()
+    completeness = (await funding.client.get("/cadastre/completeness?year=2026", headers=coordination)).json()
+    xlsx = await funding.client.get("/cadastre/export.xlsx?year=2026", headers=coordination)
+    from_xlsx = await funding.client.post(
+        "/cadastre/import", content=xlsx.content, headers={**coordination, "Content-Type": xlsx.headers["content-type"]}
+    )
+
+    assert first.status_code == 200, first.text
+    assert (first.json()["created"], [(e["line"], e["column"]) for e in first.json()["errors"]]) == (3, [(5, "funder")])
+    assert (again.json()["created"], again.json()["unchanged"]) == (0, 3)
+    assert [(g["key"], g["lines"], g["committed_eur"]) for g in totals["groups"]] == [
+        ("epn-ixelles", 2, "42500.50"),
+        ("asbl-lire-ecrire", 1, "8000.00"),
+    ]
+    assert (totals["total"]["lines"], totals["total"]["committed_eur"]) == (3, "50500.50")
+    assert (completeness["labelled_epns"], completeness["complete_epns"]) == (1, 1)
+    assert from_xlsx.json() == {"created": 0, "changed": 0, "unchanged": 3, "errors": []}
+    events = await published(funding, kafka_bootstrap, 7)
+    coverage = [e for e in events if e["event_type"] == "CadastreCoverageChanged"]
+    assert [(e["subject"], e["data"]["complete_epns"]) for e in coverage] == [("cadastre-2026", 1)]
+    assert sum(e["event_type"] == "FundingLineRecorded" for e in events) == 3
+
+
+async def test_a_beneficiary_reads_its_own_funding_lines_and_not_the_totals(funding: Any) -> None:
+    coordination = await funding.key("coordination-inclusion-numerique", "coordination")
+    ixelles = await funding.key("epn-ixelles", "partner")
+    await funding.client.post(
+        "/cadastre/import", content=CADASTRE.encode(), headers={**coordination, "Content-Type": "text/csv"}
+    )
+
+    own = (await funding.client.get("/funding-lines", headers=ixelles)).json()
+    another = (await funding.client.get("/funding-lines?beneficiary=asbl-lire-ecrire", headers=ixelles)).json()
+    totals = await funding.client.get("/cadastre/totals", headers=ixelles)
+
+    assert sorted(line["funder"] for line in own) == ["esf", "region"]
+    assert all("recorded_by" not in line for line in own)
+    assert another == []
+    assert totals.status_code == 403
+
+
+async def test_a_cadastre_import_in_another_format_is_refused_with_the_formats_it_takes(funding: Any) -> None:
+    coordination = await funding.key("coordination-inclusion-numerique", "coordination")
+
+    refused = await funding.client.post(
+        "/cadastre/import", content=b"{}", headers={**coordination, "Content-Type": "application/json"}
+    )
+    one = await funding.client.post(
+        "/funding-lines",
+        json={"beneficiary": "epn-ixelles", "beneficiary_kind": "epn", "funder": "vgc", "programme": "Digitale inclusie",
+              "year": 2026, "committed_eur": 5000},
+        headers=coordination,
+    )  # fmt: skip
+
+    assert refused.status_code == 422 and "text/csv" in refused.json()["reason"]
+    assert (one.status_code, one.json()["outcome"], one.json()["complete"]) == (201, "created", False)

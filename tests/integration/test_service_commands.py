@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+import pty
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import asyncpg
@@ -159,3 +161,75 @@ async def test_keys_are_created_listed_revoked_and_expired_from_the_console(crea
     lines = command("funding", url, "keys", "list").stdout.splitlines()
     assert "revoked" in next(line for line in lines if old_id in line)
     assert "expired" in next(line for line in lines if soon_id in line)
+
+
+async def test_a_cadastre_spreadsheet_imports_from_the_console_with_progress_and_exports_back_the_same(
+    create_database: CreateDatabase, tmp_path: Path
+) -> None:
+    url = await create_database("funding_cli")
+    cadastre = tmp_path / "cadastre.csv"
+    cadastre.write_text(
+        "beneficiary,beneficiary_kind,commune,funder,funder_name,programme,year,committed_eur,paid_eur,cofinancing_pct\n"
+        + "".join(f"epn-{n:03},epn,Ixelles,region,,Appel EPN 2026,2026,{1000 + n},{n},40\n" for n in range(1, 41))
+        + "epn-bad,epn,Ixelles,region,,Appel EPN 2026,2026,-1,,\n",
+        encoding="utf-8",
+    )
+
+    first = command("funding", url, "import-cadastre", "--file", str(cadastre))
+    again = command("funding", url, "import-cadastre", "--file", str(cadastre))
+    exported = command("funding", url, "export-cadastre", "--out", str(tmp_path / "out.xlsx"), "--year", "2026")
+    back = command("funding", url, "import-cadastre", "--file", str(tmp_path / "out.xlsx"))
+    wrong = command("funding", url, "import-cadastre", "--file", str(tmp_path / "cadastre.ods"))
+
+    assert first.returncode == 1 and '"created": 40' in first.stdout, first.stderr
+    assert first.stderr.endswith("1 rows were not imported (see the errors above)\n"), "the reason, not a traceback"
+    assert '"created": 0' in again.stdout and '"unchanged": 40' in again.stdout
+    assert exported.returncode == 0 and exported.stdout.strip().startswith("40 lines written")
+    assert back.returncode == 0 and '"unchanged": 40' in back.stdout, back.stderr
+    assert wrong.returncode == 1 and "ends in .csv or .xlsx" in wrong.stderr
+
+
+def in_a_terminal(service: str, database_url: str, *args: str) -> str:
+    """What a command writes to stderr when stderr is a terminal (a pseudo-terminal here)."""
+    leader, follower = pty.openpty()
+    env = {**os.environ, f"PASSERELLE_{service.upper()}_DATABASE_URL": database_url, "PASSERELLE_LOG_LEVEL": "WARNING"}
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the command ended and closed its side
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        subprocess.run(
+            [sys.executable, "-m", f"services.{service}", *args],
+            env=env, cwd=ROOT, check=False, stdout=subprocess.DEVNULL, stderr=follower, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(follower)
+        reader.join(timeout=10)
+        os.close(leader)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+async def test_a_cadastre_import_in_a_terminal_shows_a_progress_bar_to_the_last_line(
+    create_database: CreateDatabase, tmp_path: Path
+) -> None:
+    url = await create_database("funding_cli_bar")
+    cadastre = tmp_path / "cadastre.csv"
+    cadastre.write_text(
+        "beneficiary,beneficiary_kind,funder,programme,year,committed_eur\n"
+        + "".join(f"epn-{n:03},epn,region,Appel EPN 2026,2026,{1000 + n}\n" for n in range(1, 26)),
+        encoding="utf-8",
+    )
+
+    shown = in_a_terminal("funding", url, "import-cadastre", "--file", str(cadastre))
+
+    assert "cadastre.csv: lines" in shown and f"[{'#' * 36}]  25/25" in shown, shown

@@ -9,10 +9,10 @@ from typing import Any
 
 from passerelle_contracts import SYSTEM_ACTOR, Envelope
 from passerelle_contracts.equipment_v1 import DevicesDelivered
-from passerelle_contracts.funding_v1 import EpnLabelStatusChanged, GrantAwarded
+from passerelle_contracts.funding_v1 import CadastreCoverageChanged, EpnLabelStatusChanged, GrantAwarded
 
 from services.runtime.errors import Conflict, NotFound
-from services.runtime.inputs import check_happened
+from services.runtime.inputs import BRUSSELS, check_happened
 from services.runtime.logs import get_logger
 from services.runtime.uow import Context
 
@@ -118,6 +118,15 @@ async def _previous(uow: Uow, indicator: Row, measured_on: date) -> tuple[Decima
     return previous, domain.moves_current(period, measured_on, await uow.repo.latest_measured_on(code))
 
 
+async def _applied_order(uow: Uow, indicator: Row, measured_on: date) -> int | None:
+    """The order a set value must be above (``domain.is_stale``): the highest applied to the
+    indicator, or, for a yearly one, to the measurement's year (``domain.orders_per_year``)."""
+    if domain.orders_per_year(indicator["period"]):
+        return await uow.repo.set_order_in_year(indicator["code"], measured_on.year)
+    applied: int | None = indicator["set_order"]
+    return applied
+
+
 @dataclass(frozen=True)
 class RecordDerivedMeasurements:
     """Count an event (another service's, or a meeting) in the indicators its mapping names."""
@@ -133,9 +142,11 @@ async def record_derived_measurements(uow: Uow, command: RecordDerivedMeasuremen
 
     An add mapping adds its amount to the indicator's value. A set mapping replaces the value with
     the event's figure, and the measurement's delta is the difference (negative when the figure
-    went down); a figure whose order is not above the last applied to the indicator is stale and
-    makes no measurement (``domain.is_stale``), checked under the indicator's lock, so that two
-    consumers applying two decisions at once keep the later one."""
+    went down); a figure whose order is not above the last applied to the indicator (to that
+    year, for a yearly indicator) is stale and makes no measurement (``domain.is_stale``),
+    checked under the indicator's lock, so that two consumers applying two decisions at once keep
+    the later one. A yearly indicator's set value is its year's figure: the delta is taken from
+    that year's value, and an earlier year's figure leaves the current value alone."""
     cause = command.cause
     context = Context.caused_by(cause)
     made = 0
@@ -153,8 +164,9 @@ async def record_derived_measurements(uow: Uow, command: RecordDerivedMeasuremen
             order: int | None = None
             if code in values:
                 value, order = values[code].value, values[code].order
-                if domain.is_stale(order, indicator["set_order"]):
-                    log.info("stale value ignored", indicator=code, order=order, applied=indicator["set_order"])
+                applied = await _applied_order(uow, indicator, command.measured_on)
+                if domain.is_stale(order, applied):
+                    log.info("stale value ignored", indicator=code, order=order, applied=applied)
                     continue
                 domain.check_measurement(value)
             else:
@@ -207,4 +219,17 @@ async def count_labelled_epns(uow: Uow, envelope: Envelope, data: EpnLabelStatus
     ``EpnLabelled`` never could."""
     await record_derived_measurements(
         uow, RecordDerivedMeasurements(envelope, data.model_dump(mode="json"), data.decided_on)
+    )
+
+
+async def measure_cadastre_coverage(uow: Uow, envelope: Envelope, data: CadastreCoverageChanged) -> None:
+    """The labelled EPNs with a complete line in the funding cadastre for ``data.year`` set that
+    year's value of action 36's indicator (a set mapping ordered by ``coverage_version``, which
+    numbers the figures across all years; the indicator is yearly, so each year keeps its own
+    order). The figure is dated in its year: the day it was announced (in Brussels) if that falls
+    in the year, else the year's nearest day (``domain.day_in_year``)."""
+    announced_on = envelope.occurred_at.astimezone(BRUSSELS).date()
+    await record_derived_measurements(
+        uow,
+        RecordDerivedMeasurements(envelope, data.model_dump(mode="json"), domain.day_in_year(data.year, announced_on)),
     )

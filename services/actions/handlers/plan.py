@@ -8,10 +8,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from passerelle_contracts.common import FieldChange
+
 from services.runtime.logs import get_logger
 
 from .. import domain, events
-from .aggregate import Uow, record
+from .aggregate import Uow, locked_action, record
 
 log = get_logger(__name__)
 
@@ -42,7 +44,8 @@ async def load_plan(uow: Uow, command: LoadPlan) -> list[int]:
     """Load the plan on first start; later starts add only what is missing (idempotent).
 
     Each newly loaded action is announced once with ActionRegistered, each new indicator with
-    IndicatorDefined. Returns the numbers of the actions added."""
+    IndicatorDefined, and so is a retired indicator whose definition the seed changed
+    (``_load_indicators``). Returns the numbers of the actions added."""
     plan = command.plan
     axis_of = {c["number"]: c["axis"] for c in plan["chantiers"]}
     async with uow:
@@ -54,38 +57,58 @@ async def load_plan(uow: Uow, command: LoadPlan) -> list[int]:
             action = by_number[number]
             registered = events.registered(action, axis_of[action["chantier"]])
             await record(uow, registered, changes=[{"field": "status", "old": None, "new": "not_started"}])
-        for indicator in await _load_indicators(uow, command.indicators):
-            diff = events.changes({}, {k: indicator[k] for k in ("name_fr", "unit", "baseline", "target")})
+        for indicator, diff in await _load_indicators(uow, command.indicators):
             await record(uow, events.indicator_defined(indicator, diff))
     if new:
         log.info("plan loaded", actions=len(new))
     return new
 
 
-async def _load_indicators(uow: Uow, doc: dict[str, Any]) -> list[dict[str, Any]]:
+DEFINITION = ("name_fr", "name_nl", "unit", "baseline", "target", "period")
+"""An indicator's definition: what ``upsert_indicator`` writes besides its code and action."""
+
+
+async def _load_indicators(uow: Uow, doc: dict[str, Any]) -> list[tuple[dict[str, Any], list[FieldChange]]]:
     """Add the seed's indicators not defined yet (later edits come through the API and are kept);
     replace the event -> indicator mappings (checked first: ``domain.IndicatorMapping``,
-    ``domain.check_mappings``). Returns the indicators added."""
+    ``domain.check_mappings``). Returns the definitions to announce, with what changed.
+
+    An indicator the seed marks ``"retired"`` (with why) is fed by no mapping any more, and is
+    never deleted: a database that holds it keeps it with its measurements and history, and takes
+    the seed's definition of it (its names say it is retired), announced once like any change of
+    definition; a database that never had it does not get it, having no history to keep."""
     present = await uow.repo.indicator_codes()
-    new = [
-        {
-            "code": i["code"],
-            "action_number": i["action"],
-            "name_fr": i["name_fr"],
-            "name_nl": i["name_nl"],
-            "unit": i["unit"],
-            "baseline": _number(i["baseline"]),
-            "target": _number(i["target"]),
-            "period": i["period"],
-        }
-        for i in doc["indicators"]
-        if i["code"] not in present
-    ]
-    domain.check_mappings([_mapping(m) for m in doc["mappings"]])  # a bad seed stops the start, not an event
-    for indicator in new:
-        await uow.repo.upsert_indicator(indicator)
+    seeded = [{"code": i["code"], "action_number": i["action"], **_definition(i)} for i in doc["indicators"]]
+    retired = {i["code"] for i in doc["indicators"] if i.get("retired")}
+    domain.check_mappings([_mapping(m) for m in doc["mappings"]], retired)  # a bad seed stops the start, not an event
+    announced: list[tuple[dict[str, Any], list[FieldChange]]] = []
+    for indicator in seeded:
+        code = indicator["code"]
+        if code not in present and code not in retired:
+            await uow.repo.upsert_indicator(indicator)
+            diff = events.changes({}, {k: indicator[k] for k in ("name_fr", "unit", "baseline", "target")})
+            announced.append((indicator, diff))
+        elif code in present and code in retired:
+            existing = await uow.repo.get_indicator(code)
+            assert existing is not None, "present above; indicators are never deleted"
+            await locked_action(uow, existing["action_number"])
+            diff = events.changes(existing, {k: indicator[k] for k in DEFINITION})
+            if diff:
+                await uow.repo.upsert_indicator(indicator)  # its action and current value stay
+                announced.append(({**indicator, "action_number": existing["action_number"]}, diff))
     await uow.repo.replace_mappings(doc["mappings"])
-    return new
+    return announced
+
+
+def _definition(i: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name_fr": i["name_fr"],
+        "name_nl": i["name_nl"],
+        "unit": i["unit"],
+        "baseline": _number(i["baseline"]),
+        "target": _number(i["target"]),
+        "period": i["period"],
+    }
 
 
 def _mapping(m: dict[str, Any]) -> domain.IndicatorMapping:

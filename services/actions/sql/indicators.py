@@ -116,12 +116,13 @@ class IndicatorQueries(Queries):
     ) -> bool:
         """Insert a measurement and, if ``moves_current``, set the indicator's current value to it;
         False if this source event or this external id was already counted for this indicator.
-        ``order``: a set mapping's order of the value, kept as the indicator's ``set_order`` (the
-        caller checked it is above the last one, under ``lock_indicator``)."""
+        ``order``: a set mapping's order of the value (the caller checked it is not stale, under
+        ``lock_indicator``), kept with the measurement (``set_order_in_year``) and as the
+        indicator's ``set_order``, the highest applied to it."""
         inserted = await self.db.fetchval(
             """INSERT INTO measurements (indicator_code, value, delta, measured_on, origin, source, source_event_id,
-                                         actor, external_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id""",
+                                         actor, external_id, set_order)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING id""",
             code,
             value,
             delta,
@@ -131,11 +132,14 @@ class IndicatorQueries(Queries):
             source_event_id,
             actor,
             external_id,
+            order,
         )
         if inserted is None:
             return False
         if order is not None:
-            await self.db.execute("UPDATE indicators SET set_order = $2 WHERE code = $1", code, order)
+            await self.db.execute(
+                "UPDATE indicators SET set_order = greatest(set_order, $2) WHERE code = $1", code, order
+            )
         if not moves_current:
             return True
         await self.db.execute(
@@ -152,6 +156,17 @@ class IndicatorQueries(Queries):
             year,
         )
         return total
+
+    async def set_order_in_year(self, code: str, year: int) -> int | None:
+        """The highest order of the set values measured for ``code`` during a calendar year (None
+        before the first): a yearly indicator's figures go stale per year."""
+        applied: int | None = await self.db.fetchval(
+            """SELECT max(set_order) FROM measurements
+               WHERE indicator_code = $1 AND extract(year FROM measured_on) = $2""",
+            code,
+            year,
+        )
+        return applied
 
     async def latest_measured_on(self, code: str) -> date | None:
         """The day of the indicator's most recent measurement (None before the first)."""

@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from . import epns, grants
+from . import cadastre, epns, grants
 
-ROUTERS: list[APIRouter] = [grants.router, epns.router]
+ROUTERS: list[APIRouter] = [grants.router, epns.router, cadastre.router]

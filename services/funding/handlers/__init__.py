@@ -1,5 +1,6 @@
 """Use cases of the funding service: each runs in one unit of work (state and outbox together)."""
 
+from .cadastre import LinesReport, import_cadastre, read_cadastre, record_lines, refresh_coverage
 from .epns import (
     ChangeEpnDetails,
     DecideLabel,
@@ -15,10 +16,15 @@ __all__ = [
     "AwardGrant",
     "ChangeEpnDetails",
     "DecideLabel",
+    "LinesReport",
     "RegisterEpn",
     "award_grant",
     "change_epn_details",
     "decide_label",
+    "import_cadastre",
+    "read_cadastre",
+    "record_lines",
+    "refresh_coverage",
     "register_epn",
     "set_criterion",
 ]

@@ -21,6 +21,7 @@ from services.runtime.uow import UnitOfWork
 from .. import domain, events
 from ..domain import Criterion, Epn, EpnDetails, HistoryEntry
 from ..repository import FundingRepository
+from .cadastre import refresh_coverage
 
 Uow = UnitOfWork[FundingRepository]
 
@@ -122,6 +123,7 @@ async def decide_label(uow: Uow, command: DecideLabel) -> HistoryEntry:
         )
         if command.status == domain.LABELLED:
             uow.emit(events.epn_labelled(updated, command.decided_on), subject=subject)
+        await refresh_coverage(uow, await uow.repo.line_years(epn.epn))  # action 36 counts labelled EPNs only
         return entry
 
 

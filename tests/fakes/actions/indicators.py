@@ -131,10 +131,12 @@ class FakeIndicators(FakeTables):
                 "source_event_id": source_event_id,
                 "actor": jsonb(actor),
                 "recorded_at": now(),
+                "set_order": order,
             }
         )
-        if order is not None:
-            self.indicators_[code]["set_order"] = order
+        if order is not None:  # greatest(set_order, order): NULL is ignored
+            applied = self.indicators_[code]["set_order"]
+            self.indicators_[code]["set_order"] = order if applied is None else max(applied, order)
         if moves_current:
             self.indicators_[code].update(current_value=value, updated_at=now())
         return True
@@ -144,6 +146,14 @@ class FakeIndicators(FakeTables):
             (m["delta"] for m in self.measurements_ if m["indicator_code"] == code and m["measured_on"].year == year),
             Decimal(0),
         )
+
+    async def set_order_in_year(self, code: str, year: int) -> int | None:
+        orders = [
+            m["set_order"]
+            for m in self.measurements_
+            if m["indicator_code"] == code and m["measured_on"].year == year and m["set_order"] is not None
+        ]
+        return max(orders, default=None)
 
     async def latest_measured_on(self, code: str) -> date | None:
         return max((m["measured_on"] for m in self.measurements_ if m["indicator_code"] == code), default=None)

@@ -272,6 +272,42 @@ async def test_an_indicator_keeps_the_order_of_the_last_set_value_recorded_once_
     assert "set_order" not in (await planned.get_indicator("a")), "bookkeeping, not part of what is shown"
 
 
+async def test_each_measurement_keeps_the_order_of_its_set_value_read_per_indicator_and_year(planned: Any) -> None:
+    """A yearly indicator's figures go stale per year: the orders applied to a year are those of
+    its measurements dated in that year; the indicator's own set_order is the highest of all."""
+    await add_indicator(planned, "y", 1, period="yearly")
+    await add_indicator(planned, "z", 1, period="yearly")
+    system = SYSTEM_ACTOR.model_dump(mode="json")
+
+    async def set_to(code: str, value: int, on: date, order: int | None) -> bool:
+        return bool(
+            await planned.record_measurement(
+                code=code,
+                value=Decimal(value),
+                delta=Decimal(value) - await planned.sum_in_year(code, on.year),
+                measured_on=on,
+                origin="derived",
+                source="funding:CadastreCoverageChanged",
+                source_event_id=uuid.uuid4(),
+                actor=system,
+                moves_current=on.year >= 2026,
+                order=order,
+            )
+        )
+
+    assert await planned.set_order_in_year("y", 2026) is None, "no value set yet"
+    assert await set_to("y", 17, date(2026, 3, 2), 10)
+    assert await set_to("y", 12, date(2025, 12, 31), 9)  # an earlier year's figure, read late
+    assert await set_to("y", 14, date(2025, 12, 31), 11)
+    assert await set_to("y", 15, date(2025, 6, 1), None), "a value without an order"
+    assert await set_to("z", 3, date(2024, 12, 31), 40)
+    assert [await planned.set_order_in_year("y", year) for year in (2024, 2025, 2026, 2027)] == [None, 11, 10, None]
+    assert await planned.set_order_in_year("z", 2024) == 40, "per indicator"
+    locked = await planned.lock_indicator("y")
+    assert (locked["set_order"], locked["current_value"]) == (11, Decimal(17)), "the highest order; 2026's value"
+    assert await planned.sum_in_year("y", 2025) == Decimal(15)
+
+
 async def test_a_measurement_moves_its_indicator_once_per_source_event_and_per_external_id(planned: Any) -> None:
     await add_indicator(planned, "a", 1)
     await add_indicator(planned, "b", 1)

@@ -68,7 +68,7 @@ async def test_an_import_reports_each_bad_row_and_applies_the_good_ones(store: S
 
 
 async def test_measurements_import_once_per_external_id_and_report_bad_rows(store: Store) -> None:
-    await manual_indicator(store)  # a36-epn-register is counted from events
+    await manual_indicator(store)  # a36-epn-cadastre-complete is set from events
     text = (
         "external_id,indicator,value,measured_on,source\n"
         "m-1,a36-cadastre,12,2024-03-31,cadastre\nm-2,a36-cadastre,15,2024-06-30,cadastre\n"
@@ -87,7 +87,7 @@ async def test_measurements_import_once_per_external_id_and_report_bad_rows(stor
 
 async def test_a_progress_bar_is_told_after_each_row(store: Store) -> None:
     seen: list[tuple[int, int]] = []
-    text = "external_id,indicator,value,measured_on,source\nm-1,a36-epn-register,12,2024-03-31,x\nm-2,nope,1,2024-03-31,x\n"
+    text = "external_id,indicator,value,measured_on,source\nm-1,a36-epn-cadastre-complete,12,2024-03-31,x\nm-2,nope,1,2024-03-31,x\n"
     await import_csv(
         acting(store), ImportCsv("measurements", text), progress=lambda done, total: seen.append((done, total))
     )

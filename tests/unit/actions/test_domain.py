@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,9 +17,11 @@ from services.actions.domain import (
     authorise_update,
     change_status,
     check_mappings,
+    day_in_year,
     derived_amounts,
     derived_values,
     is_stale,
+    orders_per_year,
 )
 from services.runtime.errors import Conflict, Forbidden
 
@@ -156,6 +159,29 @@ def test_a_value_is_stale_when_its_order_is_not_above_the_last_applied(
     assert is_stale(order, applied) is stale
 
 
+def test_a_yearly_indicator_s_values_go_stale_per_year_any_other_s_per_indicator() -> None:
+    assert orders_per_year("yearly")
+    assert not orders_per_year("2021-2024")
+    assert not orders_per_year("")
+
+
+@pytest.mark.parametrize(
+    ("year", "announced_on", "measured_on"),
+    [
+        (2026, date(2026, 3, 2), date(2026, 3, 2)),  # the year under way: the day announced
+        (2025, date(2026, 3, 2), date(2025, 12, 31)),  # an earlier year: its last day
+        (2021, date(2026, 1, 1), date(2021, 12, 31)),
+        (2027, date(2026, 11, 30), date(2027, 1, 1)),  # a later year: its first day
+        (2026, date(2026, 12, 31), date(2026, 12, 31)),
+        (2026, date(2026, 1, 1), date(2026, 1, 1)),
+    ],
+)
+def test_a_figure_about_a_year_is_dated_on_the_day_announced_if_in_that_year_else_on_the_year_s_nearest_day(
+    year: int, announced_on: date, measured_on: date
+) -> None:
+    assert day_in_year(year, announced_on) == measured_on
+
+
 @pytest.mark.parametrize(
     ("mapping", "reason"),
     [
@@ -175,6 +201,12 @@ def test_an_indicator_is_either_added_to_or_set_never_both() -> None:
     counted = IndicatorMapping("EpnLabelled", {}, "a11", "count")
     with pytest.raises(ValueError, match="both added to and set by events: a11"):
         check_mappings([*MAPPINGS, LABELS, counted])
+
+
+def test_a_retired_indicator_is_fed_by_no_mapping() -> None:
+    check_mappings([*MAPPINGS, LABELS], retired={"a36"})
+    with pytest.raises(ValueError, match="retired indicators still fed by a mapping: a46"):
+        check_mappings([*MAPPINGS, LABELS], retired={"a36", "a46"})
 
 
 def test_the_seeded_mapping_of_indicator_52_counts_tablets() -> None:

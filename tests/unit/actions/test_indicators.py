@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import cast
@@ -13,9 +13,10 @@ import pytest
 from passerelle_contracts import SYSTEM_ACTOR, Envelope
 from passerelle_contracts.common import LabelStatus
 from passerelle_contracts.equipment_v1 import DevicesDelivered
-from passerelle_contracts.funding_v1 import EpnLabelled, EpnLabelStatusChanged, GrantAwarded
+from passerelle_contracts.funding_v1 import CadastreCoverageChanged, EpnLabelled, EpnLabelStatusChanged, GrantAwarded
 
 from services.actions import subscribers
+from services.actions.handlers.annual_report import build_annual_report
 from services.actions.handlers.governance import RecordMeeting, record_meeting
 from services.actions.handlers.indicators import (
     DefineIndicator,
@@ -25,9 +26,11 @@ from services.actions.handlers.indicators import (
     count_grant_awarded,
     count_labelled_epns,
     define_indicator,
+    measure_cadastre_coverage,
     record_derived_measurements,
     record_measurement,
 )
+from services.actions.sql import ActionsRepository
 from services.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 from services.runtime.inputs import brussels_today
 from services.runtime.service import Runtime
@@ -224,8 +227,9 @@ async def test_an_epn_labelled_event_no_longer_counts_for_action_11(store: Store
     assert await labelled_epns(store) == Decimal(1)
 
 
-def test_the_consumer_routes_label_decisions_and_lets_epn_labelled_pass_unhandled() -> None:
-    """An event type without a handler is acknowledged as ignored by the runtime's consumer."""
+def test_the_consumer_routes_label_decisions_and_cadastre_coverage_and_lets_epn_labelled_pass_unhandled() -> None:
+    """An event type without a handler is acknowledged as ignored by the runtime's consumer (so are
+    the cadastre's lines: action 36 reads the coverage the funding service derives from them)."""
     routes: dict[str, dict[str, object]] = {}
 
     class Recording:
@@ -238,8 +242,17 @@ def test_the_consumer_routes_label_decisions_and_lets_epn_labelled_pass_unhandle
             "DevicesDelivered": count_devices_delivered,
             "GrantAwarded": count_grant_awarded,
             "EpnLabelStatusChanged": count_labelled_epns,
+            "CadastreCoverageChanged": measure_cadastre_coverage,
         }
     }
+
+
+async def test_a_decision_of_an_earlier_year_is_still_stale_for_action_11_which_keeps_one_order(store: Store) -> None:
+    """Action 11's indicator is not yearly: one figure, one order, whatever the day of the decision."""
+    await read(store, decision(7, 12, epn="epn-anderlecht", decided_on=date(2025, 6, 1)))
+    await read(store, decision(6, 11, epn="epn-ixelles", decided_on=date(2024, 6, 1)))
+    assert await labelled_epns(store) == Decimal(12)
+    assert [r["value"] for r in await store.repo.measurements("a11-epn-labelled")] == [Decimal(12)]
 
 
 async def test_the_number_of_labelled_epns_refuses_a_value_typed_by_hand(store: Store) -> None:
@@ -249,6 +262,166 @@ async def test_the_number_of_labelled_epns_refuses_a_value_typed_by_hand(store: 
             acting(store), RecordMeasurement("a11-epn-labelled", Decimal(40), date(2024, 6, 30), "", "x")
         )
     assert await labelled_epns(store) == Decimal(4)
+
+
+# --- action 36: labelled EPNs with a complete cadastre line for the year (a yearly set mapping) ------
+
+A36 = "a36-epn-cadastre-complete"
+ANNOUNCED = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def coverage(
+    version: int, year: int, complete_epns: int, *, at: datetime = ANNOUNCED
+) -> tuple[Envelope, CadastreCoverageChanged]:
+    """The funding service's announcement number ``version``: ``complete_epns`` labelled EPNs have a
+    complete line in the cadastre for ``year``."""
+    data = CadastreCoverageChanged(year=year, labelled_epns=30, complete_epns=complete_epns, coverage_version=version)
+    envelope = Envelope.wrap(data, source="funding", subject=f"cadastre-{year}", actor=COORDINATION, occurred_at=at)
+    return envelope, data
+
+
+async def read_coverage(store: Store, announced: tuple[Envelope, CadastreCoverageChanged]) -> None:
+    """The consumer 'indicators' reading one announcement, in its own unit of work."""
+    envelope, data = announced
+    async with (uow := in_context(store, Context.caused_by(envelope))):
+        await measure_cadastre_coverage(uow, envelope, data)
+
+
+async def a36(store: Store) -> Decimal:
+    indicator = await store.repo.get_indicator(A36)
+    assert indicator is not None
+    current: Decimal = indicator["current_value"]
+    return current
+
+
+async def a36_rows(store: Store) -> list[tuple[Decimal, Decimal, date]]:
+    return [(r["value"], r["delta"], r["measured_on"]) for r in await store.repo.measurements(A36)]
+
+
+async def test_each_coverage_figure_sets_its_year_s_value_of_action_36_up_and_down(store: Store) -> None:
+    first = coverage(1, 2026, 17)
+    await read_coverage(store, first)
+    await read_coverage(store, coverage(2, 2026, 15, at=datetime(2026, 4, 1, 9, tzinfo=UTC)))
+
+    assert await a36(store) == Decimal(15), "a line found incomplete: the figure went down"
+    assert await a36_rows(store) == [
+        (Decimal(17), Decimal(17), date(2026, 3, 2)),
+        (Decimal(15), Decimal(-2), date(2026, 4, 1)),
+    ], "one measurement per figure, on the day announced, its delta the change"
+    [row, _] = await store.repo.measurements(A36)
+    assert (row["source"], row["source_event_id"]) == ("funding:CadastreCoverageChanged", first[0].event_id)
+    measured = store.events("IndicatorMeasured")
+    assert [(e.subject, e.data["previous_value"], e.data["value"]) for e in measured] == [
+        ("action-36", 0.0, 17.0),
+        ("action-36", 17.0, 15.0),
+    ]
+    assert {(e.actor, e.data["origin"], e.causation_id) for e in measured[:1]} == {
+        (SYSTEM_ACTOR, "derived", first[0].event_id)
+    }
+
+
+async def test_a_late_figure_for_an_earlier_year_is_applied_to_that_year_and_does_not_become_the_current_value(
+    store: Store,
+) -> None:
+    """Versions number the figures across all years: 2025's at version 9, read after 2026's at
+    version 10 (announcements are keyed per year, on different partitions), is 2025's only figure."""
+    await read_coverage(store, coverage(10, 2026, 17))
+    await read_coverage(store, coverage(9, 2025, 12))
+    await read_coverage(store, coverage(11, 2025, 14))  # 2025's figure corrected later still
+
+    assert await a36(store) == Decimal(17), "the current value is the latest year's"
+    assert await a36_rows(store) == [
+        (Decimal(17), Decimal(17), date(2026, 3, 2)),
+        (Decimal(12), Decimal(12), date(2025, 12, 31)),
+        (Decimal(14), Decimal(2), date(2025, 12, 31)),
+    ], "dated on the last day of 2025, each delta taken from 2025's value"
+    assert [(e.data["previous_value"], e.data["value"]) for e in store.events("IndicatorMeasured")] == [
+        (0.0, 17.0),
+        (0.0, 12.0),
+        (12.0, 14.0),
+    ]
+    assert (await store.repo.sum_in_year(A36, 2025), await store.repo.sum_in_year(A36, 2026)) == (
+        Decimal(14),
+        Decimal(17),
+    )
+    repo = cast(ActionsRepository, store.repo)  # the fake has the same methods
+    reports = {year: await build_annual_report(repo, year, brussels_today()) for year in (2025, 2026)}
+    shown = {
+        year: [i.value for a in report.actions() if a.number == 36 for i in a.indicators if i.code == A36]
+        for year, report in reports.items()
+    }
+    assert shown == {2025: [14.0], 2026: [17.0]}, "each annual report shows its year's figure"
+
+
+async def test_a_stale_figure_for_the_same_year_is_ignored(store: Store) -> None:
+    await read_coverage(store, coverage(10, 2026, 17))
+    await read_coverage(store, coverage(9, 2026, 12, at=datetime(2026, 5, 4, 9, tzinfo=UTC)))  # read late
+    await read_coverage(store, coverage(10, 2026, 3))  # the same version again: not above the last applied
+    await read_coverage(store, coverage(8, 2027, 5))  # 2027 has no figure yet: applied, whatever 2026's versions
+
+    assert await a36_rows(store) == [
+        (Decimal(17), Decimal(17), date(2026, 3, 2)),
+        (Decimal(5), Decimal(5), date(2027, 1, 1)),
+    ]
+    assert len(store.events("IndicatorMeasured")) == 2
+    await read_coverage(store, coverage(11, 2026, 16))
+    assert (await a36_rows(store))[-1] == (Decimal(16), Decimal(-1), date(2026, 3, 2)), "a later version still applies"
+    assert await store.repo.sum_in_year(A36, 2026) == Decimal(16)
+
+
+async def test_a_coverage_figure_replayed_past_the_inbox_is_measured_once(store: Store) -> None:
+    announced = coverage(1, 2026, 17)
+    for _ in range(2):
+        await read_coverage(store, announced)
+    assert len(await a36_rows(store)) == 1
+    assert len(store.events("IndicatorMeasured")) == 1
+
+
+@pytest.mark.parametrize(
+    ("year", "at", "measured_on"),
+    [
+        (2026, datetime(2026, 3, 2, 9, tzinfo=UTC), date(2026, 3, 2)),
+        (2025, datetime(2026, 3, 2, 9, tzinfo=UTC), date(2025, 12, 31)),
+        (2027, datetime(2026, 11, 30, 9, tzinfo=UTC), date(2027, 1, 1)),
+        # 23:30 UTC on 31 December is already New Year's Day in Brussels.
+        (2026, datetime(2025, 12, 31, 23, 30, tzinfo=UTC), date(2026, 1, 1)),
+        (2025, datetime(2025, 12, 31, 23, 30, tzinfo=UTC), date(2025, 12, 31)),
+    ],
+)
+async def test_a_coverage_figure_is_dated_in_its_year_on_the_day_announced_in_brussels_or_the_year_s_nearest_day(
+    store: Store, year: int, at: datetime, measured_on: date
+) -> None:
+    await read_coverage(store, coverage(1, year, 7, at=at))
+    assert await a36_rows(store) == [(Decimal(7), Decimal(7), measured_on)]
+    [event] = store.events("IndicatorMeasured")
+    assert event.data["measured_on"] == measured_on.isoformat()
+
+
+async def test_a_grant_of_the_call_kind_epn_register_no_longer_counts_for_action_36(store: Store) -> None:
+    """The first stand-in for action 36 counted these grants; action 36 now follows the cadastre."""
+    grant = GrantAwarded(
+        grant_id=str(uuid.uuid4()),
+        call_code="EPN-2026",
+        call_kind="epn-register",
+        public=None,
+        beneficiary="epn-ixelles",
+        beneficiary_kind="epn",
+        amount_eur="5000.00",
+        awarded_on=date(2026, 3, 2),
+    )
+    awarded = Envelope.wrap(grant, source="funding", subject="grant-x", actor=COORDINATION)
+    async with (uow := in_context(store, Context.caused_by(awarded))):
+        await count_grant_awarded(uow, awarded, grant)
+    assert store.events() == []
+    assert await store.repo.measurements() == []
+    assert await store.repo.feeding_events(A36) == ["CadastreCoverageChanged"]
+
+
+async def test_the_cadastre_coverage_refuses_a_value_typed_by_hand(store: Store) -> None:
+    await read_coverage(store, coverage(1, 2026, 17))
+    with pytest.raises(Conflict, match=f"{A36} is counted from CadastreCoverageChanged events"):
+        await record_measurement(acting(store), RecordMeasurement(A36, Decimal(40), date(2026, 6, 30), "", "x"))
+    assert await a36(store) == Decimal(17)
 
 
 async def test_a_person_measures_an_indicator_once_per_external_id(store: Store) -> None:

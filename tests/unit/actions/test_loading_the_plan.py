@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-import pytest
-from passerelle_contracts import SYSTEM_ACTOR
+import copy
+import uuid
+from datetime import date, timedelta
+from typing import Any, cast
 
+import pytest
+from passerelle_contracts import SYSTEM_ACTOR, Envelope
+from passerelle_contracts.funding_v1 import GrantAwarded
+
+from services.actions.handlers.annual_report import build_annual_report
+from services.actions.handlers.indicators import count_grant_awarded
 from services.actions.handlers.plan import LoadPlan, load_plan, load_structure, read_seed
+from services.actions.sql import ActionsRepository
+from services.runtime.inputs import brussels_today
 from services.runtime.testing import FakeStore
 from services.runtime.uow import Context
 from tests.fakes.actions import FakeActionsRepository
 
-from .conftest import in_context, seeded_store
+from .conftest import COORDINATION, Store, in_context, seeded_store
 
 
 async def test_the_plan_is_loaded_once_and_each_action_and_indicator_announced_once() -> None:
@@ -64,4 +74,111 @@ async def test_a_seed_whose_mappings_both_add_to_and_set_an_indicator_stops_the_
     assert await store.repo.list_actions() == []
     assert await store.repo.indicator_codes() == set()
     assert store.repo.mappings == []
+    assert store.events() == []
+
+
+# --- action 36: the grants' stand-in retired, the cadastre's coverage in its place ---------------
+
+RETIRED, CADASTRE = "a36-epn-register", "a36-epn-cadastre-complete"
+OLD_NAMES = {
+    "name_fr": "EPN inscrits au cadastre du financement",
+    "name_nl": "OCR's opgenomen in het financieringskadaster",
+}
+
+
+def previous_seed() -> dict[str, Any]:
+    """The indicators' seed before action 36 followed the cadastre: a36-epn-register counted the
+    grants of the call kind epn-register."""
+    old = copy.deepcopy(read_seed()[1])
+    [a36] = [i for i in old["indicators"] if i["code"] == RETIRED]
+    del a36["retired"]
+    a36.update(OLD_NAMES)
+    old["indicators"] = [i for i in old["indicators"] if i["code"] != CADASTRE]
+    grants = {"event_type": "GrantAwarded", "conditions": {"call_kind": ["epn-register"]}, "indicator": RETIRED}
+    old["mappings"] = [m for m in old["mappings"] if m["indicator"] != CADASTRE] + [{**grants, "amount": "count"}]
+    return old
+
+
+async def award_epn_register_grant(store: Store) -> None:
+    grant = GrantAwarded(
+        grant_id=str(uuid.uuid4()),
+        call_code="EPN-2026",
+        call_kind="epn-register",
+        beneficiary="epn-ixelles",
+        beneficiary_kind="epn",
+        amount_eur="5000.00",
+        awarded_on=date(2026, 3, 2),
+    )
+    awarded = Envelope.wrap(grant, source="funding", subject="grant-x", actor=COORDINATION)
+    async with (uow := in_context(store, Context.caused_by(awarded))):
+        await count_grant_awarded(uow, awarded, grant)
+
+
+async def action_36_in_report(store: Store, as_of: date) -> list[tuple[str, str, float]]:
+    report = await build_annual_report(cast(ActionsRepository, store.repo), as_of.year, as_of)
+    [line] = [a for a in report.actions() if a.number == 36]
+    return [(i.code, i.name_fr, i.value) for i in line.indicators]
+
+
+async def test_a_database_that_counted_grants_for_action_36_keeps_that_indicator_retired_and_follows_the_cadastre() -> (
+    None
+):
+    store = FakeStore(FakeActionsRepository())
+    plan, seed = read_seed()
+    await load_plan(in_context(store, Context.system()), LoadPlan(plan, previous_seed()))
+    await award_epn_register_grant(store)
+    assert (await store.repo.get_indicator(RETIRED) or {})["current_value"] == 1, "the old version counted it"
+    for entry in store.repo.history_:  # all that, a day before this start
+        entry["occurred_at"] -= timedelta(days=1)
+    store.outbox.clear()
+
+    assert await load_plan(in_context(store, Context.system()), LoadPlan(plan, seed)) == []
+    defined = store.events("IndicatorDefined")
+    assert [(e.data["indicator_code"], e.data["changes"]) for e in defined[:1]] == [
+        (
+            RETIRED,
+            [
+                {"field": "name_fr", "old": OLD_NAMES["name_fr"], "new": f"{OLD_NAMES['name_fr']} (retiré)"},
+                {"field": "name_nl", "old": OLD_NAMES["name_nl"], "new": f"{OLD_NAMES['name_nl']} (stopgezet)"},
+            ],
+        )
+    ], "the retirement announced, and kept in action 36's history"
+    assert [e.data["indicator_code"] for e in defined[1:]] == [CADASTRE]
+    retired = await store.repo.get_indicator(RETIRED)
+    assert retired is not None and (retired["current_value"], retired["period"]) == (1, "2021-2024")
+    assert len(await store.repo.measurements(RETIRED)) == 1, "its history stays"
+    assert await store.repo.feeding_events(RETIRED) == []
+    assert await store.repo.feeding_events(CADASTRE) == ["CadastreCoverageChanged"]
+
+    await award_epn_register_grant(store)
+    assert len(await store.repo.measurements(RETIRED)) == 1, "a grant counts no more"
+    today = brussels_today()
+    assert await action_36_in_report(store, today) == [
+        (CADASTRE, "EPN labellisés dont le financement de l'année est au cadastre", 0.0),
+        (RETIRED, f"{OLD_NAMES['name_fr']} (retiré)", 1.0),
+    ]
+    if today.year == (today - timedelta(days=1)).year:  # (on New Year's Day, yesterday is another year's report)
+        assert await action_36_in_report(store, today - timedelta(days=1)) == [(RETIRED, OLD_NAMES["name_fr"], 1.0)], (
+            "a report whose cut-off is before the retirement is unchanged"
+        )
+
+    before = len(store.outbox)
+    await load_plan(in_context(store, Context.system()), LoadPlan(plan, seed))
+    assert len(store.outbox) == before, "retired once: a later start announces nothing"
+
+
+async def test_a_database_without_the_retired_indicator_never_gets_it() -> None:
+    store = await seeded_store()
+    codes = await store.repo.indicator_codes()
+    assert (RETIRED in codes, CADASTRE in codes) == (False, True), "no history to keep"
+
+
+async def test_a_seed_whose_mapping_feeds_a_retired_indicator_stops_the_start_and_loads_nothing() -> None:
+    store = FakeStore(FakeActionsRepository())
+    plan, indicators = read_seed()
+    grants = {"event_type": "GrantAwarded", "conditions": {}, "indicator": RETIRED, "amount": "count"}
+    fed = {**indicators, "mappings": [*indicators["mappings"], grants]}
+    with pytest.raises(ValueError, match=f"retired indicators still fed by a mapping: {RETIRED}"):
+        await load_plan(in_context(store, Context.system()), LoadPlan(plan, fed))
+    assert await store.repo.list_actions() == []
     assert store.events() == []

@@ -76,7 +76,8 @@ def test_every_mapping_names_a_known_indicator_and_fields_of_its_event() -> None
                 m["event_type"], m["conditions"], m["indicator"], m["amount"], m.get("mode", "add"), m.get("order")
             )
             for m in INDICATORS["mappings"]
-        ]
+        ],
+        retired={i["code"] for i in INDICATORS["indicators"] if i.get("retired")},
     )
 
 
@@ -103,3 +104,27 @@ def test_pupils_associations_feed_action_46() -> None:
         if "pupils-association" in m["conditions"].get("recipient_kind", [])
     ]
     assert targets == [46]
+
+
+def test_action_36_follows_the_cadastre_coverage_per_year_and_no_longer_counts_grants() -> None:
+    by_code = {i["code"]: i for i in INDICATORS["indicators"]}
+    a36 = [m for m in INDICATORS["mappings"] if by_code[m["indicator"]]["action"] == 36]
+    assert a36 == [
+        {
+            "event_type": "CadastreCoverageChanged",
+            "conditions": {},
+            "indicator": "a36-epn-cadastre-complete",
+            "mode": "set",
+            "amount": "complete_epns",
+            "order": "coverage_version",
+        }
+    ]
+    assert by_code["a36-epn-cadastre-complete"]["period"] == "yearly", "a figure per year, ordered per year"
+    assert not [m for m in INDICATORS["mappings"] if "epn-register" in m["conditions"].get("call_kind", [])]
+
+
+def test_the_grants_stand_in_for_action_36_is_retired_with_its_names_saying_so() -> None:
+    [retired] = [i for i in INDICATORS["indicators"] if i.get("retired")]
+    assert retired["code"] == "a36-epn-register"
+    assert (retired["name_fr"].endswith("(retiré)"), retired["name_nl"].endswith("(stopgezet)")) == (True, True)
+    assert "a36-epn-cadastre-complete" in retired["retired"], "says what replaces it"

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import get_args
 
 import pytest
-from passerelle_contracts import i18n, labels
-from passerelle_contracts.common import ACTION_STATUSES, DEVICE_KINDS, FUNDER_KINDS, LABEL_STATUSES, RECIPIENT_KINDS, TRAFFIC_LIGHTS
+from passerelle_contracts import common, i18n, labels
+from passerelle_contracts.common import (
+    ACTION_STATUSES,
+    DEVICE_KINDS,
+    FUNDER_KINDS,
+    LABEL_STATUSES,
+    RECIPIENT_KINDS,
+    TRAFFIC_LIGHTS,
+)
 from passerelle_contracts.i18n import (
     DEVICE_KIND,
     FIELD,
@@ -132,6 +140,12 @@ def test_every_code_of_the_contracts_has_a_label_in_both_languages() -> None:
         (DEVICE_KIND, DEVICE_KINDS),
         (LABEL_STATUS, LABEL_STATUSES),
         (FUNDER_KIND, FUNDER_KINDS),
+        (i18n.REMINDER_STAGE, get_args(common.ReminderStage)),
+        (i18n.APPLICATION_DECISION, get_args(common.ApplicationDecision)),
+        (i18n.AGE_BAND, common.AGE_BANDS),
+        (i18n.GENDER, common.GENDERS),
+        (i18n.EMPLOYMENT_STATUS, common.EMPLOYMENT_STATUSES),
+        (i18n.EDUCATION_LEVEL, common.EDUCATION_LEVELS),
     ):
         for language in ("fr", "nl"):
             assert set(table[language]) == set(codes), (table, language)

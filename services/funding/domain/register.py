@@ -1,66 +1,16 @@
-"""The funding domain, without I/O: grants, and the register of the EPNs with their label.
-
-A grant's amount is positive, in euros with at most two decimals, and its date is a calendar
-day: the HTTP model and the contract check both before a command exists, and the database checks
-the amount again.
-
-The EPN register is the master list of EPNs. An EPN's label moves along ``TRANSITIONS``
-(candidate -> labelled -> suspended -> withdrawn, and back), one decision of the Coordination at
-a time. Each decision checks the label charter's criteria against the EPN's figures as they are
-that day, and keeps the result with the decision: a later change of a threshold does not rewrite
-why an EPN was labelled. Labelling is refused while a criterion is unmet; suspending or
-withdrawing never is (the unmet criteria are then the reason on record).
-"""
+"""The EPN register: an EPN, its label's transitions and the label charter."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from passerelle_contracts import Actor
-from passerelle_contracts.common import BeneficiaryKind, CallKind, LabelStatus, Public
+from passerelle_contracts.common import LabelStatus, Public
 
 from services.runtime.errors import Conflict
-
-
-@dataclass(frozen=True)
-class GrantTerms:
-    """What the Coordination decided: the call, the beneficiary, the amount and the day."""
-
-    call_code: str
-    call_kind: CallKind
-    beneficiary: str
-    beneficiary_kind: BeneficiaryKind
-    amount_eur: Decimal
-    awarded_on: date
-    public: Public | None = None
-
-    def as_request(self) -> dict[str, Any]:
-        """The terms as the request that carried them: what an Idempotency-Key's digest covers."""
-        return {
-            "call_code": self.call_code,
-            "call_kind": self.call_kind,
-            "beneficiary": self.beneficiary,
-            "beneficiary_kind": self.beneficiary_kind,
-            "public": self.public,
-            "amount_eur": self.amount_eur,
-            "awarded_on": self.awarded_on,
-        }
-
-
-@dataclass(frozen=True)
-class Grant:
-    """A grant in the register. ``recorded_at`` is set by the register when it is stored."""
-
-    grant_id: uuid.UUID
-    terms: GrantTerms
-    recorded_by: Actor
-    idempotency_key: str | None = None  # kept for the record; the runtime's key table decides repetitions
-    recorded_at: datetime | None = None
-
 
 # --- the EPN register ---------------------------------------------------------------------------
 
@@ -212,15 +162,6 @@ class HistoryEntry:
     recorded_at: datetime | None = None
 
 
-READ_ALL_ROLES = ("coordination", "operator")
-
-
 def may_edit_epn(actor: Actor, epn: Epn) -> bool:
     """The Coordination edits any EPN's details; the organisation that runs an EPN edits its own."""
     return actor.role == "coordination" or actor.organisation == epn.details.operator
-
-
-def reader_scope(actor: Actor) -> str | None:
-    """Whose grants a key reads: every organisation's (None) for the Coordination and operators,
-    else its own organisation's, as beneficiary."""
-    return None if actor.role in READ_ALL_ROLES else actor.organisation

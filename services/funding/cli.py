@@ -1,0 +1,84 @@
+"""The funding service's own commands: the cadastre's spreadsheet import (with a progress bar)
+and export. ``python -m services.funding <command> --help``.
+
+Commands run in the session the runtime's CLI gives them; the events they cause wait in the
+outbox until the service's relay publishes them. The progress bar is click's (click is already
+here as uvicorn's dependency): it writes to stderr, so stdout keeps the JSON report alone."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import click
+from passerelle_contracts import Actor
+
+from services.runtime.cli import Command
+from services.runtime.errors import PasserelleError
+from services.runtime.uow import Context, Session
+
+from . import cadastre_files
+from .handlers import read_cadastre, record_lines
+from .repository import FundingRepository
+
+OPERATOR = Actor(organisation="coordination-inclusion-numerique", role="coordination", key_id="cli")
+
+Funding = Session[FundingRepository]
+
+
+def _format(path: Path) -> cadastre_files.Format:
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in ("csv", "xlsx"):
+        raise argparse.ArgumentTypeError(f"{path.name}: a cadastre file ends in .csv or .xlsx")
+    return "csv" if suffix == "csv" else "xlsx"
+
+
+async def _import(args: argparse.Namespace, session: Funding) -> None:
+    path = Path(args.file)
+    try:
+        fmt = _format(path)
+        lines, report = read_cadastre(await asyncio.to_thread(path.read_bytes), fmt)
+    except (PasserelleError, argparse.ArgumentTypeError) as error:
+        sys.exit(f"{path.name}: {getattr(error, 'reason', error)}")
+    with click.progressbar(length=len(lines), label=f"{path.name}: lines", file=sys.stderr, show_pos=True) as bar:
+        report = await record_lines(session.unit_of_work(Context(actor=OPERATOR)), lines, report, bar.update)
+    print(json.dumps(report.as_dict(), ensure_ascii=False))
+    if report.errors:
+        sys.exit(f"{len(report.errors)} rows were not imported (see the errors above)")
+
+
+async def _export(args: argparse.Namespace, session: Funding) -> None:
+    path = Path(args.out)
+    try:
+        fmt = _format(path)
+    except argparse.ArgumentTypeError as error:
+        sys.exit(str(error))
+    lines = await session.repository().funding_lines(year=args.year, limit=cadastre_files.MAX_ROWS)
+    await asyncio.to_thread(path.write_bytes, cadastre_files.write(lines, fmt))
+    print(f"{len(lines)} lines written to {path}")
+
+
+def _year(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and 2000 <= int(text) <= 2100):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a year from 2000 to 2100")
+    return int(text)
+
+
+def _import_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--file", required=True, help="a .csv or .xlsx with the columns " + ", ".join(cadastre_files.COLUMNS)
+    )
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="the file to write, .csv or .xlsx")
+    p.add_argument("--year", type=_year, default=None, help="one year only (default: every year)")
+
+
+COMMANDS = {
+    "import-cadastre": Command("import a cadastre spreadsheet (idempotent), showing progress", _import_args, _import),
+    "export-cadastre": Command("export the cadastre as CSV or XLSX", _export_args, _export),
+}
