@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("actions", "equipment", "funding", "notifications")
 START, END = "<!-- routes:start (python -m tools.routes write) -->", "<!-- routes:end -->"
 LEGEND = (
-    "*public*: no key; *any key*: a valid key of any role; otherwise the roles whose key may call it. "
+    "*public*: no key; *any key*: a valid key of any role; *any key but reader*: any key that may write (a "
+    "`reader` key only reads); otherwise the roles whose key may call it. "
     "Reads behind a key are scoped to the caller's organisation unless its role is coordination or operator "
     "(see the notes above the table).\n\n"
 )

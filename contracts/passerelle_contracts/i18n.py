@@ -44,9 +44,11 @@ MEETING_KIND: Labels = {
     "nl": {"working_group": "Werkgroep", "copil": "Stuurcomité (COPIL)"},
 }
 UNIT: Labels = {
-    "fr": {"devices": "appareils", "grants": "subventions", "meetings": "réunions", "EPN": "EPN"},
-    "nl": {"devices": "toestellen", "grants": "subsidies", "meetings": "vergaderingen", "EPN": "OCR's"},
-}
+    "fr": {"devices": "appareils", "grants": "subventions", "meetings": "réunions", "EPN": "EPN",
+           "returns": "relevés d'activité"},
+    "nl": {"devices": "toestellen", "grants": "subsidies", "meetings": "vergaderingen", "EPN": "OCR's",
+           "returns": "activiteitenverslagen"},
+}  # fmt: skip
 RECIPIENT_KIND: Labels = {
     "fr": {"secondary-school": "école secondaire", "homework-school": "école de devoirs",
            "pupils-association": "association d'aide aux élèves", "retirement-home": "maison de repos", "epn": "EPN",

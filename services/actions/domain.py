@@ -1,9 +1,10 @@
-"""The actions domain, without I/O: statuses and their transitions, and the rule that turns
-another service's event into indicator measurements."""
+"""The actions domain, without I/O: statuses and their transitions, the rule that turns
+another service's event into indicator measurements, and which organisations the EPN register
+may write."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -344,3 +345,65 @@ def milestone_state(planned_on: date, reached_on: date | None, as_of: date) -> M
     if reached_on is not None and reached_on <= as_of:
         return "reached"
     return "overdue" if planned_on < as_of else "planned"
+
+
+# --- organisations learned from the EPN register ----------------------------------------------
+#
+# The plan's organisations come from its seed (``seed/plan.json``, loaded again at every start);
+# the EPNs come from the funding service's register (``EpnRegistered``, ``EpnDetailsChanged``), so
+# that an EPN can lead or partner an action and attend a meeting like any organisation. Each row
+# says where it comes from (``source``, migration 0006), and each writer keeps to its rows:
+#
+# * The register writes only organisations of kind ``epn``: it creates the EPNs it announces and
+#   renames them, and adopts a seeded row of kind ``epn`` under the same code. A row of another kind
+#   under that code (the network ``epn``, a public body) is *another organisation*: renaming it, or
+#   making it an EPN, would change the lead, partners and attendees of the actions and meetings that
+#   name it. The event is refused instead (``EpnCodeTaken``), so the consumer retries it and then
+#   dead-letters it with that reason; a person resolves the clash (the register's code, or the
+#   seed's), then replays the dead letter.
+# * The seed's reload at start leaves the register's rows as they are (``sql/plan.py``): the seed
+#   knows nothing of the register's names, and would otherwise undo them at every start.
+#
+# The register's other details (operator, address, hours, label …) are the funding service's;
+# actions keeps an EPN's code, name and kind. A label decision changes nothing here: a withdrawn
+# EPN still leads, partners or attended what it did.
+
+EPN_KIND = "epn"
+ORGANISATION_SOURCES = ("seed", "register")  # migration 0006's CHECK
+
+
+class EpnCodeTaken(Conflict):
+    """The register announced an EPN under a code that is another kind of organisation here."""
+
+
+def register_name(epn: str, value: Any) -> str:
+    """An EPN's name from the register: a non-empty text, or the event is refused (actions and
+    meetings name the organisation by it)."""
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"EPN {epn}: epn_name must be a non-empty text, not {value!r}")
+    return value
+
+
+def code_taken(epn: str, existing: Mapping[str, Any]) -> EpnCodeTaken:
+    """Why the register may not write ``epn``: the code is ``existing``, another kind of organisation."""
+    return EpnCodeTaken(
+        f"the EPN register's code {epn} is already the organisation {existing['name']!r} of kind "
+        f"{existing['kind']} here, not an EPN: left as it is (register the EPN under another code, "
+        "or change that organisation in the plan's seed, then replay this dead letter)"
+    )
+
+
+def register_may_write(epn: str, existing: Mapping[str, Any]) -> None:
+    """The register may write ``epn``'s row: it is an EPN's, whoever wrote it."""
+    if existing["kind"] != EPN_KIND:
+        raise code_taken(epn, existing)
+
+
+def register_rename(epn: str, changes: Iterable[FieldChange]) -> str | None:
+    """Of an ``EpnDetailsChanged``, the EPN's new name (none if its name did not change: the
+    register's other details are not kept here)."""
+    name = None
+    for change in changes:
+        if change.field == "epn_name":
+            name = register_name(epn, change.new)
+    return name

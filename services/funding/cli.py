@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
@@ -18,10 +19,12 @@ from passerelle_contracts import Actor
 
 from services.runtime.cli import Command
 from services.runtime.errors import PasserelleError
+from services.runtime.inputs import brussels_today, check_happened
 from services.runtime.uow import Context, Session
 
 from . import cadastre_files
 from .handlers import read_cadastre, record_lines
+from .handlers.deadlines import check_all_deadlines
 from .repository import FundingRepository
 
 OPERATOR = Actor(organisation="coordination-inclusion-numerique", role="coordination", key_id="cli")
@@ -61,6 +64,23 @@ async def _export(args: argparse.Namespace, session: Funding) -> None:
     print(f"{len(lines)} lines written to {path}")
 
 
+async def _check_deadlines(args: argparse.Namespace, session: Funding) -> None:
+    as_of = args.as_of or brussels_today()
+    try:
+        check_happened(as_of, "--as-of")  # a later day would announce reminders before their time
+    except PasserelleError as error:
+        sys.exit(error.reason)
+    announced = await check_all_deadlines(session.unit_of_work(Context.system()), as_of)
+    print(f"{announced} reminders announced as of {as_of}")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-31") from None
+
+
 def _year(text: str) -> int:
     if not (text.isascii() and text.isdigit() and 2000 <= int(text) <= 2100):
         raise argparse.ArgumentTypeError(f"{text!r} is not a year from 2000 to 2100")
@@ -78,7 +98,14 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--year", type=_year, default=None, help="one year only (default: every year)")
 
 
+def _check_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as-of", type=_day, default=None, help="default: today in Brussels (never a later day)")
+
+
 COMMANDS = {
     "import-cadastre": Command("import a cadastre spreadsheet (idempotent), showing progress", _import_args, _import),
     "export-cadastre": Command("export the cadastre as CSV or XLSX", _export_args, _export),
+    "check-deadlines": Command(
+        "announce the reminders due (reports, calls, returns), each once", _check_args, _check_deadlines
+    ),
 }

@@ -23,9 +23,11 @@ from .domain import (
     GrantTerms,
     HistoryEntry,
 )
+from .repository_calls import CallsRepository, locking
+from .repository_returns import ReturnsRepository
 
 
-class FundingRepository:
+class FundingRepository(CallsRepository, ReturnsRepository):
     def __init__(self, executor: Executor) -> None:
         self.db = executor
 
@@ -35,8 +37,8 @@ class FundingRepository:
         t = grant.terms
         row = await self.db.fetchrow(
             """INSERT INTO grants (grant_id, idempotency_key, call_code, call_kind, beneficiary, beneficiary_kind, public,
-                   amount_eur, awarded_on, recorded_by)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *""",
+                   amount_eur, awarded_on, recorded_by, application_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *""",
             grant.grant_id,
             grant.idempotency_key,
             t.call_code,
@@ -47,12 +49,16 @@ class FundingRepository:
             t.amount_eur,
             t.awarded_on,
             grant.recorded_by.model_dump(mode="json"),
+            grant.application_id,
         )
         assert row is not None  # INSERT … RETURNING without ON CONFLICT returns its row or raises
         return _grant(row)
 
-    async def grant(self, grant_id: uuid.UUID) -> Grant | None:
-        row = await self.db.fetchrow("SELECT * FROM grants WHERE grant_id = $1", grant_id)
+    async def grant(self, grant_id: uuid.UUID, *, lock: bool = False) -> Grant | None:
+        """One grant; ``lock`` holds its row until the transaction ends (its payments, amendments
+        and closure are decided one at a time)."""
+        query = locking("SELECT * FROM grants WHERE grant_id = $1", lock)
+        row = await self.db.fetchrow(query, grant_id)
         return _grant(row) if row is not None else None
 
     async def grants(
@@ -360,6 +366,20 @@ class FundingRepository:
         )
         return [row["year"] for row in rows]
 
+    # -- reminders of deadlines ----------------------------------------------------------------
+    async def record_reminder(self, subject_kind: str, subject_id: str, stage: str, due_on: date) -> bool:
+        """Whether this reminder is new: each (subject, stage, due day) is announced once, whoever
+        checks (two replicas, a re-run); a deadline moved by an amendment is a new due day."""
+        row = await self.db.fetchval(
+            """INSERT INTO reminders (subject_kind, subject_id, stage, due_on) VALUES ($1, $2, $3, $4)
+               ON CONFLICT DO NOTHING RETURNING 1""",
+            subject_kind,
+            subject_id,
+            stage,
+            due_on,
+        )
+        return row is not None
+
 
 def _actor(actor: Actor | None) -> dict[str, Any]:
     assert actor is not None, "a stored line names who recorded it"
@@ -401,6 +421,11 @@ def _grant(row: asyncpg.Record) -> Grant:
         recorded_by=Actor.model_validate(row["recorded_by"]),
         idempotency_key=row["idempotency_key"],
         recorded_at=row["recorded_at"],
+        application_id=row["application_id"],
+        status=row["status"],
+        signed_on=row["signed_on"],
+        ends_on=row["ends_on"],
+        closed_on=row["closed_on"],
     )
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
@@ -13,3 +14,8 @@ class FundingSettings(ServiceSettings):
     service_name: str = "funding"
     database_url: str = "postgresql://passerelle:passerelle@127.0.0.1:15432/passerelle_funding"
     http_port: int = 8103
+    deadline_check_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often deadlines are checked (reports, calls, activity returns); each reminder is announced once.",
+    )

@@ -1,5 +1,6 @@
-"""All of the notifications service's SQL: partners, their subscriptions, and the e-mail
-deliveries (queued by the consumer, sent by the mailer, read as the delivery log)."""
+"""All of the notifications service's SQL: partners, their subscriptions, the directory of the
+EPN register's EPNs, and the e-mail deliveries (queued by the consumer, sent by the mailer, read
+as the delivery log)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import asyncpg
 from services.runtime.db import Executor
 
 from .domain import (
+    REMINDER,
     Delivery,
     DeliveryStatus,
+    DirectoryEntry,
+    DirectoryEpn,
     DueDelivery,
     FailedAttempt,
     NewDelivery,
@@ -77,6 +81,71 @@ class NotificationsRepository:
             occurred_at,
         )
         return [Subscriber(code=r["code"], email=r["email"], language=r["language"]) for r in rows]
+
+    # -- the EPN directory (the funding register's EPNs) -----------------------------------------
+    async def register_epn(self, epn: DirectoryEpn) -> None:
+        """The register's EPN, inserted or updated with its name, operator and commune; with its
+        label status too unless a label decision was applied already (the register's later word)."""
+        await self.db.execute(
+            """INSERT INTO epns (code, name, operator, commune, label_status) VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, operator = EXCLUDED.operator,
+                   commune = EXCLUDED.commune,
+                   label_status = CASE WHEN epns.label_version IS NULL THEN EXCLUDED.label_status
+                                       ELSE epns.label_status END""",
+            epn.code,
+            epn.name,
+            epn.operator,
+            epn.commune,
+            epn.label_status,
+        )
+
+    async def epn(self, code: str, *, lock: bool = False) -> DirectoryEpn | None:
+        """The directory's EPN; locked until the transaction ends if ``lock`` (none: nothing locked)."""
+        query = "SELECT code, name, operator, commune, label_status, label_version FROM epns WHERE code = $1"
+        row = await self.db.fetchrow(f"{query} FOR UPDATE" if lock else query, code)
+        return None if row is None else DirectoryEpn(**dict(row))
+
+    async def save_epn(self, epn: DirectoryEpn) -> None:
+        """Write a known EPN's entry as given (a change of details, a label decision)."""
+        await self.db.execute(
+            """UPDATE epns SET name = $2, operator = $3, commune = $4, label_status = $5, label_version = $6
+               WHERE code = $1""",
+            epn.code,
+            epn.name,
+            epn.operator,
+            epn.commune,
+            epn.label_status,
+            epn.label_version,
+        )
+
+    async def epn_directory(self, without_contact: bool = False) -> list[DirectoryEntry]:
+        """The directory by code, each EPN with the active partners that reach it (its code's and its
+        operator's) and those of them subscribed to its reminders; ``without_contact``: only the
+        EPNs no active partner reaches."""
+        rows = await self.db.fetch(
+            """SELECT e.code, e.name, e.operator, e.commune, e.label_status, e.label_version,
+                      coalesce(array_agg(p.code ORDER BY p.code) FILTER (WHERE p.code IS NOT NULL), '{}') AS contacts,
+                      coalesce(array_agg(p.code ORDER BY p.code) FILTER (WHERE s.event_type IS NOT NULL), '{}')
+                          AS reminded
+               FROM epns e
+               LEFT JOIN partners p ON p.active AND (p.code = e.code OR p.code = e.operator)
+               LEFT JOIN subscriptions s ON s.partner_code = p.code AND s.event_type = $2
+               GROUP BY e.code
+               HAVING NOT $1::boolean OR count(p.code) = 0
+               ORDER BY e.code""",
+            without_contact,
+            REMINDER,
+        )
+        return [
+            DirectoryEntry(
+                epn=DirectoryEpn(
+                    **{k: r[k] for k in ("code", "name", "operator", "commune", "label_status", "label_version")}
+                ),
+                contacts=list(r["contacts"]),
+                reminded=list(r["reminded"]),
+            )
+            for r in rows
+        ]
 
     # -- deliveries ---------------------------------------------------------------------------
     async def add_deliveries(self, deliveries: Iterable[NewDelivery]) -> None:

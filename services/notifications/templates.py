@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
@@ -18,6 +19,8 @@ from passerelle_contracts.i18n import (
     STATUS,
     TRAFFIC_LIGHT,
     UNIT,
+    fmt_date,
+    fmt_datetime,
     fmt_number,
     label,
     localized,
@@ -110,6 +113,52 @@ def _grant_awarded(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
         ]
     return f"Subsidie van {amount} € toegekend aan {d['beneficiary']}", [
         f"Op {d['awarded_on']} werd een subsidie van {amount} € toegekend aan {d['beneficiary']} (oproep {d['call_code']})."
+    ]
+
+
+STAGE = {
+    "fr": {"t-14": "dans 14 jours", "t-7": "dans 7 jours", "due": "aujourd'hui", "overdue": "en retard"},
+    "nl": {"t-14": "over 14 dagen", "t-7": "over 7 dagen", "due": "vandaag", "overdue": "te laat"},
+}
+REPORT_KIND = {"fr": {"interim": "intermédiaire", "final": "final"}, "nl": {"interim": "tussentijds", "final": "eind"}}
+
+
+def _reporting_reminder(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
+    stage, kind = d["stage"], REPORT_KIND[lang][d["kind"]]
+    due = fmt_date(date.fromisoformat(d["due_on"]), lang)
+    if lang == "fr":
+        subject = f"Rapport {kind} {'en retard' if stage == 'overdue' else 'à remettre ' + STAGE['fr'][stage]}"
+        line = f"Le rapport {kind} de la subvention {d['grant_id']} ({d['beneficiary']}) est dû le {due}."
+        more = "Il n'a pas été remis : la Coordination en est informée." if stage == "overdue" else ""
+        return subject, [line, more] if more else [line]
+    subject = f"{kind.capitalize()}rapport {'te laat' if stage == 'overdue' else 'in te dienen ' + STAGE['nl'][stage]}"
+    line = f"Het {kind}rapport van subsidie {d['grant_id']} ({d['beneficiary']}) moet uiterlijk {due} ingediend zijn."
+    more = "Het werd niet ingediend: de Coördinatie is op de hoogte." if stage == "overdue" else ""
+    return subject, [line, more] if more else [line]
+
+
+def _call_closing(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
+    closes = fmt_datetime(datetime.fromisoformat(d["closes_at"]), lang)
+    if lang == "fr":
+        return f"Appel {d['call_code']} : clôture {STAGE['fr'][d['stage']]}", [
+            f"L'appel {d['call_code']} se clôture le {closes}. Les candidatures reçues après sont refusées."
+        ]
+    return f"Oproep {d['call_code']}: sluit {STAGE['nl'][d['stage']]}", [
+        f"De oproep {d['call_code']} sluit op {closes}. Aanvragen die later binnenkomen, worden geweigerd."
+    ]
+
+
+def _return_reminder(d: dict[str, Any], lang: Language) -> tuple[str, list[str]]:
+    due = fmt_date(date.fromisoformat(d["due_on"]), lang)
+    quarter = f"T{d['quarter']} {d['year']}" if lang == "fr" else f"K{d['quarter']} {d['year']}"
+    if lang == "fr":
+        state = "en retard" if d["stage"] == "overdue" else f"à remettre {STAGE['fr'][d['stage']]}"
+        return f"Relevé d'activité {quarter} de {d['epn']} {state}", [
+            f"Le relevé d'activité du trimestre {quarter} de {d['epn']} est attendu pour le {due} (des comptages, jamais de noms)."
+        ]
+    state = "te laat" if d["stage"] == "overdue" else f"in te dienen {STAGE['nl'][d['stage']]}"
+    return f"Activiteitenverslag {quarter} van {d['epn']} {state}", [
+        f"Het activiteitenverslag van kwartaal {quarter} van {d['epn']} wordt verwacht uiterlijk {due} (aantallen, nooit namen)."
     ]
 
 
@@ -241,6 +290,9 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Language], tuple[str, list[str]]]
     "DecisionRecorded": _decision_recorded,
     "AnnualReportPublished": _annual_report,
     "BatchMilestoneReached": _batch_milestone,
+    "ReportingReminder": _reporting_reminder,
+    "CallClosingSoon": _call_closing,
+    "ActivityReturnReminder": _return_reminder,
     **{t: partial(_changes, t) for t in WHAT["fr"]},
 }
 

@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar
 
 import asyncpg
 import uvicorn
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI
-from passerelle_contracts import Role
+from passerelle_contracts.common import KEY_ROLES, WIRE_ROLE
 from pydantic_core import to_jsonable_python
 
 from . import db, dlq, outbox_faults
@@ -31,8 +31,9 @@ from .logs import configure_logging
 from .settings import ServiceSettings, load_settings
 from .uow import RepositoryFactory, Session
 
-# The contracts' roles a key can carry: "system" is Passerelle itself, never a person's key.
-ROLES = tuple(role for role in get_args(Role) if role != "system")
+# The roles a key can carry (the contracts' ``KeyRole``): the event roles but "system" (Passerelle
+# itself, never a person's key), and finer ones that act in events as the role WIRE_ROLE names.
+ROLES = KEY_ROLES
 
 S = TypeVar("S", bound=ServiceSettings)  # the service's own settings, given to its create_app
 
@@ -126,9 +127,23 @@ async def _run_own(
 
 def _create_key_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--organisation", required=True, help="organisation code, e.g. easy-brussels")
-    parser.add_argument("--role", required=True, choices=ROLES)
+    parser.add_argument(
+        "--role",
+        required=True,
+        choices=ROLES,
+        metavar="ROLE",
+        help=f"one of {', '.join(ROLES)}. {_acting_as()}; a reader key writes nothing",
+    )
     parser.add_argument("--label", default="", help="what the key is for")
     parser.add_argument("--expires", type=_moment, help="when it stops working (ISO 8601; default: never)")
+
+
+def _acting_as() -> str:
+    """'caban, epn-operator, applicant, reader act as partner in events' (from WIRE_ROLE)."""
+    by_event: dict[str, list[str]] = {}
+    for finer, event in WIRE_ROLE.items():
+        by_event.setdefault(event, []).append(finer)
+    return "; ".join(f"{', '.join(finer)} act as {event} in events" for event, finer in by_event.items())
 
 
 def _keys_args(parser: argparse.ArgumentParser) -> None:

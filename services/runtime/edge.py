@@ -4,8 +4,15 @@ is limited before it is held.
 FastAPI reads and parses a JSON body before it resolves dependencies, so a client without a key
 that sent a malformed body got 422 instead of 401, and one that sent a large body had it held in
 memory first. ``EdgeRoute`` (every service's routers use it, through ``http.api_router``) checks
-the key and the role *before* FastAPI's handler touches the body, and leaves the caller's
-``Actor`` on ``request.state`` so that ``auth.require`` does not look the key up twice.
+the key and the role *before* FastAPI's handler touches the body, and leaves the ``Caller``
+(its Actor and its key role) on ``request.state`` so that ``auth.require`` does not look the key
+up twice. Roles are checked against the key's own role (``caban``, ``reader`` …), never against
+the event role its Actor acts in (see ``auth``).
+
+A route answering a command (POST, PUT, PATCH, DELETE) never admits a read-only key role
+(``auth.READ_ONLY_ROLES``: ``reader``), whatever its dependencies allow: "a reader key writes
+nothing" holds by the HTTP method, at the one place every route passes, rather than by each
+router remembering it. ``http.unit_of_work`` refuses it too, for a write behind a GET.
 
 Body limits are FastAPI's own (``max_body_size``, new in 0.16x): ``DEFAULT_BODY_LIMIT`` on every
 service router (JSON commands), a route's own for CSV uploads. A ``Content-Length`` above the
@@ -27,17 +34,19 @@ from typing import Any
 from fastapi import HTTPException, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from passerelle_contracts.common import KEY_ROLES
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
-from .auth import ROLES_ATTRIBUTE, authenticate
+from .auth import READ_ONLY_ROLES, ROLES_ATTRIBUTE, authenticate
 
 DEFAULT_BODY_LIMIT = 1024 * 1024  # 1 MiB: the largest JSON command (a 5,000-device batch) is ~700 KiB
+COMMANDS = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # the methods that change something
 
 
 @dataclass(frozen=True)
 class RoutePolicy:
     key_required: bool
-    roles: tuple[str, ...] | None  # None: any role; empty: no role at all (requirements that exclude each other)
+    roles: tuple[str, ...] | None  # key roles; None: any; empty: none at all (requirements that exclude each other)
 
 
 def _roles_in(dependant: Dependant) -> tuple[bool, tuple[str, ...] | None]:
@@ -58,23 +67,27 @@ def _roles_in(dependant: Dependant) -> tuple[bool, tuple[str, ...] | None]:
 
 
 def route_policy(route: APIRoute) -> RoutePolicy:
-    """Whether the route needs a key, and which roles it allows (read from its dependencies:
-    every one of them must allow a role)."""
-    return RoutePolicy(*_roles_in(route.dependant))
+    """Whether the route needs a key, and which key roles it allows (read from its dependencies:
+    every one of them must allow a role). A command route never allows a read-only role: "any
+    key" becomes every key role but those."""
+    needed, roles = _roles_in(route.dependant)
+    if needed and COMMANDS & set(route.methods or ()):
+        roles = tuple(r for r in (KEY_ROLES if roles is None else roles) if r not in READ_ONLY_ROLES)
+    return RoutePolicy(needed, roles)
 
 
 async def check_key(request: Request, policy: RoutePolicy) -> None:
-    """401 without a valid key, 403 for a role the route does not allow; else the Actor is put
-    on ``request.state.actor``."""
+    """401 without a valid key, 403 for a key role the route does not allow; else the Caller is
+    put on ``request.state.caller``."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPException(401, "an API key is required (Authorization: Bearer …)", {"WWW-Authenticate": "Bearer"})
-    actor = await authenticate(request.app.state.runtime.pool, token.strip())
-    if actor is None:
+    caller = await authenticate(request.app.state.runtime.pool, token.strip())
+    if caller is None:
         raise HTTPException(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
-    if policy.roles is not None and actor.role not in policy.roles:
-        raise HTTPException(403, f"role {actor.role!r} may not do this; allowed: {sorted(policy.roles)}")
-    request.state.actor = actor
+    if policy.roles is not None and caller.key_role not in policy.roles:
+        raise HTTPException(403, f"role {caller.key_role!r} may not do this; allowed: {sorted(policy.roles)}")
+    request.state.caller = caller
 
 
 def refuse_a_declared_body_above_the_limit(request: Request) -> None:

@@ -25,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import asyncapi, openapi
-from .auth import require
+from .auth import READ_ONLY_ROLES, WRITER_ROLES, require
 from .edge import DEFAULT_BODY_LIMIT, EdgeRoute, JsonTooLarge
 from .errors import PasserelleError
 from .logs import get_logger
@@ -48,9 +48,19 @@ def correlation_id(request: Request) -> uuid.UUID:
 
 
 def unit_of_work(*roles: str) -> Callable[..., Awaitable[UnitOfWork[Any]]]:
-    """A dependency: a unit of work acting for the caller, whose key must carry one of ``roles``
-    (any role if none is named); its events carry the request's correlation id."""
-    authorised = require(*roles)
+    """A dependency: a unit of work acting for the caller, whose key must carry one of the key
+    roles ``roles`` (any key role that writes if none is named: never ``reader``); its events
+    carry the request's correlation id.
+
+    The unit of work is the only way a router writes, so this is where a read-only key is kept
+    from writing whatever the route's method (the edge refuses it on every command route too).
+    Naming a read-only role here is a mistake caught at import.
+
+    Its actor is the Caller's ``actor``: the event role the key acts in, never a finer key role
+    (``auth.wire_role``), so every event and every stored ``recorded_by`` holds a ``Role``."""
+    if read_only := READ_ONLY_ROLES.intersection(roles):
+        raise ValueError(f"a unit of work writes: a {', '.join(sorted(read_only))} key never gets one")
+    authorised = require(*(roles or WRITER_ROLES))
 
     async def dependency(request: Request, actor: Actor = Depends(authorised)) -> UnitOfWork[Any]:
         runtime: Runtime = request.app.state.runtime

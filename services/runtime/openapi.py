@@ -6,9 +6,11 @@ the fuzzer in CI (``tests/fuzz``), read the document as a promise, so each opera
 - every error it can answer, with the body we send (``Error``): 400 (a malformed
   ``X-Correlation-ID``), 404, 422, 503 (the database is away) on all; 401 and 403 on those that
   need a key; 409 and 413 on commands;
-- ``x-passerelle-access``: ``public``, ``any key`` or the roles allowed, read from the same
+- ``x-passerelle-access``: ``public``, ``any key``, ``any key but reader`` (commands, and any
+  unit of work: a reader key writes nothing) or the key roles allowed as keys carry them
+  (``coordination, caban``: not the event roles their events show), read from the same
   dependency tree the edge enforces (``edge.route_policy``), and the body limit on commands;
-- the media type of a file a GET serves (``….csv``, ``….pdf``, ``….png``) when the route does not
+- the media type of a file a GET serves (``….csv``, ``….pdf``, ``….png``, ``….xlsx``) when the route does not
   declare it.
 
 ``access_table`` renders the same facts as the table each service's README carries.
@@ -23,7 +25,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from .edge import DEFAULT_BODY_LIMIT, route_policy
+from .auth import READ_ONLY_ROLES, WRITER_ROLES
+from .edge import COMMANDS, DEFAULT_BODY_LIMIT, route_policy
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -52,16 +55,24 @@ ERRORS = {
     "503": "The database is unavailable; try again",
 }
 
-FILE_TYPES = {".csv": "text/csv", ".pdf": "application/pdf", ".png": "image/png"}
-COMMANDS = {"POST", "PUT", "PATCH", "DELETE"}
+FILE_TYPES = {
+    ".csv": "text/csv",
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+ANY_KEY, ANY_WRITING_KEY = "any key", f"any key but {', '.join(sorted(READ_ONLY_ROLES))}"
 
 
 def access(route: APIRoute) -> str:
+    """``public``, ``any key``, ``any key but reader``, or the key roles the route allows."""
     policy = route_policy(route)
     if not policy.key_required:
         return "public"
     if policy.roles is None:
-        return "any key"
+        return ANY_KEY
+    if set(policy.roles) == set(WRITER_ROLES):
+        return ANY_WRITING_KEY
     return ", ".join(policy.roles) or "nobody (its requirements exclude each other)"
 
 
@@ -124,7 +135,7 @@ def access_table(app: FastAPI) -> str:
     for route in app.state.api_routes:
         for method in sorted(route.methods or ()):
             who = access(route)
-            who = f"key: {who}" if who not in ("public", "any key") else who
+            who = who if who in ("public", ANY_KEY, ANY_WRITING_KEY) else f"key: {who}"
             rows.append((route.path_format, method, who, (route.summary or route.name).replace("|", "\\|")))
     for path, method, who, what in sorted(rows):
         lines.append(f"| {method} | `{path}` | {who} | {what} |")

@@ -20,6 +20,8 @@ from services.funding.domain import (
     Grant,
     HistoryEntry,
 )
+from tests.fakes.funding_calls import FakeCalls
+from tests.fakes.funding_returns import FakeReturns
 
 CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
@@ -31,7 +33,7 @@ CHARTER = (  # what migration 0004 seeds
 )  # fmt: skip
 
 
-class FakeFundingRepository:
+class FakeFundingRepository(FakeCalls, FakeReturns):
     def __init__(self) -> None:
         self.by_id: dict[uuid.UUID, Grant] = {}
         self.epns_by_code: dict[str, Epn] = {}
@@ -41,6 +43,7 @@ class FakeFundingRepository:
         self.lines: dict[uuid.UUID, FundingLine] = {}
         self.coverage: dict[int, Coverage] = {}
         self.coverage_version = 0
+        self.reminders: set[tuple[str, str, str, date]] = set()
 
     async def add_grant(self, grant: Grant) -> Grant:
         if grant.grant_id in self.by_id:
@@ -53,7 +56,7 @@ class FakeFundingRepository:
         self.by_id[grant.grant_id] = stored
         return stored
 
-    async def grant(self, grant_id: uuid.UUID) -> Grant | None:
+    async def grant(self, grant_id: uuid.UUID, *, lock: bool = False) -> Grant | None:
         return self.by_id.get(grant_id)
 
     async def grants(
@@ -252,6 +255,14 @@ class FakeFundingRepository:
 
     async def line_years(self, beneficiary: str) -> list[int]:
         return sorted({line.year for line in self.lines.values() if line.beneficiary == beneficiary})
+
+    # -- reminders of deadlines ----------------------------------------------------------------
+    async def record_reminder(self, subject_kind: str, subject_id: str, stage: str, due_on: date) -> bool:
+        key = (subject_kind, subject_id, stage, due_on)
+        if key in self.reminders:
+            return False
+        self.reminders.add(key)
+        return True
 
 
 def _cents(values: dict[str, Any]) -> dict[str, Any]:

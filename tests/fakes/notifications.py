@@ -1,5 +1,5 @@
-"""Partners, subscriptions and deliveries in memory: what ``NotificationsRepository`` does, without
-PostgreSQL. ``tests/integration/test_notifications_repository.py`` runs one suite against both.
+"""Partners, subscriptions, the EPN directory and deliveries in memory: what
+``NotificationsRepository`` does, without PostgreSQL. ``tests/integration/test_notifications_repository.py`` runs one suite against both.
 
 Not modelled: ``due_deliveries``' row locks (FOR UPDATE SKIP LOCKED) — the fake has one caller
 at a time, so there is nobody to skip."""
@@ -11,8 +11,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from services.notifications.domain import (
+    REMINDER,
     Delivery,
     DeliveryStatus,
+    DirectoryEntry,
+    DirectoryEpn,
     DueDelivery,
     FailedAttempt,
     NewDelivery,
@@ -43,6 +46,7 @@ class FakeNotificationsRepository:
         self.subscriptions: dict[str, set[str]] = {}
         self.rows: dict[int, StoredDelivery] = {}
         self.next_id = 1
+        self.epns: dict[str, DirectoryEpn] = {}
 
     # -- partners and subscriptions -----------------------------------------------------------
     async def upsert_partner(self, p: PartnerDetails) -> None:
@@ -73,6 +77,33 @@ class FakeNotificationsRepository:
             for code, (p, _) in sorted(self.partners_by_code.items())
             if p.active and event_type in self.subscriptions.get(code, ())
         ]
+
+    # -- the EPN directory (the funding register's EPNs) -----------------------------------------
+    async def register_epn(self, epn: DirectoryEpn) -> None:
+        known = self.epns.get(epn.code)
+        if known is not None and known.label_version is not None:  # a decision's word stands
+            epn = dataclasses.replace(epn, label_status=known.label_status, label_version=known.label_version)
+        self.epns[epn.code] = epn
+
+    async def epn(self, code: str, *, lock: bool = False) -> DirectoryEpn | None:
+        return self.epns.get(code)  # one caller at a time: nothing to lock
+
+    async def save_epn(self, epn: DirectoryEpn) -> None:
+        if epn.code in self.epns:  # an UPDATE: an unknown code changes nothing
+            self.epns[epn.code] = epn
+
+    async def epn_directory(self, without_contact: bool = False) -> list[DirectoryEntry]:
+        entries = []
+        for code in sorted(self.epns):
+            epn = self.epns[code]
+            contacts = sorted(
+                c for c, (p, _) in self.partners_by_code.items() if p.active and c in (epn.code, epn.operator)
+            )
+            if without_contact and contacts:
+                continue
+            reminded = [c for c in contacts if REMINDER in self.subscriptions.get(c, ())]
+            entries.append(DirectoryEntry(epn=epn, contacts=contacts, reminded=reminded))
+        return entries
 
     # -- deliveries ---------------------------------------------------------------------------
     async def add_deliveries(self, deliveries: Iterable[NewDelivery]) -> None:

@@ -1,6 +1,7 @@
 """Who may call what, on every route of every service (issue 10), read from each service's own
 OpenAPI document: a route that needs a key refuses a caller without one (401) before it reads
-the body, and a key of a role the route does not allow (403)."""
+the body, and a key of a role the route does not allow (403); a reader key writes nothing and
+reads what any key reads."""
 
 from __future__ import annotations
 
@@ -8,10 +9,19 @@ import re
 from typing import Any
 
 import pytest
-from passerelle_contracts.common import ROLES
+from passerelle_contracts.common import KEY_ROLES
 
 SERVICES = ("actions", "equipment", "funding", "notifications")
 COMMANDS = {"post", "put", "patch", "delete"}
+
+
+def allowed_roles(access: str) -> set[str]:
+    """The key roles an ``x-passerelle-access`` names ("any key but reader": all the others)."""
+    if access == "any key":
+        return set[str](KEY_ROLES)
+    if access == "any key but reader":
+        return set[str](KEY_ROLES) - {"reader"}
+    return set(access.split(", "))
 
 
 def operations(service: Any) -> list[tuple[str, str, str]]:
@@ -41,7 +51,16 @@ PUBLIC = {
         *OPERATIONS,
     ],
     "equipment": ["GET /caps", "GET /figures", *OPERATIONS],
-    "funding": ["GET /epn-labels", "GET /epn-labels/1", "GET /epns", "GET /epns/1", "GET /label-criteria", *OPERATIONS],
+    "funding": [
+        "GET /epn-labels",
+        "GET /epn-labels/1",
+        "GET /epns",
+        "GET /epns/1",
+        "GET /label-criteria",
+        "GET /calls",
+        "GET /calls/1",
+        *OPERATIONS,
+    ],
     "notifications": OPERATIONS,
 }
 
@@ -80,14 +99,32 @@ async def test_every_keyed_route_refuses_a_role_it_does_not_allow(service: Any) 
     for method, path, access in operations(service):
         if access in ("public", "any key"):
             continue
-        allowed = access.split(", ")
-        other = next(role for role in ROLES if role not in allowed and role != "system")
+        other = next(role for role in KEY_ROLES if role not in allowed_roles(access))
         headers = {**await service.key("some-partner", other), "Content-Type": "application/json"}
         response = await service.client.request(method, path, content=b"{not json", headers=headers)
         assert response.status_code == 403, f"{method.upper()} {path} as {other}: {response.text}"
         assert other in response.json()["reason"]
         checked += 1
     assert checked
+
+
+async def test_a_reader_key_is_refused_on_every_command_route(service: Any) -> None:
+    headers = {**await service.key("some-partner", "reader"), "Content-Type": "application/json"}
+    commands = [(m, p, access) for m, p, access in operations(service) if m in COMMANDS]
+    assert commands, "a service that takes no command"
+    for method, path, access in commands:
+        assert "reader" not in allowed_roles(access), f"{method.upper()} {path} documents a reader may write"
+        response = await service.client.request(method, path, content=b"{not json", headers=headers)
+        assert response.status_code == 403, f"{method.upper()} {path} as reader: {response.status_code} {response.text}"
+        assert "'reader'" in response.json()["reason"]
+
+
+async def test_a_reader_key_passes_the_key_check_of_every_read_open_to_any_key(service: Any) -> None:
+    headers = await service.key("some-partner", "reader")
+    reads = [(m, p) for m, p, access in operations(service) if m == "get" and access == "any key"]
+    for method, path in reads:
+        response = await service.client.request(method, path, headers=headers)
+        assert response.status_code not in (401, 403), f"GET {path} as reader: {response.text}"
 
 
 async def test_a_body_above_the_limit_is_refused_before_it_is_read(funding: Any) -> None:

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -336,6 +337,23 @@ async def test_action_11_follows_the_label_decisions_up_and_down_and_no_longer_c
     assert await pool.fetchval("SELECT set_order FROM indicators WHERE code = 'a11-epn-labelled'") == 3
 
 
+async def load_reference_before_0006(pool: asyncpg.Pool, plan: dict[str, Any]) -> None:
+    """The plan's organisations, axes and chantiers as a version before migration 0006 loaded them
+    (the organisations had no ``source`` yet: the seed was their only writer)."""
+    await pool.executemany(
+        "INSERT INTO organisations (code, name, kind, working_group, copil) VALUES ($1, $2, $3, $4, $5)",
+        [(o["code"], o["name"], o["kind"], o["working_group"], o["copil"]) for o in plan["organisations"]],
+    )
+    await pool.executemany(
+        "INSERT INTO axes (number, title_fr, title_nl) VALUES ($1, $2, $3)",
+        [(a["number"], a["title_fr"], a["title_nl"]) for a in plan["axes"]],
+    )
+    await pool.executemany(
+        "INSERT INTO chantiers (number, axis, title_fr, title_nl) VALUES ($1, $2, $3, $4)",
+        [(c["number"], c["axis"], c["title_fr"], c["title_nl"]) for c in plan["chantiers"]],
+    )
+
+
 async def test_a_database_that_counted_epn_labelled_is_moved_to_the_label_decisions(
     create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
@@ -351,7 +369,7 @@ async def test_a_database_that_counted_epn_labelled_is_moved_to_the_label_decisi
     try:
         await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "actions": before})
         repo = ActionsRepository(pool)
-        await repo.load_reference(plan)
+        await load_reference_before_0006(pool, plan)
         await repo.insert_new_actions(plan["actions"])
         for indicator in seed["indicators"]:
             if indicator["code"] in ("a11-epn-labelled", "a46-devices-pupils"):
@@ -369,7 +387,13 @@ async def test_a_database_that_counted_epn_labelled_is_moved_to_the_label_decisi
         await pool.execute("UPDATE indicators SET current_value = 3 WHERE code = 'a11-epn-labelled'")
 
         applied = await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "actions": MIGRATIONS})
-        assert applied == ["actions/0004_set_indicators", "actions/0005_yearly_set_order"]
+        assert applied == [
+            "actions/0004_set_indicators",
+            "actions/0005_yearly_set_order",
+            "actions/0006_organisation_source",
+        ]
+        seeded = await pool.fetchval("SELECT count(*) FROM organisations WHERE source = 'seed'")
+        assert seeded == len(plan["organisations"]), "every row from before 0006 is the seed's"
         rows = await pool.fetch(
             "SELECT event_type, conditions, indicator_code, amount, mode, order_field FROM indicator_mappings ORDER BY id"
         )
@@ -486,7 +510,7 @@ async def test_a_database_whose_action_36_counted_grants_keeps_that_indicator_re
     try:
         await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "actions": before})
         repo = ActionsRepository(pool)
-        await repo.load_reference(plan)
+        await load_reference_before_0006(pool, plan)
         await repo.insert_new_actions(plan["actions"])
         [a36] = [i for i in seed["indicators"] if i["code"] == RETIRED]
         await repo.upsert_indicator({**a36, **old_names, "action_number": 36, "baseline": Decimal(0), "target": None})
@@ -511,7 +535,7 @@ async def test_a_database_whose_action_36_counted_grants_keeps_that_indicator_re
         await pool.execute("UPDATE indicators SET current_value = 1 WHERE code = $1", RETIRED)
 
         applied = await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "actions": MIGRATIONS})
-        assert applied == ["actions/0005_yearly_set_order"]
+        assert applied == ["actions/0005_yearly_set_order", "actions/0006_organisation_source"]
         assert await pool.fetchval("SELECT count(*) FROM indicator_mappings") == 0, "the grants' mapping removed"
         assert await pool.fetchval("SELECT set_order FROM measurements WHERE indicator_code = $1", RETIRED) is None
     finally:

@@ -324,3 +324,21 @@ async def test_a_cadastre_import_in_another_format_is_refused_with_the_formats_i
 
     assert refused.status_code == 422 and "text/csv" in refused.json()["reason"]
     assert (one.status_code, one.json()["outcome"], one.json()["complete"]) == (201, "created", False)
+
+
+async def test_caban_reads_the_whole_cadastre_and_its_totals_but_records_nothing(funding: Any) -> None:
+    coordination = await funding.key("coordination-inclusion-numerique", "coordination")
+    caban = await funding.key("caban", "caban")
+    await funding.client.post(
+        "/cadastre/import", content=CADASTRE.encode(), headers={**coordination, "Content-Type": "text/csv"}
+    )
+
+    lines = (await funding.client.get("/funding-lines", headers=caban)).json()
+    totals = await funding.client.get("/cadastre/totals?by=funder", headers=caban)
+    write = await funding.client.post(
+        "/cadastre/import", content=CADASTRE.encode(), headers={**caban, "Content-Type": "text/csv"}
+    )
+
+    assert sorted(line["beneficiary"] for line in lines) == ["asbl-lire-ecrire", "epn-ixelles", "epn-ixelles"]
+    assert totals.status_code == 200 and totals.json()["total"]["lines"] == 3
+    assert write.status_code == 403

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.notifications.app import MIGRATIONS
-from services.notifications.domain import NewDelivery, PartnerDetails, RetryRule, failed_attempt
+from services.notifications.domain import DirectoryEpn, NewDelivery, PartnerDetails, RetryRule, failed_attempt
 from services.notifications.repository import NotificationsRepository
 from services.runtime import db
 from tests.conftest import CreateDatabase
@@ -128,6 +128,64 @@ async def test_subscribers_are_the_active_partners_subscribed_to_the_type_by_cod
     found = await repo.subscribers("IndicatorMeasured", now)
     assert [(s.code, s.email, s.language) for s in found] == [("actiris", "actiris@partners.example", "nl")]
     assert await repo.subscribers("GrantAwarded", now) == []
+
+
+# -- the EPN directory ------------------------------------------------------------------------
+IXELLES = DirectoryEpn("epn-ixelles", "EPN d'Ixelles", "easy-brussels", "Ixelles", "candidate")
+FOREST = DirectoryEpn("epn-forest", "EPN de Forest", "caban", None, "candidate")
+
+
+async def test_an_epn_is_kept_as_the_register_gave_it_and_a_registration_again_updates_it(
+    repo: NotificationsRepository,
+) -> None:
+    assert await repo.epn("epn-ixelles") is None
+    await repo.register_epn(IXELLES)
+    assert await repo.epn("epn-ixelles") == IXELLES
+    assert await repo.epn("epn-ixelles", lock=True) == IXELLES
+    renamed = dataclasses.replace(
+        IXELLES, name="EPN Ixelles", operator="actiris", commune=None, label_status="labelled"
+    )
+    await repo.register_epn(renamed)
+    assert await repo.epn("epn-ixelles") == renamed, "no label decision applied yet: the registration's label"
+
+
+async def test_a_registration_again_keeps_the_label_a_decision_set(repo: NotificationsRepository) -> None:
+    await repo.register_epn(IXELLES)
+    decided = dataclasses.replace(IXELLES, label_status="suspended", label_version=7)
+    await repo.save_epn(decided)
+    assert await repo.epn("epn-ixelles") == decided
+    await repo.register_epn(dataclasses.replace(IXELLES, name="EPN Ixelles"))
+    assert await repo.epn("epn-ixelles") == dataclasses.replace(decided, name="EPN Ixelles")
+
+
+async def test_saving_an_epn_the_directory_does_not_hold_adds_nothing(repo: NotificationsRepository) -> None:
+    await repo.save_epn(FOREST)
+    assert await repo.epn("epn-forest") is None
+    assert await repo.epn_directory() == []
+
+
+async def test_the_directory_names_the_active_partners_of_each_epns_code_or_operator_and_their_reminders(
+    repo: NotificationsRepository,
+) -> None:
+    inactive_caban = CABAN  # active=False: reaches nobody
+    ixelles_itself = dataclasses.replace(ACTIRIS, code="epn-ixelles")
+    await partners(repo, EASY, inactive_caban, ixelles_itself, ACTIRIS)
+    await repo.set_subscriptions("easy-brussels", ["ActivityReturnReminder", "GrantAwarded"])
+    await repo.set_subscriptions("caban", ["ActivityReturnReminder"])
+    await repo.set_subscriptions("epn-ixelles", ["GrantAwarded"])
+    await repo.register_epn(IXELLES)
+    await repo.register_epn(FOREST)
+
+    [forest, ixelles] = await repo.epn_directory()
+    assert (forest.epn, forest.contacts, forest.reminded) == (FOREST, [], [])
+    assert (ixelles.epn, ixelles.contacts, ixelles.reminded) == (
+        IXELLES,
+        ["easy-brussels", "epn-ixelles"],
+        ["easy-brussels"],
+    )
+    assert [e.epn.code for e in await repo.epn_directory(without_contact=True)] == ["epn-forest"]
+    await repo.upsert_partner(dataclasses.replace(CABAN, active=True))
+    assert await repo.epn_directory(without_contact=True) == []
 
 
 # -- deliveries -------------------------------------------------------------------------------

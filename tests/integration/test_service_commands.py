@@ -139,10 +139,14 @@ async def test_keys_are_created_listed_revoked_and_expired_from_the_console(crea
     assert bad.returncode == 2 and "organisation code" in bad.stderr, bad.stderr
     bad = command("funding", url, "keys", "create", "--organisation", "caban", "--role", "system")
     assert bad.returncode == 2, "a key never carries the system role"
+    finer = command("funding", url, "keys", "create", "--organisation", "caban", "--role", "caban")
+    assert finer.returncode == 0, finer.stderr
+    finer_key = finer.stdout.strip()
 
     listed = command("funding", url, "keys", "list", "--organisation", "caban")
     assert listed.returncode == 0, listed.stderr
     assert old_id in listed.stdout and old.split("_", 2)[2] not in listed.stdout, "ids are listed, secrets never"
+    assert f"{finer_key.split('_')[1]}  caban  caban  " in listed.stdout, "the key's own role is listed"
 
     assert command("funding", url, "keys", "revoke", old_id).returncode == 0
     again = command("funding", url, "keys", "revoke", old_id)
@@ -156,6 +160,9 @@ async def test_keys_are_created_listed_revoked_and_expired_from_the_console(crea
         assert await authenticate(pool, old) is None, "revoked: refused at once"
         assert await authenticate(pool, soon) is None, "expired: refused"
         assert await authenticate(pool, new) is not None
+        caban = await authenticate(pool, finer_key)
+        assert caban is not None and caban.key_role == "caban"
+        assert caban.actor.role == "partner", "a finer key role acts in events as an event role"
     finally:
         await pool.close()
     lines = command("funding", url, "keys", "list").stdout.splitlines()

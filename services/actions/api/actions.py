@@ -149,9 +149,12 @@ def _indicator(row: Row) -> dict[str, Any]:
 
 
 @router.get(
-    "/organisations", summary="The organisations named in the plan, with their Working Group and COPIL membership"
+    "/organisations",
+    summary="The plan's organisations and the EPN register's EPNs, with their Working Group and COPIL membership",
 )
 async def list_organisations(repo: ActionsRepository = Depends(repository)) -> list[dict[str, Any]]:
+    """The plan's seed names the organisations that lead, partner or attend; the EPNs (kind
+    ``epn``) come from the funding service's register and may do the same."""
     return await repo.organisations()
 
 

@@ -9,7 +9,12 @@ from typing import Any
 
 from passerelle_contracts import SYSTEM_ACTOR, Envelope
 from passerelle_contracts.equipment_v1 import DevicesDelivered
-from passerelle_contracts.funding_v1 import CadastreCoverageChanged, EpnLabelStatusChanged, GrantAwarded
+from passerelle_contracts.funding_v1 import (
+    ActivityReturnSubmitted,
+    CadastreCoverageChanged,
+    EpnLabelStatusChanged,
+    GrantAwarded,
+)
 
 from services.runtime.errors import Conflict, NotFound
 from services.runtime.inputs import BRUSSELS, check_happened
@@ -228,6 +233,18 @@ async def measure_cadastre_coverage(uow: Uow, envelope: Envelope, data: Cadastre
     numbers the figures across all years; the indicator is yearly, so each year keeps its own
     order). The figure is dated in its year: the day it was announced (in Brussels) if that falls
     in the year, else the year's nearest day (``domain.day_in_year``)."""
+    announced_on = envelope.occurred_at.astimezone(BRUSSELS).date()
+    await record_derived_measurements(
+        uow,
+        RecordDerivedMeasurements(envelope, data.model_dump(mode="json"), domain.day_in_year(data.year, announced_on)),
+    )
+
+
+async def count_activity_returns(uow: Uow, envelope: Envelope, data: ActivityReturnSubmitted) -> None:
+    """An EPN's quarterly activity return counts once in action 28's yearly indicator (the
+    mapping's condition ``revision`` 1: a correction is the same return again). It counts in the
+    year of the return, not of its sending: Q4's return comes in January and is dated 31 December
+    of its year (``domain.day_in_year`` of the day it was announced, in Brussels)."""
     announced_on = envelope.occurred_at.astimezone(BRUSSELS).date()
     await record_derived_measurements(
         uow,

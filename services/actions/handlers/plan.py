@@ -31,7 +31,14 @@ async def load_structure(uow: Uow, plan: dict[str, Any]) -> None:
     """The plan's axes, chantiers and organisations, without its actions (for a CSV import)."""
     async with uow:
         await uow.repo.lock_seed()
-        await uow.repo.load_reference(plan)
+        _left_to_the_register(await uow.repo.load_reference(plan))
+
+
+def _left_to_the_register(codes: list[str]) -> None:
+    """The seed's organisations kept as the EPN register wrote them (``domain``: organisations
+    learned from the EPN register): the seed's reload never undoes the register's names."""
+    if codes:
+        log.warning("seed organisations kept by the EPN register, left as it wrote them", codes=codes)
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ async def load_plan(uow: Uow, command: LoadPlan) -> list[int]:
     axis_of = {c["number"]: c["axis"] for c in plan["chantiers"]}
     async with uow:
         await uow.repo.lock_seed()
-        await uow.repo.load_reference(plan)
+        _left_to_the_register(await uow.repo.load_reference(plan))
         new = await uow.repo.insert_new_actions(plan["actions"])
         by_number = {a["number"]: a for a in plan["actions"]}
         for number in new:

@@ -34,12 +34,18 @@ class PlanQueries(Queries):
         """Held until the transaction ends: replicas starting together load the plan one at a time."""
         await self.db.execute("SELECT pg_advisory_xact_lock($1)", SEED_LOCK_KEY)
 
-    async def load_reference(self, plan: dict[str, Any]) -> None:
-        """The plan's organisations (kept up to date), axes and chantiers (added once)."""
+    async def load_reference(self, plan: dict[str, Any]) -> list[str]:
+        """The plan's organisations (kept up to date), axes and chantiers (added once). A code the
+        EPN register keeps is left as the register wrote it: returns those codes of the seed's."""
+        codes = [o["code"] for o in plan["organisations"]]
+        kept = await self.db.fetch(
+            "SELECT code FROM organisations WHERE source = 'register' AND code = ANY($1::text[]) ORDER BY code", codes
+        )
         await self.db.executemany(
-            """INSERT INTO organisations (code, name, kind, working_group, copil) VALUES ($1, $2, $3, $4, $5)
+            """INSERT INTO organisations (code, name, kind, working_group, copil, source) VALUES ($1, $2, $3, $4, $5, 'seed')
                ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
-                   working_group = EXCLUDED.working_group, copil = EXCLUDED.copil""",
+                   working_group = EXCLUDED.working_group, copil = EXCLUDED.copil
+               WHERE organisations.source = 'seed'""",
             [(o["code"], o["name"], o["kind"], o["working_group"], o["copil"]) for o in plan["organisations"]],
         )
         await self.db.executemany(
@@ -51,10 +57,33 @@ class PlanQueries(Queries):
                ON CONFLICT (number) DO NOTHING""",
             [(c["number"], c["axis"], c["title_fr"], c["title_nl"]) for c in plan["chantiers"]],
         )
+        return [r["code"] for r in kept]
 
     async def organisations(self) -> list[Row]:
         rows = await self.db.fetch("SELECT code, name, kind, working_group, copil FROM organisations ORDER BY code")
         return [dict(r) for r in rows]
+
+    async def organisation(self, code: str, *, lock: bool = False) -> Row | None:
+        """One organisation with where its row comes from (``source``: seed or register); locked
+        until the transaction ends if ``lock`` (none: nothing locked)."""
+        query = "SELECT code, name, kind, working_group, copil, source FROM organisations WHERE code = $1"
+        row = await self.db.fetchrow(f"{query} FOR UPDATE" if lock else query, code)
+        return None if row is None else dict(row)
+
+    async def register_epn(self, code: str, name: str) -> Row | None:
+        """The EPN register's EPN: inserted, or renamed if the row is an EPN's (whoever wrote it: the
+        register adopts a seeded EPN), from source ``register``; its Working Group and COPIL
+        membership stay. None if the code is another kind of organisation (left as it is: the use
+        case refuses the event)."""
+        row = await self.db.fetchrow(
+            """INSERT INTO organisations (code, name, kind, source) VALUES ($1, $2, 'epn', 'register')
+               ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, source = 'register'
+               WHERE organisations.kind = 'epn'
+               RETURNING code, name, kind, working_group, copil, source""",
+            code,
+            name,
+        )
+        return None if row is None else dict(row)
 
     async def unknown_organisations(self, codes: list[str]) -> list[str]:
         """The codes among ``codes`` that are not known organisations, in the order given."""

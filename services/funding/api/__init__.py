@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from . import cadastre, epns, grants
+from . import cadastre, calls, epns, grants, returns
 
-ROUTERS: list[APIRouter] = [grants.router, epns.router, cadastre.router]
+ROUTERS: list[APIRouter] = [grants.router, calls.router, epns.router, cadastre.router, returns.router]

@@ -13,7 +13,7 @@ from passerelle_contracts import Actor
 from passerelle_contracts.common import BeneficiaryKind, FunderKind
 from pydantic import BaseModel, Field
 
-from services.runtime.auth import require
+from services.runtime.auth import Caller, caller, require
 from services.runtime.errors import Invalid, NotFound
 from services.runtime.http import api_router, repository, unit_of_work
 from services.runtime.inputs import Amount, Code, Euros, Line, Percent, Year
@@ -25,7 +25,7 @@ from ..handlers import import_cadastre, record_lines
 from ..repository import FundingRepository
 
 router = api_router(tags=["funding cadastre"])
-READERS = ("coordination", "operator")  # CABAN reads the cadastre once its role exists (issue 11, roles)
+READERS = ("coordination", "operator", "caban")  # CABAN compiles the cadastre with the Coordination (action 36)
 MAX_BYTES = 10 * 1024 * 1024  # 5,000 lines are about 600 KiB as CSV, 250 KiB as XLSX
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
@@ -67,10 +67,10 @@ async def get_funding_lines(
     commune: Annotated[Line, Query(max_length=64)] | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
-    reader: Actor = Depends(require()),
+    reader: Caller = Depends(caller()),
     repo: FundingRepository = Depends(repository),
 ) -> list[dict[str, Any]]:
-    scope = reader_scope(reader)
+    scope = _scope(reader)
     if scope is not None and beneficiary not in (None, scope):
         return []  # another organisation's funding: none to this key
     found = await repo.funding_lines(
@@ -81,10 +81,10 @@ async def get_funding_lines(
 
 @router.get("/funding-lines/{line_id}", summary="One line of the cadastre (a beneficiary's key: its own)")
 async def get_funding_line(
-    line_id: uuid.UUID, reader: Actor = Depends(require()), repo: FundingRepository = Depends(repository)
+    line_id: uuid.UUID, reader: Caller = Depends(caller()), repo: FundingRepository = Depends(repository)
 ) -> dict[str, Any]:
     line = await repo.funding_line(line_id)
-    scope = reader_scope(reader)
+    scope = _scope(reader)
     if line is None or scope not in (None, line.beneficiary):
         raise NotFound(f"no funding line {line_id}")
     return shown(line, full=scope is None)
@@ -163,13 +163,25 @@ async def post_cadastre_import(
     return (await import_cadastre(uow, await request.body(), fmt)).as_dict()
 
 
-@router.get("/cadastre/export.{fmt}", summary="The cadastre as a spreadsheet, in the import's format")
-async def get_cadastre_export(
-    fmt: cadastre_files.Format,
+@router.get("/cadastre/export.csv", summary="The cadastre as CSV, in the import's format")
+async def get_cadastre_export_csv(
     year: Year | None = None,
     _reader: Actor = Depends(require(*READERS)),
     repo: FundingRepository = Depends(repository),
 ) -> Response:
+    return await _export(repo, "csv", year)
+
+
+@router.get("/cadastre/export.xlsx", summary="The cadastre as XLSX, in the import's format")
+async def get_cadastre_export_xlsx(
+    year: Year | None = None,
+    _reader: Actor = Depends(require(*READERS)),
+    repo: FundingRepository = Depends(repository),
+) -> Response:
+    return await _export(repo, "xlsx", year)
+
+
+async def _export(repo: FundingRepository, fmt: cadastre_files.Format, year: int | None) -> Response:
     lines = await repo.funding_lines(year=year, limit=cadastre_files.MAX_ROWS)
     name = f"cadastre-{year}" if year is not None else "cadastre"
     return Response(
@@ -177,6 +189,12 @@ async def get_cadastre_export(
         media_type=cadastre_files.media_type(fmt),
         headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
     )
+
+
+def _scope(reader: Caller) -> str | None:
+    """Whose lines a key reads: every line for the Coordination, operators and CABAN (which
+    compiles the cadastre), else its own organisation's as beneficiary."""
+    return None if reader.key_role in READERS else reader_scope(reader.actor)
 
 
 def _format(content_type: str) -> cadastre_files.Format:

@@ -46,6 +46,11 @@ class Grant:
     recorded_by: Actor
     idempotency_key: str | None = None  # kept for the record; the runtime's key table decides repetitions
     recorded_at: datetime | None = None
+    application_id: uuid.UUID | None = None  # the application it was awarded on, if any
+    status: str = "awarded"  # awarded -> agreed (its agreement signed) -> closed
+    signed_on: date | None = None
+    ends_on: date | None = None
+    closed_on: date | None = None
 
 
 READ_ALL_ROLES = ("coordination", "operator")

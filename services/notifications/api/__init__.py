@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from . import deliveries, partners
+from . import deliveries, epns, partners
 
-ROUTERS: list[APIRouter] = [partners.router, deliveries.router]
+ROUTERS: list[APIRouter] = [partners.router, deliveries.router, epns.router]

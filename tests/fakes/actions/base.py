@@ -54,6 +54,7 @@ MEASUREMENT_COLUMNS = (
     "source_event_id",
     "recorded_at",
 )
+ORGANISATION_COLUMNS = ("code", "name", "kind", "working_group", "copil")  # as listed; the row keeps its source too
 HISTORY_COLUMNS = ("event_id", "event_type", "changes", "actor", "occurred_at")
 MEETING_COLUMNS = ("id", "kind", "held_on", "attendees", "agenda", "recorded_at")
 CENT = Decimal("0.01")

@@ -17,6 +17,7 @@ from .base import (
     ACTION_COLUMNS,
     CENT,
     HISTORY_COLUMNS,
+    ORGANISATION_COLUMNS,
     FakeTables,
     jsonb,
     now,
@@ -29,16 +30,40 @@ class FakePlan(FakeTables):
     async def lock_seed(self) -> None:
         self.seed_locks += 1  # one process: nothing to wait for, but tests may see it was taken
 
-    async def load_reference(self, plan: dict[str, Any]) -> None:
+    async def load_reference(self, plan: dict[str, Any]) -> list[str]:
+        kept = sorted(
+            o["code"]
+            for o in plan["organisations"]
+            if self.organisations_.get(o["code"], {}).get("source") == "register"
+        )
         for o in plan["organisations"]:
-            self.organisations_[o["code"]] = {k: o[k] for k in ("code", "name", "kind", "working_group", "copil")}
+            if o["code"] not in kept:  # the register's rows are left as the register wrote them
+                self.organisations_[o["code"]] = {
+                    **{k: o[k] for k in ("code", "name", "kind", "working_group", "copil")},
+                    "source": "seed",
+                }
         for a in plan["axes"]:
             self.axes.setdefault(a["number"], {k: a[k] for k in ("number", "title_fr", "title_nl")})
         for c in plan["chantiers"]:
             self.chantiers.setdefault(c["number"], {k: c[k] for k in ("number", "axis", "title_fr", "title_nl")})
 
+        return kept
+
     async def organisations(self) -> list[Row]:
-        return [dict(self.organisations_[code]) for code in sorted(self.organisations_)]
+        return [pick(self.organisations_[code], ORGANISATION_COLUMNS) for code in sorted(self.organisations_)]
+
+    async def organisation(self, code: str, *, lock: bool = False) -> Row | None:
+        found = self.organisations_.get(code)
+        return None if found is None else dict(found)  # one caller at a time: nothing to lock
+
+    async def register_epn(self, code: str, name: str) -> Row | None:
+        existing = self.organisations_.get(code)
+        if existing is None:
+            existing = {"code": code, "kind": "epn", "working_group": False, "copil": False}
+        elif existing["kind"] != "epn":
+            return None  # another kind of organisation: left as it is
+        self.organisations_[code] = {**existing, "name": name, "source": "register"}
+        return dict(self.organisations_[code])
 
     async def unknown_organisations(self, codes: list[str]) -> list[str]:
         return [c for c in codes if c not in self.organisations_]

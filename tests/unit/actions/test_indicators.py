@@ -22,6 +22,7 @@ from services.actions.handlers.indicators import (
     DefineIndicator,
     RecordDerivedMeasurements,
     RecordMeasurement,
+    count_activity_returns,
     count_devices_delivered,
     count_grant_awarded,
     count_labelled_epns,
@@ -227,9 +228,10 @@ async def test_an_epn_labelled_event_no_longer_counts_for_action_11(store: Store
     assert await labelled_epns(store) == Decimal(1)
 
 
-def test_the_consumer_routes_label_decisions_and_cadastre_coverage_and_lets_epn_labelled_pass_unhandled() -> None:
+def test_the_consumer_routes_labels_coverage_and_returns_and_lets_epn_labelled_pass_unhandled() -> None:
     """An event type without a handler is acknowledged as ignored by the runtime's consumer (so are
-    the cadastre's lines: action 36 reads the coverage the funding service derives from them)."""
+    the cadastre's lines: action 36 reads the coverage the funding service derives from them; and
+    the returns' reminders: action 28 counts the returns themselves)."""
     routes: dict[str, dict[str, object]] = {}
 
     class Recording:
@@ -237,13 +239,12 @@ def test_the_consumer_routes_label_decisions_and_cadastre_coverage_and_lets_epn_
             routes[name] = dict(handlers)
 
     subscribers.register(cast(Runtime, Recording()))
-    assert routes == {
-        "indicators": {
-            "DevicesDelivered": count_devices_delivered,
-            "GrantAwarded": count_grant_awarded,
-            "EpnLabelStatusChanged": count_labelled_epns,
-            "CadastreCoverageChanged": measure_cadastre_coverage,
-        }
+    assert routes["indicators"] == {
+        "DevicesDelivered": count_devices_delivered,
+        "GrantAwarded": count_grant_awarded,
+        "EpnLabelStatusChanged": count_labelled_epns,
+        "CadastreCoverageChanged": measure_cadastre_coverage,
+        "ActivityReturnSubmitted": count_activity_returns,
     }
 
 

@@ -28,7 +28,7 @@ async def test_the_plan_is_loaded_once_and_each_action_and_indicator_announced_o
     registered = store.events("ActionRegistered")
     assert [e.data["action_number"] for e in registered] == list(range(1, 67))
     assert {(e.subject, e.actor, e.source) for e in registered[:1]} == {("action-1", SYSTEM_ACTOR, "actions")}
-    assert len(store.events("IndicatorDefined")) == 15
+    assert len(store.events("IndicatorDefined")) == 16
     assert len({e.correlation_id for e in store.events()}) == 1, "one flow: the start-up"
     assert store.repo.seed_locks == 1, "replicas starting together load it one at a time"
     registration, definition = await store.repo.history(46)

@@ -128,3 +128,17 @@ def test_the_grants_stand_in_for_action_36_is_retired_with_its_names_saying_so()
     assert retired["code"] == "a36-epn-register"
     assert (retired["name_fr"].endswith("(retiré)"), retired["name_nl"].endswith("(stopgezet)")) == (True, True)
     assert "a36-epn-cadastre-complete" in retired["retired"], "says what replaces it"
+
+
+def test_action_28_counts_each_epn_s_first_return_of_a_quarter_per_year_not_its_corrections() -> None:
+    by_code = {i["code"]: i for i in INDICATORS["indicators"]}
+    a28 = [m for m in INDICATORS["mappings"] if by_code[m["indicator"]]["action"] == 28]
+    assert a28 == [
+        {
+            "event_type": "ActivityReturnSubmitted",
+            "conditions": {"revision": [1]},
+            "indicator": "a28-epn-returns",
+            "amount": "count",
+        }
+    ]
+    assert by_code["a28-epn-returns"]["period"] == "yearly", "returns received in a year, counted from 0 each year"

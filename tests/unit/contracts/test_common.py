@@ -23,9 +23,33 @@ def test_the_event_modules_re_export_the_common_types_instead_of_copying_them() 
     assert labels.Language is common.Language
 
 
-def test_api_keys_carry_every_role_of_the_contracts_except_passerelle_itself() -> None:
-    assert ROLES == ("coordination", "owner", "partner", "donor", "refurbisher", "recipient", "operator")
-    assert set(ROLES) | {"system"} == set(get_args(common.Role))
+def test_the_key_roles_are_the_event_roles_but_passerelle_itself_and_the_finer_ones() -> None:
+    event_roles = ("coordination", "owner", "partner", "donor", "refurbisher", "recipient", "operator")
+    finer = ("caban", "epn-operator", "applicant", "reader")
+
+    assert (*event_roles, *finer) == common.KEY_ROLES
+    assert set(common.KEY_ROLES) - set(finer) | {"system"} == set(get_args(common.Role))
+    assert get_args(common.KeyRole) == common.KEY_ROLES
+    assert ROLES == common.KEY_ROLES, "the keys commands offer every key role"
+
+
+def test_each_finer_key_role_acts_in_an_event_role_and_the_event_roles_do_not_grow() -> None:
+    finer = set(common.KEY_ROLES) - set(common.ROLES)
+
+    assert set(common.WIRE_ROLE) == finer, "every finer role, and only those, maps to an event role"
+    assert set(common.WIRE_ROLE.values()) <= set(common.ROLES) - {"system"}
+    assert common.ROLES == (
+        "coordination",
+        "owner",
+        "partner",
+        "donor",
+        "refurbisher",
+        "recipient",
+        "operator",
+        "system",
+    )
+    actor_roles = envelope.Actor.model_json_schema()["properties"]["role"]["enum"]
+    assert actor_roles == list(common.ROLES), "an event's actor holds an event role, never a key role"
 
 
 def test_the_code_tuples_follow_the_declared_order() -> None:

@@ -33,3 +33,13 @@ def test_an_smtp_outage_of_a_day_gives_up_nothing_and_a_delivery_is_given_up_onl
     assert (a_day_of_retries.status, a_day_of_retries.gave_up) == ("pending", False)
     too_old = failed_attempt(3, 72 * 3600 + 1, RULE)
     assert (too_old.status, too_old.gave_up) == ("failed", True)
+
+
+def test_a_report_reminder_goes_to_the_grant_holder_and_the_coordination_not_to_other_grant_holders() -> None:
+    subscribers = [
+        Subscriber("asbl-seniors-connectes", "a@example.org", "fr"),
+        Subscriber("coordination-inclusion-numerique", "c@example.org", "fr"),
+        Subscriber("asbl-other", "o@example.org", "nl"),
+    ]
+    told = recipients("ReportingReminder", {"beneficiary": "asbl-seniors-connectes"}, subscribers)
+    assert [s.code for s in told] == ["asbl-seniors-connectes", "coordination-inclusion-numerique"]

@@ -82,3 +82,30 @@ def test_a_donor_hears_of_its_batch_in_counts() -> None:
     assert fr.subject == "[Passerelle] Votre lot PAR-2024-01 : effacé"
     assert "échecs d'effacement : 4" in fr.body
     assert "mislukte wissingen: 4" in render(example("BatchMilestoneReached"), "nl").body
+
+
+def test_a_report_reminder_says_when_it_is_due_and_an_overdue_one_that_the_coordination_knows() -> None:
+    soon = render(example("ReportingReminder"), "fr")
+    late = example("ReportingReminder").model_copy(
+        update={"data": {**example("ReportingReminder").data, "stage": "overdue"}}
+    )
+
+    assert soon.subject == "[Passerelle] Rapport final à remettre dans 14 jours"
+    assert "est dû le 30 juin 2027" in soon.body
+    assert render(late, "fr").subject == "[Passerelle] Rapport final en retard"
+    assert "la Coordination en est informée" in render(late, "fr").body
+    assert "Coördinatie is op de hoogte" in render(late, "nl").body
+
+
+def test_a_call_closing_and_a_late_activity_return_are_told_in_both_languages() -> None:
+    assert (
+        render(example("CallClosingSoon"), "fr").subject == "[Passerelle] Appel AAP-SENIORS-2026 : clôture dans 7 jours"
+    )
+    assert (
+        render(example("CallClosingSoon"), "nl").subject == "[Passerelle] Oproep AAP-SENIORS-2026: sluit over 7 dagen"
+    )
+    assert (
+        render(example("ActivityReturnReminder"), "fr").subject
+        == "[Passerelle] Relevé d'activité T1 2026 de epn-ixelles en retard"
+    )
+    assert "kwartaal K1 2026" in render(example("ActivityReturnReminder"), "nl").body

@@ -1,0 +1,336 @@
+"""The EPN directory on the notifications fakes, through the consumers the service registers
+(``subscribers``): the funding register's EPNs are kept once each, in the register's latest word;
+an activity-return reminder reaches the partner of the EPN's code or of its operator's; and the
+Coordination sees which EPNs no partner reaches yet."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+from passerelle_contracts import Actor, Envelope, EventData
+from passerelle_contracts.common import FieldChange
+from passerelle_contracts.funding_v1 import (
+    TOPIC,
+    ActivityReturnReminder,
+    EpnDetailsChanged,
+    EpnLabelStatusChanged,
+    EpnRegistered,
+)
+
+from services.notifications import domain, subscribers
+from services.notifications.domain import DirectoryEpn, PartnerDetails, Subscriber
+from services.notifications.handlers import notify_subscribers
+from services.notifications.handlers.directory import (
+    on_epn_details_changed,
+    on_epn_label_status_changed,
+    on_epn_registered,
+)
+from services.runtime.consumer import Handler, ReliableConsumer, RetryPolicy
+from services.runtime.errors import Invalid
+from services.runtime.service import Runtime
+
+from .given import CABAN, Store, subscribe, system
+
+EPN = "epn-ixelles"
+FUNDING = Actor(organisation="coordination-inclusion-numerique", role="coordination", key_id="k-funding")
+FAST = RetryPolicy(max_attempts=2, backoff_initial_s=0.001, backoff_max_s=0.002)
+REMINDER = "ActivityReturnReminder"
+
+COMMUNE = PartnerDetails(code="commune-ixelles", name="Commune d'Ixelles", email="epn@ixelles.example", language="fr")
+EPN_ITSELF = PartnerDetails(code=EPN, name="EPN d'Ixelles", email="accueil@epn-ixelles.example", language="fr")
+CPAS = PartnerDetails(code="cpas-ixelles", name="CPAS d'Ixelles", email="numerique@cpas.example", language="nl")
+COORDINATION = PartnerDetails(
+    code="coordination-inclusion-numerique", name="Coordination", email="coordination@cirb.example", language="fr"
+)
+
+
+def registered(epn: str = EPN, **changes: Any) -> EpnRegistered:
+    values: dict[str, Any] = {
+        "epn": epn,
+        "epn_name": "EPN d'Ixelles",
+        "operator": "commune-ixelles",
+        "commune": "Ixelles",
+        "hours_per_week": "24.0",
+        "computers": 10,
+        "tablets": 4,
+        "accessible": True,
+        "label_status": "candidate",
+    }
+    return EpnRegistered.model_validate(values | changes)
+
+
+def details_changed(epn: str = EPN, **fields: Any) -> EpnDetailsChanged:
+    return EpnDetailsChanged(epn=epn, changes=[FieldChange(field=f, old=None, new=v) for f, v in fields.items()])
+
+
+def label_decided(status: str, version: int, epn: str = EPN) -> EpnLabelStatusChanged:
+    return EpnLabelStatusChanged.model_validate(
+        {"epn": epn, "commune": "Ixelles", "previous_status": "candidate", "status": status}
+        | {"decided_on": "2026-03-01", "labelled_epns": 1, "register_version": version}
+    )
+
+
+def reminder(epn: str = EPN) -> ActivityReturnReminder:
+    return ActivityReturnReminder.model_validate(
+        {"epn": epn, "year": 2026, "quarter": 1, "due_on": "2026-04-30", "stage": "overdue"}
+    )
+
+
+class DeadLetterTopic:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, dict[str, str]]] = []
+
+    async def publish(self, value: bytes, *, topic: str, key: bytes, headers: dict[str, str]) -> None:
+        assert topic == TOPIC + ".dlq"
+        self.sent.append((value, headers))
+
+
+class FundingTopic:
+    """The funding topic as one of the service's consumers reads it, one record after another."""
+
+    def __init__(self, store: Store, consumer: str, handlers: Mapping[str, Handler]) -> None:
+        self.dlq = DeadLetterTopic()
+        self.offset = 0
+        self.consumer = ReliableConsumer(
+            consumer,
+            handlers,
+            unit_of_work=lambda context: system(store, context),
+            publish=self.dlq.publish,
+            retry=FAST,
+            dead_letters=store,
+        )
+
+    def envelope(self, data: EventData, occurred_at: datetime | None = None) -> bytes:
+        epn = getattr(data, "epn")  # noqa: B009 - every event here names its EPN
+        envelope = Envelope.wrap(data, source="funding", subject=f"epn-{epn}", actor=FUNDING)
+        if occurred_at is not None:
+            envelope = envelope.model_copy(update={"occurred_at": occurred_at})
+        return envelope.model_dump_json().encode()
+
+    async def deliver(self, value: bytes) -> str:
+        record = SimpleNamespace(topic=TOPIC, partition=0, offset=self.offset, key=b"k", value=value, headers=[])
+        self.offset += 1
+        return await self.consumer.handle(record)
+
+    async def send(self, data: EventData, occurred_at: datetime | None = None) -> str:
+        return await self.deliver(self.envelope(data, occurred_at))
+
+
+@pytest.fixture
+def directory(store: Store) -> FundingTopic:
+    return FundingTopic(store, subscribers.EPN_DIRECTORY, subscribers.EPN_DIRECTORY_HANDLERS)
+
+
+@pytest.fixture
+def mailer(store: Store) -> FundingTopic:
+    return FundingTopic(store, subscribers.MAILER, {REMINDER: notify_subscribers})
+
+
+async def told(store: Store) -> list[str]:
+    """The partners an e-mail was queued for, by code."""
+    return sorted(d.partner_code for d in await store.repo.deliveries(None, None, 100))
+
+
+# -- the consumers ------------------------------------------------------------------------------
+def test_the_directory_has_a_consumer_of_its_own_on_the_funding_topic_beside_the_mailer() -> None:
+    consumers: dict[str, tuple[list[str], dict[str, object]]] = {}
+
+    class Recording:
+        def consume(self, name: str, topics: list[str], handlers: dict[str, object]) -> None:
+            consumers[name] = (list(topics), dict(handlers))
+
+    subscribers.register(cast(Runtime, Recording()))
+    assert set(consumers) == {"mailer", "epn-directory"}
+    assert consumers["epn-directory"] == (
+        [TOPIC],
+        {
+            "EpnRegistered": on_epn_registered,
+            "EpnDetailsChanged": on_epn_details_changed,
+            "EpnLabelStatusChanged": on_epn_label_status_changed,
+        },
+    )
+    assert not {"EpnRegistered", "EpnDetailsChanged", "EpnLabelStatusChanged"} & set(consumers["mailer"][1])
+
+
+# -- the directory ------------------------------------------------------------------------------
+async def test_an_epn_the_register_announces_enters_the_directory_once_however_often_it_is_delivered(
+    store: Store, directory: FundingTopic
+) -> None:
+    value = directory.envelope(registered())
+    assert [await directory.deliver(value), await directory.deliver(value)] == ["processed", "duplicate"]
+    assert await store.repo.epn(EPN) == DirectoryEpn(EPN, "EPN d'Ixelles", "commune-ixelles", "Ixelles", "candidate")
+    assert await store.repo.deliveries(None, None, 10) == [], "the directory e-mails nobody"
+
+
+async def test_the_directory_learns_epns_registered_before_the_service_first_started(
+    store: Store, directory: FundingTopic
+) -> None:
+    """The mailer e-mails only what happened since the service first started; the directory wants
+    the register's whole history."""
+    long_ago = await store.repo.started_at() - timedelta(days=400)
+    assert await directory.send(registered(), occurred_at=long_ago) == "processed"
+    assert await store.repo.epn(EPN) is not None
+
+
+async def test_a_change_of_details_moves_the_name_operator_and_commune_and_ignores_the_rest(
+    store: Store, directory: FundingTopic
+) -> None:
+    await directory.send(registered())
+    change = details_changed(epn_name="Espace numérique d'Ixelles", operator="cpas-ixelles", commune="", tablets=6)
+    assert await directory.send(change) == "processed"
+    assert await store.repo.epn(EPN) == DirectoryEpn(
+        EPN, "Espace numérique d'Ixelles", "cpas-ixelles", None, "candidate"
+    ), "an empty commune is none"
+    before = await store.repo.epn(EPN)
+    assert await directory.send(details_changed(hours_per_week="12.0", accessible=False)) == "processed"
+    assert await store.repo.epn(EPN) == before, "the register's other details are not kept here"
+
+
+async def test_the_label_follows_the_registers_decisions_and_a_stale_one_replayed_late_changes_nothing(
+    store: Store, directory: FundingTopic
+) -> None:
+    await directory.send(registered())
+    assert await directory.send(label_decided("labelled", 4)) == "processed"
+    assert await directory.send(label_decided("suspended", 3)) == "processed"
+    epn = await store.repo.epn(EPN)
+    assert epn is not None and (epn.label_status, epn.label_version) == ("labelled", 4)
+    assert await directory.send(registered(epn_name="EPN Ixelles")) == "processed"
+    epn = await store.repo.epn(EPN)
+    assert epn is not None and (epn.name, epn.label_status) == ("EPN Ixelles", "labelled"), (
+        "a registration read again renames it but never takes its label back to candidate"
+    )
+
+
+async def test_a_change_or_a_decision_about_an_epn_never_registered_is_dead_lettered_then_applied_in_order(
+    store: Store, directory: FundingTopic
+) -> None:
+    change = directory.envelope(details_changed(operator="cpas-ixelles"))
+    decision = directory.envelope(label_decided("labelled", 1))
+    assert [await directory.deliver(change), await directory.deliver(decision)] == ["dead-lettered"] * 2
+    [(_, first), (_, second)] = directory.dlq.sent
+    assert (first["x-dlq-reason"], first["x-dlq-consumer"]) == ("handler-failed", "epn-directory")
+    assert "EPN epn-ixelles is not in the directory: its EpnRegistered was not applied" in first["x-dlq-error"]
+    assert "EpnRegistered was not applied" in second["x-dlq-error"]
+    assert await store.repo.epn(EPN) is None, "nothing is created from a change alone"
+    assert await directory.send(registered()) == "processed"
+    assert [await directory.deliver(change), await directory.deliver(decision)] == ["processed"] * 2
+    assert await store.repo.epn(EPN) == DirectoryEpn(EPN, "EPN d'Ixelles", "cpas-ixelles", "Ixelles", "labelled", 1)
+
+
+@pytest.mark.parametrize("field", ["epn_name", "operator"])
+@pytest.mark.parametrize("new", [None, "", "   ", 3])
+def test_a_name_or_an_operator_that_is_not_a_text_is_refused(field: str, new: Any) -> None:
+    entry = DirectoryEpn(EPN, "EPN d'Ixelles", "commune-ixelles", "Ixelles", "candidate")
+    with pytest.raises(Invalid, match=f"{field} must be a non-empty text"):
+        domain.changed_epn(entry, [FieldChange(field=field, old="x", new=new)])
+    values: dict[str, Any] = {"name": "EPN", "operator": "commune-ixelles", "commune": "Ixelles"}
+    values["name" if field == "epn_name" else "operator"] = new
+    with pytest.raises(Invalid, match=f"{field} must be a non-empty text"):
+        domain.registered_epn(EPN, label_status="candidate", **values)
+
+
+def test_of_a_change_the_directory_keeps_the_name_the_operator_and_the_commune_only() -> None:
+    entry = DirectoryEpn(EPN, "EPN d'Ixelles", "commune-ixelles", "Ixelles", "labelled", 3)
+    change = details_changed(epn_name="EPN", operator="cpas-ixelles", commune="", postcode="1050", tablets=2)
+    assert domain.touches_directory(change.changes)
+    assert domain.changed_epn(entry, change.changes) == DirectoryEpn(EPN, "EPN", "cpas-ixelles", None, "labelled", 3)
+    assert not domain.touches_directory(details_changed(tablets=3, accessible=False).changes)
+
+
+# -- who a reminder reaches ---------------------------------------------------------------------
+async def test_a_return_reminder_reaches_the_epns_partner_its_operators_and_the_coordination_and_no_other(
+    store: Store, directory: FundingTopic, mailer: FundingTopic
+) -> None:
+    for partner in (COMMUNE, EPN_ITSELF, CPAS, COORDINATION):
+        await subscribe(store, partner, REMINDER)
+    await directory.send(registered())
+    assert await mailer.send(reminder()) == "processed"
+    assert await told(store) == ["commune-ixelles", "coordination-inclusion-numerique", EPN]
+
+
+async def test_an_operator_with_a_mailbox_is_reached_when_the_epn_has_none(
+    store: Store, directory: FundingTopic, mailer: FundingTopic
+) -> None:
+    await subscribe(store, COMMUNE, REMINDER)
+    await directory.send(registered())
+    await mailer.send(reminder())
+    [delivery] = await store.repo.deliveries(None, None, 10)
+    assert (delivery.partner_code, delivery.email) == ("commune-ixelles", "epn@ixelles.example")
+    assert "epn-ixelles" in delivery.subject, "the e-mail names the EPN it is about"
+
+
+async def test_a_new_operator_is_reached_from_the_next_reminder_on_and_the_former_one_no_more(
+    store: Store, directory: FundingTopic, mailer: FundingTopic
+) -> None:
+    await subscribe(store, COMMUNE, REMINDER)
+    await subscribe(store, CPAS, REMINDER)
+    await directory.send(registered())
+    await directory.send(details_changed(operator="cpas-ixelles"))
+    await mailer.send(reminder())
+    assert await told(store) == ["cpas-ixelles"]
+
+
+async def test_a_reminder_about_an_epn_the_directory_does_not_know_reaches_the_epns_own_partner_only(
+    store: Store, mailer: FundingTopic
+) -> None:
+    await subscribe(store, COMMUNE, REMINDER)
+    await subscribe(store, EPN_ITSELF, REMINDER)
+    await mailer.send(reminder())
+    assert await told(store) == [EPN]
+
+
+async def test_an_operator_not_subscribed_to_reminders_or_inactive_is_told_nothing(
+    store: Store, directory: FundingTopic, mailer: FundingTopic
+) -> None:
+    await subscribe(store, COMMUNE, "GrantAwarded")
+    await subscribe(store, dataclasses.replace(CPAS, code="commune-ixelles-bis", active=False), REMINDER)
+    await directory.send(registered())
+    await directory.send(registered("epn-ixelles-2", operator="commune-ixelles-bis"))
+    await mailer.send(reminder())
+    await mailer.send(reminder("epn-ixelles-2"))
+    assert await told(store) == []
+
+
+def test_only_an_event_addressed_to_an_epn_reaches_an_operator() -> None:
+    """A batch's milestone goes to its donor: an operator passed along changes nothing."""
+    partners = [Subscriber("commune-ixelles", "c@example.org", "fr"), Subscriber("paradigm", "p@example.org", "fr")]
+    assert domain.addressed_epn("BatchMilestoneReached", {"donor": "paradigm"}) is None
+    told = domain.recipients("BatchMilestoneReached", {"donor": "paradigm"}, partners, "commune-ixelles")
+    assert [s.code for s in told] == ["paradigm"]
+    assert domain.addressed_epn(REMINDER, {"epn": EPN}) == EPN
+
+
+# -- what the Coordination sees -----------------------------------------------------------------
+async def test_the_directory_shows_which_partners_reach_each_epn_and_which_epns_none_reaches_yet(
+    store: Store, directory: FundingTopic
+) -> None:
+    await subscribe(store, COMMUNE, REMINDER)
+    await subscribe(store, EPN_ITSELF, "GrantAwarded")
+    await subscribe(store, dataclasses.replace(CABAN, code="asbl-forest", active=False), REMINDER)
+    await directory.send(registered())
+    await directory.send(registered("epn-forest", epn_name="EPN de Forest", operator="asbl-forest", commune="Forest"))
+    await directory.send(registered("epn-uccle", epn_name="EPN d'Uccle", operator="commune-uccle", commune="Uccle"))
+
+    entries = {e.epn.code: e for e in await store.repo.epn_directory()}
+    assert (entries[EPN].contacts, entries[EPN].reminded) == (["commune-ixelles", EPN], ["commune-ixelles"])
+    assert (entries["epn-forest"].contacts, entries["epn-uccle"].contacts) == ([], []), "an inactive partner is none"
+    missing = await store.repo.epn_directory(without_contact=True)
+    assert [e.epn.code for e in missing] == ["epn-forest", "epn-uccle"]
+
+    await subscribe(store, dataclasses.replace(CABAN, code="commune-uccle"), REMINDER)
+    assert [e.epn.code for e in await store.repo.epn_directory(without_contact=True)] == ["epn-forest"]
+
+
+async def test_a_reminder_from_before_the_service_first_started_reaches_no_operator_either(
+    store: Store, directory: FundingTopic, mailer: FundingTopic
+) -> None:
+    """The mailer's rule stands: a reminder from before the service first started is history."""
+    await subscribe(store, COMMUNE, REMINDER)
+    await directory.send(registered())
+    await mailer.send(reminder(), occurred_at=datetime.now(UTC) - timedelta(days=400))
+    assert await told(store) == []
