@@ -8,16 +8,12 @@ code. The repository's new queries run on the fake and on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
-from passerelle_contracts import Actor, Envelope, EventData
-from passerelle_contracts.common import FieldChange
-from passerelle_contracts.funding_v1 import TOPIC, EpnDetailsChanged, EpnLabelStatusChanged, EpnRegistered
+from passerelle_contracts.funding_v1 import TOPIC
 
 from services.actions.app import MIGRATIONS
 from services.actions.handlers.plan import LoadPlan, load_plan, read_seed
@@ -25,38 +21,16 @@ from services.actions.sql import ActionsRepository
 from services.runtime import db
 from services.runtime.uow import Context
 from tests.conftest import CreateDatabase
+from tests.epn_register import EPN, dead_lettered, event_id, record, registered, registered_withdrawn_and_renamed
 from tests.fakes.actions import FakeActionsRepository
 from tests.integration.actions_repository.given import PLAN
 from tests.integration.conftest import ActionsUnderTest, running_actions
-from tests.support import eventually, produce, read_topic
+from tests.support import eventually, produce
 
 pytestmark = pytest.mark.infra
 
-EPN, NETWORK = "epn-ixelles", "epn"  # the plan's seed names "epn", the network of all EPNs (kind network)
+NETWORK = "epn"  # the plan's seed names "epn", the network of all EPNs (kind network)
 COORDINATION = "coordination-inclusion-numerique"
-FUNDING = Actor(organisation=COORDINATION, role="coordination", key_id="k-funding")
-
-
-def registered(epn: str = EPN, **changes: Any) -> EpnRegistered:
-    values: dict[str, Any] = {
-        "epn": epn,
-        "epn_name": "EPN d'Ixelles",
-        "operator": "commune-ixelles",
-        "commune": "Ixelles",
-        "hours_per_week": "24.0",
-        "computers": 10,
-        "tablets": 4,
-        "accessible": True,
-        "label_status": "candidate",
-    }
-    return EpnRegistered.model_validate(values | changes)
-
-
-def record(data: EventData) -> tuple[bytes, bytes]:
-    """(key, value) as the funding service's relay publishes it: keyed by the EPN."""
-    subject = f"epn-{getattr(data, 'epn')}"  # noqa: B009 - every register event names its EPN
-    envelope = Envelope.wrap(data, source="funding", subject=subject, actor=FUNDING)
-    return subject.encode(), envelope.model_dump_json().encode()
 
 
 async def stored(pool: asyncpg.Pool, code: str) -> dict[str, Any] | None:
@@ -82,19 +56,7 @@ async def test_the_registers_events_on_the_funding_topic_become_organisations_of
 ) -> None:
     topic = actions.runtime.topic(TOPIC)
     pool = actions.runtime.pool
-    first = record(registered())
-    withdrawn = EpnLabelStatusChanged.model_validate(
-        {"epn": EPN, "commune": "Ixelles", "previous_status": "candidate", "status": "withdrawn"}
-        | {"decided_on": "2024-04-01", "labelled_epns": 0, "register_version": 1}
-    )
-    renamed = EpnDetailsChanged(
-        epn=EPN,
-        changes=[
-            FieldChange(field="epn_name", old="EPN d'Ixelles", new="Espace numérique d'Ixelles"),
-            FieldChange(field="hours_per_week", old="24.0", new="12.0"),
-        ],
-    )
-    await produce(kafka_bootstrap, topic, [first, first, record(withdrawn), record(renamed)])
+    await produce(kafka_bootstrap, topic, registered_withdrawn_and_renamed())
 
     async def renamed_here() -> dict[str, Any] | None:
         row = await stored(pool, EPN)
@@ -136,18 +98,12 @@ async def test_an_epn_under_the_code_of_the_plans_network_is_dead_lettered_with_
     taken = record(registered(NETWORK, epn_name="EPN de la gare"))
     await produce(kafka_bootstrap, topic, [taken, record(registered())])
     await eventually(lambda: stored(pool, EPN), what="the next EPN registered: the partition moved on")
-
-    async def dead_letter() -> list[Any]:
-        return [r for r in await read_topic(kafka_bootstrap, topic + ".dlq") if r.value == taken[1]]
-
-    [dead] = await eventually(dead_letter, what="the network's code dead-lettered")
-    headers = {k: v.decode() for k, v in dead.headers}
+    headers = await dead_lettered(kafka_bootstrap, topic, taken[1], what="the network's code dead-lettered")
     assert (headers["x-dlq-reason"], headers["x-dlq-consumer"]) == ("handler-failed", "epn-register")
     assert "the EPN register's code epn is already the organisation" in headers["x-dlq-error"]
     assert "of kind network here, not an EPN" in headers["x-dlq-error"]
     assert await stored(pool, NETWORK) == network
-    event_id = uuid.UUID(json.loads(taken[1])["event_id"])
-    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", event_id) == 0
+    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", event_id(taken[1])) == 0
 
 
 async def test_a_restart_reloads_the_seed_and_keeps_the_registers_epns_as_the_register_wrote_them(

@@ -7,52 +7,27 @@ the two writers meet on one code."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
-from passerelle_contracts import Actor, Envelope, EventData
-from passerelle_contracts.common import FieldChange
-from passerelle_contracts.funding_v1 import TOPIC, EpnDetailsChanged, EpnLabelStatusChanged, EpnRegistered
+from passerelle_contracts.funding_v1 import TOPIC
 
 from services.equipment.app import MIGRATIONS
 from services.equipment.settings import EquipmentSettings
 from services.equipment.sql import EquipmentRepository
 from services.runtime import db
 from tests.conftest import CreateDatabase
+from tests.epn_register import EPN, dead_lettered, event_id, record, registered, registered_withdrawn_and_renamed
 from tests.integration.conftest import running_service
-from tests.support import eventually, produce, read_topic
+from tests.support import eventually, produce
 
 pytestmark = pytest.mark.infra
 
-EPN, SCHOOL = "epn-ixelles", "ecole-secondaire-exemple"  # the seed's school: a code already taken
+SCHOOL = "ecole-secondaire-exemple"  # the seed's school: a code already taken
 COORDINATION = "coordination-inclusion-numerique"
-FUNDING = Actor(organisation=COORDINATION, role="coordination", key_id="k-funding")
-
-
-def registered(epn: str = EPN, **changes: Any) -> EpnRegistered:
-    values: dict[str, Any] = {
-        "epn": epn,
-        "epn_name": "EPN d'Ixelles",
-        "operator": "commune-ixelles",
-        "commune": "Ixelles",
-        "hours_per_week": "24.0",
-        "computers": 10,
-        "tablets": 4,
-        "accessible": True,
-        "label_status": "candidate",
-    }
-    return EpnRegistered.model_validate(values | changes)
-
-
-def record(data: EventData) -> tuple[bytes, bytes]:
-    """(key, value) as the funding service's relay publishes it: keyed by the EPN."""
-    subject = f"epn-{getattr(data, 'epn')}"  # noqa: B009 - every register event names its EPN
-    envelope = Envelope.wrap(data, source="funding", subject=subject, actor=FUNDING)
-    return subject.encode(), envelope.model_dump_json().encode()
 
 
 async def stored(pool: asyncpg.Pool, code: str) -> dict[str, Any]:
@@ -85,19 +60,7 @@ async def test_the_registers_events_on_the_funding_topic_become_organisations_on
 ) -> None:
     topic = equipment.runtime.topic(TOPIC)
     pool = equipment.runtime.pool
-    first = record(registered())
-    withdrawn = EpnLabelStatusChanged.model_validate(
-        {"epn": EPN, "commune": "Ixelles", "previous_status": "candidate", "status": "withdrawn"}
-        | {"decided_on": "2024-04-01", "labelled_epns": 0, "register_version": 1}
-    )
-    renamed = EpnDetailsChanged(
-        epn=EPN,
-        changes=[
-            FieldChange(field="epn_name", old="EPN d'Ixelles", new="Espace numérique d'Ixelles"),
-            FieldChange(field="hours_per_week", old="24.0", new="12.0"),
-        ],
-    )
-    await produce(kafka_bootstrap, topic, [first, first, record(withdrawn), record(renamed)])
+    await produce(kafka_bootstrap, topic, registered_withdrawn_and_renamed())
 
     async def renamed_here() -> dict[str, Any] | None:
         row = await pool.fetchrow("SELECT * FROM organisations WHERE code = $1", EPN)
@@ -139,18 +102,12 @@ async def test_an_epn_under_a_code_taken_by_a_school_is_dead_lettered_with_its_r
         lambda: pool.fetchval("SELECT count(*) FROM organisations WHERE code = $1", EPN),
         what="the next EPN registered: the partition moved on",
     )
-
-    async def dead_letter() -> list[Any]:
-        return [r for r in await read_topic(kafka_bootstrap, topic + ".dlq") if r.value == taken[1]]
-
-    [dead] = await eventually(dead_letter, what="the school's code dead-lettered")
-    headers = {k: v.decode() for k, v in dead.headers}
+    headers = await dead_lettered(kafka_bootstrap, topic, taken[1], what="the school's code dead-lettered")
     assert (headers["x-dlq-reason"], headers["x-dlq-consumer"]) == ("handler-failed", "epn-register")
     assert f"the EPN register's code {SCHOOL} is already the organisation" in headers["x-dlq-error"]
     assert "of kind secondary-school here, not an EPN" in headers["x-dlq-error"]
     assert await stored(pool, SCHOOL) == school
-    event_id = uuid.UUID(json.loads(taken[1])["event_id"])
-    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", event_id) == 0
+    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", event_id(taken[1])) == 0
 
 
 @pytest.fixture

@@ -13,51 +13,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from passerelle_contracts import Actor, Envelope, EventData
-from passerelle_contracts.common import FieldChange
-from passerelle_contracts.funding_v1 import (
-    TOPIC,
-    ActivityReturnReminder,
-    EpnDetailsChanged,
-    EpnLabelStatusChanged,
-    EpnRegistered,
-)
+from passerelle_contracts.funding_v1 import TOPIC, ActivityReturnReminder
 
 from services.notifications.settings import NotificationsSettings
 from tests.conftest import CreateDatabase
+from tests.epn_register import EPN, dead_lettered, details_changed, label_status_changed, record, registered
 from tests.integration.conftest import running_service
-from tests.support import eventually, produce, read_topic
+from tests.support import eventually, produce
 
 pytestmark = pytest.mark.infra
 
-EPN = "epn-ixelles"
 COORDINATION = "coordination-inclusion-numerique"
-FUNDING = Actor(organisation=COORDINATION, role="coordination", key_id="k-funding")
 COMMUNE = {"name": "Commune d'Ixelles", "email": "epn@ixelles.example", "language": "fr"}
-
-
-def registered(epn: str = EPN, **changes: Any) -> EpnRegistered:
-    values: dict[str, Any] = {
-        "epn": epn,
-        "epn_name": "EPN d'Ixelles",
-        "operator": "commune-ixelles",
-        "commune": "Ixelles",
-        "hours_per_week": "24.0",
-        "computers": 10,
-        "tablets": 4,
-        "accessible": True,
-        "label_status": "candidate",
-    }
-    return EpnRegistered.model_validate(values | changes)
-
-
-def record(data: EventData, occurred_at: datetime | None = None) -> tuple[bytes, bytes]:
-    """(key, value) as the funding service's relay publishes it: keyed by the EPN."""
-    subject = f"epn-{getattr(data, 'epn')}"  # noqa: B009 - every event here names its EPN
-    envelope = Envelope.wrap(data, source="funding", subject=subject, actor=FUNDING)
-    if occurred_at is not None:
-        envelope = envelope.model_copy(update={"occurred_at": occurred_at})
-    return subject.encode(), envelope.model_dump_json().encode()
 
 
 @pytest.fixture
@@ -95,9 +62,8 @@ async def test_a_return_reminder_reaches_the_operator_the_register_names_and_the
 
     long_ago = datetime.now(UTC) - timedelta(days=400)  # before the service first started: still learned
     first = record(registered(), occurred_at=long_ago)
-    labelled = EpnLabelStatusChanged.model_validate(
-        {"epn": EPN, "commune": "Ixelles", "previous_status": "candidate", "status": "labelled"}
-        | {"decided_on": "2025-04-01", "labelled_epns": 1, "register_version": 1}
+    labelled = label_status_changed(
+        status="labelled", previous_status="candidate", decided_on="2025-04-01", labelled_epns=1, register_version=1
     )
     forest = registered("epn-forest", epn_name="EPN de Forest", operator="asbl-forest", commune="Forest")
     await produce(kafka_bootstrap, topic, [first, first, record(labelled, long_ago), record(forest, long_ago)])
@@ -145,18 +111,13 @@ async def test_a_change_about_an_epn_never_registered_is_dead_lettered_by_the_di
 ) -> None:
     topic = notifications.runtime.topic(TOPIC)
     pool = notifications.runtime.pool
-    change = record(EpnDetailsChanged(epn="epn-nowhere", changes=[FieldChange(field="operator", old="a", new="b")]))
+    change = record(details_changed("epn-nowhere", operator="b", was={"operator": "a"}))
     await produce(kafka_bootstrap, topic, [change, record(registered())])
     await eventually(
         lambda: pool.fetchval("SELECT count(*) FROM epns WHERE code = $1", EPN),
         what="the next EPN: the partition moved on",
     )
-
-    async def dead_letter() -> list[Any]:
-        return [r for r in await read_topic(kafka_bootstrap, topic + ".dlq") if r.value == change[1]]
-
-    [dead] = await eventually(dead_letter, what="the change dead-lettered")
-    headers = {k: v.decode() for k, v in dead.headers}
+    headers = await dead_lettered(kafka_bootstrap, topic, change[1], what="the change dead-lettered")
     assert (headers["x-dlq-reason"], headers["x-dlq-consumer"]) == ("handler-failed", "epn-directory")
     assert "EPN epn-nowhere is not in the directory: its EpnRegistered was not applied" in headers["x-dlq-error"]
     consumers = await pool.fetch("SELECT DISTINCT consumer FROM dead_letters")

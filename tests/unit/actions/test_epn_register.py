@@ -6,55 +6,22 @@ at start leaves alone."""
 from __future__ import annotations
 
 from datetime import date
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from passerelle_contracts import Actor, Envelope, EventData
 from passerelle_contracts.common import FieldChange
-from passerelle_contracts.funding_v1 import TOPIC, EpnDetailsChanged, EpnLabelStatusChanged, EpnRegistered
+from passerelle_contracts.funding_v1 import TOPIC
 
 from services.actions import domain, subscribers
 from services.actions.handlers.actions import ChangeDetails, change_details
 from services.actions.handlers.epn_register import on_epn_details_changed, on_epn_registered
 from services.actions.handlers.governance import RecordMeeting, record_meeting
 from services.actions.handlers.plan import LoadPlan, load_plan, read_seed
-from services.runtime.consumer import ReliableConsumer, RetryPolicy
 from services.runtime.errors import Conflict, Invalid
-from services.runtime.service import Runtime
 from services.runtime.uow import Context
+from tests.epn_register import EPN, FundingTopic, consumers_declared, details_changed, label_status_changed, registered
 
 from .conftest import Store, acting, in_context
-
-EPN = "epn-ixelles"
-REGISTER = Actor(organisation="coordination-inclusion-numerique", role="coordination", key_id="k-funding")
-FAST = RetryPolicy(max_attempts=2, backoff_initial_s=0.001, backoff_max_s=0.002)
-
-
-def registered(epn: str = EPN, **changes: Any) -> EpnRegistered:
-    values: dict[str, Any] = {
-        "epn": epn,
-        "epn_name": "EPN d'Ixelles",
-        "operator": "commune-ixelles",
-        "commune": "Ixelles",
-        "hours_per_week": "24.0",
-        "computers": 10,
-        "tablets": 4,
-        "accessible": True,
-        "label_status": "candidate",
-    }
-    return EpnRegistered.model_validate(values | changes)
-
-
-def details_changed(epn: str = EPN, **fields: Any) -> EpnDetailsChanged:
-    return EpnDetailsChanged(epn=epn, changes=[FieldChange(field=f, old=None, new=v) for f, v in fields.items()])
-
-
-def label_status_changed(epn: str = EPN, status: str = "withdrawn") -> EpnLabelStatusChanged:
-    return EpnLabelStatusChanged.model_validate(
-        {"epn": epn, "commune": "Ixelles", "previous_status": "labelled", "status": status}
-        | {"decided_on": "2024-04-01", "labelled_epns": 0, "register_version": 2}
-    )
 
 
 async def listed(store: Store, code: str) -> dict[str, Any] | None:
@@ -62,59 +29,16 @@ async def listed(store: Store, code: str) -> dict[str, Any] | None:
     return next((o for o in await store.repo.organisations() if o["code"] == code), None)
 
 
-class DeadLetterTopic:
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes, dict[str, str]]] = []
-
-    async def publish(self, value: bytes, *, topic: str, key: bytes, headers: dict[str, str]) -> None:
-        assert topic == TOPIC + ".dlq"
-        self.sent.append((value, headers))
-
-
-class Register:
-    """The funding topic as the actions service's consumer ``epn-register`` reads it, one record
-    after another."""
-
-    def __init__(self, store: Store) -> None:
-        self.dlq = DeadLetterTopic()
-        self.offset = 0
-        self.consumer = ReliableConsumer(
-            subscribers.EPN_REGISTER,
-            subscribers.EPN_REGISTER_HANDLERS,
-            unit_of_work=lambda context: in_context(store, context),
-            publish=self.dlq.publish,
-            retry=FAST,
-            dead_letters=store,
-        )
-
-    def envelope(self, data: EventData) -> bytes:
-        epn = getattr(data, "epn")  # noqa: B009 - every register event names its EPN
-        return Envelope.wrap(data, source="funding", subject=f"epn-{epn}", actor=REGISTER).model_dump_json().encode()
-
-    async def deliver(self, value: bytes) -> str:
-        record = SimpleNamespace(topic=TOPIC, partition=0, offset=self.offset, key=b"k", value=value, headers=[])
-        self.offset += 1
-        return await self.consumer.handle(record)
-
-    async def send(self, data: EventData) -> str:
-        return await self.deliver(self.envelope(data))
-
-
 @pytest.fixture
-def register(store: Store) -> Register:
-    return Register(store)
+def register(store: Store) -> FundingTopic:
+    """The funding topic as the actions service's consumer ``epn-register`` reads it."""
+    return FundingTopic(subscribers.EPN_REGISTER, subscribers.EPN_REGISTER_HANDLERS, in_context, store)
 
 
 def test_the_register_has_a_consumer_of_its_own_on_the_funding_topic_beside_the_indicators() -> None:
     """A group of its own reads the topic from its first record (EPNs registered before this
     version included) and never holds back the indicators behind a dead letter (``subscribers``)."""
-    consumers: dict[str, tuple[list[str], dict[str, object]]] = {}
-
-    class Recording:
-        def consume(self, name: str, topics: list[str], handlers: dict[str, object]) -> None:
-            consumers[name] = (list(topics), dict(handlers))
-
-    subscribers.register(cast(Runtime, Recording()))
+    consumers = consumers_declared(subscribers.register)
     assert set(consumers) == {"indicators", "epn-register"}
     assert consumers["epn-register"] == (
         [TOPIC],
@@ -124,7 +48,7 @@ def test_the_register_has_a_consumer_of_its_own_on_the_funding_topic_beside_the_
 
 
 async def test_an_epn_the_register_announces_becomes_an_organisation_once_however_often_it_is_delivered(
-    store: Store, register: Register
+    store: Store, register: FundingTopic
 ) -> None:
     value = register.envelope(registered())
     assert [await register.deliver(value), await register.deliver(value)] == ["processed", "duplicate"]
@@ -140,7 +64,7 @@ async def test_an_epn_the_register_announces_becomes_an_organisation_once_howeve
 
 
 async def test_a_registered_epn_may_partner_an_action_and_attend_a_meeting_like_any_organisation(
-    store: Store, register: Register
+    store: Store, register: FundingTopic
 ) -> None:
     await register.send(registered())
     assert await change_details(acting(store), ChangeDetails(30, {"partners": ["caban", EPN]})) is not None
@@ -155,7 +79,7 @@ async def test_an_epn_unknown_to_the_register_is_still_refused_as_a_partner(stor
 
 
 async def test_a_registration_again_of_the_same_epn_renames_it_adds_none_and_keeps_its_membership(
-    store: Store, register: Register
+    store: Store, register: FundingTopic
 ) -> None:
     await register.send(registered())
     store.repo.organisations_[EPN]["working_group"] = True  # as if the seed had named it a member
@@ -166,7 +90,7 @@ async def test_a_registration_again_of_the_same_epn_renames_it_adds_none_and_kee
     assert (row["name"], row["working_group"]) == ("EPN Ixelles - Mercelis", True)
 
 
-async def test_a_change_of_details_renames_the_epn_and_ignores_the_rest(store: Store, register: Register) -> None:
+async def test_a_change_of_details_renames_the_epn_and_ignores_the_rest(store: Store, register: FundingTopic) -> None:
     await register.send(registered())
     change = details_changed(epn_name="Espace numérique d'Ixelles", commune="Etterbeek", hours_per_week="12.0")
     assert await register.send(change) == "processed"
@@ -177,7 +101,7 @@ async def test_a_change_of_details_renames_the_epn_and_ignores_the_rest(store: S
 
 
 async def test_an_epn_code_that_is_a_network_of_the_plan_is_dead_lettered_with_its_reason_and_the_network_kept(
-    store: Store, register: Register
+    store: Store, register: FundingTopic
 ) -> None:
     """The plan's seed names ``epn``, the network of all EPNs (kind network), as a partner of actions:
     an EPN registered under that code is another organisation, not a rename of the network."""
@@ -198,7 +122,7 @@ async def test_an_epn_code_that_is_a_network_of_the_plan_is_dead_lettered_with_i
 
 
 async def test_a_change_of_an_epn_never_registered_here_is_dead_lettered_then_applied_once_replayed_in_order(
-    store: Store, register: Register
+    store: Store, register: FundingTopic
 ) -> None:
     change = register.envelope(details_changed(epn_name="EPN Ixelles bis"))
     assert await register.deliver(change) == "dead-lettered"
@@ -211,7 +135,7 @@ async def test_a_change_of_an_epn_never_registered_here_is_dead_lettered_then_ap
 
 
 async def test_a_label_decision_is_not_this_consumers_concern_even_a_withdrawal(
-    store: Store, register: Register
+    store: Store, register: FundingTopic
 ) -> None:
     await register.send(registered())
     before = await listed(store, EPN)
@@ -220,7 +144,7 @@ async def test_a_label_decision_is_not_this_consumers_concern_even_a_withdrawal(
 
 
 async def test_the_seeds_reload_at_start_neither_overwrites_nor_deletes_the_registers_epns(
-    store: Store, register: Register
+    store: Store, register: FundingTopic
 ) -> None:
     await register.send(registered(epn_name="EPN d'Ixelles (registre)"))
     plan, indicators = read_seed()
@@ -236,7 +160,7 @@ async def test_the_seeds_reload_at_start_neither_overwrites_nor_deletes_the_regi
 
 
 async def test_the_register_adopts_an_epn_the_seed_named_and_the_seed_no_longer_renames_it(
-    store: Store, register: Register
+    store: Store, register: FundingTopic
 ) -> None:
     plan, indicators = read_seed()
     epn = {"code": EPN, "name": "EPN Ixelles (plan)", "kind": "epn", "working_group": True, "copil": False}

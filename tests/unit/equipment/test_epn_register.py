@@ -4,51 +4,19 @@ once, what is left as it is and dead-lettered with its reason, and what HTTP may
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from passerelle_contracts import Actor, Envelope, EventData
 from passerelle_contracts.common import FieldChange
-from passerelle_contracts.funding_v1 import TOPIC, EpnDetailsChanged, EpnLabelStatusChanged, EpnRegistered
+from passerelle_contracts.funding_v1 import TOPIC
 
 from services.equipment import subscribers
 from services.equipment.domain import organisations
 from services.equipment.handlers import intake, requests
-from services.runtime.consumer import ReliableConsumer, RetryPolicy
 from services.runtime.errors import Invalid
+from tests.epn_register import EPN, FundingTopic, details_changed, label_status_changed, registered
 from tests.fakes.equipment import unit_of_work
 from tests.unit.equipment.conftest import COORDINATION, SCHOOL, World
-
-EPN = "epn-ixelles"
-REGISTER = Actor(organisation="coordination-inclusion-numerique", role="coordination", key_id="k-funding")
-FAST = RetryPolicy(max_attempts=2, backoff_initial_s=0.001, backoff_max_s=0.002)
-
-
-def registered(epn: str = EPN, **changes: Any) -> EpnRegistered:
-    values: dict[str, Any] = {
-        "epn": epn,
-        "epn_name": "EPN d'Ixelles",
-        "operator": "commune-ixelles",
-        "commune": "Ixelles",
-        "hours_per_week": "24.0",
-        "computers": 10,
-        "tablets": 4,
-        "accessible": True,
-        "label_status": "candidate",
-    }
-    return EpnRegistered.model_validate(values | changes)
-
-
-def details_changed(epn: str = EPN, **fields: Any) -> EpnDetailsChanged:
-    return EpnDetailsChanged(epn=epn, changes=[FieldChange(field=f, old=None, new=v) for f, v in fields.items()])
-
-
-def label_status_changed(epn: str = EPN, status: str = "withdrawn") -> EpnLabelStatusChanged:
-    return EpnLabelStatusChanged.model_validate(
-        {"epn": epn, "commune": "Ixelles", "previous_status": "labelled", "status": status}
-        | {"decided_on": "2024-04-01", "labelled_epns": 0, "register_version": 2}
-    )
 
 
 async def listed(world: World, code: str) -> dict[str, Any] | None:
@@ -56,47 +24,10 @@ async def listed(world: World, code: str) -> dict[str, Any] | None:
     return next((o for o in await world.reads.organisations() if o["code"] == code), None)
 
 
-class DeadLetterTopic:
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes, dict[str, str]]] = []
-
-    async def publish(self, value: bytes, *, topic: str, key: bytes, headers: dict[str, str]) -> None:
-        assert topic == TOPIC + ".dlq"
-        self.sent.append((value, headers))
-
-
-class Register:
-    """The funding topic as the equipment service's consumer reads it, one record after another."""
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.dlq = DeadLetterTopic()
-        self.offset = 0
-        self.consumer = ReliableConsumer(
-            subscribers.CONSUMER,
-            subscribers.HANDLERS,
-            unit_of_work=lambda context: unit_of_work(world.store, context),
-            publish=self.dlq.publish,
-            retry=FAST,
-            dead_letters=world.store,
-        )
-
-    def envelope(self, data: EventData) -> bytes:
-        epn = getattr(data, "epn")  # noqa: B009 - every register event names its EPN
-        return Envelope.wrap(data, source="funding", subject=f"epn-{epn}", actor=REGISTER).model_dump_json().encode()
-
-    async def deliver(self, value: bytes) -> str:
-        record = SimpleNamespace(topic=TOPIC, partition=0, offset=self.offset, key=b"k", value=value, headers=[])
-        self.offset += 1
-        return await self.consumer.handle(record)
-
-    async def send(self, data: EventData) -> str:
-        return await self.deliver(self.envelope(data))
-
-
 @pytest.fixture
-def register(world: World) -> Register:
-    return Register(world)
+def register(world: World) -> FundingTopic:
+    """The funding topic as the equipment service's consumer reads it."""
+    return FundingTopic(subscribers.CONSUMER, subscribers.HANDLERS, unit_of_work, world.store)
 
 
 async def test_the_consumer_reads_the_funding_topic_for_registrations_and_details_only() -> None:
@@ -105,7 +36,7 @@ async def test_the_consumer_reads_the_funding_topic_for_registrations_and_detail
 
 
 async def test_an_epn_the_register_announces_becomes_a_recipient_once_however_often_it_is_delivered(
-    world: World, register: Register
+    world: World, register: FundingTopic
 ) -> None:
     value = register.envelope(registered())
     assert [await register.deliver(value), await register.deliver(value)] == ["processed", "duplicate"]
@@ -122,7 +53,7 @@ async def test_an_epn_the_register_announces_becomes_a_recipient_once_however_of
 
 
 async def test_a_registration_again_of_the_same_epn_updates_its_row_and_adds_none(
-    world: World, register: Register
+    world: World, register: FundingTopic
 ) -> None:
     await register.send(registered())
     assert await register.send(registered(epn_name="EPN Ixelles - Mercelis", commune="")) == "processed"
@@ -133,7 +64,7 @@ async def test_a_registration_again_of_the_same_epn_updates_its_row_and_adds_non
 
 
 async def test_the_register_adopts_an_epn_an_operator_typed_by_hand_under_the_same_code(
-    world: World, register: Register
+    world: World, register: FundingTopic
 ) -> None:
     await intake.put_organisation(world.acting(), intake.PutOrganisation(EPN, "EPN Ixelles", "epn", None))
     assert (await listed(world, EPN) or {})["source"] == "http"
@@ -144,7 +75,7 @@ async def test_the_register_adopts_an_epn_an_operator_typed_by_hand_under_the_sa
 
 
 async def test_a_change_of_details_renames_the_epn_and_moves_its_commune_and_ignores_the_rest(
-    world: World, register: Register
+    world: World, register: FundingTopic
 ) -> None:
     await register.send(registered())
     change = details_changed(epn_name="Espace numérique d'Ixelles", commune="Etterbeek", hours_per_week="12.0")
@@ -164,7 +95,7 @@ async def test_a_change_of_details_renames_the_epn_and_moves_its_commune_and_ign
 
 
 async def test_an_epn_code_that_is_a_school_here_is_dead_lettered_with_its_reason_and_the_school_kept(
-    world: World, register: Register
+    world: World, register: FundingTopic
 ) -> None:
     school = await listed(world, SCHOOL)
     assert await register.send(registered(SCHOOL)) == "dead-lettered"
@@ -179,7 +110,7 @@ async def test_an_epn_code_that_is_a_school_here_is_dead_lettered_with_its_reaso
 
 
 async def test_a_change_of_an_epn_never_registered_here_is_dead_lettered_then_applied_once_replayed_in_order(
-    world: World, register: Register
+    world: World, register: FundingTopic
 ) -> None:
     change = register.envelope(details_changed(epn_name="EPN Ixelles bis"))
     assert await register.deliver(change) == "dead-lettered"
@@ -191,7 +122,7 @@ async def test_a_change_of_an_epn_never_registered_here_is_dead_lettered_then_ap
     assert (await listed(world, EPN) or {})["name"] == "EPN Ixelles bis"
 
 
-async def test_a_label_decision_changes_nothing_here_even_a_withdrawal(world: World, register: Register) -> None:
+async def test_a_label_decision_changes_nothing_here_even_a_withdrawal(world: World, register: FundingTopic) -> None:
     await register.send(registered())
     before = await listed(world, EPN)
     assert await register.send(label_status_changed(status="withdrawn")) == "ignored"
@@ -200,7 +131,7 @@ async def test_a_label_decision_changes_nothing_here_even_a_withdrawal(world: Wo
 
 
 async def test_the_coordination_cannot_change_over_http_an_epn_the_register_keeps_but_may_repeat_it(
-    world: World, register: Register
+    world: World, register: FundingTopic
 ) -> None:
     await register.send(registered())
     kept = await listed(world, EPN)

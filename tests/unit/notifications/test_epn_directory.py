@@ -6,21 +6,12 @@ Coordination sees which EPNs no partner reaches yet."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from passerelle_contracts import Actor, Envelope, EventData
 from passerelle_contracts.common import FieldChange
-from passerelle_contracts.funding_v1 import (
-    TOPIC,
-    ActivityReturnReminder,
-    EpnDetailsChanged,
-    EpnLabelStatusChanged,
-    EpnRegistered,
-)
+from passerelle_contracts.funding_v1 import TOPIC, ActivityReturnReminder, EpnLabelStatusChanged
 
 from services.notifications import domain, subscribers
 from services.notifications.domain import DirectoryEpn, PartnerDetails, Subscriber
@@ -30,15 +21,11 @@ from services.notifications.handlers.directory import (
     on_epn_label_status_changed,
     on_epn_registered,
 )
-from services.runtime.consumer import Handler, ReliableConsumer, RetryPolicy
 from services.runtime.errors import Invalid
-from services.runtime.service import Runtime
+from tests.epn_register import EPN, FundingTopic, consumers_declared, details_changed, label_status_changed, registered
 
 from .given import CABAN, Store, subscribe, system
 
-EPN = "epn-ixelles"
-FUNDING = Actor(organisation="coordination-inclusion-numerique", role="coordination", key_id="k-funding")
-FAST = RetryPolicy(max_attempts=2, backoff_initial_s=0.001, backoff_max_s=0.002)
 REMINDER = "ActivityReturnReminder"
 
 COMMUNE = PartnerDetails(code="commune-ixelles", name="Commune d'Ixelles", email="epn@ixelles.example", language="fr")
@@ -49,29 +36,10 @@ COORDINATION = PartnerDetails(
 )
 
 
-def registered(epn: str = EPN, **changes: Any) -> EpnRegistered:
-    values: dict[str, Any] = {
-        "epn": epn,
-        "epn_name": "EPN d'Ixelles",
-        "operator": "commune-ixelles",
-        "commune": "Ixelles",
-        "hours_per_week": "24.0",
-        "computers": 10,
-        "tablets": 4,
-        "accessible": True,
-        "label_status": "candidate",
-    }
-    return EpnRegistered.model_validate(values | changes)
-
-
-def details_changed(epn: str = EPN, **fields: Any) -> EpnDetailsChanged:
-    return EpnDetailsChanged(epn=epn, changes=[FieldChange(field=f, old=None, new=v) for f, v in fields.items()])
-
-
 def label_decided(status: str, version: int, epn: str = EPN) -> EpnLabelStatusChanged:
-    return EpnLabelStatusChanged.model_validate(
-        {"epn": epn, "commune": "Ixelles", "previous_status": "candidate", "status": status}
-        | {"decided_on": "2026-03-01", "labelled_epns": 1, "register_version": version}
+    """The register's decision on a candidate's label, the ``version``-th of the register."""
+    return label_status_changed(
+        epn, status, previous_status="candidate", decided_on="2026-03-01", labelled_epns=1, register_version=version
     )
 
 
@@ -81,54 +49,14 @@ def reminder(epn: str = EPN) -> ActivityReturnReminder:
     )
 
 
-class DeadLetterTopic:
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes, dict[str, str]]] = []
-
-    async def publish(self, value: bytes, *, topic: str, key: bytes, headers: dict[str, str]) -> None:
-        assert topic == TOPIC + ".dlq"
-        self.sent.append((value, headers))
-
-
-class FundingTopic:
-    """The funding topic as one of the service's consumers reads it, one record after another."""
-
-    def __init__(self, store: Store, consumer: str, handlers: Mapping[str, Handler]) -> None:
-        self.dlq = DeadLetterTopic()
-        self.offset = 0
-        self.consumer = ReliableConsumer(
-            consumer,
-            handlers,
-            unit_of_work=lambda context: system(store, context),
-            publish=self.dlq.publish,
-            retry=FAST,
-            dead_letters=store,
-        )
-
-    def envelope(self, data: EventData, occurred_at: datetime | None = None) -> bytes:
-        epn = getattr(data, "epn")  # noqa: B009 - every event here names its EPN
-        envelope = Envelope.wrap(data, source="funding", subject=f"epn-{epn}", actor=FUNDING)
-        if occurred_at is not None:
-            envelope = envelope.model_copy(update={"occurred_at": occurred_at})
-        return envelope.model_dump_json().encode()
-
-    async def deliver(self, value: bytes) -> str:
-        record = SimpleNamespace(topic=TOPIC, partition=0, offset=self.offset, key=b"k", value=value, headers=[])
-        self.offset += 1
-        return await self.consumer.handle(record)
-
-    async def send(self, data: EventData, occurred_at: datetime | None = None) -> str:
-        return await self.deliver(self.envelope(data, occurred_at))
-
-
 @pytest.fixture
 def directory(store: Store) -> FundingTopic:
-    return FundingTopic(store, subscribers.EPN_DIRECTORY, subscribers.EPN_DIRECTORY_HANDLERS)
+    return FundingTopic(subscribers.EPN_DIRECTORY, subscribers.EPN_DIRECTORY_HANDLERS, system, store)
 
 
 @pytest.fixture
 def mailer(store: Store) -> FundingTopic:
-    return FundingTopic(store, subscribers.MAILER, {REMINDER: notify_subscribers})
+    return FundingTopic(subscribers.MAILER, {REMINDER: notify_subscribers}, system, store)
 
 
 async def told(store: Store) -> list[str]:
@@ -138,13 +66,7 @@ async def told(store: Store) -> list[str]:
 
 # -- the consumers ------------------------------------------------------------------------------
 def test_the_directory_has_a_consumer_of_its_own_on_the_funding_topic_beside_the_mailer() -> None:
-    consumers: dict[str, tuple[list[str], dict[str, object]]] = {}
-
-    class Recording:
-        def consume(self, name: str, topics: list[str], handlers: dict[str, object]) -> None:
-            consumers[name] = (list(topics), dict(handlers))
-
-    subscribers.register(cast(Runtime, Recording()))
+    consumers = consumers_declared(subscribers.register)
     assert set(consumers) == {"mailer", "epn-directory"}
     assert consumers["epn-directory"] == (
         [TOPIC],
