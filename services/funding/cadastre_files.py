@@ -15,26 +15,20 @@ cells spreadsheet-safe (a leading ``= + - @`` is written as text), which the imp
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from decimal import Decimal
 
 from passerelle_contracts.common import FUNDER_KINDS, BeneficiaryKind
 from pydantic import TypeAdapter, ValidationError
 
-from services.runtime.errors import Invalid
-from services.runtime.inputs import MAX_CSV_ROWS, Code, Line, decode_csv, spreadsheet_safe, spreadsheet_text, write_csv
+from services.runtime.inputs import MAX_CSV_ROWS, Code, Line
 
+from . import spreadsheets
 from .domain import FundingLine
 
-Format = Literal["csv", "xlsx"]
-XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+Format = spreadsheets.Format
+XLSX_MEDIA = spreadsheets.XLSX_MEDIA
+Cell = spreadsheets.Cell
 COLUMNS = (
     "beneficiary",
     "beneficiary_kind",
@@ -57,21 +51,12 @@ MAX_EUROS = Decimal("1e10")  # numeric(12, 2)
 
 _CODE = TypeAdapter(Code)
 _LINE = TypeAdapter(Line)
-_SPACES = re.compile(r"[\s\u00a0\u202f]")
 
 
 class RowError(ValueError):
     def __init__(self, column: str, reason: str) -> None:
         super().__init__(reason)
         self.column, self.reason = column, reason
-
-
-@dataclass(frozen=True)
-class Cell:
-    """A cell as read: its text (None when empty), and whether a spreadsheet showed it as a percentage."""
-
-    text: str | None
-    percent: bool = False
 
 
 Row = dict[str, Cell]
@@ -83,62 +68,8 @@ Row = dict[str, Cell]
 def read(body: bytes, fmt: Format) -> list[tuple[int, Row]]:
     """(line, cells by column) of each row that has a cell; ``Invalid`` for a file that cannot be
     read at all (not UTF-8, not an XLSX, a required column missing, too many rows)."""
-    rows = _csv_rows(body) if fmt == "csv" else _xlsx_rows(body)
-    header = next(rows, None)
-    if header is None:
-        raise Invalid("the file is empty: a header line and at least one row are expected")
-    names = [(c.text or "").strip().lower() for c in header[1]]
-    missing = [c for c in REQUIRED if c not in names]
-    if missing:
-        raise Invalid(f"the header lacks the column(s) {', '.join(missing)}; expected: {', '.join(COLUMNS)}")
-    found: list[tuple[int, Row]] = []
-    for line, cells in rows:
-        if len(found) >= MAX_ROWS:
-            raise Invalid(f"more than {MAX_ROWS:,} rows: send the cadastre in parts (one import is one transaction)")
-        row = {name: cell for name, cell in zip(names, cells, strict=False) if name in COLUMNS}
-        if any(cell.text for cell in row.values()):
-            found.append((line, row))
-    return found
-
-
-def _csv_rows(body: bytes) -> Iterator[tuple[int, list[Cell]]]:
-    text = decode_csv(body, REQUIRED, max_rows=MAX_ROWS)
-    for line, cells in enumerate(csv.reader(io.StringIO(text)), start=1):
-        yield line, [Cell(spreadsheet_text(c.strip()) if c.strip() else None) for c in cells]
-
-
-def _xlsx_rows(body: bytes) -> Iterator[tuple[int, list[Cell]]]:
-    from openpyxl import load_workbook  # imported here: only XLSX imports pay for it
-
-    try:
-        book = load_workbook(io.BytesIO(body), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
-        raise Invalid(f"not a readable XLSX workbook ({type(error).__name__}); save it as .xlsx, or send CSV") from None
-    try:
-        sheet = book.worksheets[0]
-        for line, cells in enumerate(sheet.iter_rows(max_col=len(COLUMNS) + 10), start=1):
-            yield line, [_xlsx_cell(cell) for cell in cells]
-    finally:
-        book.close()
-
-
-def _xlsx_cell(cell: Any) -> Cell:
-    value = getattr(cell, "value", None)
-    percent = "%" in (getattr(cell, "number_format", None) or "")
-    if value is None:
-        return Cell(None)
-    if isinstance(value, bool):
-        return Cell("true" if value else "false")
-    if isinstance(value, datetime):
-        return Cell(value.date().isoformat())
-    if isinstance(value, date):
-        return Cell(value.isoformat())
-    if isinstance(value, float):
-        return Cell(repr(value), percent)  # repr: the shortest text that reads back as the same float
-    if isinstance(value, int | Decimal):
-        return Cell(str(value), percent)
-    text = str(value).strip()
-    return Cell(spreadsheet_text(text) if text else None)
+    header, rows = spreadsheets.table(body, fmt, REQUIRED, MAX_ROWS)
+    return [(line, spreadsheets.by_column(header, cells, COLUMNS)) for line, cells in rows]
 
 
 def parse(line: int, row: Row) -> FundingLine:
@@ -196,14 +127,8 @@ def _valid(adapter: TypeAdapter[str], column: str, value: str) -> str:
 
 
 def _number(column: str, text: str) -> Decimal:
-    plain = _SPACES.sub("", text)
-    if "," in plain and "." not in plain:
-        plain = plain.replace(",", ".")
-    try:
-        value = Decimal(plain)
-    except InvalidOperation:
-        raise RowError(column, f"{text!r} is not a number") from None
-    if not value.is_finite():
+    value = spreadsheets.number(text)
+    if value is None:
         raise RowError(column, f"{text!r} is not a number")
     return value
 
@@ -250,20 +175,7 @@ def _cells(line: FundingLine) -> list[object]:
 
 
 def write(lines: list[FundingLine], fmt: Format) -> bytes:
-    if fmt == "csv":
-        rows = [["" if c is None else c for c in _cells(line)] for line in lines]
-        return write_csv(COLUMNS, rows).encode("utf-8")
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("cadastre")
-    sheet.append(list(COLUMNS))
-    for line in lines:
-        sheet.append([float(c) if isinstance(c, Decimal) else spreadsheet_safe(c) for c in _cells(line)])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return spreadsheets.write(COLUMNS, [_cells(line) for line in lines], fmt, "cadastre")
 
 
-def media_type(fmt: Format) -> str:
-    return "text/csv; charset=utf-8" if fmt == "csv" else XLSX_MEDIA
+media_type = spreadsheets.media_type

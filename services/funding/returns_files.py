@@ -13,16 +13,15 @@ word. Other columns (a commune, a note) are ignored. The file is UTF-8 (``decode
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable
 
 from passerelle_contracts.common import AGE_BANDS, GENDERS
 
 from services.runtime.errors import Invalid
-from services.runtime.inputs import INT4_MAX, decode_csv, spreadsheet_text, write_csv
+from services.runtime.inputs import INT4_MAX, write_csv
 
+from . import spreadsheets
 from .domain.returns import PUBLICS, ActivityReturn, StudyPeriod
 
 PREFIXES = {"public": ("by_public", PUBLICS), "age": ("by_age_band", AGE_BANDS), "gender": ("by_gender", GENDERS)}
@@ -47,12 +46,11 @@ class RowError(ValueError):
         self.column, self.reason = column, reason
 
 
-def read(body: bytes) -> list[tuple[int, dict[str, str]]]:
+def read(body: bytes, fmt: spreadsheets.Format = "csv") -> list[tuple[int, dict[str, str]]]:
     """(line, cells by column) of each row with a cell; ``Invalid`` for a file that cannot be read
-    at all (not UTF-8, a required column missing, a breakdown column unknown, too many rows)."""
-    text = decode_csv(body, max_rows=MAX_ROWS)
-    reader = csv.reader(io.StringIO(text))
-    header = [name.strip().lower() for name in next(reader, [])]
+    at all (not UTF-8, not an XLSX, a required column missing, a breakdown column unknown, too
+    many rows)."""
+    header, lines = spreadsheets.table(body, fmt, (), MAX_ROWS)
     missing = [name for name in REQUIRED if name not in header]
     if missing:
         raise Invalid(f"line 1: missing columns: {', '.join(missing)} (expected {', '.join(REQUIRED)})")
@@ -69,15 +67,26 @@ def read(body: bytes) -> list[tuple[int, dict[str, str]]]:
             f"({', '.join(PUBLICS)}), age:<band> ({', '.join(AGE_BANDS)}), gender:<gender> ({', '.join(GENDERS)})"
         )
     rows: list[tuple[int, dict[str, str]]] = []
-    for line, cells in enumerate(reader, start=2):
-        row = {
-            name: spreadsheet_text(cell.strip())
-            for name, cell in zip(header, cells, strict=False)
-            if name in COLUMNS and cell.strip()
-        }
+    for line, cells in lines:
+        row = {name: cell.text for name, cell in spreadsheets.by_column(header, cells, COLUMNS).items() if cell.text}
         if row:
             rows.append((line, row))
     return rows
+
+
+def write(returns: Iterable[ActivityReturn], fmt: spreadsheets.Format) -> bytes:
+    """Returns in the import's format: one row per EPN and quarter, every breakdown column (an
+    empty cell where none was stated), so an export imported again changes nothing."""
+    rows = []
+    for ret in returns:
+        counts = {f"public:{k}": v for k, v in ret.by_public.items()}
+        counts |= {f"age:{k}": v for k, v in ret.by_age_band.items()}
+        counts |= {f"gender:{k}": v for k, v in ret.by_gender.items()}
+        rows.append(
+            [ret.epn, ret.year, ret.quarter, ret.visits, ret.sessions, ret.participants,
+             *(counts.get(column) or None for column in BREAKDOWN_COLUMNS)]
+        )  # fmt: skip
+    return spreadsheets.write(COLUMNS, rows, fmt, "returns")
 
 
 def parse(row: dict[str, str]) -> ActivityReturn:

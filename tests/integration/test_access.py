@@ -58,6 +58,8 @@ PUBLIC = {
         "GET /epns/1",
         "GET /label-criteria",
         "GET /calls",
+        "GET /calls/export.csv",
+        "GET /calls/export.xlsx",
         "GET /calls/1",
         *OPERATIONS,
     ],

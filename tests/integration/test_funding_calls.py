@@ -105,3 +105,29 @@ async def test_a_run_call_from_opening_to_closure_over_http(funding: Any, kafka_
         "GrantAwarded", "GrantAgreementSigned", "PaymentMade", "ReportingReminder", "ReportingReminder",
         "ReportingReminder", "GrantReportSubmitted", "GrantReportReviewed", "GrantClosed",
     ]  # fmt: skip
+
+
+async def test_calls_are_imported_from_a_spreadsheet_and_exported_publicly_in_the_same_format(funding: Any) -> None:
+    coordination = await funding.key("coordination-inclusion-numerique", "coordination")
+    header = "call_code,management,call_kind,funder,programme,title_fr,title_nl,opens_on,closes_at,budget_eur,action_number,public"
+    body = (
+        f"{header}\n"
+        "AAP-JEUNES-2027,run,regional-call,region,Jeunes et numérique,Les jeunes,Jongeren,2027-01-15,"
+        "2027-03-15T12:00:00+01:00,80000,45,young-people\n"
+        "AAP-SANS-ENVELOPPE,run,regional-call,region,Programme,Titre,Titel,2027-01-15,2027-03-15T12:00:00+01:00,,,\n"
+    ).encode()
+
+    imported = await funding.client.post(
+        "/import/calls", content=body, headers={**coordination, "Content-Type": "text/csv"}
+    )
+    exported = await funding.client.get("/calls/export.xlsx")
+    back = await funding.client.post(
+        "/import/calls",
+        content=exported.content,
+        headers={**coordination, "Content-Type": exported.headers["content-type"]},
+    )
+
+    assert imported.status_code == 200, imported.text
+    assert (imported.json()["created"], [e["line"] for e in imported.json()["errors"]]) == (1, [3])
+    assert (await funding.client.get("/calls/AAP-JEUNES-2027")).json()["action_number"] == 45
+    assert back.json() == {"created": 0, "unchanged": 1, "errors": []}

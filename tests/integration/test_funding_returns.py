@@ -306,3 +306,10 @@ async def test_a_csv_of_returns_is_imported_once_and_the_yearly_study_adds_them_
         ("4", "0", "0"),
         ("all", "3", "760"),
     ]
+    xlsx = await funding.client.get("/activity-returns/export.xlsx?year=2025", headers=coordination)
+    back = await funding.client.post(
+        "/activity-returns/import",
+        content=xlsx.content,
+        headers={**coordination, "Content-Type": xlsx.headers["content-type"]},
+    )
+    assert back.json() == {"created": 0, "corrected": 0, "unchanged": 3, "errors": []}, "its export, imported back"

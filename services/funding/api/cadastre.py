@@ -14,12 +14,12 @@ from passerelle_contracts.common import BeneficiaryKind, FunderKind
 from pydantic import BaseModel, Field
 
 from services.runtime.auth import Caller, caller, require
-from services.runtime.errors import Invalid, NotFound
+from services.runtime.errors import NotFound
 from services.runtime.http import api_router, repository, unit_of_work
 from services.runtime.inputs import Amount, Code, Euros, Line, Percent, Year
 from services.runtime.uow import UnitOfWork
 
-from .. import cadastre_files
+from .. import cadastre_files, spreadsheets
 from ..domain import FundingLine, reader_scope
 from ..handlers import import_cadastre, record_lines
 from ..repository import FundingRepository
@@ -159,7 +159,7 @@ async def post_cadastre_import(
     content_type: Annotated[str, Header(max_length=200)] = "",
     uow: UnitOfWork[FundingRepository] = Depends(unit_of_work("coordination")),
 ) -> dict[str, Any]:
-    fmt = _format(content_type)
+    fmt = spreadsheets.format_of(content_type)
     return (await import_cadastre(uow, await request.body(), fmt)).as_dict()
 
 
@@ -195,15 +195,6 @@ def _scope(reader: Caller) -> str | None:
     """Whose lines a key reads: every line for the Coordination, operators and CABAN (which
     compiles the cadastre), else its own organisation's as beneficiary."""
     return None if reader.key_role in READERS else reader_scope(reader.actor)
-
-
-def _format(content_type: str) -> cadastre_files.Format:
-    media = content_type.split(";")[0].strip().lower()
-    if media in ("text/csv", "application/csv"):
-        return "csv"
-    if media == cadastre_files.XLSX_MEDIA:
-        return "xlsx"
-    raise Invalid(f"send the file as text/csv or {cadastre_files.XLSX_MEDIA}, not {media or 'no Content-Type'}")
 
 
 def _amounts(group: dict[str, Any]) -> dict[str, Any]:

@@ -9,20 +9,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Query, Response
+from fastapi import Depends, Header, Query, Request, Response
 from passerelle_contracts import Actor
 from passerelle_contracts.common import (
     AgeBand,
     ApplicationDecision,
     BeneficiaryKind,
-    CallKind,
     CallManagement,
-    CostOption,
     EducationLevel,
     EmploymentStatus,
-    FunderKind,
     Gender,
-    Public,
 )
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
@@ -35,14 +31,14 @@ from services.runtime.inputs import (
     Count,
     Euros,
     Happened,
-    Line,
-    Percent,
     Planned,
     Text,
     brussels_today,
 )
 from services.runtime.uow import UnitOfWork
 
+from .. import calls_files, spreadsheets
+from ..calls_files import CallCode, CallIn
 from ..domain import Grant, reader_scope
 from ..domain.calls import Agreement, Application, Call, Duty, Tranche
 from ..handlers import calls as use
@@ -53,33 +49,9 @@ router = api_router(tags=["calls and grants"])
 Uow = UnitOfWork[FundingRepository]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
-CallCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,62}[A-Za-z0-9]$", max_length=64)]
 Score = Annotated[int, Field(ge=0, le=100)]
 SMALL = 20  # tranches and duties an agreement may list
-
-
-class CallIn(BaseModel):
-    call_code: CallCode
-    management: CallManagement
-    call_kind: CallKind
-    funder: FunderKind
-    programme: Annotated[Line, Field(min_length=2)]
-    title_fr: Annotated[Line, Field(min_length=2)]
-    title_nl: Annotated[Line, Field(min_length=2)]
-    opens_on: Planned
-    closes_at: AwareDatetime = Field(description="The deadline, with its offset (e.g. 2026-03-31T23:59:59+02:00)")
-    budget_eur: Euros | None = None
-    cofinancing_pct: Percent | None = None
-    cost_option: CostOption = "real-costs"
-    action_number: Annotated[int, Field(ge=1, le=66)] | None = None
-    public: Public | None = None
-    eligible_kinds: Annotated[list[BeneficiaryKind], Field(max_length=3)] = []
-
-    @model_validator(mode="after")
-    def a_deadline_in_the_plan_s_years(self) -> CallIn:
-        if not 2000 <= self.closes_at.year <= 2100:
-            raise ValueError("closes_at must fall between 2000 and 2100")
-        return self
+MAX_IMPORT_BYTES = 2 * 1024 * 1024  # a year's calls are a few dozen rows
 
 
 class ApplicationIn(BaseModel):
@@ -196,8 +168,7 @@ class DeadlineCheckIn(BaseModel):
 async def post_call(
     response: Response, body: CallIn, uow: Uow = Depends(unit_of_work("coordination"))
 ) -> dict[str, Any]:
-    values = body.model_dump()
-    call, created = await use.open_call(uow, Call(**(values | {"eligible_kinds": tuple(body.eligible_kinds)})))
+    call, created = await use.open_call(uow, body.call())
     if not created:
         response.status_code = 200
     return shown_call(call)
@@ -216,6 +187,60 @@ async def get_calls(
         management=management, open_on=open_on, action_number=action_number, limit=limit, offset=offset
     )
     return [shown_call(c) for c in found]
+
+
+@router.get("/calls/export.csv", summary="Calls as CSV, in the import's format (public)")
+async def get_calls_csv(
+    management: CallManagement | None = None, repo: FundingRepository = Depends(repository)
+) -> Response:
+    return _calls_file(await repo.calls(management=management, limit=calls_files.MAX_ROWS), "csv")
+
+
+@router.get("/calls/export.xlsx", summary="Calls as XLSX, in the import's format (public)")
+async def get_calls_xlsx(
+    management: CallManagement | None = None, repo: FundingRepository = Depends(repository)
+) -> Response:
+    return _calls_file(await repo.calls(management=management, limit=calls_files.MAX_ROWS), "xlsx")
+
+
+def _calls_file(calls: list[Call], fmt: spreadsheets.Format) -> Response:
+    return Response(
+        calls_files.write(calls, fmt),
+        media_type=spreadsheets.media_type(fmt),
+        headers={"Content-Disposition": f'attachment; filename="calls.{fmt}"'},
+    )
+
+
+# Not /calls/import: GET /calls/{call_code} would serve that path too (a call coded "import").
+@router.post(
+    "/import/calls",
+    summary="Import calls from a spreadsheet (CSV or XLSX); idempotent; a report per refused row",
+    description=(
+        f"Send the file as the body, with Content-Type text/csv (UTF-8, {calls_files.COLUMNS_NOTE}) or "
+        f"{spreadsheets.XLSX_MEDIA} (the first sheet); at most {MAX_IMPORT_BYTES // 1024 // 1024} MiB. A call "
+        "already there with the same terms is unchanged; with other terms its row is refused (a call's terms "
+        "are what applicants relied on). Valid rows are recorded together."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "text/csv": {"schema": {"type": "string", "maxLength": MAX_IMPORT_BYTES}},
+                spreadsheets.XLSX_MEDIA: {
+                    "schema": {"type": "string", "format": "binary", "maxLength": MAX_IMPORT_BYTES}
+                },
+            },
+            "required": True,
+        },
+    },
+    max_body_size=MAX_IMPORT_BYTES,
+)
+async def post_calls_import(
+    request: Request,
+    content_type: Annotated[str, Header(max_length=200)] = "",
+    uow: Uow = Depends(unit_of_work("coordination")),
+) -> dict[str, Any]:
+    calls, errors = calls_files.parse(await request.body(), spreadsheets.format_of(content_type))
+    return await use.import_calls(uow, calls, errors)
 
 
 @router.get("/calls/{call_code}", summary="One call (public)")

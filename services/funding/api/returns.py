@@ -11,12 +11,12 @@ from passerelle_contracts.common import AGE_BANDS, GENDERS, AgeBand, Gender, Pub
 from pydantic import BaseModel, BeforeValidator, Field
 
 from services.runtime.auth import require
-from services.runtime.errors import Invalid, NotFound
+from services.runtime.errors import NotFound
 from services.runtime.http import api_router, repository, unit_of_work
 from services.runtime.inputs import Code, Count, brussels_today
 from services.runtime.uow import UnitOfWork
 
-from .. import returns_files
+from .. import returns_files, spreadsheets
 from ..domain.returns import FIRST_YEAR, PUBLICS, ActivityReturn, StudyPeriod, operator_scope
 from ..handlers.returns import import_returns, read_study, submit_return
 from ..repository import FundingRepository
@@ -75,16 +75,20 @@ async def post_activity_return(
 
 @router.post(
     "/activity-returns/import",
-    summary="Import a CSV of returns (one row per EPN and quarter); idempotent; a report per refused row",
+    summary="Import a spreadsheet of returns (one row per EPN and quarter); idempotent; a report per refused row",
     description=(
-        f"Send the file as the body, with Content-Type text/csv ({returns_files.COLUMNS_NOTE}); at most "
+        f"Send the file as the body, with Content-Type text/csv ({returns_files.COLUMNS_NOTE}) or "
+        f"{spreadsheets.XLSX_MEDIA} (the first sheet, the same columns); at most "
         f"{MAX_BYTES // 1024 // 1024} MiB and {returns_files.MAX_ROWS:,} rows. The Coordination sends any EPN's "
         "returns, an operator organisation its own EPNs'. Valid rows are kept together; each refused row is "
         "reported with its line, column and reason."
     ),
     openapi_extra={
         "requestBody": {
-            "content": {"text/csv": {"schema": {"type": "string", "maxLength": MAX_BYTES}}},
+            "content": {
+                "text/csv": {"schema": {"type": "string", "maxLength": MAX_BYTES}},
+                spreadsheets.XLSX_MEDIA: {"schema": {"type": "string", "format": "binary", "maxLength": MAX_BYTES}},
+            },
             "required": True,
         },
     },
@@ -95,10 +99,34 @@ async def post_activity_returns_import(
     content_type: Annotated[str, Header(max_length=200)] = "",
     uow: UnitOfWork[FundingRepository] = Depends(unit_of_work()),
 ) -> dict[str, Any]:
-    media = content_type.split(";")[0].strip().lower()
-    if media not in ("text/csv", "application/csv"):
-        raise Invalid(f"send the returns as text/csv, not {media or 'no Content-Type'}")
-    return (await import_returns(uow, await request.body(), brussels_today())).as_dict()
+    fmt = spreadsheets.format_of(content_type)
+    return (await import_returns(uow, await request.body(), brussels_today(), fmt)).as_dict()
+
+
+@router.get("/activity-returns/export.csv", summary="A year's returns as CSV, in the import's format")
+async def get_activity_returns_csv(
+    year: Annotated[ReturnYear, Query()],
+    _reader: Actor = Depends(require(*READERS)),
+    repo: FundingRepository = Depends(repository),
+) -> Response:
+    return _export(await repo.activity_returns_of_year(year), "csv", year)
+
+
+@router.get("/activity-returns/export.xlsx", summary="A year's returns as XLSX, in the import's format")
+async def get_activity_returns_xlsx(
+    year: Annotated[ReturnYear, Query()],
+    _reader: Actor = Depends(require(*READERS)),
+    repo: FundingRepository = Depends(repository),
+) -> Response:
+    return _export(await repo.activity_returns_of_year(year), "xlsx", year)
+
+
+def _export(returns: list[ActivityReturn], fmt: spreadsheets.Format, year: int) -> Response:
+    return Response(
+        returns_files.write(returns, fmt),
+        media_type=spreadsheets.media_type(fmt),
+        headers={"Content-Disposition": f'attachment; filename="activity-returns-{year}.{fmt}"'},
+    )
 
 
 @router.get("/activity-returns", summary="Returns, the latest quarter first (an operator organisation: its EPNs')")

@@ -90,32 +90,72 @@ async def open_call(uow: Uow, call: Call) -> tuple[Call, bool]:
         if stored is None:
             existing = await uow.repo.call(call.call_code)
             assert existing is not None
-            if dataclasses.replace(existing, opened_by=None, created_at=None, budget_eur=existing.budget_eur) != (
-                dataclasses.replace(call, opened_by=None, created_at=None)
-            ):
+            if not _same_terms(existing, call):
                 raise Conflict(f"the call {call.call_code} exists already with other terms")
             return existing, False
-        uow.emit(
-            CallOpened(
-                call_code=stored.call_code,
-                management=stored.management,
-                call_kind=stored.call_kind,
-                funder=stored.funder,
-                programme=stored.programme,
-                title_fr=stored.title_fr,
-                title_nl=stored.title_nl,
-                opens_on=stored.opens_on,
-                closes_at=stored.closes_at,
-                budget_eur=stored.budget_eur,
-                cofinancing_pct=stored.cofinancing_pct,
-                cost_option=stored.cost_option,
-                action_number=stored.action_number,
-                public=stored.public,
-                eligible_kinds=list(stored.eligible_kinds),
-            ),
-            subject=_call_subject(stored.call_code),
-        )
+        _announce_call(uow, stored)
         return stored, True
+
+
+def _announce_call(uow: Uow, stored: Call) -> None:
+    uow.emit(
+        CallOpened(
+            call_code=stored.call_code,
+            management=stored.management,
+            call_kind=stored.call_kind,
+            funder=stored.funder,
+            programme=stored.programme,
+            title_fr=stored.title_fr,
+            title_nl=stored.title_nl,
+            opens_on=stored.opens_on,
+            closes_at=stored.closes_at,
+            budget_eur=stored.budget_eur,
+            cofinancing_pct=stored.cofinancing_pct,
+            cost_option=stored.cost_option,
+            action_number=stored.action_number,
+            public=stored.public,
+            eligible_kinds=list(stored.eligible_kinds),
+        ),
+        subject=_call_subject(stored.call_code),
+    )
+
+
+def _same_terms(existing: Call, call: Call) -> bool:
+    return dataclasses.replace(existing, opened_by=None, created_at=None) == dataclasses.replace(
+        call, opened_by=None, created_at=None
+    )
+
+
+async def import_calls(uow: Uow, calls: list[tuple[int, Call]], errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """Record a spreadsheet's calls together: new ones opened and announced, the same terms again
+    unchanged, other terms for a code already there refused as that row's error (never a change:
+    a call's terms are what applicants relied on). ``errors``: the rows refused while reading."""
+    report: dict[str, Any] = {"created": 0, "unchanged": 0, "errors": list(errors)}
+    async with uow:
+        for line, call in calls:
+            try:
+                check_call(call)
+            except Invalid as error:
+                report["errors"].append({"line": line, "column": None, "reason": error.reason})
+                continue
+            existing = await uow.repo.call(call.call_code)
+            if existing is not None:
+                if _same_terms(existing, call):
+                    report["unchanged"] += 1
+                else:
+                    reason = f"the call {call.call_code} exists already with other terms"
+                    report["errors"].append({"line": line, "column": "call_code", "reason": reason})
+                continue
+            stored = await uow.repo.add_call(dataclasses.replace(call, opened_by=uow.actor))
+            if stored is None:  # the same code twice in one file: the first row holds
+                report["errors"].append(
+                    {"line": line, "column": "call_code", "reason": f"{call.call_code} given twice"}
+                )
+                continue
+            _announce_call(uow, stored)
+            report["created"] += 1
+    report["errors"].sort(key=lambda e: e["line"])
+    return report
 
 
 async def _call(uow: Uow, code: str, *, lock: bool = False) -> Call:

@@ -97,15 +97,18 @@ async def _submit(uow: Uow, ret: ActivityReturn, today: date) -> tuple[Outcome, 
     return ("created" if stored.revision == 1 else "corrected"), stored
 
 
-async def import_returns(uow: Uow, body: bytes, today: date | None = None) -> ReturnsReport:
-    """Import a CSV of returns sent on ``today`` (by default, the day in Brussels now): the valid
-    rows kept together (one transaction), each refused row reported. A quarter given twice in one file is refused the second time (which one holds would
-    be a guess). Idempotent: the same file again reports every return unchanged."""
+async def import_returns(
+    uow: Uow, body: bytes, today: date | None = None, fmt: returns_files.spreadsheets.Format = "csv"
+) -> ReturnsReport:
+    """Import a spreadsheet of returns (CSV or XLSX) sent on ``today`` (by default, the day in
+    Brussels now): the valid rows kept together (one transaction), each refused row reported. A
+    quarter given twice in one file is refused the second time (which one holds would be a
+    guess). Idempotent: the same file again reports every return unchanged."""
     today = today or brussels_today()
     report = ReturnsReport()
     parsed: list[tuple[int, ActivityReturn]] = []
     seen: dict[tuple[str, int, int], int] = {}
-    for line, row in returns_files.read(body):
+    for line, row in returns_files.read(body, fmt):
         try:
             ret = returns_files.parse(row)
         except returns_files.RowError as error:

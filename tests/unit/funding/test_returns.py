@@ -15,7 +15,7 @@ import pytest
 from passerelle_contracts import Actor
 from passerelle_contracts.funding_v1 import ActivityReturnReminder, ActivityReturnSubmitted
 
-from services.funding import returns_files
+from services.funding import returns_files, spreadsheets
 from services.funding.domain import EpnDetails
 from services.funding.domain.returns import (
     ActivityReturn,
@@ -360,3 +360,19 @@ def test_the_study_as_csv_has_a_row_per_quarter_then_the_year_whose_breakdowns_a
     ages = sum(int(v) for k, v in rows[0].items() if k.startswith("age:"))
     genders = sum(int(v) for k, v in rows[0].items() if k.startswith("gender:"))
     assert (ages, genders, rows[0]["participants"]) == (310, 310, "310")
+
+
+async def test_a_year_s_returns_exported_as_csv_or_xlsx_import_back_unchanged(store: Store) -> None:
+    await epn(store)
+    await epn(store, "epn-forest", "commune-forest")
+    first = csv_file("epn-ixelles,2026,1,1 250,42,310,120,120,170,130,", "epn-forest,2026,1,800,20,200,,,100,")
+    await import_returns(uow(store), first, AFTER_Q1)
+    kept = await store.repo.activity_returns_of_year(2026)
+
+    formats: tuple[spreadsheets.Format, ...] = ("csv", "xlsx")
+    reports = [
+        (await import_returns(uow(store), returns_files.write(kept, fmt), AFTER_Q1, fmt)).as_dict() for fmt in formats
+    ]
+
+    assert [(r["created"], r["corrected"], r["unchanged"], r["errors"]) for r in reports] == [(0, 0, 2, [])] * 2
+    assert len(submitted(store)) == 2, "nothing announced again"
