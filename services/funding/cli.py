@@ -13,6 +13,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 from passerelle_contracts import Actor
@@ -22,9 +23,11 @@ from services.runtime.errors import PasserelleError
 from services.runtime.inputs import brussels_today, check_happened
 from services.runtime.uow import Context, Session
 
-from . import cadastre_files
+from . import cadastre_files, calls_files, returns_files
 from .handlers import read_cadastre, record_lines
+from .handlers.calls import import_calls
 from .handlers.deadlines import check_all_deadlines
+from .handlers.returns import import_returns
 from .repository import FundingRepository
 
 OPERATOR = Actor(organisation="coordination-inclusion-numerique", role="coordination", key_id="cli")
@@ -39,18 +42,59 @@ def _format(path: Path) -> cadastre_files.Format:
     return "csv" if suffix == "csv" else "xlsx"
 
 
+def _bar(length: int, name: str, unit: str) -> Any:
+    """click's progress bar on stderr (drawn only on a terminal), one step per ``unit``."""
+    return click.progressbar(length=length, label=f"{name}: {unit}", file=sys.stderr, show_pos=True)
+
+
+def _done(report: dict[str, Any]) -> None:
+    print(json.dumps(report, ensure_ascii=False, default=str))
+    if report["errors"]:
+        sys.exit(f"{len(report['errors'])} rows were not imported (see the errors above)")
+
+
+async def _read(path: Path) -> tuple[bytes, cadastre_files.Format]:
+    try:
+        fmt = _format(path)  # before reading: a file of another kind is refused for what it is
+    except argparse.ArgumentTypeError as error:
+        sys.exit(str(error))
+    return await asyncio.to_thread(path.read_bytes), fmt
+
+
 async def _import(args: argparse.Namespace, session: Funding) -> None:
     path = Path(args.file)
+    body, fmt = await _read(path)
     try:
-        fmt = _format(path)
-        lines, report = read_cadastre(await asyncio.to_thread(path.read_bytes), fmt)
-    except (PasserelleError, argparse.ArgumentTypeError) as error:
-        sys.exit(f"{path.name}: {getattr(error, 'reason', error)}")
-    with click.progressbar(length=len(lines), label=f"{path.name}: lines", file=sys.stderr, show_pos=True) as bar:
+        lines, report = read_cadastre(body, fmt)
+    except PasserelleError as error:
+        sys.exit(f"{path.name}: {error.reason}")
+    with _bar(len(lines), path.name, "lines") as bar:
         report = await record_lines(session.unit_of_work(Context(actor=OPERATOR)), lines, report, bar.update)
-    print(json.dumps(report.as_dict(), ensure_ascii=False))
-    if report.errors:
-        sys.exit(f"{len(report.errors)} rows were not imported (see the errors above)")
+    _done(report.as_dict())
+
+
+async def _import_returns(args: argparse.Namespace, session: Funding) -> None:
+    path = Path(args.file)
+    body, fmt = await _read(path)
+    try:
+        rows = len(returns_files.read(body, fmt))  # the bar's length; the file is read again below
+    except PasserelleError as error:
+        sys.exit(f"{path.name}: {error.reason}")
+    with _bar(rows, path.name, "returns") as bar:
+        report = await import_returns(session.unit_of_work(Context(actor=OPERATOR)), body, None, fmt, bar.update)
+    _done(report.as_dict())
+
+
+async def _import_calls(args: argparse.Namespace, session: Funding) -> None:
+    path = Path(args.file)
+    body, fmt = await _read(path)
+    try:
+        calls, errors = calls_files.parse(body, fmt)
+    except PasserelleError as error:
+        sys.exit(f"{path.name}: {error.reason}")
+    with _bar(len(calls), path.name, "calls") as bar:
+        report = await import_calls(session.unit_of_work(Context(actor=OPERATOR)), calls, errors, bar.update)
+    _done(report)
 
 
 async def _export(args: argparse.Namespace, session: Funding) -> None:
@@ -93,6 +137,14 @@ def _import_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _returns_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--file", required=True, help="a .csv or .xlsx: " + returns_files.COLUMNS_NOTE)
+
+
+def _calls_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--file", required=True, help="a .csv or .xlsx with " + calls_files.COLUMNS_NOTE)
+
+
 def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="the file to write, .csv or .xlsx")
     p.add_argument("--year", type=_year, default=None, help="one year only (default: every year)")
@@ -105,6 +157,10 @@ def _check_args(p: argparse.ArgumentParser) -> None:
 COMMANDS = {
     "import-cadastre": Command("import a cadastre spreadsheet (idempotent), showing progress", _import_args, _import),
     "export-cadastre": Command("export the cadastre as CSV or XLSX", _export_args, _export),
+    "import-returns": Command(
+        "import EPN activity returns (idempotent), showing progress", _returns_args, _import_returns
+    ),
+    "import-calls": Command("import calls for projects (idempotent), showing progress", _calls_args, _import_calls),
     "check-deadlines": Command(
         "announce the reminders due (reports, calls, returns), each once", _check_args, _check_deadlines
     ),

@@ -120,9 +120,10 @@ class ReturnsRepository:
         )
         return [(row["epn"], row["labelled_on"]) for row in rows]
 
-    async def returned_quarters(self) -> set[tuple[str, int, int]]:
-        """(EPN, year, quarter) of every return kept (what the chase does not ask for again)."""
-        rows = await self.db.fetch("SELECT epn, year, quarter FROM activity_returns WHERE year >= $1", FIRST_YEAR)
+    async def returned_quarters(self, since_year: int = FIRST_YEAR) -> set[tuple[str, int, int]]:
+        """(EPN, year, quarter) of every return kept from ``since_year`` on (what the chase does not
+        ask for again: it needs only the years it still chases, not every year since 2020)."""
+        rows = await self.db.fetch("SELECT epn, year, quarter FROM activity_returns WHERE year >= $1", since_year)
         return {(row["epn"], row["year"], row["quarter"]) for row in rows}
 
 

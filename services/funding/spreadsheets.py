@@ -45,6 +45,21 @@ def format_of(content_type: str) -> Format:
     return "csv" if MEDIA[media] == "csv" else "xlsx"
 
 
+def request_body(max_bytes: int) -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of a route that takes a spreadsheet as its raw body (read from
+    the request, not parsed by FastAPI): CSV or XLSX, at most ``max_bytes`` (the route's
+    ``max_body_size`` refuses more, with 413)."""
+    return {
+        "requestBody": {
+            "content": {
+                "text/csv": {"schema": {"type": "string", "maxLength": max_bytes}},
+                XLSX_MEDIA: {"schema": {"type": "string", "format": "binary", "maxLength": max_bytes}},
+            },
+            "required": True,
+        },
+    }
+
+
 def media_type(fmt: Format) -> str:
     return "text/csv; charset=utf-8" if fmt == "csv" else XLSX_MEDIA
 

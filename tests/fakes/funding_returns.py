@@ -94,5 +94,5 @@ class FakeReturns:
             if epn.label_status == "labelled" and epn.labelled_on is not None
         ]
 
-    async def returned_quarters(self) -> set[Key]:
-        return {key for key in self._current if key[1] >= FIRST_YEAR}
+    async def returned_quarters(self, since_year: int = FIRST_YEAR) -> set[Key]:
+        return {key for key in self._current if key[1] >= since_year}

@@ -125,6 +125,7 @@ async def test_returns_are_listed_latest_quarter_first_and_by_the_organisation_t
         ("epn-forest", 2025, 3),
         ("epn-ixelles", 2026, 1),
     }
+    assert await repo.returned_quarters(since_year=2026) == {("epn-ixelles", 2026, 1)}, "only the years still chased"
 
 
 async def test_the_chase_reads_labelled_epns_with_the_day_of_their_latest_labelling(repo: FundingRepository) -> None:

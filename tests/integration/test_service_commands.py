@@ -240,3 +240,26 @@ async def test_a_cadastre_import_in_a_terminal_shows_a_progress_bar_to_the_last_
     shown = in_a_terminal("funding", url, "import-cadastre", "--file", str(cadastre))
 
     assert "cadastre.csv: lines" in shown and f"[{'#' * 36}]  25/25" in shown, shown
+
+
+async def test_calls_and_returns_import_from_the_console_too_each_once(
+    create_database: CreateDatabase, tmp_path: Path
+) -> None:
+    url = await create_database("funding_cli_calls")
+    calls = tmp_path / "calls.csv"
+    calls.write_text(
+        "call_code,management,call_kind,funder,programme,title_fr,title_nl,opens_on,closes_at,budget_eur\n"
+        "AAP-2027,run,regional-call,region,Programme,Titre,Titel,2027-01-15,2027-03-15T12:00:00+01:00,80000\n",
+        encoding="utf-8",
+    )
+    returns = tmp_path / "returns.csv"
+    returns.write_text("epn,year,quarter,visits,sessions,participants\nepn-nowhere,2025,1,10,1,5\n", encoding="utf-8")
+
+    first = command("funding", url, "import-calls", "--file", str(calls))
+    again = command("funding", url, "import-calls", "--file", str(calls))
+    unknown_epn = command("funding", url, "import-returns", "--file", str(returns))
+
+    assert first.returncode == 0 and '"created": 1' in first.stdout, first.stderr
+    assert again.returncode == 0 and '"unchanged": 1' in again.stdout
+    assert unknown_epn.returncode == 1 and '"column": "epn"' in unknown_epn.stdout, unknown_epn.stderr
+    assert unknown_epn.stderr.endswith("1 rows were not imported (see the errors above)\n")

@@ -143,15 +143,7 @@ async def get_cadastre_completeness(
         f"{cadastre_files.MAX_ROWS:,} rows. Valid rows are recorded together; each refused row is "
         "reported with its line, column and reason."
     ),
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "text/csv": {"schema": {"type": "string", "maxLength": MAX_BYTES}},
-                cadastre_files.XLSX_MEDIA: {"schema": {"type": "string", "format": "binary", "maxLength": MAX_BYTES}},
-            },
-            "required": True,
-        },
-    },
+    openapi_extra=spreadsheets.request_body(MAX_BYTES),
     max_body_size=MAX_BYTES,
 )
 async def post_cadastre_import(

@@ -39,11 +39,12 @@ from services.runtime.uow import UnitOfWork
 
 from .. import calls_files, spreadsheets
 from ..calls_files import CallCode, CallIn
-from ..domain import Grant, reader_scope
+from ..domain import reader_scope
 from ..domain.calls import Agreement, Application, Call, Duty, Tranche
 from ..handlers import calls as use
 from ..handlers.deadlines import check_all_deadlines
 from ..repository import FundingRepository
+from . import grants
 
 router = api_router(tags=["calls and grants"])
 Uow = UnitOfWork[FundingRepository]
@@ -221,17 +222,7 @@ def _calls_file(calls: list[Call], fmt: spreadsheets.Format) -> Response:
         "already there with the same terms is unchanged; with other terms its row is refused (a call's terms "
         "are what applicants relied on). Valid rows are recorded together."
     ),
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "text/csv": {"schema": {"type": "string", "maxLength": MAX_IMPORT_BYTES}},
-                spreadsheets.XLSX_MEDIA: {
-                    "schema": {"type": "string", "format": "binary", "maxLength": MAX_IMPORT_BYTES}
-                },
-            },
-            "required": True,
-        },
-    },
+    openapi_extra=spreadsheets.request_body(MAX_IMPORT_BYTES),
     max_body_size=MAX_IMPORT_BYTES,
 )
 async def post_calls_import(
@@ -422,7 +413,7 @@ async def ledger(repo: FundingRepository, grant_id: uuid.UUID) -> dict[str, Any]
     grant = await repo.grant(grant_id)
     assert grant is not None
     return {
-        **shown_grant(grant),
+        **grants.reply(grant, full=False),
         "tranches": [
             {"number": t.number, "amount_eur": str(t.amount_eur), "due_on": t.due_on}
             for t in await repo.tranches(grant_id)
@@ -439,22 +430,6 @@ async def ledger(repo: FundingRepository, grant_id: uuid.UUID) -> dict[str, Any]
 def _money(row: dict[str, Any]) -> dict[str, Any]:
     return {
         k: str(v) if isinstance(v, Decimal) else (str(v) if isinstance(v, uuid.UUID) else v) for k, v in row.items()
-    }
-
-
-def shown_grant(grant: Grant) -> dict[str, Any]:
-    t = grant.terms
-    return {
-        "grant_id": str(grant.grant_id),
-        "call_code": t.call_code,
-        "beneficiary": t.beneficiary,
-        "amount_eur": str(t.amount_eur),
-        "awarded_on": t.awarded_on,
-        "status": grant.status,
-        "signed_on": grant.signed_on,
-        "ends_on": grant.ends_on,
-        "closed_on": grant.closed_on,
-        "application_id": str(grant.application_id) if grant.application_id else None,
     }
 
 

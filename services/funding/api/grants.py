@@ -90,6 +90,11 @@ def reply(grant: Grant, *, full: bool = True) -> dict[str, Any]:
         "amount_eur": str(t.amount_eur),
         "awarded_on": t.awarded_on,
         "recorded_at": grant.recorded_at,
+        "application_id": str(grant.application_id) if grant.application_id else None,
+        "status": grant.status,
+        "signed_on": grant.signed_on,
+        "ends_on": grant.ends_on,
+        "closed_on": grant.closed_on,
     }
     if full:
         shown |= {"idempotency_key": grant.idempotency_key, "recorded_by": grant.recorded_by.model_dump(mode="json")}

@@ -83,15 +83,7 @@ async def post_activity_return(
         "returns, an operator organisation its own EPNs'. Valid rows are kept together; each refused row is "
         "reported with its line, column and reason."
     ),
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "text/csv": {"schema": {"type": "string", "maxLength": MAX_BYTES}},
-                spreadsheets.XLSX_MEDIA: {"schema": {"type": "string", "format": "binary", "maxLength": MAX_BYTES}},
-            },
-            "required": True,
-        },
-    },
+    openapi_extra=spreadsheets.request_body(MAX_BYTES),
     max_body_size=MAX_BYTES,
 )
 async def post_activity_returns_import(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -126,13 +127,20 @@ def _same_terms(existing: Call, call: Call) -> bool:
     )
 
 
-async def import_calls(uow: Uow, calls: list[tuple[int, Call]], errors: list[dict[str, Any]]) -> dict[str, Any]:
+async def import_calls(
+    uow: Uow,
+    calls: list[tuple[int, Call]],
+    errors: list[dict[str, Any]],
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """Record a spreadsheet's calls together: new ones opened and announced, the same terms again
     unchanged, other terms for a code already there refused as that row's error (never a change:
     a call's terms are what applicants relied on). ``errors``: the rows refused while reading."""
     report: dict[str, Any] = {"created": 0, "unchanged": 0, "errors": list(errors)}
     async with uow:
         for line, call in calls:
+            if progress is not None:
+                progress(1)
             try:
                 check_call(call)
             except Invalid as error:
@@ -322,6 +330,16 @@ async def _grant(uow: Uow, grant_id: uuid.UUID, *, lock: bool = False) -> Grant:
     return grant
 
 
+async def _open_grant(uow: Uow, grant_id: uuid.UUID, done: str) -> Grant:
+    """The grant, locked (its amendments, claims, payments and closure are decided one at a time),
+    if its agreement is signed and it is not closed: only then is it amended, claimed on, paid or
+    closed."""
+    grant = await _grant(uow, grant_id, lock=True)
+    if grant.status != "agreed":
+        raise Conflict(f"grant {grant_id} is {grant.status}: only a signed, open agreement is {done}")
+    return grant
+
+
 def _may_act_for(actor: Actor, grant: Grant) -> None:
     if not _is_coordination(actor) and actor.organisation != grant.terms.beneficiary:
         raise NotFound(f"no grant {grant.grant_id}")  # another organisation's grant: as if there were none
@@ -372,9 +390,7 @@ class Amend:
 
 async def amend(uow: Uow, command: Amend) -> Grant:
     async with uow:
-        grant = await _grant(uow, command.grant_id, lock=True)
-        if grant.status != "agreed":
-            raise Conflict(f"grant {command.grant_id} is {grant.status}: only a signed, open agreement is amended")
+        grant = await _open_grant(uow, command.grant_id, "amended")
         assert grant.ends_on is not None
         changes: list[tuple[str, Any, Any]] = []
         if command.kind == "extension":
@@ -432,10 +448,8 @@ async def amend(uow: Uow, command: Amend) -> Grant:
 
 async def submit_claim(uow: Uow, grant_id: uuid.UUID, claimed: Decimal, submitted_on: date) -> uuid.UUID:
     async with uow:
-        grant = await _grant(uow, grant_id, lock=True)
+        grant = await _open_grant(uow, grant_id, "claimed on")
         _may_act_for(uow.actor, grant)
-        if grant.status != "agreed":
-            raise Conflict(f"grant {grant_id} is {grant.status}: claims are made under a signed, open agreement")
         claim_id = uuid.uuid4()
         await uow.repo.add_claim(claim_id, grant_id, claimed, submitted_on)
         _emit(
@@ -492,9 +506,7 @@ async def pay(uow: Uow, command: Pay) -> Decimal:
     """Record a payment (of a tranche, or of a checked claim's accepted amount); returns the total
     paid. A payment that would take the total beyond the grant is refused."""
     async with uow:
-        grant = await _grant(uow, command.grant_id, lock=True)
-        if grant.status != "agreed":
-            raise Conflict(f"grant {command.grant_id} is {grant.status}: payments follow a signed, open agreement")
+        grant = await _open_grant(uow, command.grant_id, "paid")
         if command.claim_id is not None:
             claim = await uow.repo.claim(command.claim_id, lock=True)
             if claim is None or claim["grant_id"] != grant.grant_id:
@@ -624,9 +636,7 @@ async def review_report(uow: Uow, duty_id: uuid.UUID, outcome: str, reviewed_on:
 async def close_grant(uow: Uow, grant_id: uuid.UUID, closed_on: date) -> Grant:
     """Close a grant: only after its final report is approved."""
     async with uow:
-        grant = await _grant(uow, grant_id, lock=True)
-        if grant.status != "agreed":
-            raise Conflict(f"grant {grant_id} is {grant.status}: only a signed, open agreement is closed")
+        grant = await _open_grant(uow, grant_id, "closed")
         check_closure(await uow.repo.duties(grant_id))
         await uow.repo.update_grant(grant_id, {"status": "closed", "closed_on": closed_on})
         _emit(

@@ -16,6 +16,7 @@ are reminded once per stage (``ActivityReturnReminder``); the reminders' record
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -98,12 +99,17 @@ async def _submit(uow: Uow, ret: ActivityReturn, today: date) -> tuple[Outcome, 
 
 
 async def import_returns(
-    uow: Uow, body: bytes, today: date | None = None, fmt: returns_files.spreadsheets.Format = "csv"
+    uow: Uow,
+    body: bytes,
+    today: date | None = None,
+    fmt: returns_files.spreadsheets.Format = "csv",
+    progress: Callable[[int], None] | None = None,
 ) -> ReturnsReport:
     """Import a spreadsheet of returns (CSV or XLSX) sent on ``today`` (by default, the day in
     Brussels now): the valid rows kept together (one transaction), each refused row reported. A
     quarter given twice in one file is refused the second time (which one holds would be a
-    guess). Idempotent: the same file again reports every return unchanged."""
+    guess). Idempotent: the same file again reports every return unchanged. ``progress`` is told
+    each row done (a command line's progress bar)."""
     today = today or brussels_today()
     report = ReturnsReport()
     parsed: list[tuple[int, ActivityReturn]] = []
@@ -130,6 +136,8 @@ async def import_returns(
                 report.errors.append({"line": line, "column": "epn", "reason": refused.reason})
             else:
                 setattr(report, outcome, getattr(report, outcome) + 1)
+            if progress is not None:
+                progress(1)
     return report
 
 
@@ -154,7 +162,7 @@ async def chase_returns(uow: Uow, today: date) -> int:
     record decides."""
     announced = 0
     async with uow:
-        returned = await uow.repo.returned_quarters()
+        returned = await uow.repo.returned_quarters(since_year=today.year - 2)  # CHASE_DAYS reach no further back
         for epn, labelled_on in await uow.repo.labelled_epns_since():
             for year, quarter in quarters_owed(labelled_on, today):
                 if (epn, year, quarter) in returned:
