@@ -17,7 +17,7 @@ from datetime import date
 import asyncpg
 from passerelle_contracts import Actor
 
-from benchmarks.pipeline import env, fresh_database
+from benchmarks.pipeline import against_floor, env, fresh_database
 from services.funding import cadastre_files
 from services.funding.app import MIGRATIONS
 from services.funding.handlers import import_cadastre
@@ -55,9 +55,7 @@ def cadastre_csv(n: int) -> bytes:
 
 
 def line(label: str, count: int, unit: str, seconds: float, floor: int) -> None:
-    rate = count / seconds
-    verdict = "ok" if rate >= floor else "BELOW THE FLOOR"
-    print(f"{label:<58} {seconds:6.2f} s {rate:9,.0f} {unit}/s   floor {floor:,} {unit}/s   {verdict}")
+    against_floor(label, count, unit, seconds, floor)
 
 
 async def timed(run: Callable[[], Awaitable[object]]) -> float:

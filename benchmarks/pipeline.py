@@ -49,6 +49,13 @@ async def fresh_database(base: str, label: str) -> tuple[str, asyncpg.Connection
     return f"{base}/{name}", admin, name
 
 
+def against_floor(label: str, count: int, unit: str, seconds: float, floor: int, width: int = 58) -> None:
+    """One figure printed beside its floor: what this machine must keep."""
+    rate_ = count / seconds
+    verdict = "ok" if rate_ >= floor else "BELOW THE FLOOR"
+    print(f"{label:<{width}} {seconds:6.2f} s {rate_:9,.0f} {unit}/s   floor {floor:,} {unit}/s   {verdict}")
+
+
 def rate(n: int, seconds: float) -> str:
     return f"{n} in {seconds:.2f} s = {n / seconds:,.0f}/s"
 

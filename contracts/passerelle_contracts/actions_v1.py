@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 # The shared vocabulary is defined in ``common``; these names stay importable from here because
 # partners' code imports them from ``actions_v1`` (a public module): re-exports, not copies.
@@ -191,8 +191,54 @@ class AgendaItem(BaseModel):
     title: str
 
 
+class _PlannedMeeting(EventData):
+    meeting_id: str
+    kind: MeetingKind
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None = None
+    location: str = Field(
+        max_length=300, description="A room's address, or 'online' with the link sent by the Coordination."
+    )
+    agenda: list[AgendaItem]
+    invited: list[str] = Field(
+        default_factory=list,
+        description="Organisations invited besides the members of the Working Group or of the COPIL (codes).",
+    )
+
+
+class MeetingScheduled(_PlannedMeeting):
+    """A Working Group or COPIL meeting was scheduled: the facts of its convocation. The members are
+    organisations; notifications tells their contacts (events name no person)."""
+
+    event_type = "MeetingScheduled"
+    topic = TOPIC
+
+
+class MeetingRescheduled(_PlannedMeeting):
+    """A scheduled meeting's date, place, agenda or guests changed (``changes`` says which)."""
+
+    event_type = "MeetingRescheduled"
+    topic = TOPIC
+
+    changes: list[FieldChange]
+
+
+class MeetingCancelled(EventData):
+    """A scheduled meeting will not be held."""
+
+    event_type = "MeetingCancelled"
+    topic = TOPIC
+
+    meeting_id: str
+    kind: MeetingKind
+    starts_at: AwareDatetime
+    reason: str = Field(default="", max_length=1000)
+
+
 class MeetingHeld(EventData):
-    """A Working Group or COPIL meeting was held (attendees are organisations)."""
+    """A Working Group or COPIL meeting was held (attendees are organisations). A meeting scheduled
+    in Passerelle keeps its ``meeting_id``; ``absent`` are the organisations convened (members and
+    guests) that did not attend, and ``minutes`` the summary the Coordination wrote."""
 
     event_type = "MeetingHeld"
     topic = TOPIC
@@ -202,6 +248,8 @@ class MeetingHeld(EventData):
     held_on: date
     attendees: list[str]
     agenda: list[AgendaItem]
+    absent: list[str] = Field(default_factory=list)
+    minutes: str = Field(default="", max_length=10_000)
 
 
 class DecisionRecorded(EventData):
@@ -247,4 +295,7 @@ EVENTS: tuple[type[EventData], ...] = (
     MeetingHeld,
     DecisionRecorded,
     AnnualReportPublished,
+    MeetingScheduled,
+    MeetingRescheduled,
+    MeetingCancelled,
 )

@@ -43,6 +43,11 @@ MEETING_KIND: Labels = {
     "fr": {"working_group": "Groupe de travail", "copil": "Comité de pilotage (COPIL)"},
     "nl": {"working_group": "Werkgroep", "copil": "Stuurcomité (COPIL)"},
 }
+# A meeting's kind with its article, for sentences: "van de Werkgroep", "van het Stuurcomité (COPIL)".
+MEETING_KIND_THE: Labels = {
+    "fr": {"working_group": "le Groupe de travail", "copil": "le Comité de pilotage (COPIL)"},
+    "nl": {"working_group": "de Werkgroep", "copil": "het Stuurcomité (COPIL)"},
+}
 UNIT: Labels = {
     "fr": {"devices": "appareils", "grants": "subventions", "meetings": "réunions", "EPN": "EPN",
            "returns": "relevés d'activité"},
@@ -117,19 +122,131 @@ FIELD: Labels = {
            "title_fr": "titre (fr)", "title_nl": "titre (nl)", "lead": "pilote", "partners": "partenaires",
            "publics": "publics", "weight": "poids", "planned_on": "date prévue", "reached_on": "date atteinte",
            "comment": "commentaire", "value": "valeur", "name_fr": "nom", "unit": "unité",
-           "baseline": "situation de départ", "target": "cible", "period": "période"},
+           "baseline": "situation de départ", "target": "cible", "period": "période",
+           "physical": "état", "grade": "grade", "sanitisation": "effacement", "epn_name": "nom de l'EPN",
+           "operator": "gestionnaire", "address": "adresse", "postcode": "code postal", "commune": "commune",
+           "hours_per_week": "heures d'ouverture par semaine", "computers": "ordinateurs", "tablets": "tablettes",
+           "languages": "langues", "accessible": "accessible aux PMR", "beneficiary_kind": "type de bénéficiaire",
+           "funder": "financeur", "funder_name": "nom du financeur", "programme": "programme",
+           "committed_eur": "montant engagé", "paid_eur": "montant payé", "cofinancing_pct": "taux de cofinancement",
+           "amount_eur": "montant", "tranche": "tranche", "ends_on": "date de fin",
+           "final_report_due_on": "échéance du rapport final", "starts_at": "début", "ends_at": "fin",
+           "location": "lieu", "agenda": "ordre du jour", "invited": "invités", "label_status": "label"},
     "nl": {"status": "status", "traffic_light": "verkeerslicht", "status_note": "statusnota", "progress": "voortgang",
            "title_fr": "titel (fr)", "title_nl": "titel (nl)", "lead": "trekker", "partners": "partners",
            "publics": "doelgroepen", "weight": "gewicht", "planned_on": "geplande datum", "reached_on": "bereikt op",
            "comment": "commentaar", "value": "waarde", "name_fr": "naam", "unit": "eenheid", "baseline": "beginsituatie",
-           "target": "doel", "period": "periode"},
+           "target": "doel", "period": "periode",
+           "physical": "toestand", "grade": "klasse", "sanitisation": "wissing", "epn_name": "naam van de OCR",
+           "operator": "beheerder", "address": "adres", "postcode": "postcode", "commune": "gemeente",
+           "hours_per_week": "openingsuren per week", "computers": "computers", "tablets": "tablets",
+           "languages": "talen", "accessible": "toegankelijk voor PBM", "beneficiary_kind": "soort begunstigde",
+           "funder": "financier", "funder_name": "naam van de financier", "programme": "programma",
+           "committed_eur": "vastgelegd bedrag", "paid_eur": "betaald bedrag", "cofinancing_pct": "cofinancieringspercentage",
+           "amount_eur": "bedrag", "tranche": "schijf", "ends_on": "einddatum",
+           "final_report_due_on": "termijn van het eindverslag", "starts_at": "begin", "ends_at": "einde",
+           "location": "plaats", "agenda": "agenda", "invited": "genodigden", "label_status": "label"},
 }  # fmt: skip
+# The plural of ``DEVICE_KIND``, after a count: "20 ordinateurs portables", "20 laptops".
+DEVICE_KIND_PLURAL: Labels = {
+    "fr": {"laptop": "ordinateurs portables", "desktop": "ordinateurs de bureau", "tablet": "tablettes",
+           "chromebook": "Chromebooks", "screen": "écrans", "other": "autres appareils"},
+    "nl": {"laptop": "laptops", "desktop": "desktops", "tablet": "tablets", "chromebook": "Chromebooks",
+           "screen": "schermen", "other": "andere toestellen"},
+}  # fmt: skip
+PUBLIC: Labels = {
+    "fr": {"job-seekers": "chercheurs d'emploi", "young-people": "jeunes", "seniors": "seniors",
+           "people-with-disabilities": "personnes en situation de handicap", "precarious": "publics précarisés",
+           "women": "femmes", "civil-servants": "agents publics", "teachers": "enseignants",
+           "general-public": "tout public", "first-line-actors": "acteurs de première ligne"},
+    "nl": {"job-seekers": "werkzoekenden", "young-people": "jongeren", "seniors": "senioren",
+           "people-with-disabilities": "personen met een handicap", "precarious": "kwetsbare doelgroepen",
+           "women": "vrouwen", "civil-servants": "ambtenaren", "teachers": "leerkrachten",
+           "general-public": "breed publiek", "first-line-actors": "eerstelijnsactoren"},
+}  # fmt: skip
+# Languages an EPN is served in (ISO 639-1); another code is shown as it is.
+LANGUAGE_NAME: Labels = {
+    "fr": {"fr": "français", "nl": "néerlandais", "en": "anglais", "de": "allemand", "es": "espagnol",
+           "it": "italien", "pt": "portugais", "ar": "arabe", "tr": "turc", "pl": "polonais", "ro": "roumain",
+           "ru": "russe", "uk": "ukrainien"},
+    "nl": {"fr": "Frans", "nl": "Nederlands", "en": "Engels", "de": "Duits", "es": "Spaans", "it": "Italiaans",
+           "pt": "Portugees", "ar": "Arabisch", "tr": "Turks", "pl": "Pools", "ro": "Roemeens", "ru": "Russisch",
+           "uk": "Oekraïens"},
+}  # fmt: skip
+YES_NO: Labels = {"fr": {"true": "oui", "false": "non"}, "nl": {"true": "ja", "false": "nee"}}
+PHYSICAL_STATE: Labels = {
+    "fr": {"received": "reçu", "to_repair": "à réparer", "refurbished": "reconditionné", "for_parts": "pour pièces",
+           "disposed": "éliminé"},
+    "nl": {"received": "ontvangen", "to_repair": "te herstellen", "refurbished": "gereviseerd",
+           "for_parts": "voor onderdelen", "disposed": "afgevoerd"},
+}  # fmt: skip
+SANITISATION_STATE: Labels = {
+    "fr": {"pending": "en attente", "wiped": "effacé", "failed": "effacement échoué", "destroyed": "support détruit"},
+    "nl": {"pending": "wachtend", "wiped": "gewist", "failed": "wissing mislukt", "destroyed": "drager vernietigd"},
+}
+DONOR_KIND: Labels = {
+    "fr": {"regional-administration": "administration régionale", "regional-public-body": "organisme public régional",
+           "other": "autre donateur"},
+    "nl": {"regional-administration": "gewestelijke administratie", "regional-public-body": "gewestelijke instelling",
+           "other": "andere schenker"},
+}  # fmt: skip
+# A recipient's request for devices: its status, which is the review's decision once reviewed.
+REQUEST_STATUS: Labels = {
+    "fr": {"submitted": "introduite", "accepted": "acceptée", "partially_accepted": "acceptée en partie",
+           "refused": "refusée"},
+    "nl": {"submitted": "ingediend", "accepted": "aanvaard", "partially_accepted": "gedeeltelijk aanvaard",
+           "refused": "geweigerd"},
+}  # fmt: skip
+BENEFICIARY_KIND: Labels = {
+    "fr": {"epn": "EPN", "non-profit": "association", "public-body": "organisme public"},
+    "nl": {"epn": "OCR", "non-profit": "vzw", "public-body": "openbare instelling"},
+}
+CALL_KIND: Labels = {
+    "fr": {"regional-call": "appel à projets régional", "esf": "Fonds social européen (FSE)",
+           "epn-register": "registre des EPN", "other": "autre appel"},
+    "nl": {"regional-call": "gewestelijke projectoproep", "esf": "Europees Sociaal Fonds (ESF)",
+           "epn-register": "register van de OCR's", "other": "andere oproep"},
+}  # fmt: skip
+CALL_MANAGEMENT: Labels = {
+    "fr": {"run": "géré dans Passerelle", "tracked": "suivi pour les partenaires"},
+    "nl": {"run": "beheerd in Passerelle", "tracked": "opgevolgd voor de partners"},
+}
+COST_OPTION: Labels = {
+    "fr": {"real-costs": "coûts réels", "flat-rate": "taux forfaitaire", "unit-cost": "coûts unitaires",
+           "lump-sum": "montant forfaitaire"},
+    "nl": {"real-costs": "werkelijke kosten", "flat-rate": "forfaitair percentage", "unit-cost": "eenheidskosten",
+           "lump-sum": "forfaitair bedrag"},
+}  # fmt: skip
+# A report a grant asks (``ReportingReminder.kind``, ``GrantReportSubmitted.kind``).
+DUTY_KIND: Labels = {
+    "fr": {"interim": "rapport intermédiaire", "final": "rapport final"},
+    "nl": {"interim": "tussentijds verslag", "final": "eindverslag"},
+}
+RECLAIM_REASON: Labels = {
+    "fr": {"overpayment": "trop-perçu", "ineligible-costs": "dépenses non éligibles", "unspent": "montant non dépensé"},
+    "nl": {"overpayment": "te veel betaald", "ineligible-costs": "niet-subsidiabele uitgaven",
+           "unspent": "niet-bestede middelen"},
+}  # fmt: skip
+AMENDMENT_KIND: Labels = {
+    "fr": {"extension": "prolongation", "budget-revision": "révision du budget"},
+    "nl": {"extension": "verlenging", "budget-revision": "budgetherziening"},
+}
+PROGRESS_MODE: Labels = {
+    "fr": {"manual": "saisi par le pilote", "milestones": "calculé d'après les jalons"},
+    "nl": {"manual": "ingevoerd door de trekker", "milestones": "berekend op basis van de mijlpalen"},
+}
 MONTHS: dict[Language, tuple[str, ...]] = {
     "fr": ("janvier", "février", "mars", "avril", "mai", "juin",
            "juillet", "août", "septembre", "octobre", "novembre", "décembre"),
     "nl": ("januari", "februari", "maart", "april", "mei", "juni",
            "juli", "augustus", "september", "oktober", "november", "december"),
 }  # fmt: skip
+
+
+WEEKDAYS: dict[Language, tuple[str, ...]] = {
+    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
+    "nl": ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"),
+}
 
 
 def as_language(code: str) -> Language:
@@ -155,6 +272,11 @@ def localized(language: Language, fr: str, nl: str) -> str:
 def month_name(month: int, language: Language) -> str:
     """The month's name in lower case: 3 -> "mars" / "maart"."""
     return MONTHS[language][month - 1]
+
+
+def weekday_name(value: date, language: Language) -> str:
+    """The day of the week in lower case: "mardi" / "dinsdag"."""
+    return WEEKDAYS[language][value.weekday()]
 
 
 def fmt_number(value: float | Decimal | str | None, language: Language, decimals: int = 2) -> str:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import actions_v1, equipment_v1, funding_v1
+from . import actions_v1, equipment_v1, funding_v1, notifications_v1
 from .envelope import Envelope, EventData
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -84,11 +84,23 @@ TOPICS: tuple[TopicSpec, ...] = (
         retention_ms=FOREVER_MS,
         event_types=_types(funding_v1.EVENTS),
     ),
+    TopicSpec(
+        name=notifications_v1.TOPIC,
+        description="What became of the messages sent to partners: sent, bounced, failed; channels suspended.",
+        producer="notifications",
+        consumers=("dashboard",),
+        key="message-<id>; contact-<id> (one contact's channel events in order)",
+        partitions=3,
+        # The delivery log is the record; these events feed the dashboard and the audit trail.
+        # A year is long enough to answer "was this partner told?" for the annual report's year.
+        retention_ms=400 * DAY_MS,
+        event_types=_types(notifications_v1.EVENTS),
+    ),
 )
 
 EVENT_MODELS: dict[tuple[str, int], type[EventData]] = {
     (model.event_type, model.event_version): model
-    for model in (*actions_v1.EVENTS, *equipment_v1.EVENTS, *funding_v1.EVENTS)
+    for model in (*actions_v1.EVENTS, *equipment_v1.EVENTS, *funding_v1.EVENTS, *notifications_v1.EVENTS)
 }
 
 

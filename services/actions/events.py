@@ -22,7 +22,10 @@ from passerelle_contracts.actions_v1 import (
     DecisionRecorded,
     IndicatorDefined,
     IndicatorMeasured,
+    MeetingCancelled,
     MeetingHeld,
+    MeetingRescheduled,
+    MeetingScheduled,
     MilestoneOverdue,
     MilestonePlanned,
     MilestoneReached,
@@ -230,13 +233,45 @@ def report_changed(report: dict[str, Any], previous: str) -> ReportSubmitted | R
 # --- governance and the annual report -----------------------------------------------------------
 
 
+def meeting_scheduled(meeting: dict[str, Any]) -> MeetingScheduled:
+    return MeetingScheduled(**_schedule(meeting))
+
+
+def meeting_rescheduled(meeting: dict[str, Any], diff: list[FieldChange]) -> MeetingRescheduled:
+    return MeetingRescheduled(**_schedule(meeting), changes=diff)
+
+
+def _schedule(meeting: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "meeting_id": str(meeting["id"]),
+        "kind": meeting["kind"],
+        "starts_at": meeting["starts_at"],
+        "ends_at": meeting["ends_at"],
+        "location": meeting["location"],
+        "agenda": [AgendaItem(**item) for item in meeting["agenda"]],
+        "invited": meeting["invited"],
+    }
+
+
+def meeting_cancelled(meeting: dict[str, Any]) -> MeetingCancelled:
+    return MeetingCancelled(
+        meeting_id=str(meeting["id"]),
+        kind=meeting["kind"],
+        starts_at=meeting["starts_at"],
+        reason=meeting["cancellation_reason"],
+    )
+
+
 def meeting_held(meeting: dict[str, Any]) -> MeetingHeld:
+    """``absent`` and ``minutes`` are empty for a meeting recorded after the fact (``POST /meetings``)."""
     return MeetingHeld(
         meeting_id=str(meeting["id"]),
         kind=meeting["kind"],
         held_on=meeting["held_on"],
         attendees=meeting["attendees"],
         agenda=[AgendaItem(**item) for item in meeting["agenda"]],
+        absent=meeting["absent"],
+        minutes=meeting["minutes"],
     )
 
 

@@ -8,14 +8,33 @@ decimals without NaN or Infinity, plausible dates in Brussels days).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, get_args
 
 from fastapi import Path
 from passerelle_contracts.common import Public
-from pydantic import Field, TypeAdapter, ValidationError, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
-from services.runtime.inputs import MULTI_LINE_PATTERN, SINGLE_LINE_PATTERN, Code, Line, PositiveAmount, Text
+from services.runtime.inputs import (
+    EARLIEST,
+    MULTI_LINE_PATTERN,
+    SINGLE_LINE_PATTERN,
+    Code,
+    Line,
+    PositiveAmount,
+    Text,
+    latest_planned,
+)
 
 ACTIONS = 66  # the plan's actions are numbered 1 to 66
 CHANTIERS = 17
@@ -47,6 +66,49 @@ Weight = Annotated[
     WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 100, "multipleOf": 0.01}),
 ]
 """An action's roll-up weight: more than 0, at most 100, two decimals."""
+
+
+# --- meetings --------------------------------------------------------------------------------
+
+
+def _iso_moment(value: Any) -> Any:
+    # Lax mode would read 1741768200 as a Unix time: a moment is ISO text with its offset.
+    if not isinstance(value, str | datetime):
+        raise ValueError("a moment is written as ISO 8601 text with its offset, e.g. 2026-03-12T09:30:00+01:00")
+    return value
+
+
+def _plausible(value: datetime) -> datetime:
+    # Checked on the year before converting: 9999-12-31T23:00-12:00 is year 10000 in UTC (an
+    # OverflowError, a 500, not a refusal).
+    if not EARLIEST.year <= value.year <= latest_planned().year:
+        raise ValueError(f"a moment before {EARLIEST.year} or more than ten years ahead is not plausible")
+    if value.astimezone(UTC).date() > latest_planned():
+        raise ValueError("a moment more than ten years ahead is not plausible")
+    return value
+
+
+def _ahead(value: datetime) -> datetime:
+    if value <= datetime.now(UTC):
+        raise ValueError("this moment has passed: a meeting is scheduled ahead")
+    return value
+
+
+MeetingTime = Annotated[AwareDatetime, BeforeValidator(_iso_moment), AfterValidator(_plausible)]
+"""A moment with its offset, from 2000 to ten years ahead."""
+
+Upcoming = Annotated[MeetingTime, AfterValidator(_ahead), Field(description="With its offset, in the future")]
+"""A moment ahead of now, with its offset: when a meeting is to start."""
+
+Location = Annotated[
+    str,
+    StringConstraints(min_length=2, max_length=300, pattern=SINGLE_LINE_PATTERN),
+    Field(description="A room's address, or 'online' (the link is sent by the Coordination)"),
+]
+"""Where a meeting takes place, on one line (the contract's ``location``: at most 300 characters)."""
+
+Minutes = Annotated[Text, Field(max_length=10_000, description="The summary of the meeting (no personal data)")]
+CancellationReason = Annotated[Text, Field(max_length=1_000)]
 
 
 # By the type's id (Annotated types are not all hashable); each entry keeps its type alive, so an

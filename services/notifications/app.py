@@ -13,8 +13,10 @@ from services.runtime.uow import Context, UnitOfWork
 from . import subscribers
 from .api import ROUTERS
 from .handlers import load_partners, read_seed
+from .handlers.deliveries import Links
 from .mailer import Mailer
 from .repository import NotificationsRepository
+from .schedule import Scheduler
 from .settings import NotificationsSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -25,24 +27,30 @@ def create_runtime(settings: NotificationsSettings) -> Runtime:
         if settings.load_seed:
             await load_partners(runtime.unit_of_work(Context.system()), read_seed())
 
-    # Notifications publishes no events yet: no outbox relay (its units of work never emit).
-    runtime = Runtime(settings, migrations=MIGRATIONS, repository=NotificationsRepository, on_start=[seed], relay=False)
-    subscribers.register(runtime)
+    # The service publishes what became of its messages (passerelle.notifications.v1): its relay runs.
+    runtime = Runtime(settings, migrations=MIGRATIONS, repository=NotificationsRepository, on_start=[seed])
+    subscribers.register(runtime, Links(settings.public_url, settings.dashboard_url))
 
-    def mailer_unit_of_work() -> UnitOfWork[NotificationsRepository]:
+    def system_unit_of_work() -> UnitOfWork[NotificationsRepository]:
         return runtime.unit_of_work(Context.system())
 
-    runtime.background(Mailer(settings, mailer_unit_of_work).run, "mailer")
+    runtime.background(Mailer(settings, system_unit_of_work).run, "mailer")
+    scheduler = Scheduler(settings, system_unit_of_work)
+    runtime.every(settings.schedule_interval_s, scheduler.run_once, "schedule")
 
-    emails = runtime.metrics.gauge("passerelle_emails", "E-mails by delivery status.", ["status"])
+    emails = runtime.metrics.gauge(
+        "passerelle_emails", "Messages (e-mails, webhooks, feed) by delivery status.", ["status"]
+    )
     oldest = runtime.metrics.gauge(
-        "passerelle_emails_oldest_pending_age_seconds", "Age of the oldest e-mail not sent yet (0 when none).", []
+        "passerelle_emails_oldest_pending_age_seconds",
+        "Age of the oldest message due and not sent yet (0 when none).",
+        [],
     )
 
     async def count_emails() -> None:
         repository = runtime.repository()
         counts = await repository.deliveries_by_status()
-        for status in ("pending", "sent", "failed"):
+        for status in ("pending", "sent", "failed", "bounced", "suppressed"):
             emails.labels(status).set(counts.get(status, 0))
         oldest.set(await repository.oldest_pending_age_s())
 
@@ -56,6 +64,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     return create_http_app(
         create_runtime(settings),
         title="Passerelle — notifications",
-        description="Tells the partners of the Working Group and the COPIL what changed, in French or Dutch.",
+        description="Tells the partners of the Working Group and the COPIL what matters to them, in French or Dutch: "
+        "by e-mail, signed webhook or in-app feed, at once or in digests; convenes their meetings.",
         routers=ROUTERS,
     )

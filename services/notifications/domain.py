@@ -1,36 +1,22 @@
-"""The notifications domain, without I/O: partners, the directory of the EPNs the funding
-service's register announces, who is told about an event, and how a failed e-mail is retried.
-The texts themselves are in ``templates``."""
+"""The notifications domain, without I/O: partners and their contacts, the directory of the EPNs
+the funding service's register announces, messages, and how a failed one is retried. Who is told
+about an event, how and when is ``audience``; the texts are in ``texts/`` (``rendering``)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time
+from typing import Any, Literal, get_args
 
 from passerelle_contracts.common import FieldChange, LabelStatus, Language
 
 from services.runtime.errors import Invalid
 
-DeliveryStatus = Literal["pending", "sent", "failed"]
+from .audience import Channel, Frequency
 
-# Events about one organisation's own business go to that organisation only, not to every
-# subscriber of the type: the field of the event that names it.
-ADDRESSED_TO = {
-    "BatchMilestoneReached": "donor",
-    "ReportingReminder": "beneficiary",
-    "ActivityReturnReminder": "epn",
-}
-# Reminders of a deadline go to the organisation that owes it and to the Coordination, which
-# follows every deadline of the plan (if subscribed): never to the other grant holders.
-COORDINATION = "coordination-inclusion-numerique"
-COPIED_TO_COORDINATION = frozenset({"ReportingReminder", "ActivityReturnReminder"})
-# Events addressed to an EPN (their ``ADDRESSED_TO`` field is its code) reach the partner whose
-# code is the EPN's and the partner whose code is the EPN's operator's (the commune, CPAS or
-# non-profit that runs it, as the EPN directory knows it): the operator usually has the mailbox.
-ADDRESSED_TO_EPN = frozenset({"ActivityReturnReminder"})
+DeliveryStatus = Literal["pending", "sent", "failed", "bounced", "suppressed"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +49,7 @@ class DirectoryEntry:
 
 
 REMINDER = "ActivityReturnReminder"
-"""The event type the directory's ``reminded`` is about (``ADDRESSED_TO_EPN``)."""
+"""The event type the directory's ``reminded`` is about (addressed to the EPN and its operator)."""
 DIRECTORY_FIELDS = frozenset({"epn_name", "operator", "commune"})
 """The register's fields the directory keeps (``EpnDetailsChanged``); the register's other details
 (address, hours, computers …) are the funding service's."""
@@ -121,22 +107,31 @@ def label_is_stale(epn: DirectoryEpn, register_version: int) -> bool:
     return epn.label_version is not None and register_version <= epn.label_version
 
 
+OrgRole = Literal[
+    "working_group", "copil", "action_owner", "epn_operator", "refurbisher", "donor", "recipient", "grant_holder"
+]
+ORG_ROLES: tuple[OrgRole, ...] = get_args(OrgRole)
+ContactKind = Literal["person", "mailbox", "webhook"]
+MEMBER_ROLE: dict[str, OrgRole] = {"working_group": "working_group", "copil": "copil"}
+"""The role that makes an organisation a member of a meeting's body (``MeetingKind`` -> role)."""
+
+
 @dataclass(frozen=True)
 class PartnerDetails:
-    """What the Coordination records about a partner organisation."""
+    """What the Coordination records about a partner organisation: its functional mailbox
+    (``email``, kept as the organisation's ``mailbox`` contact), its language and its roles."""
 
     code: str
     name: str
     email: str
     language: Language
-    working_group: bool = False
-    copil: bool = False
+    roles: frozenset[OrgRole] = frozenset()
     active: bool = True
 
 
 @dataclass(frozen=True)
 class Partner:
-    """A partner as kept: its details, the event types it subscribes to (sorted), when it changed."""
+    """A partner as kept: its details, the event types its mailbox subscribes to (sorted), when it changed."""
 
     details: PartnerDetails
     subscriptions: list[str]
@@ -144,60 +139,137 @@ class Partner:
 
 
 @dataclass(frozen=True)
-class Subscriber:
-    """An active partner subscribed to an event type: where and in which language to write."""
+class ContactDetails:
+    """A contact as its organisation describes it. ``name`` and ``email`` are personal data: they
+    stay in this service, are read with a key only, and are erased on request."""
 
-    code: str
-    email: str
+    kind: ContactKind
     language: Language
+    name: str | None = None
+    email: str | None = None
+    webhook_url: str | None = None
+    channels: tuple[Channel, ...] = ("email", "feed")
+    quiet_from: time | None = None
+    quiet_until: time | None = None
+    active: bool = True
 
 
 @dataclass(frozen=True)
-class NewDelivery:
-    """An e-mail rendered for one partner about one event, waiting for the mailer."""
-
+class Contact:
+    id: int
     partner_code: str
-    event_id: uuid.UUID
+    details: ContactDetails
+    hard_bounces: int
+    suspended_at: datetime | None
+    suspended_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """An event type a contact follows, narrowed by filters (``audience.FILTER_KEYS`` -> values)."""
+
+    event_type: str
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A contact that may hear of an event: subscribed to it (its filters matching), or of an
+    organisation the event is about; with its preferences for the event's topic."""
+
+    contact_id: int
+    partner_code: str
+    kind: ContactKind
+    address: str | None
+    language: Language
+    channels: tuple[Channel, ...]
+    quiet_from: time | None
+    quiet_until: time | None
+    suspended: bool
+    subscribed: bool
+    preferences: Mapping[tuple[str, str], Frequency]
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message for one contact on one channel, about an event or a digest, to be sent (or, in the
+    feed, delivered at once)."""
+
+    contact_id: int
+    partner_code: str
+    channel: Channel
+    topic_key: str
+    event_id: uuid.UUID | None
     event_type: str
     correlation_id: uuid.UUID
-    email: str
+    address: str | None
     language: Language
     subject: str
     body: str
+    link: str | None = None
+    critical: bool = False
+    unsubscribe: str | None = None
+    not_before: datetime | None = None  # quiet hours: held until then
 
 
 @dataclass(frozen=True)
-class DueDelivery:
-    """What the mailer needs to send one e-mail."""
+class DueMessage:
+    """What the dispatcher needs to send one message."""
 
     id: int
-    email: str
+    contact_id: int | None
+    partner_code: str
+    channel: Channel
+    topic_key: str
+    event_id: uuid.UUID | None
+    event_type: str
+    correlation_id: uuid.UUID
+    address: str | None
     language: Language
     subject: str
     body: str
-    event_id: uuid.UUID
-    correlation_id: uuid.UUID
+    unsubscribe: str | None
     attempts: int
     queued_at: datetime
+    suspended: bool
+    webhook_secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """One line of the delivery log: who was told what, and how sending it went."""
+    """One line of the delivery log: who was told what, on which channel, and how it went."""
 
     id: int
     partner_code: str
-    event_id: uuid.UUID
+    contact_id: int | None
+    channel: Channel
+    event_id: uuid.UUID | None
     event_type: str
     correlation_id: uuid.UUID
-    email: str
+    address: str | None
     language: Language
     subject: str
+    critical: bool
     status: DeliveryStatus
     attempts: int
     last_error: str | None
+    next_attempt_at: datetime
     created_at: datetime
     sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    id: int
+    event_type: str
+    event_id: uuid.UUID | None
+    subject: str
+    link: str | None
+    critical: bool
+    created_at: datetime
+    read_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -211,33 +283,6 @@ class FailedAttempt:
     @property
     def status(self) -> DeliveryStatus:
         return "failed" if self.gave_up else "pending"
-
-
-def addressed_epn(event_type: str, data: Mapping[str, Any]) -> str | None:
-    """The EPN an event is addressed to (``ADDRESSED_TO_EPN``), whose operator the directory knows;
-    none for every other event."""
-    if event_type not in ADDRESSED_TO_EPN:
-        return None
-    code = data.get(ADDRESSED_TO[event_type])
-    return code if isinstance(code, str) else None
-
-
-def recipients(
-    event_type: str, data: Mapping[str, Any], subscribers: Iterable[Subscriber], operator: str | None = None
-) -> list[Subscriber]:
-    """The subscribers to tell about an event: all of them, or only the organisation the event is
-    about when its type is addressed to one (a donor hears about its own batches only), and the
-    Coordination too for the reminders of a deadline. An event addressed to an EPN reaches its
-    ``operator`` too (the directory's; none if the directory does not know the EPN: the EPN's own
-    partner alone, as before the directory)."""
-    field = ADDRESSED_TO.get(event_type)
-    if field is None:
-        return list(subscribers)
-    addressees = {data.get(field)}
-    if operator is not None and event_type in ADDRESSED_TO_EPN:
-        addressees.add(operator)
-    copied = event_type in COPIED_TO_COORDINATION
-    return [s for s in subscribers if s.code in addressees or (copied and s.code == COORDINATION)]
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,9 @@ def _amend(document: dict[str, Any], routes: list[APIRoute], body_limit: int | N
                 responses["200"] = {**responses["201"], "description": "Already done: the first reply, unchanged"}
             for code in codes:
                 documented = responses.setdefault(code, {"description": ERRORS[code]})
-                documented["content"] = error_ref
+                # The edge answers errors in JSON; a route that answers one of its own in another
+                # media type (a page for a person) documents it, and keeps it.
+                documented["content"] = {**error_ref, **documented.get("content", {})}
             operation["x-passerelle-access"] = access(route)
             suffix = next((s for s in FILE_TYPES if route.path_format.endswith(s)), None)
             ok = responses.get("200", {})

@@ -98,8 +98,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 @pytest.fixture
+def service_env() -> dict[str, str]:
+    """Settings a test module gives its services besides the system's own (override it there)."""
+    return {}
+
+
+@pytest.fixture
 async def system(
-    create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, smtp: tuple[Inbox, int]
+    create_database: CreateDatabase,
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    tmp_path: Path,
+    smtp: tuple[Inbox, int],
+    service_env: dict[str, str],
 ) -> AsyncIterator[dict[str, Any]]:
     prefix = f"{topic_prefix}e2e{uuid.uuid4().hex[:6]}."  # each system its own topics
     from services.runtime.topics import ensure_topics
@@ -110,6 +121,7 @@ async def system(
         env[f"PASSERELLE_{name.upper()}_DATABASE_URL"] = await create_database(name)
         env[f"PASSERELLE_{name.upper()}_HTTP_PORT"] = str(free_port())
     env["PASSERELLE_NOTIFICATIONS_SMTP_PORT"] = str(smtp[1])
+    env.update(service_env)
     if STACK == "containers":
         env.update({f"PASSERELLE_{name.upper()}_HTTP_HOST": "127.0.0.1" for name in SERVICES})
         env["PASSERELLE_LOG_JSON"] = "true"

@@ -59,14 +59,15 @@ async def test_smtp_down_then_back_every_e_mail_arrives_once_per_partner_and_eve
         conn = await asyncpg.connect(dsn)
         try:
             for code, (address, language) in PARTNERS.items():
+                await conn.execute("INSERT INTO partners (code, name, language) VALUES ($1, $1, $2)", code, language)
                 await conn.execute(
-                    "INSERT INTO partners (code, name, email, language) VALUES ($1, $1, $2, $3)",
+                    """WITH mailbox AS (
+                           INSERT INTO contacts (partner_code, kind, email, language, channels)
+                           VALUES ($1, 'mailbox', $2, $3, '{email}') RETURNING id)
+                       INSERT INTO subscriptions (contact_id, event_type) SELECT id, 'DevicesDelivered' FROM mailbox""",
                     code,
                     address,
                     language,
-                )
-                await conn.execute(
-                    "INSERT INTO subscriptions (partner_code, event_type) VALUES ($1, 'DevicesDelivered')", code
                 )
         finally:
             await conn.close()
@@ -82,12 +83,12 @@ async def test_smtp_down_then_back_every_e_mail_arrives_once_per_partner_and_eve
         down = time.monotonic()
         await asyncio.sleep(SMTP_OUTAGE_S)
         during = smtp_sink.count() - at_fault
-        refused = await query(dsn, "SELECT count(*) FROM deliveries WHERE last_error IS NOT NULL")
+        refused = await query(dsn, "SELECT count(*) FROM messages WHERE channel = 'email' AND last_error IS NOT NULL")
         smtp_sink.up()
         fault_end = time.monotonic()
 
         async def all_sent() -> bool:
-            sent = await query(dsn, "SELECT count(*) FROM deliveries WHERE status = 'sent'")
+            sent = await query(dsn, "SELECT count(*) FROM messages WHERE channel = 'email' AND status = 'sent'")
             return bool(sent >= expected and smtp_sink.count() >= expected)
 
         await wait_for(all_sent, timeout=TIMEOUT_S, what=f"all {expected} e-mails sent", interval=0.2)
@@ -96,7 +97,7 @@ async def test_smtp_down_then_back_every_e_mail_arrives_once_per_partner_and_eve
         conn = await asyncpg.connect(dsn)
         try:
             deliveries = await conn.fetch(
-                "SELECT id, partner_code, event_id, email, status FROM deliveries ORDER BY id"
+                "SELECT id, partner_code, event_id, address AS email, status FROM messages WHERE channel = 'email' ORDER BY id"
             )
         finally:
             await conn.close()

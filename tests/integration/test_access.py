@@ -24,13 +24,26 @@ def allowed_roles(access: str) -> set[str]:
     return set(access.split(", "))
 
 
+SOME_UUID = "00000000-0000-4000-8000-000000000001"
+
+
 def operations(service: Any) -> list[tuple[str, str, str]]:
     """(method, concrete path, access) of every documented operation; path parameters are "1",
-    which every route's pattern matches (they are validated after the key is checked)."""
+    which every route's pattern matches (they are validated after the key is checked), or a UUID
+    where the route itself takes only UUIDs (``/meetings/{meeting_id:uuid}``)."""
     found = []
     for template, item in service.app.openapi()["paths"].items():
         for method, operation in item.items():
-            found.append((method, re.sub(r"\{[^}]+\}", "1", template), operation["x-passerelle-access"]))
+            uuids = {
+                p["name"]
+                for p in operation.get("parameters", [])
+                if p["in"] == "path" and p.get("schema", {}).get("format") == "uuid"
+            }
+            names = re.findall(r"\{([^}]+)\}", template)
+            path = template
+            for name in names:
+                path = path.replace(f"{{{name}}}", SOME_UUID if name in uuids else "1")
+            found.append((method, path, operation["x-passerelle-access"]))
     return found
 
 
@@ -63,8 +76,11 @@ PUBLIC = {
         "GET /calls/1",
         *OPERATIONS,
     ],
-    "notifications": OPERATIONS,
+    # The one-click unsubscribe (RFC 8058) needs no login: its link's HMAC token is the credential.
+    "notifications": ["GET /unsubscribe/1", "POST /unsubscribe/1", *OPERATIONS],
 }
+# Commands anyone may send, each with the credential it carries instead of a key.
+PUBLIC_COMMANDS = {("post", "/unsubscribe/1")}
 
 
 @pytest.fixture(params=SERVICES)
@@ -84,7 +100,8 @@ def test_only_the_plan_its_indicators_aggregate_figures_and_operations_are_publi
 
 async def test_no_command_is_public_and_every_keyed_route_refuses_a_caller_without_a_key(service: Any) -> None:
     keyed = [(m, p) for m, p, access in operations(service) if access != "public"]
-    assert not [(m, p) for m, p, access in operations(service) if m in COMMANDS and access == "public"]
+    public_commands = {(m, p) for m, p, access in operations(service) if m in COMMANDS and access == "public"}
+    assert public_commands <= PUBLIC_COMMANDS
     assert keyed, "a service with no keyed route"
     for method, path in keyed:
         # A malformed body, too: the key is checked before the body is read (it was 422 before).
@@ -112,7 +129,8 @@ async def test_every_keyed_route_refuses_a_role_it_does_not_allow(service: Any) 
 
 async def test_a_reader_key_is_refused_on_every_command_route(service: Any) -> None:
     headers = {**await service.key("some-partner", "reader"), "Content-Type": "application/json"}
-    commands = [(m, p, access) for m, p, access in operations(service) if m in COMMANDS]
+    # A public command (the one-click unsubscribe) takes no key at all: a reader's is not read.
+    commands = [(m, p, access) for m, p, access in operations(service) if m in COMMANDS and access != "public"]
     assert commands, "a service that takes no command"
     for method, path, access in commands:
         assert "reader" not in allowed_roles(access), f"{method.upper()} {path} documents a reader may write"

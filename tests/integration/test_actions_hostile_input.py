@@ -17,6 +17,12 @@ pytestmark = pytest.mark.infra
 TODAY = brussels_today().isoformat()
 TOMORROW = (brussels_today() + timedelta(days=1)).isoformat()
 MEETING = {"kind": "working_group", "held_on": "2024-03-12", "attendees": ["caban"]}
+PLANNED = {
+    "kind": "working_group",
+    "starts_at": f"{brussels_today().year + 1}-03-12T09:30:00+01:00",
+    "location": "Salle 3",
+}
+SOME_MEETING = "/meetings/b1a2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
 MEASUREMENT = {"value": 12, "measured_on": "2024-06-30", "source": "comptage", "external_id": "m-1"}
 
 
@@ -30,6 +36,20 @@ MEASUREMENT = {"value": 12, "measured_on": "2024-06-30", "source": "comptage", "
         ("post", "/indicators/a12-sessions/measurements", {**MEASUREMENT, "source": "a\x00b"}, "source"),
         ("post", "/meetings", {**MEETING, "held_on": "2999-01-01"}, "held_on"),
         ("post", "/meetings", {**MEETING, "attendees": ["caban"] * 1000}, "attendees"),
+        ("post", "/meetings/planned", {**PLANNED, "starts_at": "2024-03-12T09:30:00+01:00"}, "starts_at"),  # past
+        ("post", "/meetings/planned", {**PLANNED, "starts_at": "2099-03-12T09:30:00"}, "starts_at"),  # no offset
+        ("post", "/meetings/planned", {**PLANNED, "starts_at": 1900000000}, "starts_at"),  # not a Unix time
+        ("post", "/meetings/planned", {**PLANNED, "starts_at": "9999-12-31T23:00:00-12:00"}, "starts_at"),
+        ("post", "/meetings/planned", {**PLANNED, "ends_at": "10000-01-01T00:00:00Z"}, "ends_at"),
+        ("post", "/meetings/planned", {**PLANNED, "location": "x" * 301}, "location"),
+        ("post", "/meetings/planned", {**PLANNED, "location": "Salle\n3"}, "location"),
+        ("post", "/meetings/planned", {**PLANNED, "invited": ["caban"] * 1000}, "invited"),
+        ("post", "/meetings/planned", {**PLANNED, "agenda": [{"title": "x"}] * 101}, "agenda"),
+        ("patch", SOME_MEETING, {"location": "\x00"}, "location"),
+        ("post", f"{SOME_MEETING}/minutes", {"attendees": ["caban"], "minutes": "x" * 10_001}, "minutes"),
+        ("post", f"{SOME_MEETING}/minutes", {"attendees": []}, "attendees"),
+        ("post", f"{SOME_MEETING}/minutes", {"attendees": ["caban"], "held_on": TOMORROW}, "held_on"),
+        ("post", f"{SOME_MEETING}/cancellation", {"reason": "x" * 1_001}, "reason"),
         ("post", "/annual-reports", {"year": brussels_today().year, "as_of": TOMORROW}, "as_of"),
         ("post", "/annual-reports", {"year": brussels_today().year, "as_of": TODAY}, "as_of"),  # not ended yet
         ("post", "/milestones/check-overdue?as_of=2231-01-01", None, "as_of"),
@@ -54,6 +74,20 @@ async def test_an_implausible_value_is_refused_with_422_and_where_it_is(
     response = await actions.client.request(method, path, json=body, headers=coordination)
     assert response.status_code == 422, response.text
     assert where in response.text
+
+
+async def test_a_meeting_address_that_is_no_meetings_id_is_not_found_and_names_no_other_route(
+    actions: ActionsUnderTest,
+) -> None:
+    """Meeting ids are UUIDs in the route itself: ``/meetings/planned`` is never taken for a meeting
+    (its Allow header names POST alone), and ``/meetings/not-a-meeting`` is no route at all."""
+    coordination = await actions.key("coordination-inclusion-numerique", "coordination")
+    response = await actions.client.patch(
+        "/meetings/not-a-meeting", json={"location": "En ligne"}, headers=coordination
+    )
+    assert response.status_code == 404, response.text
+    response = await actions.client.request("OPTIONS", "/meetings/planned", headers=coordination)
+    assert (response.status_code, response.headers["Allow"]) == (405, "POST")
 
 
 async def test_a_value_typed_by_hand_never_overwrites_an_indicator_counted_from_events(

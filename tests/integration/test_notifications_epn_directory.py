@@ -90,7 +90,7 @@ async def test_a_return_reminder_reaches_the_operator_the_register_names_and_the
     assert [e["epn"] for e in missing] == ["epn-forest"]
     applied = await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = 'epn-directory'")
     assert applied == 3, "the registration delivered twice, once; the decision and the other EPN once each"
-    assert await pool.fetchval("SELECT count(*) FROM deliveries") == 0, "the directory e-mails nobody"
+    assert await pool.fetchval("SELECT count(*) FROM messages") == 0, "the directory e-mails nobody"
 
     late = ActivityReturnReminder.model_validate(
         {"epn": EPN, "year": 2026, "quarter": 1, "due_on": "2026-04-30", "stage": "overdue"}
@@ -98,11 +98,13 @@ async def test_a_return_reminder_reaches_the_operator_the_register_names_and_the
     await produce(kafka_bootstrap, topic, [record(late)])
 
     async def told() -> list[str]:
-        rows = await pool.fetch("SELECT partner_code FROM deliveries WHERE event_type = 'ActivityReturnReminder'")
+        rows = await pool.fetch(
+            "SELECT partner_code FROM messages WHERE event_type = 'ActivityReturnReminder' AND channel = 'email'"
+        )
         return sorted(r["partner_code"] for r in rows)
 
     assert await eventually(told, what="the reminder queued") == ["commune-ixelles", COORDINATION]
-    email = await pool.fetchval("SELECT email FROM deliveries WHERE partner_code = 'commune-ixelles'")
+    email = await pool.fetchval("SELECT address FROM messages WHERE partner_code = 'commune-ixelles'")
     assert email == "epn@ixelles.example"
 
 

@@ -13,6 +13,7 @@ from services.runtime.inputs import write_csv
 
 from .html_render import render_html
 from .model import AnnualReport, percent_of_target
+from .targets import TargetCheck, target_check
 
 
 def render_pdf(html: str) -> bytes:
@@ -32,7 +33,9 @@ def _csv_number(value: float | None) -> Decimal | str:
 
 
 def render_csv(report: AnnualReport) -> dict[str, str]:
-    """``actions.csv`` (one row per action) and ``indicators.csv`` (one row per indicator)."""
+    """``actions.csv`` (one row per action) and ``indicators.csv`` (one row per indicator; with
+    what was expected of it at the end of the year and whether it is behind its target, by the rule
+    of ``report.targets``)."""
     actions, indicators = [], []
     for axis in report.axes:
         for chantier in axis.chantiers:
@@ -57,6 +60,7 @@ def render_csv(report: AnnualReport) -> dict[str, str]:
                     ]
                 )
                 for i in a.indicators:
+                    check = target_check(i, report)
                     indicators.append(
                         [
                             axis.number,
@@ -71,6 +75,8 @@ def render_csv(report: AnnualReport) -> dict[str, str]:
                             _csv_number(i.value),
                             _csv_number(i.target),
                             _csv_number(_round(percent_of_target(i))),
+                            _csv_number(None if check is None else check.expected),
+                            _behind(check),
                         ]
                     )
     return {
@@ -108,11 +114,21 @@ def render_csv(report: AnnualReport) -> dict[str, str]:
                 "value",
                 "target",
                 "percent_of_target",
+                "expected_at_year_end",
+                "behind_target",
             ],
             indicators,
             line_end="\n",
         ),
     }
+
+
+def _behind(check: TargetCheck | None) -> str:
+    """The ``behind_target`` cell: true or false; empty when the report does not judge the
+    indicator (``report.targets``)."""
+    if check is None:
+        return ""
+    return "true" if check.behind else "false"
 
 
 def _round(value: float | None) -> float | None:

@@ -30,6 +30,7 @@ from passerelle_contracts.i18n import (
 
 from .model import ActionLine, AnnualReport, Change, percent_of_target
 from .style import CSS
+from .targets import TargetCheck, behind_target, covers_whole_year, target_check
 from .texts import MILESTONE_STATE, TEXT
 
 
@@ -93,6 +94,18 @@ def _change_value(change: Change, value: object, lang: Language) -> str:
     return _e(value)
 
 
+def _target(check: TargetCheck | None, lang: Language) -> str:
+    """The indicator against its target, in words (never by colour alone: WCAG 1.4.1), with what
+    was expected; the warning sign is decoration, hidden from screen readers."""
+    t = TEXT[lang]
+    if check is None:
+        return "—"
+    expected = f"{t['expected']} {fmt_number(check.expected, lang)}"
+    if check.behind:
+        return f'<strong class="behind"><span aria-hidden="true">⚠ </span>{t["behind"]}</strong><br>{expected}'
+    return f"{t['on_target']}<br>{expected}"
+
+
 def _action(action: ActionLine, report: AnnualReport, lang: Language) -> str:
     t = TEXT[lang]
     title = localized(lang, action.title_fr, action.title_nl)
@@ -121,6 +134,7 @@ def _action(action: ActionLine, report: AnnualReport, lang: Language) -> str:
             (f"{t['as_of']} {fmt_date(report.as_of, lang)}", True),
             (t["target"], True),
             (t["pct_target"], True),
+            (t["target_check"], False),
         ]
         rows = []
         for ind in action.indicators:
@@ -134,6 +148,7 @@ def _action(action: ActionLine, report: AnnualReport, lang: Language) -> str:
                     fmt_number(ind.value, lang),
                     "—" if ind.target is None else fmt_number(ind.target, lang),
                     "—" if pct is None else fmt_percent(pct, lang),
+                    _target(target_check(ind, report), lang),
                 ]
             )
         parts += [f"<h5>{t['indicators']}</h5>", _table(headers, rows, "indicators")]
@@ -199,8 +214,34 @@ def _summary(report: AnnualReport, lang: Language) -> str:
         parts.append(_table(headers, rows, "meetings"))
     else:
         parts.append(f'<p class="muted">{t["no_meetings"]}</p>')
-    parts.append("</section>")
+    parts += [f"<h3>{t['behind_list']}</h3>", _behind(report, lang), "</section>"]
     return "\n".join(parts)
+
+
+def _behind(report: AnnualReport, lang: Language) -> str:
+    """Every indicator behind its target, each linked to its action's section."""
+    t = TEXT[lang]
+    if not covers_whole_year(report):
+        return f'<p class="muted">{t["not_judged"]}</p>'
+    found = behind_target(report)
+    if not found:
+        return f'<p class="muted">{t["none_behind"]}</p>'
+    headers = [
+        (t["action"], False),
+        (t["indicator"], False),
+        (t["value"], True),
+        (f"{t['expected_at']} {report.year}", True),
+    ]
+    rows = [
+        [
+            f'<a href="#action-{number}">{number}</a>',
+            _e(localized(lang, ind.name_fr, ind.name_nl)),
+            fmt_number(ind.value, lang),
+            fmt_number(check.expected, lang),
+        ]
+        for number, ind, check in found
+    ]
+    return _table(headers, rows, "behind-target")
 
 
 def render_html(report: AnnualReport, language: Language) -> str:
@@ -234,7 +275,9 @@ def render_html(report: AnnualReport, language: Language) -> str:
     body += [
         f'<section class="appendix"><h2>{t["method"]}</h2>',
         f"<p>{t['method_intro']}</p>",
-        f'<blockquote lang="en" class="note">{_e(report.rollup_rule)}</blockquote></section>',
+        f'<blockquote lang="en" class="note">{_e(report.rollup_rule)}</blockquote>',
+        f"<h3>{t['target_rule_title']}</h3>",
+        f"<p>{_e(t['target_rule'])}</p></section>",
     ]
     return (
         f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'

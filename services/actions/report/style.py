@@ -30,7 +30,8 @@ tr { break-inside: avoid; page-break-inside: avoid; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 table.summary { width: auto; min-width: 90mm; }
 table.indicators { table-layout: fixed; } /* fixed widths: a long name cannot push the table off the page */
-table.indicators th:nth-child(1) { width: 25%; } table.indicators th:nth-child(2) { width: 14%; }
+table.indicators th:nth-child(1) { width: 22%; } table.indicators th:nth-child(2) { width: 11%; }
+table.indicators th:nth-child(8) { width: 16%; }
 table.indicators .num { white-space: normal; }
 table.changes th:first-child { width: 22%; }
 table.milestones th:first-child { width: 40%; }
@@ -45,6 +46,8 @@ dl.facts dd { margin: 0; }
   margin: 0 1mm 0 2mm; }
 .on_track { background: #2e7d32; } .at_risk { background: #f39c12; } .off_track { background: #c0392b; }
 .state-overdue { color: #c0392b; font-weight: bold; } .state-reached { color: #2e7d32; }
+.behind { color: #a3261b; } /* the words say it; the colour only repeats them (WCAG 1.4.1) */
+table.behind-target { width: auto; min-width: 120mm; }
 ul.decisions { margin: 0.5mm 0 1mm 5mm; padding: 0; }
 .muted { color: #666; }
 .appendix { break-before: page; page-break-before: always; }

@@ -34,12 +34,14 @@ class AnnualReportQueries(Queries):
         return [dict(r) for r in rows]
 
     async def meetings_until(self, cutoff: datetime, first: date, last: date) -> list[Row]:
-        """Meetings held between ``first`` and ``last`` and recorded before ``cutoff``, by date, with
-        how many organisations attended and how many decisions were taken."""
+        """Meetings held between ``first`` and ``last`` and recorded held before ``cutoff``, by date,
+        with how many organisations attended and how many decisions were taken. A meeting scheduled
+        or cancelled is not among them, nor one scheduled before the cut-off and recorded held after
+        it (``held_recorded_at``, migration 0007): a report rebuilt later gives the same meetings."""
         rows = await self.db.fetch(
             """SELECT m.held_on, m.kind, cardinality(m.attendees) AS attendees,
                       (SELECT count(*) FROM decisions d WHERE d.meeting_id = m.id) AS decisions
-               FROM meetings m WHERE m.recorded_at < $1 AND m.held_on BETWEEN $2 AND $3 ORDER BY m.held_on""",
+               FROM meetings m WHERE m.held_recorded_at < $1 AND m.held_on BETWEEN $2 AND $3 ORDER BY m.held_on""",
             cutoff,
             first,
             last,

@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from . import deliveries, epns, partners
+from . import contacts, deliveries, epns, partners, unsubscribe
 
-ROUTERS: list[APIRouter] = [partners.router, deliveries.router, epns.router]
+ROUTERS: list[APIRouter] = [partners.router, contacts.router, deliveries.router, epns.router, unsubscribe.router]

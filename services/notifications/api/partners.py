@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -17,15 +16,15 @@ from services.runtime.http import api_router, repository, unit_of_work
 from services.runtime.inputs import Code, Flag, Line
 from services.runtime.uow import UnitOfWork
 
-from ..domain import Partner, PartnerDetails
+from ..domain import ORG_ROLES, OrgRole, Partner, PartnerDetails
 from ..handlers import ReplaceSubscriptions, replace_subscriptions, save_partner
+from ..rendering import SUBSCRIBABLE
 from ..repository import NotificationsRepository
-from ..templates import RENDERERS
 
 router = api_router(tags=["partners"])
 PartnerCode = Annotated[Code, Path(description="The partner's organisation code")]
 
-EventType = Literal[tuple(RENDERERS)]  # type: ignore[valid-type]  # the subscribable types, known when the module loads
+EventType = Literal[SUBSCRIBABLE]  # type: ignore[valid-type]  # the subscribable types, known when the module loads
 
 
 class PartnerIn(BaseModel):
@@ -36,19 +35,31 @@ class PartnerIn(BaseModel):
         description="The organisation's contact address",
     )
     language: Language
-    working_group: Flag = False
-    copil: Flag = False
+    roles: list[OrgRole] = Field(default=[], max_length=len(ORG_ROLES), description="Its roles in the plan")
+    working_group: Flag = Field(default=False, description="Same as the role working_group (kept for older clients)")
+    copil: Flag = Field(default=False, description="Same as the role copil (kept for older clients)")
     active: Flag = True
+
+    def details(self, code: str) -> PartnerDetails:
+        roles: set[OrgRole] = set(self.roles)
+        if self.working_group:
+            roles.add("working_group")
+        if self.copil:
+            roles.add("copil")
+        return PartnerDetails(
+            code=code, name=self.name, email=self.email, language=self.language, roles=frozenset(roles),
+            active=self.active,
+        )  # fmt: skip
 
 
 class PartnerOut(PartnerIn):
     code: str
-    subscriptions: list[str]
+    subscriptions: list[str] = Field(description="What its mailbox follows, unfiltered (contacts: /contacts/{id})")
     updated_at: datetime
 
 
 class Subscriptions(BaseModel):
-    event_types: list[EventType] = Field(max_length=len(RENDERERS))  # type: ignore[valid-type]  # see EventType
+    event_types: list[EventType] = Field(max_length=len(SUBSCRIBABLE))
 
 
 # Partners' contact addresses are personal data of a sort (a person reads that mailbox): only
@@ -79,7 +90,7 @@ async def get_partner(
 async def put_partner(
     code: PartnerCode, body: PartnerIn, uow: UnitOfWork[NotificationsRepository] = Depends(unit_of_work("coordination"))
 ) -> dict[str, Any]:
-    return reply(await save_partner(uow, PartnerDetails(code=code, **body.model_dump())))
+    return reply(await save_partner(uow, body.details(code)))
 
 
 @router.put("/partners/{code}/subscriptions", response_model=PartnerOut, summary="Replace a partner's subscriptions")
@@ -94,8 +105,16 @@ async def put_subscriptions(
 
 
 def reply(partner: Partner) -> dict[str, Any]:
+    d = partner.details
     return {
-        **dataclasses.asdict(partner.details),
+        "code": d.code,
+        "name": d.name,
+        "email": d.email,
+        "language": d.language,
+        "roles": sorted(d.roles),
+        "working_group": "working_group" in d.roles,
+        "copil": "copil" in d.roles,
+        "active": d.active,
         "subscriptions": partner.subscriptions,
         "updated_at": partner.updated_at,
     }

@@ -1,14 +1,11 @@
-"""Use cases of the notifications service: each runs in one unit of work (it never emits:
-notifications publishes no events)."""
+"""Use cases of the notifications service: each runs in one unit of work."""
 
-from .deliveries import notify_subscribers
 from .directory import on_epn_details_changed, on_epn_label_status_changed, on_epn_registered
 from .partners import ReplaceSubscriptions, load_partners, read_seed, replace_subscriptions, save_partner
 
 __all__ = [
     "ReplaceSubscriptions",
     "load_partners",
-    "notify_subscribers",
     "on_epn_details_changed",
     "on_epn_label_status_changed",
     "on_epn_registered",

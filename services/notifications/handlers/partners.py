@@ -48,8 +48,7 @@ async def load_partners(uow: UnitOfWork[NotificationsRepository], doc: dict[str,
                 name=p["name"],
                 email=p["email"],
                 language=p["language"],
-                working_group=p["working_group"],
-                copil=p["copil"],
+                roles=frozenset(p.get("roles", [])),
                 active=p.get("active", True),
             )
             await uow.repo.upsert_partner(details)

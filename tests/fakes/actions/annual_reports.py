@@ -54,7 +54,13 @@ class FakeAnnualReports(FakeTables):
 
     async def meetings_until(self, cutoff: datetime, first: date, last: date) -> list[Row]:
         rows = sorted(
-            (m for m in self.meetings_.values() if m["recorded_at"] < cutoff and first <= m["held_on"] <= last),
+            (
+                m
+                for m in self.meetings_.values()
+                if m["held_recorded_at"] is not None
+                and m["held_recorded_at"] < cutoff
+                and first <= m["held_on"] <= last
+            ),
             key=lambda m: m["held_on"],
         )
         return [

@@ -56,7 +56,23 @@ MEASUREMENT_COLUMNS = (
 )
 ORGANISATION_COLUMNS = ("code", "name", "kind", "working_group", "copil")  # as listed; the row keeps its source too
 HISTORY_COLUMNS = ("event_id", "event_type", "changes", "actor", "occurred_at")
-MEETING_COLUMNS = ("id", "kind", "held_on", "attendees", "agenda", "recorded_at")
+MEETING_COLUMNS = (
+    "id",
+    "kind",
+    "status",
+    "starts_at",
+    "ends_at",
+    "location",
+    "agenda",
+    "invited",
+    "held_on",
+    "attendees",
+    "absent",
+    "minutes",
+    "cancellation_reason",
+    "recorded_at",
+    "updated_at",
+)
 CENT = Decimal("0.01")
 
 

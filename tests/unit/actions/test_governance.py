@@ -42,6 +42,8 @@ async def test_a_meeting_its_decisions_and_its_count_for_action_21_are_published
     assert {e.correlation_id for e in (held, decided, counted)} == {correlation}
     assert (await store.repo.history(46))[-1]["event_type"] == "DecisionRecorded"
     assert [m["attendees"] for m in await store.repo.meetings(2024)] == [sorted(ATTENDEES)]
+    assert (held.data["absent"], held.data["minutes"]) == ([], ""), "recorded after the fact: as before"
+    assert [m["status"] for m in await store.repo.meetings()] == ["held"]
 
 
 async def test_working_group_meetings_are_counted_per_calendar_year_and_a_copil_is_not(store: Store) -> None:

@@ -1,21 +1,8 @@
-"""The notifications rules: who is told, and how a failed send is retried."""
+"""How a failed send is retried (who is told is ``test_audience``)."""
 
 from __future__ import annotations
 
-from services.notifications.domain import RetryRule, Subscriber, failed_attempt, recipients
-
-PARADIGM = Subscriber(code="paradigm", email="p@donors.example", language="fr")
-CABAN = Subscriber(code="caban", email="c@donors.example", language="nl")
-
-
-def test_every_subscriber_is_told_about_an_event_addressed_to_nobody_in_particular() -> None:
-    assert recipients("IndicatorMeasured", {"donor": "paradigm"}, [CABAN, PARADIGM]) == [CABAN, PARADIGM]
-
-
-def test_a_batch_milestone_is_for_its_donor_only_and_for_nobody_when_the_donor_is_not_subscribed() -> None:
-    assert recipients("BatchMilestoneReached", {"donor": "paradigm"}, [CABAN, PARADIGM]) == [PARADIGM]
-    assert recipients("BatchMilestoneReached", {"donor": "cirb"}, [CABAN, PARADIGM]) == []
-
+from services.notifications.domain import RetryRule, failed_attempt
 
 RULE = RetryRule(backoff_max_s=300, give_up_after_s=72 * 3600)
 
@@ -33,13 +20,3 @@ def test_an_smtp_outage_of_a_day_gives_up_nothing_and_a_delivery_is_given_up_onl
     assert (a_day_of_retries.status, a_day_of_retries.gave_up) == ("pending", False)
     too_old = failed_attempt(3, 72 * 3600 + 1, RULE)
     assert (too_old.status, too_old.gave_up) == ("failed", True)
-
-
-def test_a_report_reminder_goes_to_the_grant_holder_and_the_coordination_not_to_other_grant_holders() -> None:
-    subscribers = [
-        Subscriber("asbl-seniors-connectes", "a@example.org", "fr"),
-        Subscriber("coordination-inclusion-numerique", "c@example.org", "fr"),
-        Subscriber("asbl-other", "o@example.org", "nl"),
-    ]
-    told = recipients("ReportingReminder", {"beneficiary": "asbl-seniors-connectes"}, subscribers)
-    assert [s.code for s in told] == ["asbl-seniors-connectes", "coordination-inclusion-numerique"]
