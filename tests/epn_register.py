@@ -67,9 +67,10 @@ def label_status_changed(epn: str = EPN, status: str = "withdrawn", **changes: A
 
 
 def record(data: EventData, occurred_at: datetime | None = None) -> tuple[bytes, bytes]:
-    """(key, value) as the funding service's relay publishes it: keyed by the EPN, happening now
-    (or at ``occurred_at``)."""
-    subject = f"epn-{getattr(data, 'epn')}"  # noqa: B009 - every event here names its EPN
+    """(key, value) as the funding service's relay publishes it: keyed by the EPN (a grant's events
+    by the grant), happening now (or at ``occurred_at``)."""
+    grant = getattr(data, "grant_id", None)
+    subject = f"grant-{grant}" if grant is not None else f"epn-{getattr(data, 'epn')}"  # noqa: B009 - the others name their EPN
     envelope = Envelope.wrap(data, source="funding", subject=subject, actor=FUNDING)
     if occurred_at is not None:
         envelope = envelope.model_copy(update={"occurred_at": occurred_at})

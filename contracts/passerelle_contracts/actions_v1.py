@@ -233,6 +233,9 @@ class MeetingCancelled(EventData):
     kind: MeetingKind
     starts_at: AwareDatetime
     reason: str = Field(default="", max_length=1000)
+    invited: list[str] = Field(
+        default_factory=list, description="The guests the convocation invited: they are told too (codes)."
+    )
 
 
 class MeetingHeld(EventData):

@@ -259,6 +259,7 @@ def meeting_cancelled(meeting: dict[str, Any]) -> MeetingCancelled:
         kind=meeting["kind"],
         starts_at=meeting["starts_at"],
         reason=meeting["cancellation_reason"],
+        invited=meeting["invited"],
     )
 
 

@@ -90,7 +90,7 @@ ADDRESSEES: Mapping[str, tuple[str, ...]] = {
     **{t: (OWNER,) for t in _ACTION_OWNED},
     "MeetingScheduled": (MEMBERS, "invited"),
     "MeetingRescheduled": (MEMBERS, "invited"),
-    "MeetingCancelled": (MEMBERS,),
+    "MeetingCancelled": (MEMBERS, "invited"),
     "MeetingHeld": (MEMBERS, "attendees", "absent"),
     "BatchMilestoneReached": ("donor",),
     "RequestSubmitted": ("recipient",),

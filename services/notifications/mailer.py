@@ -63,8 +63,8 @@ _SMTP_CODES = re.compile(r"\b([245]\d\d)\b(?:[ -]+([245]\.\d{1,3}\.\d{1,3}))?")
 
 
 def reason(channel: str, outcome: Outcome) -> str:
-    """The outcome as a code and a status, never the server's text, which may quote the address
-    (events and the Coordination's alerts name no person)."""
+    """The outcome as a code and a status, never free text: the server's reply, or our own, may
+    quote the address (events and the Coordination's alerts name no person)."""
     detail = outcome.detail
     if channel == "email":
         found = _SMTP_CODES.search(detail)
@@ -72,7 +72,7 @@ def reason(channel: str, outcome: Outcome) -> str:
             return " ".join(p for p in ("smtp", found.group(1), found.group(2)) if p)
     elif re.fullmatch(r"HTTP \d{3}", detail):
         return detail.lower()
-    return detail.split("(", 1)[0].strip()[:80] or outcome.kind
+    return {"retry": "unreachable", "refused": "refused", "sent": "sent"}[outcome.kind]
 
 
 def enhanced_status(outcome: Outcome) -> str:
@@ -111,7 +111,9 @@ class Mailer:
     async def post_webhook(self, url: str, secrets: tuple[str, ...], message_id: str, body: bytes) -> Outcome:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._s.webhook_timeout_s, follow_redirects=False)
-        return await webhooks.post_webhook(self._client, url, secrets, message_id, body)
+        return await webhooks.post_webhook(
+            self._client, url, secrets, message_id, body, allow_loopback=self._s.webhook_allow_loopback
+        )
 
     def message_id(self, m: DueMessage) -> str:
         """The same for every attempt at one message (make_msgid would add a time and a random
@@ -193,7 +195,7 @@ class Mailer:
         subject = f"message-{m.id}"
         why = reason(m.channel, outcome)
         if outcome.kind == "sent":
-            attempts = await uow.repo.mark_sent(m.id)
+            attempts = await uow.repo.mark_sent(m.id, m.address)
             uow.emit(MessageSent(**common, attempts=attempts), subject)
             return
         if outcome.kind == "retry":

@@ -150,10 +150,14 @@ class NotificationsRepository(MessagesRepository):
         go; its messages stay in the delivery log without its address or number (anonymised), and
         the ones not sent yet are not sent. Returns how many messages were anonymised."""
         anonymised = await self.db.fetchval(
+            # The server's replies may quote the address, and the unsubscribe links name the contact:
+            # both go. What was told, when, and how it went (the status) stay.
             """WITH done AS (
-                   UPDATE messages SET address = NULL,
+                   UPDATE messages SET address = NULL, unsubscribe = NULL,
                        status = CASE WHEN status = 'pending' THEN 'suppressed' ELSE status END,
-                       last_error = CASE WHEN status = 'pending' THEN 'contact erased' ELSE last_error END
+                       last_error = CASE WHEN last_error IS NULL AND status <> 'pending' THEN NULL
+                                         ELSE 'contact erased' END,
+                       body = regexp_replace(body, '/unsubscribe/[^[:space:]]+', '/unsubscribe/…', 'g')
                    WHERE contact_id = $1 RETURNING 1)
                SELECT count(*) FROM done""",
             contact,

@@ -200,8 +200,11 @@ class MessagesRepository:
         """The e-mails and webhook posts due now, oldest first, locked for this transaction. Rows
         another dispatcher holds are skipped (SKIP LOCKED), so several replicas share the work."""
         rows = await self.db.fetch(
+            # The contact's address now, not the one it had when the message was queued: a corrected
+            # address (which lifts a suspension) is the one a pending or replayed message goes to.
             """SELECT m.id, m.contact_id, m.partner_code, m.channel, m.topic_key, m.event_id, m.event_type,
-                      m.correlation_id, m.address, m.language, m.subject, m.body, m.unsubscribe, m.attempts,
+                      m.correlation_id, CASE WHEN c.id IS NULL THEN m.address ELSE coalesce(c.email, c.webhook_url) END
+                          AS address, m.language, m.subject, m.body, m.unsubscribe, m.attempts,
                       m.created_at AS queued_at,
                       (c.id IS NULL OR c.suspended_at IS NOT NULL OR NOT c.active) AS suspended,
                       coalesce((SELECT array_agg(w.secret ORDER BY w.created_at DESC) FROM webhook_secrets w
@@ -214,11 +217,14 @@ class MessagesRepository:
         )
         return [DueMessage(**{**dict(r), "webhook_secrets": tuple(r["webhook_secrets"])}) for r in rows]
 
-    async def mark_sent(self, message: int) -> int:
+    async def mark_sent(self, message: int, address: str | None) -> int:
+        """Sent to ``address`` (the log keeps where it went)."""
         attempts: int = await self.db.fetchval(
-            """UPDATE messages SET status = 'sent', attempts = attempts + 1, sent_at = now(), last_error = NULL
+            """UPDATE messages SET status = 'sent', attempts = attempts + 1, sent_at = now(), last_error = NULL,
+                   address = $2
                WHERE id = $1 RETURNING attempts""",
             message,
+            address,
         )
         return attempts
 
@@ -338,14 +344,19 @@ class MessagesRepository:
         )
         return [dict(r) for r in rows]
 
-    async def items_between(self, since: datetime, until: datetime, limit: int) -> list[dict[str, Any]]:
-        """The events consumed between two moments, oldest first (a pre-meeting digest's)."""
+    async def items_between(
+        self, since: datetime, until: datetime, limit: int, *, leaving_out: Iterable[str] = ()
+    ) -> list[dict[str, Any]]:
+        """The events consumed between two moments, oldest first, but those of the types
+        ``leaving_out`` (a pre-meeting digest goes to every member: no private event in it)."""
         rows = await self.db.fetch(
             """SELECT seq, event_id, event_type, occurred_at, data FROM digest_items
-               WHERE occurred_at > $1 AND occurred_at <= $2 ORDER BY seq LIMIT $3""",
+               WHERE occurred_at > $1 AND occurred_at <= $2 AND event_type <> ALL($4::text[])
+               ORDER BY seq LIMIT $3""",
             since,
             until,
             limit,
+            sorted(set(leaving_out)),
         )
         return [dict(r) for r in rows]
 
@@ -423,17 +434,22 @@ class MessagesRepository:
             held_on,
         )
 
-    async def meetings_due(self, what: str, now: datetime, lead_s: float) -> list[dict[str, Any]]:
+    async def meetings_due(
+        self, what: str, now: datetime, lead_s: float, *, limit: int = 100, leaving_out: Iterable[str] = ()
+    ) -> list[dict[str, Any]]:
         """Scheduled meetings starting within ``lead_s`` whose reminder (``what`` = 'reminder') or
-        pre-meeting digest ('digest') was not sent yet, locked (SKIP LOCKED) for this transaction."""
+        pre-meeting digest ('digest') was not sent yet, soonest first, but ``leaving_out``; locked
+        (SKIP LOCKED: another replica takes the next) for this transaction."""
         column = {"reminder": "reminded_at", "digest": "digest_sent_at"}[what]
         rows = await self.db.fetch(
             f"""SELECT meeting_id, kind, starts_at, data FROM meetings
                 WHERE status = 'scheduled' AND {column} IS NULL AND starts_at > $1
-                  AND starts_at <= $1 + make_interval(secs => $2)
-                ORDER BY starts_at FOR UPDATE SKIP LOCKED""",  # noqa: S608 - one of two column names
+                  AND starts_at <= $1 + make_interval(secs => $2) AND meeting_id <> ALL($4::text[])
+                ORDER BY starts_at LIMIT $3 FOR UPDATE SKIP LOCKED""",  # noqa: S608 - one of two column names
             now,
             lead_s,
+            limit,
+            sorted(set(leaving_out)),
         )
         return [dict(r) for r in rows]
 

@@ -108,7 +108,10 @@ class Scheduler:
         made, after = 0, 0
         while contacts := await self._unit_of_work().repo.contacts_awaiting_digest(frequency, at, PAGE, after):
             for contact in contacts:
-                made += await self.digest_of(contact, frequency, topic_key, at, now, key)
+                try:
+                    made += await self.digest_of(contact, frequency, topic_key, at, now, key)
+                except Exception as error:  # noqa: BLE001 - one contact's digest never stops the others'
+                    log.warning("digest not built", contact=contact, frequency=frequency, error=repr(error))
             after = contacts[-1]
         return made
 
@@ -151,13 +154,26 @@ class Scheduler:
 
     # -- meetings ------------------------------------------------------------------------------------
     async def meetings(self, what: Literal["reminder", "digest"], now: datetime, key: bytes) -> int:
+        """Each meeting due in a transaction of its own; one that fails is left for the next pass
+        and never stops the others."""
         lead = self._s.meeting_reminder_lead_s if what == "reminder" else self._s.pre_meeting_digest_lead_s
-        made = 0
-        async with self._unit_of_work() as uow:
-            for meeting in await uow.repo.meetings_due(what, now, lead):
-                made += await self.meeting_messages(uow, what, meeting, now, key)
-                await uow.repo.mark_meeting(meeting["meeting_id"], what)
-        return made
+        made, failed = 0, set[str]()
+        while True:
+            meeting: Mapping[str, Any] | None = None
+            try:
+                async with self._unit_of_work() as uow:
+                    due = await uow.repo.meetings_due(what, now, lead, limit=1, leaving_out=failed)
+                    if not due:
+                        return made
+                    [meeting] = due
+                    count = await self.meeting_messages(uow, what, meeting, now, key)
+                    await uow.repo.mark_meeting(meeting["meeting_id"], what)
+                made += count
+            except Exception as error:
+                if meeting is None:
+                    raise  # not this meeting's doing (the database): the pass fails, the next one tries
+                failed.add(meeting["meeting_id"])
+                log.warning("meeting messages not made", meeting=meeting["meeting_id"], what=what, error=repr(error))
 
     async def meeting_messages(self, uow: Uow, what: str, meeting: Mapping[str, Any], now: datetime, key: bytes) -> int:
         data: dict[str, Any] = dict(meeting["data"])
@@ -180,7 +196,7 @@ class Scheduler:
         else:
             topic_key = f"digest:meeting:{meeting['meeting_id']}:{starts}"
             since = await uow.repo.last_meeting_before(kind, meeting["starts_at"]) or now - timedelta(days=90)
-            items = digest_items(await uow.repo.items_between(since, now, 20_000))
+            items = digest_items(await uow.repo.items_between(since, now, 20_000, leaving_out=audience.PRIVATE))
             rendered: dict[Language, Rendered] = {}
             for c in await uow.repo.contacts_of(members):
                 if c.suspended or c.preferences.get((audience.DIGEST_TOPICS["meeting"], "email")) == "off":

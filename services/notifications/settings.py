@@ -47,6 +47,10 @@ class NotificationsSettings(ServiceSettings):
         description="Hard bounces after which a contact's e-mail is suspended and the Coordination told.",
     )
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Let webhooks post to http://localhost (development and tests); never in production.",
+    )
     webhook_secret_grace_s: float = Field(
         default=24 * 3600, ge=0, description="After a rotation, the old webhook secret still signs this long."
     )

@@ -4,7 +4,8 @@
 messages and digest entries (``handlers.deliveries.Notifier``).
 
 ``epn-directory``: the funding register's EPNs (``EpnRegistered``, ``EpnDetailsChanged``,
-``EpnLabelStatusChanged``) kept in the EPN directory (``handlers.directory``).
+``EpnLabelStatusChanged``) kept in the EPN directory, and each grant's holder (``GrantAwarded``,
+``GrantAgreementSigned``) (``handlers.directory``).
 
 ``plan-directory``: the plan's actions (``ActionRegistered``, ``ActionDetailsChanged``) and its
 meetings (``MeetingScheduled``, ``MeetingRescheduled``, ``MeetingCancelled``, ``MeetingHeld``),
@@ -39,12 +40,18 @@ from passerelle_contracts.actions_v1 import (
     MeetingRescheduled,
     MeetingScheduled,
 )
-from passerelle_contracts.funding_v1 import EpnDetailsChanged, EpnLabelStatusChanged, EpnRegistered
+from passerelle_contracts.funding_v1 import (
+    EpnDetailsChanged,
+    EpnLabelStatusChanged,
+    EpnRegistered,
+    GrantAgreementSigned,
+    GrantAwarded,
+)
 
 from services.runtime.consumer import Handler
 from services.runtime.service import Runtime
 
-from .handlers import on_epn_details_changed, on_epn_label_status_changed, on_epn_registered
+from .handlers import on_epn_details_changed, on_epn_label_status_changed, on_epn_registered, on_grant_holder
 from .handlers.deliveries import Links, Notifier
 from .handlers.plan import (
     on_action_details_changed,
@@ -63,6 +70,8 @@ EPN_DIRECTORY_HANDLERS: Mapping[str, Handler] = {
     EpnRegistered.event_type: on_epn_registered,
     EpnDetailsChanged.event_type: on_epn_details_changed,
     EpnLabelStatusChanged.event_type: on_epn_label_status_changed,
+    GrantAwarded.event_type: on_grant_holder,
+    GrantAgreementSigned.event_type: on_grant_holder,
 }
 PLAN_DIRECTORY = "plan-directory"
 PLAN_DIRECTORY_TOPICS = (actions_v1.TOPIC,)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import secrets as random
 import time
 from collections.abc import Sequence
@@ -72,9 +73,10 @@ def signature(secrets: Sequence[str], message_id: str, timestamp: int, body: byt
     return " ".join(sign(secret, message_id, timestamp, body) for secret in secrets)
 
 
-def check_url(url: str) -> str:
-    """``url`` if an endpoint may have it, else a ValueError saying why: http or https only, https
-    unless the host is the loopback (``LOOPBACK_HOSTS``), and no credentials in it (``user:pass@``
+def check_url(url: str, *, allow_loopback: bool = False) -> str:
+    """``url`` if an endpoint may have it, else a ValueError saying why: https only, to a public
+    address (plain http to the loopback only where ``allow_loopback``: development and tests), and
+    no credentials in it (``user:pass@``
     would be stored and logged in clear with the endpoint; the signature is what authenticates
     us, so a receiver needs no password from us)."""
     if len(url) > MAX_URL_CHARS:
@@ -95,9 +97,24 @@ def check_url(url: str) -> str:
         httpx.URL(url)
     except (ValueError, httpx.InvalidURL) as error:
         raise ValueError(f"not a valid URL: {error}") from None
-    if scheme == "http" and host not in LOOPBACK_HOSTS:
-        raise ValueError("https is required (plain http only to localhost)")
+    if host.lower() in LOOPBACK_HOSTS or _internal(host):
+        if not (allow_loopback and host.lower() in LOOPBACK_HOSTS):
+            raise ValueError("an address of this machine or of a private network (its services are not partners')")
+        return url  # a local receiver, where the deployment allows it (development, tests)
+    if scheme == "http":
+        raise ValueError("https is required")
     return url
+
+
+def _internal(host: str) -> bool:
+    """Whether ``host`` is an IP literal of a loopback, private, link-local or reserved network: a
+    partner's key must not make this service post into the networks it runs in. (A name that
+    resolves to one is not caught here: see the README.)"""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host.lower().endswith((".localhost", ".local", ".internal"))
+    return not address.is_global
 
 
 def classify_status(status: int) -> Outcome:
@@ -123,13 +140,14 @@ async def post_webhook(
     *,
     now: int | None = None,
     timeout_s: float = POST_TIMEOUT_S,
+    allow_loopback: bool = False,
 ) -> Outcome:
     """POST ``body`` (JSON) to ``url``, signed with every one of ``secrets``, at ``now`` (seconds
     since the epoch; the current time by default). Never raises for what the endpoint does."""
     timestamp = int(time.time()) if now is None else now
     # What is wrong with the endpoint as stored, or with the message, is wrong on every attempt.
     try:
-        check_url(url)
+        check_url(url, allow_loopback=allow_loopback)
     except ValueError as error:
         return Outcome("refused", f"endpoint URL not usable: {error}")
     if not (0 < len(message_id) <= MAX_MESSAGE_ID_CHARS and message_id.isascii() and message_id.isprintable()):

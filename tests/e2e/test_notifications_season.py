@@ -46,6 +46,7 @@ def service_env() -> dict[str, str]:
         "PASSERELLE_NOTIFICATIONS_SCHEDULE_INTERVAL_S": "1",
         "PASSERELLE_NOTIFICATIONS_MAIL_POLL_INTERVAL_S": "0.2",
         "PASSERELLE_NOTIFICATIONS_DIGEST_TIME": digest_at.isoformat(),
+        "PASSERELLE_NOTIFICATIONS_WEBHOOK_ALLOW_LOOPBACK": "true",  # the receiver runs on this machine
     }
 
 

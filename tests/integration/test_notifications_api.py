@@ -56,6 +56,21 @@ async def test_a_partner_manages_its_own_contacts_and_cannot_see_another_partner
     assert (await notifications.client.delete(f"/contacts/{contact['id']}", headers=reader)).status_code == 403
 
 
+async def test_an_address_is_one_bare_address_not_a_name_or_a_list(notifications: Any) -> None:
+    """aiosmtplib would send "Jane <jane@x.be>" to jane@x.be and a list to its first address: such
+    an address is refused where it is given, not later in the dispatcher."""
+    coordination, cpas = await setup(notifications)
+    for email in ("<agent@cpas.example>", "Agent <agent@cpas.example>", "a@cpas.example,b@cpas.example"):
+        answer = await notifications.client.post(
+            "/partners/cpas-ixelles/contacts", json={**PERSON, "email": email}, headers=cpas
+        )
+        assert answer.status_code == 422, (email, answer.text)
+    body = {"name": "CPAS", "email": '"agent"@cpas.example', "language": "fr"}
+    assert (
+        await notifications.client.put("/partners/cpas-ixelles", json=body, headers=coordination)
+    ).status_code == 422
+
+
 async def test_quiet_hours_are_a_time_of_day_without_offset_and_come_in_pairs(notifications: Any) -> None:
     _, cpas = await setup(notifications)
     for quiet in (

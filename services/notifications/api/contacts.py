@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Path, Query, Request
 from passerelle_contracts import Actor
 from passerelle_contracts.common import Language
-from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema, model_validator
 
 from services.runtime.auth import require
 from services.runtime.errors import NotFound
@@ -18,7 +18,7 @@ from services.runtime.http import api_router, repository, unit_of_work
 from services.runtime.inputs import Code, Flag, Line
 from services.runtime.uow import UnitOfWork
 
-from .. import audience
+from .. import audience, smtp
 from ..audience import Frequency
 from ..domain import Contact, ContactDetails, Subscription
 from ..handlers import contacts
@@ -34,8 +34,18 @@ PartnerCode = Annotated[Code, Path(description="The organisation's code")]
 
 EventType = Literal[SUBSCRIBABLE]  # type: ignore[valid-type]  # the subscribable types, known when the module loads
 Topic = Literal[(audience.ALL_TOPICS, *SUBSCRIBABLE, *audience.DIGEST_TOPICS.values())]  # type: ignore[valid-type]  # known at import
+
+
+def _bare(value: str) -> str:
+    if not smtp.is_bare_address(value):
+        raise ValueError("one address, as someone@example.org (no name, no list, no brackets)")
+    return value
+
+
 Email = Annotated[
-    str, Field(pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$", max_length=254, description="A work address")
+    str,
+    Field(pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$", max_length=254, description="A work address"),
+    AfterValidator(_bare),
 ]
 
 
@@ -199,8 +209,9 @@ async def list_contacts(
     response_model=NewContactOut,
     summary="Add a contact: a person (e-mail, feed) or a webhook (its signing secret is shown once)",
 )
-async def post_contact(code: PartnerCode, body: ContactIn, uow: Uow = Writer) -> dict[str, Any]:
-    contact, secret = await contacts.add_contact(uow, code, body.details())
+async def post_contact(code: PartnerCode, body: ContactIn, request: Request, uow: Uow = Writer) -> dict[str, Any]:
+    loopback = request.app.state.runtime.settings.webhook_allow_loopback
+    contact, secret = await contacts.add_contact(uow, code, body.details(), allow_loopback=loopback)
     return {**reply(contact), "webhook_secret": secret}
 
 
@@ -214,10 +225,11 @@ async def get_contact(
 @router.put(
     "/contacts/{contact}", response_model=ContactOut, summary="Change a contact (a new address lifts a suspension)"
 )
-async def put_contact(contact: ContactId, body: ContactIn, uow: Uow = Writer) -> dict[str, Any]:
+async def put_contact(contact: ContactId, body: ContactIn, request: Request, uow: Uow = Writer) -> dict[str, Any]:
     current = await contacts.owned(uow.repo, uow.actor, contact)
     kind = "mailbox" if current.details.kind == "mailbox" else body.kind
-    return reply(await contacts.change_contact(uow, contact, body.details(kind)))
+    loopback = request.app.state.runtime.settings.webhook_allow_loopback
+    return reply(await contacts.change_contact(uow, contact, body.details(kind), allow_loopback=loopback))
 
 
 @router.delete(

@@ -20,6 +20,7 @@ from ..domain import ORG_ROLES, OrgRole, Partner, PartnerDetails
 from ..handlers import ReplaceSubscriptions, replace_subscriptions, save_partner
 from ..rendering import SUBSCRIBABLE
 from ..repository import NotificationsRepository
+from .contacts import Email
 
 router = api_router(tags=["partners"])
 PartnerCode = Annotated[Code, Path(description="The partner's organisation code")]
@@ -29,11 +30,7 @@ EventType = Literal[SUBSCRIBABLE]  # type: ignore[valid-type]  # the subscribabl
 
 class PartnerIn(BaseModel):
     name: Annotated[Line, Field(min_length=2)]
-    email: str = Field(
-        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$",
-        max_length=254,
-        description="The organisation's contact address",
-    )
+    email: Email = Field(description="The organisation's functional address (its mailbox contact)")
     language: Language
     roles: list[OrgRole] = Field(default=[], max_length=len(ORG_ROLES), description="Its roles in the plan")
     working_group: Flag = Field(default=False, description="Same as the role working_group (kept for older clients)")

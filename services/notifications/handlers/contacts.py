@@ -18,7 +18,7 @@ from services.runtime.errors import Invalid, NotFound
 from services.runtime.logs import get_logger
 from services.runtime.uow import UnitOfWork
 
-from .. import links, webhooks
+from .. import links, smtp, webhooks
 from ..audience import Frequency
 from ..domain import Contact, ContactDetails, Subscription
 from ..repository import NotificationsRepository
@@ -39,13 +39,13 @@ async def owned(repo: NotificationsRepository, actor: Actor, contact: int, *, lo
     return found
 
 
-def checked(details: ContactDetails) -> ContactDetails:
+def checked(details: ContactDetails, *, allow_loopback: bool = False) -> ContactDetails:
     """A contact's details are coherent with its kind (the table's CHECKs, with reasons)."""
     if details.kind == "webhook":
         if details.webhook_url is None:
             raise Invalid("a webhook contact needs its webhook_url")
         try:
-            webhooks.check_url(details.webhook_url)
+            webhooks.check_url(details.webhook_url, allow_loopback=allow_loopback)
         except ValueError as error:
             raise Invalid(f"webhook_url: {error}") from None
         return ContactDetails(
@@ -54,6 +54,8 @@ def checked(details: ContactDetails) -> ContactDetails:
         )  # fmt: skip
     if details.email is None:
         raise Invalid(f"a {details.kind} contact needs its email")
+    if not smtp.is_bare_address(details.email):
+        raise Invalid("email: one address, as someone@example.org (no name, no list, no brackets)")
     if details.webhook_url is not None:
         raise Invalid("only a webhook contact has a webhook_url")
     if "webhook" in details.channels:
@@ -61,13 +63,15 @@ def checked(details: ContactDetails) -> ContactDetails:
     return details
 
 
-async def add_contact(uow: Uow, partner: str, details: ContactDetails) -> tuple[Contact, str | None]:
+async def add_contact(
+    uow: Uow, partner: str, details: ContactDetails, *, allow_loopback: bool = False
+) -> tuple[Contact, str | None]:
     """A new contact of ``partner``; a webhook's first signing secret is returned once."""
     if not may_manage(uow.actor, partner):
         raise NotFound(f"no partner {partner}")
     if details.kind == "mailbox":
         raise Invalid("an organisation's mailbox is its partner's email (PUT /partners/{code})")
-    details = checked(details)
+    details = checked(details, allow_loopback=allow_loopback)
     async with uow:
         if await uow.repo.partner(partner) is None:
             raise NotFound(f"no partner {partner}")
@@ -82,12 +86,12 @@ async def add_contact(uow: Uow, partner: str, details: ContactDetails) -> tuple[
     return found, secret
 
 
-async def change_contact(uow: Uow, contact: int, details: ContactDetails) -> Contact:
+async def change_contact(uow: Uow, contact: int, details: ContactDetails, *, allow_loopback: bool = False) -> Contact:
     async with uow:
         found = await owned(uow.repo, uow.actor, contact, lock=True)
         if details.kind != found.details.kind:
             raise Invalid(f"a contact's kind does not change ({found.details.kind})")
-        await uow.repo.update_contact(contact, checked(details))
+        await uow.repo.update_contact(contact, checked(details, allow_loopback=allow_loopback))
         changed = await uow.repo.contact(contact)
         assert changed is not None
         return changed

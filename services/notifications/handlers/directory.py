@@ -19,7 +19,13 @@ from __future__ import annotations
 import dataclasses
 
 from passerelle_contracts import Envelope
-from passerelle_contracts.funding_v1 import EpnDetailsChanged, EpnLabelStatusChanged, EpnRegistered
+from passerelle_contracts.funding_v1 import (
+    EpnDetailsChanged,
+    EpnLabelStatusChanged,
+    EpnRegistered,
+    GrantAgreementSigned,
+    GrantAwarded,
+)
 
 from services.runtime.errors import Invalid
 from services.runtime.logs import get_logger
@@ -73,3 +79,12 @@ async def _known(uow: Uow, code: str) -> DirectoryEpn:
             "dead letters and replay it before this event)"
         )
     return epn
+
+
+async def on_grant_holder(uow: Uow, envelope: Envelope, data: GrantAwarded | GrantAgreementSigned) -> None:
+    """Who holds the grant: the events about it that do not name its beneficiary (an amendment, a
+    checked claim, a reviewed report) still reach the holder. Kept by this consumer group, which
+    reads the funding topic from its first record, so the grants awarded before this version are
+    known too (the mailer also keeps it, for the events it handles first)."""
+    async with uow:
+        await uow.repo.save_grant_holder(data.grant_id, data.beneficiary)

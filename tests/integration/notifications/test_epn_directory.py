@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from passerelle_contracts.common import FieldChange
-from passerelle_contracts.funding_v1 import TOPIC, ActivityReturnReminder, EpnLabelStatusChanged
+from passerelle_contracts.funding_v1 import TOPIC, ActivityReturnReminder, EpnLabelStatusChanged, GrantAwarded
 
 from services.notifications import audience, domain, subscribers
 from services.notifications.domain import DirectoryEpn, PartnerDetails
@@ -20,6 +20,7 @@ from services.notifications.handlers.directory import (
     on_epn_details_changed,
     on_epn_label_status_changed,
     on_epn_registered,
+    on_grant_holder,
 )
 from services.runtime.errors import Invalid
 from tests.epn_register import EPN, FundingTopic, consumers_declared, details_changed, label_status_changed, registered
@@ -68,6 +69,8 @@ async def told(store: Store) -> list[str]:
 
 # -- the consumers ------------------------------------------------------------------------------
 def test_the_directory_has_a_consumer_of_its_own_on_the_funding_topic_beside_the_mailer() -> None:
+    """It keeps each grant's holder too: a group of its own reads the topic from its first record,
+    so the grants awarded before this version are known (the mailer's group is past them)."""
     consumers = consumers_declared(lambda runtime: subscribers.register(runtime, LINKS))
     assert set(consumers) == {"mailer", "epn-directory", "plan-directory"}
     assert consumers["epn-directory"] == (
@@ -76,6 +79,8 @@ def test_the_directory_has_a_consumer_of_its_own_on_the_funding_topic_beside_the
             "EpnRegistered": on_epn_registered,
             "EpnDetailsChanged": on_epn_details_changed,
             "EpnLabelStatusChanged": on_epn_label_status_changed,
+            "GrantAwarded": on_grant_holder,
+            "GrantAgreementSigned": on_grant_holder,
         },
     )
     mailer_handlers = consumers["mailer"][1]
@@ -258,3 +263,14 @@ async def test_a_reminder_from_before_the_service_first_started_reaches_no_opera
     await directory.send(registered())
     await mailer.send(reminder(), occurred_at=datetime.now(UTC) - timedelta(days=400))
     assert await told(store) == []
+
+
+async def test_the_holder_of_a_grant_awarded_before_is_learnt_from_the_topics_first_record(
+    store: Store, directory: FundingTopic
+) -> None:
+    awarded = GrantAwarded.model_validate(
+        {"grant_id": "g-2024-7", "call_code": "AAP-2024", "call_kind": "regional-call", "beneficiary": "asbl-seniors",
+         "beneficiary_kind": "epn", "amount_eur": "12000", "awarded_on": "2024-05-02"}
+    )  # fmt: skip
+    assert await directory.send(awarded, occurred_at=datetime.now(UTC) - timedelta(days=900)) == "processed"
+    assert await store.repo.grant_holder("g-2024-7") == "asbl-seniors"

@@ -4,6 +4,7 @@ outcomes (sent, retried, bounced, suspended), the one-click unsubscribe and eras
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
@@ -166,6 +167,9 @@ async def test_members_get_a_convocation_then_a_reminder_the_day_before_and_a_di
     await subscribe(store, EASY)
     await subscribe(store, ACTIRIS)
     await subscribe(store, CABAN)
+    await plan_action(store, 46, lead="caban")
+    returned = example("ReportReturned", action_number=46, comment="Les chiffres de Molenbeek manquent.")
+    await handle(store, returned)  # private: its owner's business, not the Working Group's
     starts_at = datetime.now(UTC) + timedelta(days=2)
     scheduled = example("MeetingScheduled", starts_at=starts_at.isoformat(), invited=[])
     await handle(store, scheduled)
@@ -180,6 +184,8 @@ async def test_members_get_a_convocation_then_a_reminder_the_day_before_and_a_di
     scheduler = Scheduler(SETTINGS, lambda: system(store))
     done = await scheduler.run_once()
     assert (done["meeting_digests"], done["reminders"]) == (2, 0), "the digest three days before, no reminder yet"
+    digests = await store.messages(event_type="Digest")
+    assert digests and not [d for d in digests if "Molenbeek" in d["body"]], "no private event before every member"
     done = await scheduler.run_once(starts_at - timedelta(hours=12))
     assert (done["meeting_digests"], done["reminders"]) == (0, 2)
     assert (await scheduler.run_once(starts_at - timedelta(hours=11)))["reminders"] == 0, "reminded once"
@@ -229,6 +235,44 @@ async def test_a_refused_e_mail_is_tried_again_later_and_not_lost(store: Store) 
     assert (m["status"], m["attempts"]) == ("pending", 1) and m["next_attempt_at"] > datetime.now(UTC)
 
 
+async def test_a_message_waiting_when_the_address_is_corrected_goes_to_the_new_address(store: Store) -> None:
+    contact = await person(store, CABAN, "old@caban.example")
+    await store.repo.replace_contact_subscriptions(contact, [contacts.Subscription("ActionStatusChanged")])
+    await handle(store, example("ActionStatusChanged"))
+    found = await store.repo.contact(contact)
+    assert found is not None
+    await store.repo.update_contact(contact, dataclasses.replace(found.details, email="new@caban.example"))
+
+    outbox = Outbox()
+    await mailer(store, outbox).send_due()
+    assert [recipient for _, _, recipient in outbox.sent] == ["new@caban.example"]
+    [sent] = await store.messages(contact_id=contact, channel="email")
+    assert sent["address"] == "new@caban.example", "the log says where it went"
+
+
+async def test_one_contact_whose_digest_cannot_be_built_does_not_stop_the_others(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.notifications import schedule
+
+    for language, email in (("nl", "nl@caban.example"), ("fr", "fr@caban.example")):
+        contact = await person(store, CABAN, email, language=language)
+        await store.repo.replace_contact_subscriptions(contact, [contacts.Subscription("ActionStatusChanged")])
+        await store.repo.replace_preferences(contact, {("*", "email"): "daily"})
+    await handle(store, example("ActionStatusChanged"))
+    render = schedule.render_digest
+
+    def broken_in_dutch(*args: object, **kwargs: object) -> object:
+        if args[1] == "nl":
+            raise RuntimeError("a template error in Dutch")
+        return render(*args, **kwargs)  # type: ignore[arg-type]  # passed through as given
+
+    monkeypatch.setattr(schedule, "render_digest", broken_in_dutch)
+    done = await Scheduler(SETTINGS, lambda: system(store)).run_once(datetime.now(UTC) + timedelta(days=1))
+    assert done["daily"] == 1
+    assert [m["address"] for m in await store.messages(event_type="Digest")] == ["fr@caban.example"]
+
+
 # -- self-service and erasure ---------------------------------------------------------------
 async def test_a_one_click_unsubscribe_mutes_the_topic_for_the_contacts_e_mail(store: Store) -> None:
     contact = await person(store, CABAN, "x@caban.example")
@@ -247,6 +291,9 @@ async def test_an_erased_contact_leaves_its_messages_in_the_log_without_its_addr
     contact = await person(store, CABAN, "someone@caban.example", name="Someone")
     await store.repo.replace_contact_subscriptions(contact, [contacts.Subscription("ActionStatusChanged")])
     await handle(store, example("ActionStatusChanged"))
+    outbox = Outbox()
+    outbox.answers["someone@caban.example"] = Outcome("refused", "550 5.1.1 <someone@caban.example>: unknown", True)
+    await mailer(store, outbox).send_due()
     coordination = system(store, Context(actor=COORDINATION_KEY))
 
     assert await contacts.erase_contact(coordination, contact) == 2
@@ -254,5 +301,8 @@ async def test_an_erased_contact_leaves_its_messages_in_the_log_without_its_addr
     rows = await store.messages(partner_code="caban")
     assert [(m["contact_id"], m["address"]) for m in rows] == [(None, None), (None, None)]
     assert not await store.pool.fetchval(
-        "SELECT count(*) FROM messages WHERE body LIKE '%someone%' OR subject LIKE '%Someone%'"
-    )
+        """SELECT count(*) FROM messages
+           WHERE body LIKE '%someone%' OR subject LIKE '%Someone%' OR last_error LIKE '%someone%'
+              OR body LIKE '%/unsubscribe/' || $1 || '.%'""",
+        str(contact),
+    ), "nothing left that names the person or its number"

@@ -107,3 +107,8 @@ def test_a_suspended_e_mail_still_shows_in_the_feed_and_a_webhook_hears_everythi
         "ActionStatusChanged", kind="webhook", channels=("webhook",), preferences={("*", "webhook"): "daily"}
     )
     assert (hook.channel, hook.digest, hook.not_before) == ("webhook", None, None)
+
+
+def test_the_guests_a_convocation_invited_hear_that_the_meeting_is_cancelled() -> None:
+    members = Context(members=frozenset({"actiris"}))
+    assert addressees("MeetingCancelled", {"invited": ["cpas-ixelles"]}, members) == {"actiris", "cpas-ixelles"}

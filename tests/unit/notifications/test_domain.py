@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from services.notifications.channels import Outcome
 from services.notifications.domain import RetryRule, failed_attempt
+from services.notifications.mailer import reason
 
 RULE = RetryRule(backoff_max_s=300, give_up_after_s=72 * 3600)
 
@@ -20,3 +22,10 @@ def test_an_smtp_outage_of_a_day_gives_up_nothing_and_a_delivery_is_given_up_onl
     assert (a_day_of_retries.status, a_day_of_retries.gave_up) == ("pending", False)
     too_old = failed_attempt(3, 72 * 3600 + 1, RULE)
     assert (too_old.status, too_old.gave_up) == ("failed", True)
+
+
+def test_a_refusal_is_published_as_a_status_never_as_the_text_that_may_quote_the_address() -> None:
+    assert reason("email", Outcome("refused", "550 5.1.1 <jane@x.be>: user unknown", True)) == "smtp 550 5.1.1"
+    assert reason("email", Outcome("refused", "the recipient is not a bare e-mail address: '<jane@x.be>'")) == "refused"
+    assert reason("email", Outcome("retry", "ConnectError('jane@x.be')")) == "unreachable"
+    assert reason("webhook", Outcome("refused", "HTTP 410")) == "http 410"

@@ -56,7 +56,9 @@ async def post(
     now: int | None = None,
     timeout_s: float = POST_TIMEOUT_S,
 ) -> Outcome:
-    return await post_webhook(client, url, secrets, "msg_0193b1c2", BODY, now=now, timeout_s=timeout_s)
+    return await post_webhook(
+        client, url, secrets, "msg_0193b1c2", BODY, now=now, timeout_s=timeout_s, allow_loopback=True
+    )
 
 
 async def test_an_event_arrives_signed_so_that_the_partner_verifies_it(
@@ -201,13 +203,33 @@ def test_a_new_secret_is_whsec_and_32_random_bytes() -> None:
     [
         "https://partner.example/hooks/passerelle",
         "https://partner.example:8443/hooks?tenant=ixelles",
-        "http://localhost:8080/hooks",
-        "http://127.0.0.1:9000/",
-        "http://[::1]:9000/",
+        "https://193.191.245.10/hooks",
     ],
 )
-def test_an_endpoint_url_is_https_or_on_this_machine(url: str) -> None:
+def test_an_endpoint_url_is_https_to_a_public_address(url: str) -> None:
     assert check_url(url) == url
+
+
+@pytest.mark.parametrize("url", ["http://localhost:8080/hooks", "http://127.0.0.1:9000/", "http://[::1]:9000/"])
+def test_a_receiver_on_this_machine_is_allowed_only_where_the_deployment_allows_it(url: str) -> None:
+    assert check_url(url, allow_loopback=True) == url
+    with pytest.raises(ValueError, match="private network"):
+        check_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://10.0.0.5/admin",
+        "https://192.168.1.1/",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[fd00::1]/",
+        "https://db.internal/",
+    ],
+)
+def test_an_endpoint_in_a_private_network_is_refused_so_a_partner_cannot_probe_ours(url: str) -> None:
+    with pytest.raises(ValueError, match="private network"):
+        check_url(url, allow_loopback=True)
 
 
 @pytest.mark.parametrize(
@@ -232,14 +254,14 @@ def test_an_endpoint_url_that_is_not_safe_to_post_to_is_rejected_with_the_reason
 async def test_posting_to_a_url_that_is_not_safe_is_refused_without_a_request(client: httpx.AsyncClient) -> None:
     outcome = await post(client, "http://partner.example/hooks")
 
-    assert outcome == Outcome("refused", "endpoint URL not usable: https is required (plain http only to localhost)")
+    assert outcome == Outcome("refused", "endpoint URL not usable: https is required")
 
 
 @pytest.mark.parametrize("message_id", ["msg\nX-Injected: yes", "msg_é", ""])
 async def test_a_message_id_that_cannot_be_a_header_is_refused_without_a_request(
     client: httpx.AsyncClient, receiver: WebhookReceiver, message_id: str
 ) -> None:
-    outcome = await post_webhook(client, receiver.url("/hooks"), [SECRET], message_id, BODY)
+    outcome = await post_webhook(client, receiver.url("/hooks"), [SECRET], message_id, BODY, allow_loopback=True)
 
     assert outcome.kind == "refused" and receiver.requests == []
 
@@ -247,7 +269,9 @@ async def test_a_message_id_that_cannot_be_a_header_is_refused_without_a_request
 async def test_an_endpoint_secret_that_is_not_one_is_refused_without_a_request(
     client: httpx.AsyncClient, receiver: WebhookReceiver
 ) -> None:
-    outcome = await post_webhook(client, receiver.url("/hooks"), ["whsec_not base64!"], "msg_1", BODY)
+    outcome = await post_webhook(
+        client, receiver.url("/hooks"), ["whsec_not base64!"], "msg_1", BODY, allow_loopback=True
+    )
 
     assert outcome.kind == "refused" and outcome.detail.startswith("endpoint secret not usable")
     assert receiver.requests == []
