@@ -17,14 +17,12 @@ from datetime import date
 import asyncpg
 from passerelle_contracts import Actor
 
-from benchmarks.pipeline import against_floor, env, fresh_database
+from benchmarks.pipeline import against_floor, on_fresh_database
 from services.funding import cadastre_files
 from services.funding.app import MIGRATIONS
 from services.funding.handlers import import_cadastre
 from services.funding.repository import FundingRepository
-from services.runtime import db
 from services.runtime.uow import Context, PostgresUnitOfWork, UnitOfWork
-from tests.support import drop_database
 
 ACTOR = Actor(organisation="coordination-inclusion-numerique", role="coordination")
 FUNDERS = ("region", "esf", "cocof", "vgc", "fwb", "commune", "foundation")
@@ -107,16 +105,12 @@ async def main() -> None:
     parser.add_argument("--lines", type=int, default=5_000)
     parser.add_argument("--epns", type=int, default=500)
     args = parser.parse_args()
-    dsn, admin, name = await fresh_database(env("PASSERELLE_DATABASE_URL_BASE"), "funding")
-    pool = await db.create_pool(dsn)
-    try:
-        await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "funding": MIGRATIONS})
+
+    async def run(pool: asyncpg.Pool) -> None:
         await bench_cadastre(pool, args.lines)
         await bench_returns(pool, args.epns)
-    finally:
-        await pool.close()
-        await drop_database(admin, name)
-        await admin.close()
+
+    await on_fresh_database("funding", MIGRATIONS, run)
 
 
 if __name__ == "__main__":

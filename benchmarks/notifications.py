@@ -18,16 +18,14 @@ from pathlib import Path
 import asyncpg
 from passerelle_contracts import Envelope
 
-from benchmarks.pipeline import against_floor, env, fresh_database
+from benchmarks.pipeline import against_floor, on_fresh_database
 from services.notifications.app import MIGRATIONS
 from services.notifications.domain import ContactDetails, PartnerDetails, Subscription
 from services.notifications.handlers.deliveries import Links, Notifier
 from services.notifications.repository import NotificationsRepository
 from services.notifications.schedule import Scheduler
 from services.notifications.settings import NotificationsSettings
-from services.runtime import db
 from services.runtime.uow import Context, PostgresUnitOfWork, UnitOfWork
-from tests.support import drop_database
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "contracts" / "examples"
 SETTINGS = NotificationsSettings(database_url="postgresql://unused")
@@ -130,16 +128,12 @@ async def main() -> None:
     parser.add_argument("--subscribers", type=int, default=500)
     parser.add_argument("--events", type=int, default=20)
     args = parser.parse_args()
-    dsn, admin, name = await fresh_database(env("PASSERELLE_DATABASE_URL_BASE"), "notifications")
-    pool = await db.create_pool(dsn)
-    try:
-        await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "notifications": MIGRATIONS})
+
+    async def run(pool: asyncpg.Pool) -> None:
         await bench_fanout(pool, args.subscribers, args.events)
         await bench_digests(pool, args.subscribers)
-    finally:
-        await pool.close()
-        await drop_database(admin, name)
-        await admin.close()
+
+    await on_fresh_database("notifications", MIGRATIONS, run)
 
 
 if __name__ == "__main__":

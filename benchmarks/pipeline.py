@@ -14,6 +14,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -47,6 +48,19 @@ async def fresh_database(base: str, label: str) -> tuple[str, asyncpg.Connection
     name = f"bench_{label}_{uuid.uuid4().hex[:6]}"
     await admin.execute(f'CREATE DATABASE "{name}"')
     return f"{base}/{name}", admin, name
+
+
+async def on_fresh_database(label: str, migrations: Path, run: Callable[[asyncpg.Pool], Awaitable[None]]) -> None:
+    """``run`` on a database of its own, migrated as the service ``label`` migrates its own, then dropped."""
+    dsn, admin, name = await fresh_database(env("PASSERELLE_DATABASE_URL_BASE"), label)
+    pool = await db.create_pool(dsn)
+    try:
+        await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, label: migrations})
+        await run(pool)
+    finally:
+        await pool.close()
+        await drop_database(admin, name)
+        await admin.close()
 
 
 def against_floor(label: str, count: int, unit: str, seconds: float, floor: int, width: int = 58) -> None:

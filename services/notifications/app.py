@@ -10,11 +10,11 @@ from services.runtime.http import create_http_app
 from services.runtime.service import Runtime
 from services.runtime.uow import Context, UnitOfWork
 
-from . import subscribers
+from . import links, subscribers
 from .api import ROUTERS
 from .handlers import load_partners, read_seed
 from .handlers.deliveries import Links
-from .mailer import Mailer
+from .mailer import BOUNCE_KEY, Mailer
 from .repository import NotificationsRepository
 from .schedule import Scheduler
 from .settings import NotificationsSettings
@@ -24,6 +24,11 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def create_runtime(settings: NotificationsSettings) -> Runtime:
     async def seed(runtime: Runtime) -> None:
+        # The deployment's keys exist, committed, before a consumer or the dispatcher reads them
+        # (they keep what they read: a key made in a transaction that rolls back must not be kept).
+        async with runtime.unit_of_work(Context.system()) as uow:
+            for name in (links.KEY_NAME, BOUNCE_KEY):
+                await uow.repo.service_key(name)
         if settings.load_seed:
             await load_partners(runtime.unit_of_work(Context.system()), read_seed())
 

@@ -37,7 +37,7 @@ from services.runtime.uow import UnitOfWork
 
 from . import bounces, links, webhooks
 from .audience import COORDINATION
-from .channels import Outcome
+from .channels import Outcome, one_line
 from .domain import DueMessage, NewMessage, RetryRule, failed_attempt
 from .rendering import render_bounce_alert
 from .repository import NotificationsRepository
@@ -53,10 +53,13 @@ PostWebhook = Callable[[str, tuple[str, ...], str, bytes], Awaitable[Outcome]]
 BOUNCE_KEY = "bounces"
 
 
-def one_line(value: str) -> str:
-    """A header value on one line: every run of white space (line breaks of any kind included:
-    CR, LF, U+2028, U+0085 …) becomes one space, so no value can break or inject a header."""
-    return " ".join(value.split())
+HEADER_MAX_CHARS = 998  # RFC 5322: a header line is at most 998 characters
+
+
+def header(value: str) -> str:
+    """A header value on one line (``channels.one_line``: every run of white space, line breaks of
+    any kind included, becomes one space), so no value can break or inject a header."""
+    return one_line(value, HEADER_MAX_CHARS)
 
 
 _SMTP_CODES = re.compile(r"\b([245]\d\d)\b(?:[ -]+([245]\.\d{1,3}\.\d{1,3}))?")
@@ -97,6 +100,7 @@ class Mailer:
         self._send = send or self.send_smtp
         self._post = post or self.post_webhook
         self._client: httpx.AsyncClient | None = None
+        self._keys: dict[str, bytes] = {}  # the deployment's keys, made once and never changed
         self._retry = RetryRule(settings.mail_backoff_max_s, settings.mail_give_up_after_s)
         local, _, domain = settings.bounce_address.partition("@")
         self._bounce_local, self._domain = local, domain or "passerelle.local"
@@ -125,8 +129,8 @@ class Mailer:
     def build(self, m: DueMessage, unsubscribe_url: str | None) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self._s.smtp_from
-        message["To"] = one_line(m.address or "")
-        message["Subject"] = one_line(m.subject)
+        message["To"] = header(m.address or "")
+        message["Subject"] = header(m.subject)
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = self.message_id(m)
         if m.event_id is not None:
@@ -177,11 +181,17 @@ class Mailer:
             return await self._post(m.address or "", m.webhook_secrets, f"msg_{m.id}", m.body.encode())
         unsubscribe_url = None
         if m.unsubscribe is not None and m.contact_id is not None:
-            key = await uow.repo.service_key(links.KEY_NAME)
+            key = await self._key(uow, links.KEY_NAME)
             unsubscribe_url = links.unsubscribe_url(self._s.public_url, key, m.contact_id, m.unsubscribe)
-        verp_key = await uow.repo.service_key(BOUNCE_KEY)
+        verp_key = await self._key(uow, BOUNCE_KEY)
         envelope_from = bounces.bounce_address(self._bounce_local, self._domain, m.id, verp_key)
         return await self._send(self.build(m, unsubscribe_url), envelope_from, m.address or "")
+
+    async def _key(self, uow: UnitOfWork[NotificationsRepository], name: str) -> bytes:
+        """A key of this deployment (``service_secrets``), read once: not two queries per e-mail."""
+        if name not in self._keys:
+            self._keys[name] = await uow.repo.service_key(name)
+        return self._keys[name]
 
     async def _record(self, uow: UnitOfWork[NotificationsRepository], m: DueMessage, outcome: Outcome) -> None:
         common = {

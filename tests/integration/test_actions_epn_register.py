@@ -22,7 +22,7 @@ from services.runtime import db
 from services.runtime.uow import Context
 from tests.conftest import CreateDatabase
 from tests.epn_register import EPN, dead_lettered, event_id, record, registered, registered_withdrawn_and_renamed
-from tests.fakes.actions import FakeActionsRepository
+from tests.integration.actions_repository.conftest import repo
 from tests.integration.actions_repository.given import PLAN
 from tests.integration.conftest import ActionsUnderTest, running_actions
 from tests.support import eventually, produce
@@ -194,25 +194,7 @@ async def test_a_row_the_register_keeps_never_becomes_another_kind_whatever_writ
         await pool.execute("INSERT INTO organisations (code, name, kind) VALUES ('x', 'X', 'other')")
 
 
-# -- the repository's new queries, on the fake and on PostgreSQL --------------------------------
-@pytest.fixture(params=["fake", "postgres"])
-async def repo(request: pytest.FixtureRequest, create_database: CreateDatabase) -> AsyncIterator[Any]:
-    """An empty repository of either kind, with the small plan's structure loaded."""
-    if request.param == "fake":
-        fake = FakeActionsRepository()
-        await fake.load_reference(PLAN)
-        yield fake
-        return
-    pool = await db.create_pool(await create_database("actions_repo_epns"))
-    try:
-        await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, "actions": MIGRATIONS})
-        sql = ActionsRepository(pool)
-        await sql.load_reference(PLAN)
-        yield sql
-    finally:
-        await pool.close()
-
-
+# -- the repository's new queries, on the fake and on PostgreSQL (the repository suite's ``repo``) --
 async def test_an_organisation_is_read_with_where_its_row_comes_from(repo: Any) -> None:
     assert await repo.organisation("caban") == {**PLAN["organisations"][1], "source": "seed"}
     assert await repo.organisation("nobody") is None
@@ -249,3 +231,6 @@ async def test_the_seeds_reload_leaves_the_registers_rows_and_names_them(repo: A
     }
     assert await repo.load_reference(PLAN) == [], "a seed without the code leaves the row too"
     assert await repo.organisation(EPN) is not None
+
+
+__all__ = ["repo"]  # the fixture, shared with the repository suite

@@ -80,6 +80,10 @@ class Notifier:
 
     def __init__(self, links_: Links) -> None:
         self.links = links_
+        # Read once, on the first event: the service's first start and its unsubscribe key never
+        # change, and every event asked for both (two queries on the consumer's hot path).
+        self._started: datetime | None = None
+        self._key: bytes | None = None
 
     async def __call__(self, uow: Uow, envelope: Envelope, data: Any) -> None:
         """Queue what every contact that hears of the event gets, in its language.
@@ -92,15 +96,18 @@ class Notifier:
         async with uow:
             if envelope.event_type in GRANT_EVENTS:
                 await uow.repo.save_grant_holder(envelope.data["grant_id"], envelope.data["beneficiary"])
-            if envelope.occurred_at < await uow.repo.started_at():
+            if self._started is None:
+                self._started = await uow.repo.started_at()
+            if envelope.occurred_at < self._started:
                 return
             context = await context_of(uow.repo, envelope)
             facets = audience.facets(envelope.event_type, envelope.data, context)
             own = audience.addressees(envelope.event_type, envelope.data, context)
             candidates = await uow.repo.audience(envelope.event_type, facets, own)
             seq = await uow.repo.record_item(envelope, facets)
-            key = await uow.repo.service_key(links.KEY_NAME) if candidates else b""
-            messages, entries = self.plan(envelope, candidates, own, seq, key)
+            if self._key is None and candidates:
+                self._key = await uow.repo.service_key(links.KEY_NAME)
+            messages, entries = self.plan(envelope, candidates, own, seq, self._key or b"")
             await uow.repo.add_messages(messages)
             await uow.repo.add_digest_entries(entries)
 
