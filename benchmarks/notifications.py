@@ -28,7 +28,7 @@ from services.notifications.settings import NotificationsSettings
 from services.runtime.uow import Context, PostgresUnitOfWork, UnitOfWork
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "contracts" / "examples"
-SETTINGS = NotificationsSettings(database_url="postgresql://unused")
+SETTINGS = NotificationsSettings(database_url="postgresql://unused", kafka_security_protocol="PLAINTEXT")  # no Kafka
 LINKS = Links("https://passerelle.example", "https://dashboard.example")
 # Floors: a season's busiest minute tells the whole Working Group of a few dozen events, and the
 # digests leave at one hour of the morning; these are what this machine must keep (2 CPUs) so that

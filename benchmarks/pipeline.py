@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -29,9 +30,17 @@ from services.runtime import db
 from services.runtime.logs import configure_logging
 from services.runtime.outbox import OutboxRelay, backlog, enqueue_many
 from services.runtime.topics import ensure_topics
-from tests.support import drop_database, produce
+from tests.support import drop_database, kafka, produce
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+KAFKA_SETTINGS = (
+    "PASSERELLE_KAFKA_SECURITY_PROTOCOL",
+    "PASSERELLE_KAFKA_USERNAME",
+    "PASSERELLE_KAFKA_PASSWORD_FILE",
+    "PASSERELLE_KAFKA_CA_FILE",
+)
 
 
 def env(name: str) -> str:
@@ -101,7 +110,7 @@ async def bench_outbox(base: str, bootstrap: str, prefix: str, n: int) -> None:
             async with pool.acquire() as conn, conn.transaction():
                 await enqueue_many(conn, [(prefix + FUNDING_TOPIC, e) for e in events[i : i + 100]])
         print(f"outbox writes:      {rate(n, time.perf_counter() - started)}")
-        relay = OutboxRelay(dsn=dsn, pool=pool, bootstrap=bootstrap, poll_interval_s=0.05)
+        relay = OutboxRelay(dsn=dsn, pool=pool, kafka=kafka(bootstrap), poll_interval_s=0.05)
         started = time.perf_counter()
         task = asyncio.create_task(relay.run())
         while (await backlog(pool))["pending"]:
@@ -144,9 +153,12 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=5000)
     args = parser.parse_args()
     configure_logging("benchmark", os.environ.get("BENCH_LOG_LEVEL", "WARNING"), json=True)
+    for name in KAFKA_SETTINGS:  # the settings and the clients below read them from the environment
+        with contextlib.suppress(SystemExit):
+            os.environ.setdefault(name, env(name))
     base, bootstrap = env("PASSERELLE_DATABASE_URL_BASE"), env("PASSERELLE_KAFKA_BOOTSTRAP")
     prefix = f"bench{uuid.uuid4().hex[:6]}."
-    await ensure_topics(bootstrap, prefix)
+    await ensure_topics(kafka(bootstrap), prefix)
     await bench_outbox(base, bootstrap, prefix, args.events)
     await bench_consumer(base, bootstrap, prefix, args.events)
 

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from services.runtime.topics import ensure_topics
-from tests.support import delete_topics, drop_database
+from tests.support import delete_topics, drop_database, kafka
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +27,18 @@ def _env_file() -> dict[str, str]:
         return {}
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
     return {k.strip(): v.strip() for k, v in pairs}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every Kafka client of the session, the services' settings and the processes the tests start
+    included, reaches the broker with the security that ``scripts/infra start`` wrote beside its
+    address (the local stack's admin principal, over TLS): put it in the environment once. A
+    session without the infrastructure (the unit tests alone) never connects: PLAINTEXT on
+    loopback keeps the settings valid there."""
+    for name, value in _env_file().items():
+        if name.startswith("PASSERELLE_KAFKA_"):
+            os.environ.setdefault(name, value)
+    os.environ.setdefault("PASSERELLE_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
 
 
 def _setting(name: str) -> str:
@@ -52,7 +64,7 @@ async def topic_prefix(kafka_bootstrap: str) -> AsyncIterator[str]:
     deleted at the end: a developer's broker that kept every run's topics took longer to restart
     after each run, until it no longer started within its readiness timeout."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    await ensure_topics(kafka_bootstrap, prefix)
+    await ensure_topics(kafka(kafka_bootstrap), prefix)
     yield prefix
     await delete_topics(kafka_bootstrap, prefix)
 

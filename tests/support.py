@@ -19,7 +19,16 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services.runtime.kafka_access import KafkaAccess
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def kafka(broker: str | KafkaAccess) -> KafkaAccess:
+    """How a test reaches a broker: a bare bootstrap is the session's broker, reached with the
+    security of PASSERELLE_KAFKA_* (tests/conftest.py puts the local stack's admin there); a
+    private broker (a test's own, a cluster) comes with its own ``KafkaAccess``."""
+    return broker if isinstance(broker, KafkaAccess) else KafkaAccess.from_environment(broker)
 
 
 def free_port() -> int:
@@ -54,9 +63,9 @@ async def eventually(
     raise AssertionError(f"timed out after {timeout} s waiting for {what or check}; last value: {last!r}")
 
 
-async def read_topic(bootstrap: str, topic: str, *, timeout: float = 2.0) -> list[Any]:
+async def read_topic(bootstrap: str | KafkaAccess, topic: str, *, timeout: float = 2.0) -> list[Any]:
     """Every record on the topic from the beginning (no consumer group, nothing committed)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(**kafka(bootstrap).aiokafka(), enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
@@ -82,8 +91,8 @@ async def read_topic(bootstrap: str, topic: str, *, timeout: float = 2.0) -> lis
         await consumer.stop()
 
 
-async def produce(bootstrap: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+async def produce(bootstrap: str | KafkaAccess, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
+    producer = AIOKafkaProducer(**kafka(bootstrap).aiokafka(), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         futures = [await producer.send(topic, value, key=key) for key, value in messages]
@@ -188,9 +197,9 @@ async def drop_database(admin: asyncpg.Connection, name: str) -> None:
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
+async def delete_topics(bootstrap: str | KafkaAccess, prefix: str) -> list[str]:
     """Delete every topic whose name starts with ``prefix`` (a test session's); returns them."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+    admin = AIOKafkaAdminClient(**kafka(bootstrap).aiokafka(), request_timeout_ms=30_000)
     await admin.start()
     try:
         names = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
@@ -199,6 +208,46 @@ async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
         return names
     finally:
         await admin.close()
+
+
+class PrivateKafka:
+    """A broker of a test's own (scripts/infra with its own run directory and ports), which it may
+    stop and start: the shared one is never touched. Secure like the shared one, with its own CA
+    and admin password (made at its first start): ``access`` is how to reach it."""
+
+    def __init__(self, run_dir: Path) -> None:
+        port = free_port()
+        self.run_dir = run_dir
+        self.env = {
+            **os.environ,
+            "PASSERELLE_RUN_DIR": str(run_dir),
+            "PASSERELLE_KAFKA_PORT": str(port),
+            "PASSERELLE_KAFKA_CONTROLLER_PORT": str(free_port()),
+            "PASSERELLE_KAFKA_INTERNAL_PORT": str(free_port()),
+        }
+        self.bootstrap = f"127.0.0.1:{port}"
+
+    @property
+    def access(self) -> KafkaAccess:
+        """As its admin (once it has started at least once)."""
+        state = self.run_dir / "kafka"
+        password = (state / "credentials" / "admin.password").read_text().strip()
+        return KafkaAccess(self.bootstrap, "SASL_SSL", "admin", password, str(state / "pki" / "ca.crt"))
+
+    def start_now(self) -> None:
+        infra(self.env, "start", "kafka")
+
+    def stop_now(self) -> None:
+        infra(self.env, "stop", "kafka")
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.start_now)
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.stop_now)
+
+    def close(self) -> None:
+        subprocess.run([ROOT / "scripts" / "infra", "stop", "kafka"], env=self.env, check=False, capture_output=True)
 
 
 def infra(env: dict[str, str], *args: str) -> None:

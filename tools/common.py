@@ -97,6 +97,8 @@ RUN_DIR = Path(_env("PASSERELLE_RUN_DIR", str(ROOT / ".run"))).absolute()
 HOST = "127.0.0.1"
 KAFKA_PORT = _port("PASSERELLE_KAFKA_PORT", 19092)
 KAFKA_CONTROLLER_PORT = _port("PASSERELLE_KAFKA_CONTROLLER_PORT", 19093)
+# Broker to broker (mutual TLS); on one node only the broker itself connects there.
+KAFKA_INTERNAL_PORT = _port("PASSERELLE_KAFKA_INTERNAL_PORT", 19094)
 PG_PORT = _port("PASSERELLE_PG_PORT", 15432)
 
 # Kafka broker jars fetched by Maven (scripts/install).

@@ -17,7 +17,7 @@ from typing import Annotated, Protocol
 import typer
 
 from tools.common import RUN_DIR, cli, locked, log, write_atomically
-from tools.kafka import BOOTSTRAP, Broker
+from tools.kafka import Broker, access_env
 from tools.postgres import DATABASE_URL_BASE, Cluster
 
 # Exit status of `status` when not everything runs (scripts/status and scripts/test read it).
@@ -116,8 +116,9 @@ def run(action: str, component: Component | None, record: Path | None = None) ->
             write_atomically(
                 env_file,
                 "# Written by scripts/infra start; source it or read it line by line.\n"
-                f"PASSERELLE_KAFKA_BOOTSTRAP={BOOTSTRAP}\n"
-                f"PASSERELLE_DATABASE_URL_BASE={DATABASE_URL_BASE}\n",
+                "# Kafka: the local broker's admin (a super user), over TLS; services get their own principals.\n"
+                + "".join(f"{name}={value}\n" for name, value in access_env().items())
+                + f"PASSERELLE_DATABASE_URL_BASE={DATABASE_URL_BASE}\n",
             )
             log(f"env: {env_file}")
             log(f"logs: {' '.join(str(server.log_file) for server in servers)}")

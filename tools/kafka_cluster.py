@@ -10,12 +10,17 @@ per node), which writes the voter set into each node's bootstrap snapshot; no no
 ``--standalone`` and none has to be added afterwards. The internal topics get 3 replicas and a
 min ISR of 2 (with fewer nodes: as many replicas as nodes, min ISR one less, at least 1).
 
+Secure as the single broker is (``services/access/broker.py``): clients use TLS and SCRAM, the
+nodes talk to each other (replication, the quorum) with mutual TLS, the ACLs are checked. The
+cluster has its own CA (``pki/``) and admin password (``credentials/admin.password``), made at the
+first start; ``access`` is how to reach it as the admin.
+
 Its state lives in one directory (``run_dir``, default ``$PASSERELLE_RUN_DIR/kafka-cluster``):
 ``layout.json`` (the cluster id, and each node's ports and directory id: the controller ports are
 recorded in the metadata log at format time, so they never change afterwards), and per node
 ``node-<id>/`` with its server.properties, data, log and pid file. Ports are free ones picked at
-the first start, or consecutive from ``base_port`` (node 1: broker base_port, controller
-base_port + 1; node 2: base_port + 2, + 3; ...).
+the first start, or consecutive from ``base_port`` (node 1: clients base_port, controller
+base_port + 1, brokers base_port + 2; node 2: base_port + 3, + 4, + 5; ...).
 
 Failure detection is quicker than Kafka's defaults (a broker missing heartbeats for 4 s instead
 of 9 s is fenced and its partitions move): the tests that kill a node wait less, and what they
@@ -51,6 +56,9 @@ from typing import Annotated
 
 import typer
 
+from services.access import broker as security
+from services.access.pki import ensure_pki, generate_password
+from services.runtime.kafka_access import KafkaAccess
 from tools.common import (
     HOST,
     RUN_DIR,
@@ -80,6 +88,7 @@ class Node:
     port: int
     controller_port: int
     directory_id: str  # this node's metadata directory id in the initial voter set
+    internal_port: int  # broker to broker (mutual TLS)
 
     @property
     def bootstrap(self) -> str:
@@ -117,10 +126,10 @@ class KafkaCluster:
         else:
             if size < 1:
                 die(f"kafka cluster: {size} nodes?")
-            ports = list(range(base_port, base_port + 2 * size)) if base_port is not None else _free_ports(2 * size)
+            ports = list(range(base_port, base_port + 3 * size)) if base_port is not None else _free_ports(3 * size)
             self.cluster_id = new_cluster_id()
             self.nodes = [
-                Node(n + 1, ports[2 * n], ports[2 * n + 1], new_cluster_id()) for n in range(size)
+                Node(n + 1, ports[3 * n], ports[3 * n + 1], new_cluster_id(), ports[3 * n + 2]) for n in range(size)
             ]  # a directory id has the cluster id's format (a Kafka Uuid)
         self._processes: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -134,6 +143,29 @@ class KafkaCluster:
     def bootstrap(self) -> str:
         """Every node, as clients should be given them (any one that answers will do)."""
         return ",".join(node.bootstrap for node in self.nodes)
+
+    @property
+    def admin_password_file(self) -> Path:
+        return self.dir / "credentials" / "admin.password"
+
+    def access_to(self, bootstrap: str) -> KafkaAccess:
+        """``bootstrap`` reached as the cluster's admin, over TLS."""
+        password = self.admin_password_file.read_text().strip()
+        return KafkaAccess(bootstrap, "SASL_SSL", security.ADMIN, password, str(self.dir / "pki" / "ca.crt"))
+
+    @property
+    def access(self) -> KafkaAccess:
+        """Every node, as the admin."""
+        return self.access_to(self.bootstrap)
+
+    def _ensure_secrets(self) -> None:
+        """The CA, the nodes' certificate and the admin's password, made at the first start."""
+        ensure_pki(self.dir / "pki", hosts=[HOST, "localhost"])
+        if not self.admin_password_file.is_file():
+            self.admin_password_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.admin_password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(generate_password() + "\n")
 
     def node(self, node_id: int) -> Node:
         for node in self.nodes:
@@ -175,11 +207,9 @@ class KafkaCluster:
 process.roles=broker,controller
 node.id={node.node_id}
 controller.quorum.bootstrap.servers={quorum}
-listeners=PLAINTEXT://{node.bootstrap},CONTROLLER://{HOST}:{node.controller_port}
-advertised.listeners=PLAINTEXT://{node.bootstrap}
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
+listeners=CLIENT://{node.bootstrap},INTERNAL://{HOST}:{node.internal_port},CONTROLLER://{HOST}:{node.controller_port}
+advertised.listeners=CLIENT://{node.bootstrap},INTERNAL://{HOST}:{node.internal_port}
+{security.security_properties(ensure_pki(self.dir / "pki", hosts=[HOST, "localhost"]))}
 log.dirs={self._data(node.node_id)}
 num.partitions=1
 default.replication.factor={replicas}
@@ -209,6 +239,7 @@ broker.session.timeout.ms=4000
         command = [
             "java", "-cp", CLASSPATH, "kafka.tools.StorageTool", "format",
             "-t", self.cluster_id, "--initial-controllers", voters, "-c", str(self.props(node.node_id)),
+            *security.format_arguments(self.admin_password_file.read_text().strip()),
         ]  # fmt: skip
         with open(self.log_file(node.node_id), "ab") as out:
             done = subprocess.run(command, check=False, stdout=out, stderr=out)
@@ -227,6 +258,7 @@ broker.session.timeout.ms=4000
         if not shutil.which("java"):
             die("kafka cluster: java not found; run scripts/install")
         self._write_layout()
+        self._ensure_secrets()
         todo = [node for node in self.nodes if not self.pid(node.node_id)]
         for node in todo:
             self._prepare(node)
@@ -243,7 +275,7 @@ broker.session.timeout.ms=4000
         return bool(todo)
 
     def _prepare(self, node: Node) -> None:
-        for port in (node.port, node.controller_port):
+        for port in (node.port, node.internal_port, node.controller_port):
             if port_in_use(port):
                 die(f"kafka cluster: port {port} of node {node.node_id} is used by another process")
         self.node_dir(node.node_id).mkdir(parents=True, exist_ok=True)
@@ -298,7 +330,7 @@ broker.session.timeout.ms=4000
     def brokers_seen_by(self, node_id: int, timeout: float = 3.0) -> list[int]:
         """The broker ids a node's metadata lists (empty when it does not answer)."""
         try:
-            cluster = describe_cluster(self.node(node_id).bootstrap, timeout)
+            cluster = describe_cluster(self.access_to(self.node(node_id).bootstrap), timeout)
         except Exception:  # noqa: BLE001 - not answering is an answer
             return []
         return sorted(int(broker["node_id"]) for broker in cluster.get("brokers") or [])
@@ -387,7 +419,7 @@ BasePort = Annotated[
     typer.Option(
         "--base-port",
         envvar="PASSERELLE_KAFKA_CLUSTER_PORT",
-        help="node n: broker base+2(n-1), controller base+2(n-1)+1, at the first start (default: free ports)",
+        help="node n: clients base+3(n-1), controller +1, brokers +2, at the first start (default: free ports)",
     ),
 ]
 

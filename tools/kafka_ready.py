@@ -4,7 +4,8 @@ An open TCP port is not enough: the broker accepts connections before it has loa
 and registered itself. ``tools.infra`` calls :func:`probe` in its own process while it waits for
 the broker it started (one import of aiokafka, not one interpreter per poll);
 ``python -m tools.kafka_ready [--bootstrap 127.0.0.1:19092] [--timeout 5] [--verbose]`` asks
-from the command line and exits 0 when ready, 1 otherwise.
+from the command line (with the security of ``PASSERELLE_KAFKA_*``) and exits 0 when ready, 1
+otherwise.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from typing import Annotated, Any
 
 import typer
 
+from services.runtime.kafka_access import KafkaAccess
 from tools.common import KAFKA_PORT, cli
 
 
-async def _describe(bootstrap: str, timeout: float) -> dict[str, Any]:
+async def _describe(kafka: KafkaAccess, timeout: float) -> dict[str, Any]:
     from aiokafka.admin import AIOKafkaAdminClient
 
     client = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap,
+        **kafka.aiokafka(),
         client_id="passerelle-kafka-ready",
         request_timeout_ms=max(1, int(timeout * 1000)),
     )
@@ -35,16 +37,17 @@ async def _describe(bootstrap: str, timeout: float) -> dict[str, Any]:
         await client.close()
 
 
-def describe_cluster(bootstrap: str, timeout: float) -> dict[str, Any]:
+def describe_cluster(kafka: KafkaAccess, timeout: float) -> dict[str, Any]:
     """The broker's answer to DescribeCluster (cluster id, controller, brokers), within ``timeout``."""
-    return asyncio.run(asyncio.wait_for(_describe(bootstrap, timeout), timeout))
+    return asyncio.run(asyncio.wait_for(_describe(kafka, timeout), timeout))
 
 
-def probe(bootstrap: str, timeout: float = 5.0) -> tuple[bool, str]:
+def probe(kafka: KafkaAccess, timeout: float = 5.0) -> tuple[bool, str]:
     """(ready, what was seen). One deadline covers the whole probe, so a stopped broker fails
     fast and a hung one cannot stall the caller."""
+    bootstrap = kafka.bootstrap
     try:
-        cluster = describe_cluster(bootstrap, timeout)
+        cluster = describe_cluster(kafka, timeout)
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         detail = str(exc) or type(exc).__name__  # TimeoutError has an empty message
         return False, f"kafka not ready at {bootstrap}: {detail}"
@@ -75,7 +78,7 @@ def main(
 ) -> None:
     """Exit 0 when a Kafka broker answers a metadata request, 1 otherwise."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.CRITICAL)
-    ready, detail = probe(bootstrap, timeout)
+    ready, detail = probe(KafkaAccess.from_environment(bootstrap), timeout)
     typer.echo(detail, err=not ready)
     raise typer.Exit(0 if ready else 1)
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import actions_v1, equipment_v1, funding_v1, notifications_v1
+from . import actions_v1, equipment_v1, funding_v1, notifications_v1, partners
 from .envelope import Envelope, EventData
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -29,6 +29,14 @@ class TopicSpec(BaseModel):
     cleanup_policy: Literal["delete", "compact"] = "delete"
     retention_ms: int = Field(description="-1 keeps records forever.")
     event_types: tuple[str, ...] = ()
+    audience: Literal["internal", "partner"] = Field(
+        default="internal",
+        description="internal: the services' own (free text included); partner: what partners may be granted "
+        "(organisations, counts, codes and the plan's public texts; see passerelle_contracts.partners).",
+    )
+    projection_of: str | None = Field(
+        default=None, description="The internal topic a partner topic is the projection of (same events, same keys)."
+    )
 
     def kafka_config(self) -> dict[str, str]:
         return {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
@@ -98,6 +106,25 @@ TOPICS: tuple[TopicSpec, ...] = (
     ),
 )
 
+
+def _partner_topic(internal: TopicSpec) -> TopicSpec:
+    return TopicSpec(
+        name=partners.partner_topic(internal.name),
+        description=f"What partners may read of {internal.name}: the same events, keys and order, without the "
+        "free text people wrote (notes, comments, reasons, agendas, minutes) nor the lists of changes.",
+        producer=internal.producer,  # written with the internal event, in the same transaction
+        consumers=("partners", "gateway"),
+        key=internal.key,
+        partitions=internal.partitions,
+        retention_ms=internal.retention_ms,
+        event_types=internal.event_types,
+        audience="partner",
+        projection_of=internal.name,
+    )
+
+
+TOPICS = TOPICS + tuple(_partner_topic(spec) for spec in TOPICS if spec.name in partners.PROJECTED)
+
 EVENT_MODELS: dict[tuple[str, int], type[EventData]] = {
     (model.event_type, model.event_version): model
     for model in (*actions_v1.EVENTS, *equipment_v1.EVENTS, *funding_v1.EVENTS, *notifications_v1.EVENTS)
@@ -105,8 +132,9 @@ EVENT_MODELS: dict[tuple[str, int], type[EventData]] = {
 
 
 def all_topics() -> tuple[TopicSpec, ...]:
-    """Every topic to create: the domain topics and their dead-letter topics."""
-    return TOPICS + tuple(t.dead_letter for t in TOPICS)
+    """Every topic to create: the domain topics, the partner topics, and the dead-letter topics
+    of those services consume (nobody inside Passerelle consumes a partner topic)."""
+    return TOPICS + tuple(t.dead_letter for t in TOPICS if t.audience == "internal")
 
 
 def topic(name: str) -> TopicSpec:

@@ -16,19 +16,21 @@ from typing import Any
 from pydantic import create_model
 
 from .envelope import Envelope, EventData
+from .partners import PARTNER_EVENT_MODELS
 from .registry import EVENT_MODELS, all_topics
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+PARTNERS_DIR = "partners/"
 
 
 def schema_name(model: type[EventData]) -> str:
     return f"{model.event_type}.v{model.event_version}.schema.json"
 
 
-def event_schema(model: type[EventData]) -> dict[str, Any]:
+def event_schema(model: type[EventData], *, directory: str = "") -> dict[str, Any]:
     typed = create_model(f"{model.event_type}V{model.event_version}Event", __base__=Envelope, data=(model, ...))
     schema = typed.model_json_schema(mode="validation")
-    schema["$id"] = schema_name(model)
+    schema["$id"] = directory + schema_name(model)
     schema["title"] = f"{model.event_type} v{model.event_version}"
     schema["description"] = (model.__doc__ or "").strip()
     props = schema["properties"]
@@ -40,6 +42,11 @@ def event_schema(model: type[EventData]) -> dict[str, Any]:
 def generated() -> dict[str, str]:
     """File name -> content of every generated file."""
     files = {schema_name(m): _dump(event_schema(m)) for m in EVENT_MODELS.values()}
+    # What partners read (passerelle_contracts.partners): the same events without the free text.
+    files |= {
+        PARTNERS_DIR + schema_name(m): _dump(event_schema(m, directory=PARTNERS_DIR))
+        for m in PARTNER_EVENT_MODELS.values()
+    }
     files["topics.json"] = _dump([t.model_dump(mode="json") for t in all_topics()])
     return files
 
@@ -97,7 +104,7 @@ def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "check"
     files = generated()
     if command == "write":
-        SCHEMA_DIR.mkdir(exist_ok=True)
+        (SCHEMA_DIR / PARTNERS_DIR).mkdir(parents=True, exist_ok=True)
         for name, content in files.items():
             (SCHEMA_DIR / name).write_text(content, encoding="utf-8")
         print(f"wrote {len(files)} files to {SCHEMA_DIR.name}/")

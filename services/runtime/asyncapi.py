@@ -18,7 +18,21 @@ from faststream.specification import AsyncAPI
 from passerelle_contracts import TOPICS
 from passerelle_contracts import topic as topic_spec
 
-LOCAL_SERVER = {"host": "127.0.0.1:19092", "protocol": "kafka", "description": "scripts/up"}
+# Every listener a client reaches is TLS + SCRAM-SHA-512 (see ``kafka_access``): the document
+# says so, whatever the settings of the process that renders it.
+SECURITY_SCHEMES = {
+    "scram": {
+        "type": "scramSha512",
+        "description": "SASL/SCRAM-SHA-512 over TLS; the CA certificate, the username and the password come "
+        "with the partner kit (python -m services.access partners onboard).",
+    }
+}
+LOCAL_SERVER = {
+    "host": "127.0.0.1:19092",
+    "protocol": "kafka-secure",
+    "description": "scripts/up",
+    "security": [{"$ref": "#/components/securitySchemes/scram"}],
+}
 
 
 def declare_publishers(broker: KafkaBroker, service: str) -> None:
@@ -31,8 +45,8 @@ def declare_publishers(broker: KafkaBroker, service: str) -> None:
             )
 
 
-def _payload(event_types: list[str]) -> dict[str, Any]:
-    refs = [{"$ref": f"../../contracts/schemas/{t}.v1.schema.json"} for t in sorted(event_types)]
+def _payload(event_types: list[str], directory: str) -> dict[str, Any]:
+    refs = [{"$ref": f"../../contracts/schemas/{directory}{t}.v1.schema.json"} for t in sorted(event_types)]
     return refs[0] if len(refs) == 1 else {"oneOf": refs}
 
 
@@ -46,9 +60,11 @@ def document(broker: KafkaBroker, *, title: str, description: str, topic_prefix:
         for ref in channel.get("messages", {}).values():
             message = doc["components"]["messages"][ref["$ref"].rsplit("/", 1)[-1]]
             # Consumed channels carry the environment's prefix; the registry knows the bare name.
-            carried = list(topic_spec(channel["address"].removeprefix(topic_prefix)).event_types)
+            spec = topic_spec(channel["address"].removeprefix(topic_prefix))
+            carried = list(spec.event_types)
             handled = [t for t in carried if t in channel.get("description", "")]
-            message["payload"] = _payload(handled or carried)
+            # A partner topic's events are the projections, with their own schemas.
+            message["payload"] = _payload(handled or carried, "partners/" if spec.audience == "partner" else "")
             message["headers"] = {
                 "type": "object",
                 "properties": {
@@ -58,4 +74,5 @@ def document(broker: KafkaBroker, *, title: str, description: str, topic_prefix:
                 },
             }
     doc["components"].get("schemas", {}).pop("EmptyPayload", None)
+    doc["components"]["securitySchemes"] = SECURITY_SCHEMES
     return doc

@@ -11,7 +11,8 @@ forever with no backoff. Passerelle's policy, implemented here on top of ``NACK_
   in one transaction), recognised as a duplicate, deliberately ignored, or written to the
   dead-letter topic with ``acks=all``. (One commit per batch instead of per record: a commit is
   a broker round trip that cost more than applying the record.)
-* A record whose envelope or payload fails its contract goes to ``<topic>.dlq`` at once.
+* A record whose envelope or payload fails its contract goes to ``<topic>.dlq`` at once, and
+  so does one that its topic's producer would not write (see "Who wrote the record").
 * A handler error is retried ``consumer_max_attempts`` times with exponential backoff, then the
   record is dead-lettered with the error, and the partition keeps flowing.
 * When the infrastructure itself is down (PostgreSQL unreachable, or the dead-letter write
@@ -94,6 +95,26 @@ raised ``from``, before the retries above apply:
   ``backoff_max_s`` and raises ``InfrastructureUnavailable`` so the record is delivered again.
 * ``handler`` -- anything else (a constraint violation, a bug, a rule refusing the event): it
   would fail again on every delivery, so it is retried and then dead-lettered as above.
+
+Who wrote the record
+--------------------
+Each topic of the contracts' registry has one producer and carries a known set of event types.
+The broker's ACLs already keep a service from writing another service's topic; what they cannot
+see is a principal writing on its *own* topic an envelope it has no business writing: a stolen
+credential, or a bug, writing ``GrantAwarded`` "from funding" on the actions topic, or
+``ActionStatusChanged`` "from equipment" there. Such a record would be applied as if its
+producer had decided it. So once the envelope is parsed, and before anything else (the handler
+lookup included), a record read from a registry topic must name the topic's producer as its
+``source`` and carry one of the topic's event types; otherwise it is dead-lettered at once with
+the reason ``wrong-producer`` and an error saying what was expected. The check is a dict lookup
+and a comparison, so it runs for every record, even of a type this consumer has no handler for
+and would only have ignored: a forgery is always worth an operator's look, and a dead letter
+makes the rule visible where a silent effect (or a silent skip) would hide it. A record's topic
+carries the deployment's prefix (``ServiceSettings.topic``): the consumer is built with it
+(``topic_prefix``, which ``Runtime.consume`` takes from the settings) to find the registry's
+topic; a topic outside the registry is not checked. (This is not authentication: a principal
+allowed on a topic can still write lies its producer could have written. It bounds what a
+stolen one can claim, and says so loudly.)
 """
 
 from __future__ import annotations
@@ -117,7 +138,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from passerelle_contracts import Envelope, EventData, UnknownEventType, parse_data
-from passerelle_contracts.registry import DLQ_SUFFIX
+from passerelle_contracts.registry import DLQ_SUFFIX, TOPICS, TopicSpec
 from pydantic import ValidationError
 
 from . import dead_letter_headers as dlh
@@ -273,10 +294,17 @@ class ReliableConsumer:
         retry: RetryPolicy,
         metrics: Metrics | None = None,
         dead_letters: DeadLetterLog | None = None,
+        topic_prefix: str = "",
     ) -> None:
         """Without ``dead_letters`` (FastStream's in-memory broker gives every record offset 0)
-        nothing is recorded or looked up: a batch delivered again is dead-lettered again."""
+        nothing is recorded or looked up: a batch delivered again is dead-lettered again.
+
+        ``topic_prefix``: the deployment's (``ServiceSettings.topic_prefix``), which the topics
+        of the records start with; the producer of each is checked (see "Who wrote the record").
+        """
         self.name = name
+        # The registry's topics by their name in this deployment: who writes each, and what.
+        self.producers: dict[str, TopicSpec] = {topic_prefix + spec.name: spec for spec in TOPICS}
         self.handlers = dict(handlers)
         self._unit_of_work = unit_of_work
         self._publish = publish
@@ -368,7 +396,24 @@ class ReliableConsumer:
                 self._metrics.handler_seconds(self.name, event_type).observe(duration_s)
             structlog.contextvars.unbind_contextvars(*_CONTEXT_KEYS)
 
+    def not_from_producer(self, topic: str, envelope: Envelope) -> str | None:
+        """Why ``envelope``, read from ``topic``, is not one its topic's producer writes (see
+        "Who wrote the record"); None if it is, or if ``topic`` is not in the registry."""
+        spec = self.producers.get(topic)
+        if spec is None:
+            return None
+        wrong = []
+        if envelope.source != spec.producer:
+            wrong.append(f"source {envelope.source!r} is not the producer of {spec.name} ({spec.producer!r})")
+        if envelope.event_type not in spec.event_types:
+            wrong.append(f"event type {envelope.event_type} is not carried by {spec.name}")
+        return "; ".join(wrong) or None
+
     async def _handle(self, record: ConsumerRecord, envelope: Envelope) -> tuple[str, int]:
+        # First, for every record, even of a type without a handler: a forgery is worth a look.
+        wrong = self.not_from_producer(record.topic, envelope)
+        if wrong is not None:
+            return await self._dead_letter(record, dlh.WRONG_PRODUCER, wrong, 0, envelope.event_id), 0
         handler = self.handlers.get(envelope.event_type)
         if handler is None:
             return "ignored", 0  # a topic carries many event types; this consumer needs few

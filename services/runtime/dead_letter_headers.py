@@ -20,4 +20,9 @@ REPLAYED_FROM = "x-replayed-from"  # on a replayed record: the id of the dead le
 INVALID_ENVELOPE = "invalid-envelope"  # not an envelope at all: no consumer can read it
 INVALID_DATA = "invalid-data"  # an envelope whose data its event type refuses
 HANDLER_FAILED = "handler-failed"  # the handler failed on every attempt
-REASONS = (INVALID_ENVELOPE, INVALID_DATA, HANDLER_FAILED)
+# An envelope its topic's producer would not write: another ``source`` than the topic's producer,
+# or an event type the topic does not carry (the contracts' registry). Checked before any
+# handler, for every record: a forgery (a stolen principal writing lies on its own topic) or a
+# producer's bug, never applied, always worth an operator's look; replayed, it would come back.
+WRONG_PRODUCER = "wrong-producer"
+REASONS = (INVALID_ENVELOPE, INVALID_DATA, HANDLER_FAILED, WRONG_PRODUCER)

@@ -89,6 +89,7 @@ from pydantic_core import to_jsonable_python
 
 from . import dead_letter_headers as h
 from .db import Executor
+from .kafka_access import KafkaAccess
 from .logs import get_logger
 from .settings import ServiceSettings
 from .uow import Session
@@ -359,8 +360,8 @@ class Reader:
     consumer, started when first needed (a mistake found before costs no connection), the
     consumer assigned one partition at a time (assigning them all would prefetch them all)."""
 
-    def __init__(self, bootstrap: str, stack: AsyncExitStack) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, kafka: KafkaAccess, stack: AsyncExitStack) -> None:
+        self._kafka = kafka
         self._stack = stack  # closes whatever was started, even if the rest failed to start
         self._admin: Any = None
         self._consumer: Any = None
@@ -369,11 +370,11 @@ class Reader:
     async def _start(self) -> None:
         if self._consumer is not None:
             return
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=15_000)
+        admin = AIOKafkaAdminClient(**self._kafka.aiokafka(), request_timeout_ms=15_000)
         self._stack.push_async_callback(admin.close)
         await admin.start()
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
+            **self._kafka.aiokafka(),
             group_id=None,  # no group: nothing committed, nothing left behind
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -451,10 +452,10 @@ class Reader:
 
 
 @asynccontextmanager
-async def reader(bootstrap: str) -> AsyncIterator[Reader]:
+async def reader(kafka: KafkaAccess) -> AsyncIterator[Reader]:
     """A ``Reader``, closed at the end (what it started of it)."""
     async with AsyncExitStack() as stack:
-        yield Reader(bootstrap, stack)
+        yield Reader(kafka, stack)
 
 
 async def _stop(consumer: Any) -> None:
@@ -763,8 +764,8 @@ def _refusals(action: str, dead: DeadLetter, decided: Decision | None, args: arg
     found = []
     if decided:
         found.append("decided" if decided.settled else REPLAY_UNKNOWN)
-    if dead.reason == h.INVALID_ENVELOPE:
-        found.append(h.INVALID_ENVELOPE)
+    if dead.reason in (h.INVALID_ENVELOPE, h.WRONG_PRODUCER):  # replayed, either is dead-lettered again
+        found.append(dead.reason)
     return found
 
 
@@ -773,6 +774,7 @@ _WHY = {  # a refusal, as a selection by filter reports it
     ("replay", "decided"): "already replayed or discarded (--force)",
     ("replay", REPLAY_UNKNOWN): f"{REPLAY_UNKNOWN} (by id: replay --force, or discard)",
     ("replay", h.INVALID_ENVELOPE): f"{h.INVALID_ENVELOPE} (--force)",
+    ("replay", h.WRONG_PRODUCER): f"{h.WRONG_PRODUCER}: forged, a security matter (--force)",
     ("discard", "decided"): "already replayed or discarded",
     ("discard", REPLAY_UNKNOWN): f"{REPLAY_UNKNOWN} (by id, once you know whether it was written)",
 }
@@ -791,6 +793,11 @@ def _refused(action: str, why: str, dead: DeadLetter, decided: Decision | None, 
             f" {dead.original_topic} (look there for a record with {h.REPLAYED_FROM}: {dead.id}); --force to"
             " replay it anyway (a valid envelope is applied once: the consumers' inboxes drop a copy they have"
             " applied), or discard it"
+        )
+    if why == h.WRONG_PRODUCER:
+        return (
+            f"{shown} was not written by the producer of {dead.original_topic} (forged, or a principal misused:"
+            " see the runbook); replayed, every consumer would dead-letter it again; --force to replay it anyway"
         )
     return (
         f"{shown} is an invalid envelope: no consumer can read it, and replayed, every consumer of"
@@ -887,7 +894,7 @@ async def _list(args: argparse.Namespace, session: Session[Any], scope: Scope, f
         if args.json:
             print(json.dumps({"dead_letters": [], "more": 0, "unread": 0}))
         return
-    async with reader(session.settings.kafka_bootstrap) as kafka:
+    async with reader(session.settings.kafka) as kafka:
         selection = await _select(args, session, scope, filters, kafka)
     shown = selection.dead_letters
     if args.json:
@@ -964,7 +971,7 @@ def _as_json(dead: DeadLetter, scope: Scope, decided: Decision | None) -> dict[s
 
 async def _show(args: argparse.Namespace, session: Session[Any], scope: Scope) -> None:
     topic, partition, offset = scope.parse_id(args.id)
-    async with reader(session.settings.kafka_bootstrap) as kafka:
+    async with reader(session.settings.kafka) as kafka:
         dead = await kafka.record(topic, partition, offset)
     if dead is None:
         raise OperatorError(f"no dead letter {topic}:{partition}:{offset} (never written, or expired)")
@@ -996,9 +1003,9 @@ async def _show(args: argparse.Namespace, session: Session[Any], scope: Scope) -
 
 
 @asynccontextmanager
-async def _producer(bootstrap: str) -> AsyncIterator[Any]:
+async def _producer(kafka: KafkaAccess) -> AsyncIterator[Any]:
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka.aiokafka(),
         enable_idempotence=True,
         acks="all",
         request_timeout_ms=15_000,
@@ -1026,9 +1033,9 @@ async def _locked(conn: Any, dead: DeadLetter) -> AsyncIterator[None]:
 async def _replay(
     args: argparse.Namespace, session: Session[Any], scope: Scope, filters: Filters, operator: str
 ) -> None:
-    bootstrap = session.settings.kafka_bootstrap
+    access = session.settings.kafka
     counts: Counter[str] = Counter()
-    async with reader(bootstrap) as kafka:
+    async with reader(access) as kafka:
         selection = await _select(args, session, scope, filters, kafka)
         chosen = selection.dead_letters
         if args.dry_run:
@@ -1039,7 +1046,7 @@ async def _replay(
             _say_more(selection, args.limit, "replayed")
             return
         if chosen:
-            async with _producer(bootstrap) as producer:
+            async with _producer(access) as producer:
                 for dead in chosen:
                     counts[await _replay_one(session, scope, dead, producer, kafka, operator, force=args.force)] += 1
     summary = [f"{counts['done']} dead letters replayed"]
@@ -1135,7 +1142,7 @@ async def _send(dead: DeadLetter, producer: Any, kafka: Reader) -> tuple[str, di
 async def _discard(
     args: argparse.Namespace, session: Session[Any], scope: Scope, filters: Filters, operator: str
 ) -> None:
-    async with reader(session.settings.kafka_bootstrap) as kafka:
+    async with reader(session.settings.kafka) as kafka:
         selection = await _select(args, session, scope, filters, kafka)
     chosen = selection.dead_letters
     reason = args.reason_text.strip()

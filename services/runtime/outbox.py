@@ -57,6 +57,7 @@ from aiokafka.errors import KafkaError
 from passerelle_contracts import Envelope
 
 from .db import Executor, connect
+from .kafka_access import KafkaAccess
 from .logs import get_logger
 from .metrics import Metrics
 from .outbox_faults import (
@@ -142,7 +143,7 @@ class OutboxRelay:
         *,
         dsn: str,
         pool: asyncpg.Pool,
-        bootstrap: str,
+        kafka: KafkaAccess,
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         keep_published_s: int = 7 * 24 * 3600,
@@ -151,7 +152,7 @@ class OutboxRelay:
         self._dsn = dsn
         self._metrics = metrics
         self._pool = pool
-        self._bootstrap = bootstrap
+        self._kafka = kafka
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._keep_published_s = keep_published_s
@@ -189,14 +190,14 @@ class OutboxRelay:
             await conn.add_listener(NOTIFY_CHANNEL, self.wake)
             conn.add_termination_listener(self.wake)  # notice a lost lock connection at once
             producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap,
+                **self._kafka.aiokafka(),
                 enable_idempotence=True,
                 acks="all",
                 linger_ms=5,
                 request_timeout_ms=15_000,
             )
             await producer.start()
-            log.info("outbox relay publishing", bootstrap=self._bootstrap)
+            log.info("outbox relay publishing", bootstrap=self._kafka.bootstrap)
             last_cleanup = time.monotonic()
             while True:
                 self._wake.clear()

@@ -37,8 +37,9 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
     """Idempotent producer with acks=all; FastStream's per-message access log is kept at DEBUG
     because the consumer writes its own line per message with the outcome."""
     return KafkaBroker(
-        # FastStream takes a string as one address: "a:1,b:2" (a cluster) must be split here.
-        [server.strip() for server in settings.kafka_bootstrap.split(",")],
+        # FastStream takes a string as one address: "a:1,b:2" (a cluster) is split into a list.
+        settings.kafka.servers,
+        security=settings.kafka.faststream_security(),
         client_id=f"passerelle-{settings.service_name}",
         enable_idempotence=True,
         acks="all",
@@ -108,6 +109,7 @@ class Runtime:
             retry=self.retry,
             metrics=self.metrics,
             dead_letters=PostgresDeadLetters(lambda: self.pool),
+            topic_prefix=self.settings.topic_prefix,  # to check each record's producer (consumer.py)
         )
         subscribe(self.broker, self.settings, consumer, topics)
         for topic in topics:  # each series from 0, so that an alert on increase() sees the first dead letter
@@ -143,13 +145,13 @@ class Runtime:
         for hook in self._on_start:
             await hook(self)
         created = await ensure_topics(  # idempotent: the registry's topics
-            s.kafka_bootstrap,
+            s.kafka,
             s.topic_prefix,
             replication_factor=s.topic_replication_factor,
             min_insync_replicas=s.topic_min_insync_replicas,
         )
         for problem in await check_topics(
-            s.kafka_bootstrap,
+            s.kafka,
             s.topic_prefix,
             replication_factor=s.topic_replication_factor,
             min_insync_replicas=s.topic_min_insync_replicas,
@@ -162,14 +164,16 @@ class Runtime:
             self.relay = OutboxRelay(
                 dsn=s.database_url,
                 pool=self._pool,
-                bootstrap=s.kafka_bootstrap,
+                kafka=s.kafka,
                 batch_size=s.outbox_batch_size,
                 poll_interval_s=s.outbox_poll_interval_s,
                 keep_published_s=s.outbox_keep_published_s,
                 metrics=self.metrics,
             )
             self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
-        log.info("service started", kafka=s.kafka_bootstrap, topic_prefix=s.topic_prefix)
+        log.info(
+            "service started", kafka=s.kafka_bootstrap, kafka_principal=s.kafka.username, topic_prefix=s.topic_prefix
+        )
 
     async def stop(self) -> None:
         """Stop the background tasks, the broker and the pool; bounded in time, so that nothing

@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from typing import Any, TypeVar
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .kafka_access import KafkaAccess, KafkaAccessError, read_secret_file
 
 S = TypeVar("S", bound="ServiceSettings")
 
@@ -25,6 +27,23 @@ class ServiceSettings(BaseSettings):
     service_name: str
     database_url: str = Field(description="postgresql://user:password@host:port/database")
     kafka_bootstrap: str = Field(default="127.0.0.1:19092", validation_alias=AliasChoices("PASSERELLE_KAFKA_BOOTSTRAP"))
+    kafka_security_protocol: str = Field(
+        default="SASL_SSL",
+        validation_alias=AliasChoices("PASSERELLE_KAFKA_SECURITY_PROTOCOL"),
+        description="SASL_SSL (TLS + SCRAM-SHA-512); PLAINTEXT only towards a loopback broker.",
+    )
+    kafka_username: str | None = Field(default=None, validation_alias=AliasChoices("PASSERELLE_KAFKA_USERNAME"))
+    kafka_password: SecretStr | None = Field(default=None, validation_alias=AliasChoices("PASSERELLE_KAFKA_PASSWORD"))
+    kafka_password_file: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PASSERELLE_KAFKA_PASSWORD_FILE"),
+        description="Read once at start when PASSERELLE_KAFKA_PASSWORD is not set (container secrets).",
+    )
+    kafka_ca_file: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PASSERELLE_KAFKA_CA_FILE"),
+        description="The deployment's CA certificate (PEM), the only one the broker's certificate is checked against.",
+    )
     topic_prefix: str = Field(
         default="",
         validation_alias=AliasChoices("PASSERELLE_TOPIC_PREFIX"),
@@ -68,6 +87,28 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = Field(default=1.0, gt=0, description="Polling fallback when no NOTIFY arrives.")
     outbox_batch_size: int = Field(default=500, ge=1)
     outbox_keep_published_s: int = Field(default=7 * 24 * 3600, description="How long sent outbox rows are kept.")
+
+    _kafka: KafkaAccess = PrivateAttr()
+
+    def model_post_init(self, context: Any, /) -> None:
+        password = self.kafka_password.get_secret_value() if self.kafka_password else None
+        try:
+            if password is None and self.kafka_password_file:
+                password = read_secret_file(self.kafka_password_file)
+            self._kafka = KafkaAccess(
+                bootstrap=self.kafka_bootstrap,
+                security_protocol=self.kafka_security_protocol.upper(),  # type: ignore[arg-type] # checked there
+                username=self.kafka_username,
+                password=password,
+                ca_file=self.kafka_ca_file,
+            )
+        except KafkaAccessError as error:
+            raise ValueError(str(error)) from None  # pydantic reports it as a validation error
+
+    @property
+    def kafka(self) -> KafkaAccess:
+        """How this service's Kafka clients connect (see ``kafka_access``)."""
+        return self._kafka
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from passerelle_contracts import Actor, Envelope
+from passerelle_contracts import Actor, Envelope, partners
 
 from .consumer import Position
 from .uow import Context, UnitOfWork
@@ -43,8 +43,17 @@ class FakeStore(Generic[R]):
         return FakeUnitOfWork(store=self, context=context, source=source, topic=topic)
 
     def events(self, event_type: str | None = None) -> list[Envelope]:
-        """Committed events, in outbox order; of one type if given."""
-        return [e for _, e in self.outbox if event_type is None or e.event_type == event_type]
+        """Committed events, in outbox order; of one type if given (the services' topics: the
+        partner topics' copies are in ``partner_events``)."""
+        return [
+            e
+            for topic, e in self.outbox
+            if partners.PARTNER_PREFIX not in topic and (event_type is None or e.event_type == event_type)
+        ]
+
+    def partner_events(self) -> list[tuple[str, Envelope]]:
+        """The copies written for partners, with their topics."""
+        return [(topic, e) for topic, e in self.outbox if partners.PARTNER_PREFIX in topic]
 
     async def dead_lettered(self, consumer: str, positions: Sequence[Position]) -> set[Position]:
         found = {p: self.dead_letters.get((consumer, p[:3])) for p in positions}

@@ -1,7 +1,8 @@
 """Create the topics of the contracts' registry (partitions, retention, compaction), and check
 the existing ones against it.
 
-``python -m services.runtime.topics [--bootstrap HOST:PORT] [--prefix P]``: idempotent. An
+``python -m services.runtime.topics [--bootstrap HOST:PORT] [--prefix P]`` (the security from
+``PASSERELLE_KAFKA_*``, see ``kafka_access``): idempotent. An
 existing topic that differs from the registry (fewer partitions, another retention or cleanup
 policy) is reported, not changed: adding partitions moves keys to other partitions and breaks
 their order, and shortening a retention deletes history, so both are an operator's decision.
@@ -22,15 +23,17 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from passerelle_contracts import all_topics
 
+from .kafka_access import KafkaAccess
+
 NO_ERROR = 0
 TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
 
 
 async def ensure_topics(
-    bootstrap: str, prefix: str = "", *, replication_factor: int = 1, min_insync_replicas: int = 1
+    kafka: KafkaAccess, prefix: str = "", *, replication_factor: int = 1, min_insync_replicas: int = 1
 ) -> list[str]:
     """Create the registry's topics that do not exist yet; returns the names this call created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    admin = AIOKafkaAdminClient(**kafka.aiokafka(), request_timeout_ms=15_000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -64,12 +67,12 @@ async def ensure_topics(
 
 
 async def check_topics(
-    bootstrap: str, prefix: str = "", *, replication_factor: int = 1, min_insync_replicas: int = 1
+    kafka: KafkaAccess, prefix: str = "", *, replication_factor: int = 1, min_insync_replicas: int = 1
 ) -> list[str]:
     """How the existing topics differ from the registry and the replication asked, one line each
     (empty: they agree)."""
     specs = {prefix + spec.name: spec for spec in all_topics()}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    admin = AIOKafkaAdminClient(**kafka.aiokafka(), request_timeout_ms=15_000)
     await admin.start()
     try:
         names = sorted(set(await admin.list_topics()) & set(specs))
@@ -114,10 +117,11 @@ def main() -> int:
         "--min-insync-replicas", type=int, default=int(os.environ.get("PASSERELLE_TOPIC_MIN_INSYNC_REPLICAS", "1"))
     )
     args = parser.parse_args()
+    kafka = KafkaAccess.from_environment(args.bootstrap)  # the security from PASSERELLE_KAFKA_*
     replication = {"replication_factor": args.replication_factor, "min_insync_replicas": args.min_insync_replicas}
-    created = asyncio.run(ensure_topics(args.bootstrap, args.prefix, **replication))
+    created = asyncio.run(ensure_topics(kafka, args.prefix, **replication))
     print(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ", all present"))
-    problems = asyncio.run(check_topics(args.bootstrap, args.prefix, **replication))
+    problems = asyncio.run(check_topics(kafka, args.prefix, **replication))
     for problem in problems:
         print(f"differs from the registry: {problem}")
     return 1 if problems else 0

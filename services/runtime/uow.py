@@ -38,7 +38,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import asyncpg
-from passerelle_contracts import SYSTEM_ACTOR, Actor, Envelope, EventData
+from passerelle_contracts import SYSTEM_ACTOR, Actor, Envelope, EventData, partners
 from pydantic_core import to_jsonable_python
 
 from . import idempotency, inbox, outbox
@@ -165,6 +165,10 @@ class UnitOfWork(abc.ABC, Generic[R]):
             event_id=event_id,
         )
         self._pending.append((self._topic(event.topic), envelope))
+        # Partners read a copy without the free text (passerelle_contracts.partners), written in
+        # this same transaction: the partner topic can neither miss an event nor run ahead.
+        if (copy := partners.project(event.topic, envelope)) is not None:
+            self._pending.append((self._topic(partners.partner_topic(event.topic)), copy))
         self.emitted.append(envelope)
         return envelope
 

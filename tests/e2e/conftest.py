@@ -29,7 +29,7 @@ from tests.e2e.stacks import (
     LocalBroker,
     container_env_ready,
 )
-from tests.support import ServiceProcess, free_port
+from tests.support import ServiceProcess, free_port, kafka
 
 
 class Inbox:
@@ -115,7 +115,7 @@ async def system(
     prefix = f"{topic_prefix}e2e{uuid.uuid4().hex[:6]}."  # each system its own topics
     from services.runtime.topics import ensure_topics
 
-    await ensure_topics(kafka_bootstrap, prefix)
+    await ensure_topics(kafka(kafka_bootstrap), prefix)
     env = {"PASSERELLE_KAFKA_BOOTSTRAP": kafka_bootstrap, "PASSERELLE_TOPIC_PREFIX": prefix}
     for name in SERVICES:
         env[f"PASSERELLE_{name.upper()}_DATABASE_URL"] = await create_database(name)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support import ROOT, eventually
+from tests.support import ROOT, eventually, kafka
 
 STACK = os.environ.get("PASSERELLE_E2E_STACK", "local")
 SERVICES = ("actions", "equipment", "funding", "notifications")
@@ -157,7 +157,7 @@ class ContainerBroker(ContainerProcess):
         from aiokafka.admin import AIOKafkaAdminClient
 
         async def answers() -> bool:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=2000)
+            admin = AIOKafkaAdminClient(**kafka(self.bootstrap).aiokafka(), request_timeout_ms=2000)
             try:
                 await admin.start()
                 await admin.describe_cluster()

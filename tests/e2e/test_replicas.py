@@ -34,7 +34,7 @@ from services.runtime.topics import ensure_topics
 from tests.conftest import CreateDatabase
 from tests.e2e.conftest import call
 from tests.e2e.stacks import STACK, ContainerService
-from tests.support import ServiceProcess, eventually, free_port, read_topic
+from tests.support import ServiceProcess, eventually, free_port, kafka, read_topic
 
 pytestmark = pytest.mark.infra
 
@@ -63,7 +63,7 @@ async def replicas(
 
     async def start(**counts: int) -> dict[str, list[Any]]:
         prefix = f"{topic_prefix}rep{uuid.uuid4().hex[:6]}."
-        await ensure_topics(kafka_bootstrap, prefix)
+        await ensure_topics(kafka(kafka_bootstrap), prefix)
         shared = {"PASSERELLE_KAFKA_BOOTSTRAP": kafka_bootstrap, "PASSERELLE_TOPIC_PREFIX": prefix}
         for name in counts:
             shared[f"PASSERELLE_{name.upper()}_DATABASE_URL"] = await create_database(name)

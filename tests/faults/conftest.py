@@ -12,7 +12,8 @@ import pytest
 
 from services.runtime.topics import ensure_topics
 from tests.conftest import CreateDatabase
-from tests.faults.harness import FIGURES, ActionsFlow, PrivateKafka, PrivatePostgres, SmtpSink, table
+from tests.faults.harness import FIGURES, ActionsFlow, PrivatePostgres, SmtpSink, table
+from tests.support import PrivateKafka, kafka
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ async def actions_flow(
 ) -> AsyncIterator[ActionsFlow]:
     """The actions flow on the shared broker and PostgreSQL: its own database and topics."""
     prefix = f"{topic_prefix}f{uuid.uuid4().hex[:6]}."
-    await ensure_topics(kafka_bootstrap, prefix)
+    await ensure_topics(kafka(kafka_bootstrap), prefix)
     yield ActionsFlow(await create_database("faults"), kafka_bootstrap, prefix, tmp_path)
 
 

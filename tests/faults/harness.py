@@ -54,7 +54,8 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from passerelle_contracts.actions_v1 import TOPIC as ACTIONS_TOPIC
 from passerelle_contracts.equipment_v1 import TOPIC as EQUIPMENT_TOPIC
 
-from tests.support import ROOT, ServiceProcess, eventually, free_port, infra, read_topic
+from services.runtime.kafka_access import KafkaAccess
+from tests.support import ROOT, ServiceProcess, eventually, free_port, infra, kafka, read_topic
 
 
 def _setting(name: str, default: float) -> float:
@@ -164,10 +165,12 @@ class Stream:
         return violations
 
 
-async def produce(bootstrap: str, topic: str, records: Sequence[Record], *, spread_s: float = 0.0) -> None:
+async def produce(
+    bootstrap: str | KafkaAccess, topic: str, records: Sequence[Record], *, spread_s: float = 0.0
+) -> None:
     """Every record, in order, idempotent producer with acks=all; with ``spread_s``, in 20 chunks
     over that many seconds (a stream that keeps flowing, whatever the consumers' speed)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(**kafka(bootstrap).aiokafka(), enable_idempotence=True, acks="all", linger_ms=5)
     await producer.start()
     try:
         chunks = 20 if spread_s > 0 else 1
@@ -363,11 +366,12 @@ class ActionsFlow:
     """The actions service reading the stream from the equipment topic, in its own database and
     topic prefix; ``process()`` makes a process of it (several may run: replicas)."""
 
-    def __init__(self, dsn: str, bootstrap: str, prefix: str, log_dir: Path, **settings: str) -> None:
-        self.dsn, self.bootstrap, self.prefix, self.log_dir = dsn, bootstrap, prefix, log_dir
+    def __init__(self, dsn: str, bootstrap: str | KafkaAccess, prefix: str, log_dir: Path, **settings: str) -> None:
+        self.dsn, self.prefix, self.log_dir = dsn, prefix, log_dir
+        self.bootstrap = kafka(bootstrap)
         self.env = {
             "PASSERELLE_ACTIONS_DATABASE_URL": dsn,
-            "PASSERELLE_KAFKA_BOOTSTRAP": bootstrap,
+            **self.bootstrap.environment(),
             "PASSERELLE_TOPIC_PREFIX": prefix,
             **settings,
         }
@@ -422,7 +426,7 @@ class ActionsFlow:
 
     async def committed(self) -> int:
         """Records of the source topic the consumer group has committed (sum of its offsets)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=15_000)
+        admin = AIOKafkaAdminClient(**kafka(self.bootstrap).aiokafka(), request_timeout_ms=15_000)
         await admin.start()
         try:
             offsets = await admin.list_consumer_group_offsets(self.group)
@@ -432,7 +436,7 @@ class ActionsFlow:
 
     async def stable_members(self) -> int:
         """Members of the consumer group once it is stable (no rebalance under way), else 0."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=15_000)
+        admin = AIOKafkaAdminClient(**kafka(self.bootstrap).aiokafka(), request_timeout_ms=15_000)
         await admin.start()
         try:
             [response] = await admin.describe_consumer_groups([self.group])
@@ -483,30 +487,6 @@ class ActionsFlow:
 
 
 # --- private infrastructure ---------------------------------------------------------------------
-
-
-class PrivateKafka:
-    """A broker of this test's own (scripts/infra with its own run directory and ports), which it
-    may stop and start: the shared one is never touched."""
-
-    def __init__(self, run_dir: Path) -> None:
-        port = free_port()
-        self.env = {
-            **os.environ,
-            "PASSERELLE_RUN_DIR": str(run_dir),
-            "PASSERELLE_KAFKA_PORT": str(port),
-            "PASSERELLE_KAFKA_CONTROLLER_PORT": str(free_port()),
-        }
-        self.bootstrap = f"127.0.0.1:{port}"
-
-    async def start(self) -> None:
-        await asyncio.to_thread(infra, self.env, "start", "kafka")
-
-    async def stop(self) -> None:
-        await asyncio.to_thread(infra, self.env, "stop", "kafka")
-
-    def close(self) -> None:
-        subprocess.run([ROOT / "scripts" / "infra", "stop", "kafka"], env=self.env, check=False, capture_output=True)
 
 
 # Run with the private cluster's environment: tools.postgres reads it at import.

@@ -22,7 +22,6 @@ from tests.faults.harness import (
     TIMEOUT_S,
     ActionsFlow,
     Outcome,
-    PrivateKafka,
     PrivatePostgres,
     Stream,
     produce,
@@ -30,6 +29,7 @@ from tests.faults.harness import (
     report,
     wait_for,
 )
+from tests.support import PrivateKafka, kafka
 
 pytestmark = [pytest.mark.infra, pytest.mark.timeout(TIMEOUT_S)]
 
@@ -64,8 +64,8 @@ async def test_the_broker_restarted_mid_stream_loses_nothing_and_applies_nothing
     started = time.monotonic()
     await private_kafka.start()
     prefix = f"f{uuid.uuid4().hex[:6]}."
-    await ensure_topics(private_kafka.bootstrap, prefix)
-    flow = ActionsFlow(await create_database("faults"), private_kafka.bootstrap, prefix, tmp_path)
+    await ensure_topics(private_kafka.access, prefix)
+    flow = ActionsFlow(await create_database("faults"), private_kafka.access, prefix, tmp_path)
     stream = Stream()
     at_fault, down_s, busy, recover_s, outcome = await through_an_outage(
         flow, stream, private_kafka.stop, private_kafka.start
@@ -81,7 +81,7 @@ async def test_postgresql_crashed_and_restarted_mid_stream_loses_nothing_and_app
     started = time.monotonic()
     await private_postgres.start()
     prefix = f"{topic_prefix}f{uuid.uuid4().hex[:6]}."
-    await ensure_topics(kafka_bootstrap, prefix)
+    await ensure_topics(kafka(kafka_bootstrap), prefix)
     flow = ActionsFlow(f"{private_postgres.url_base}/passerelle_actions", kafka_bootstrap, prefix, tmp_path)
     stream = Stream()
     at_fault, down_s, busy, recover_s, outcome = await through_an_outage(

@@ -29,7 +29,7 @@ from tests.faults.harness import (
     report,
     wait_for,
 )
-from tests.support import free_port
+from tests.support import free_port, kafka
 
 pytestmark = [pytest.mark.infra, pytest.mark.timeout(TIMEOUT_S)]
 
@@ -41,7 +41,7 @@ async def test_smtp_down_then_back_every_e_mail_arrives_once_per_partner_and_eve
 ) -> None:
     started = time.monotonic()
     prefix = f"{topic_prefix}f{uuid.uuid4().hex[:6]}."
-    await ensure_topics(kafka_bootstrap, prefix)
+    await ensure_topics(kafka(kafka_bootstrap), prefix)
     dsn = await create_database("faultmail")
     env = {
         "PASSERELLE_NOTIFICATIONS_DATABASE_URL": dsn,

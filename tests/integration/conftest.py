@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,8 +14,9 @@ from services.actions.app import create_app
 from services.actions.settings import ActionsSettings
 from services.runtime import db
 from services.runtime.auth import create_api_key
+from services.runtime.kafka_access import KafkaAccess
 from tests.conftest import CreateDatabase
-from tests.support import ROOT, free_port
+from tests.support import PrivateKafka, kafka
 
 
 class ActionsUnderTest:
@@ -34,12 +33,12 @@ class ActionsUnderTest:
 
 @contextlib.asynccontextmanager
 async def running_actions(
-    database_url: str, kafka_bootstrap: str, topic_prefix: str, **overrides: Any
+    database_url: str, kafka_bootstrap: str | KafkaAccess, topic_prefix: str, **overrides: Any
 ) -> AsyncIterator[ActionsUnderTest]:
     """The actions service in this process: real database and broker, HTTP through ASGI."""
     settings = ActionsSettings(
         database_url=database_url,
-        kafka_bootstrap=kafka_bootstrap,
+        **kafka(kafka_bootstrap).settings(),
         # Each service under test gets its own topics and consumer groups: a group shared across
         # tests would rebalance at every test and let one test's consumer read the next test's events.
         topic_prefix=f"{topic_prefix}{uuid.uuid4().hex[:6]}.",
@@ -128,16 +127,13 @@ async def notifications(create_database: CreateDatabase, kafka_bootstrap: str, t
 
 
 @pytest.fixture
-def own_kafka(tmp_path: Path) -> Iterator[dict[str, str]]:
+def own_kafka(tmp_path: Path) -> Iterator[PrivateKafka]:
     """A second, private broker that this test may stop and start (scripts/infra, other ports)."""
-    env = {
-        **os.environ,
-        "PASSERELLE_RUN_DIR": str(tmp_path / "run"),
-        "PASSERELLE_KAFKA_PORT": str(free_port()),
-        "PASSERELLE_KAFKA_CONTROLLER_PORT": str(free_port()),
-    }
-    yield env
-    subprocess.run([ROOT / "scripts" / "infra", "stop", "kafka"], env=env, check=False, capture_output=True)
+    broker = PrivateKafka(tmp_path / "run")
+    try:
+        yield broker
+    finally:
+        broker.close()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from services.actions.handlers.plan import LoadPlan, load_plan, read_seed
 from services.runtime.uow import Context
 from tests.conftest import CreateDatabase
 from tests.integration.conftest import ActionsUnderTest, running_actions
-from tests.support import envelopes, eventually, infra, produce, read_topic
+from tests.support import PrivateKafka, envelopes, eventually, produce, read_topic
 
 pytestmark = pytest.mark.infra
 
@@ -29,7 +29,12 @@ async def test_the_plan_is_loaded_once_and_announced_once(actions: ActionsUnderT
     plan, indicators = read_seed()
     again = actions.runtime.unit_of_work(Context.system())
     assert await load_plan(again, LoadPlan(plan, indicators)) == [], "a second load adds nothing"
-    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'ActionRegistered'") == 66
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE topic NOT LIKE '%partners.%' AND event_type = 'ActionRegistered'"
+        )
+        == 66
+    )
 
 
 async def test_organisations_are_listed_with_their_governance_membership(actions: ActionsUnderTest) -> None:
@@ -130,14 +135,13 @@ async def _leading(state: Any) -> dict[str, Any] | None:
 
 
 async def test_a_service_whose_broker_is_down_still_accepts_work_and_says_what_is_degraded(
-    create_database: CreateDatabase, own_kafka: dict[str, str], topic_prefix: str
+    create_database: CreateDatabase, own_kafka: PrivateKafka, topic_prefix: str
 ) -> None:
     """The outbox lets commands commit while the broker is away: the service is ready, degraded."""
-    infra(own_kafka, "start", "kafka")
-    bootstrap = f"127.0.0.1:{own_kafka['PASSERELLE_KAFKA_PORT']}"
-    async with running_actions(await create_database("ready"), bootstrap, topic_prefix) as actions:
+    own_kafka.start_now()
+    async with running_actions(await create_database("ready"), own_kafka.access, topic_prefix) as actions:
         headers = await actions.key("coordination-inclusion-numerique", "coordination")
-        infra(own_kafka, "stop", "kafka")
+        own_kafka.stop_now()
         response = await actions.client.get("/ready")
         assert response.status_code == 200
         body = response.json()

@@ -13,7 +13,7 @@ from passerelle_contracts.actions_v1 import TOPIC as ACTIONS_TOPIC
 from passerelle_contracts.equipment_v1 import TOPIC as EQUIPMENT_TOPIC
 
 from tests.conftest import CreateDatabase
-from tests.support import ServiceProcess, envelopes, eventually, free_port, produce, read_topic
+from tests.support import ServiceProcess, envelopes, eventually, free_port, kafka, produce, read_topic
 
 pytestmark = pytest.mark.infra
 
@@ -52,7 +52,7 @@ async def test_a_consumer_killed_mid_stream_loses_nothing_and_applies_nothing_tw
     )
     from services.runtime.topics import ensure_topics
 
-    await ensure_topics(kafka_bootstrap, topic_prefix + "crash.")
+    await ensure_topics(kafka(kafka_bootstrap), topic_prefix + "crash.")
     messages = deliveries()
     expected_total = sum(json.loads(v)["data"]["total_devices"] for _, v in messages)
     conn = await asyncpg.connect(dsn)

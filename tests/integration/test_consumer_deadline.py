@@ -32,7 +32,7 @@ from services.runtime.settings import ServiceSettings
 from services.runtime.testing import FakeStore
 from services.runtime.topics import ensure_topics
 from tests.conftest import CreateDatabase
-from tests.support import eventually, produce, read_topic
+from tests.support import eventually, kafka, produce, read_topic
 
 pytestmark = pytest.mark.infra
 
@@ -76,7 +76,7 @@ async def consuming(
 
 async def committed(bootstrap: str, group: str) -> int:
     """Offsets the group committed, summed over partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka(bootstrap).aiokafka())
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
@@ -106,7 +106,7 @@ async def test_a_batch_that_outlasts_max_poll_interval_is_cut_short_and_no_recor
     evicted, the other would have been given its partition and replayed the batch."""
     prefix = f"{topic_prefix}{uuid.uuid4().hex[:6]}."
     topic = prefix + TOPIC
-    await ensure_topics(kafka_bootstrap, prefix)
+    await ensure_topics(kafka(kafka_bootstrap), prefix)
     messages = [delivery(REFUSED if n % 4 else "asbl-devoirs") for n in range(FAILING + GOOD)]
     good = {Envelope.model_validate_json(m).event_id for m in messages if REFUSED not in m.decode()}
     assert len(good) == GOOD
@@ -179,7 +179,7 @@ async def test_the_lag_of_each_partition_is_exported_while_a_batch_is_handled_an
 ) -> None:
     prefix = f"{topic_prefix}{uuid.uuid4().hex[:6]}."
     topic = prefix + TOPIC
-    await ensure_topics(kafka_bootstrap, prefix)
+    await ensure_topics(kafka(kafka_bootstrap), prefix)
     await produce(kafka_bootstrap, topic, [(b"one-aggregate", delivery("asbl-devoirs")) for _ in range(30)])
     handled, gate = 0, asyncio.Event()
 

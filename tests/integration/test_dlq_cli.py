@@ -27,7 +27,7 @@ from services.runtime.topics import ensure_topics
 from services.runtime.uow import Session
 from tests.conftest import CreateDatabase
 from tests.integration.conftest import ActionsUnderTest
-from tests.support import ROOT, eventually, read_topic
+from tests.support import ROOT, eventually, kafka, read_topic
 
 pytestmark = pytest.mark.infra
 
@@ -50,7 +50,7 @@ async def send(
     headers: list[tuple[str, bytes]],
     partition: int | None = None,
 ) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**kafka(bootstrap).aiokafka(), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         sent = await producer.send_and_wait(topic, value, key=key, headers=headers, partition=partition)
@@ -247,7 +247,7 @@ class Desk:
 @pytest.fixture
 async def desk(create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Desk]:
     prefix = f"{topic_prefix}{uuid.uuid4().hex[:6]}."
-    await ensure_topics(kafka_bootstrap, prefix)
+    await ensure_topics(kafka(kafka_bootstrap), prefix)
     url = await create_database("dlq")
     pool = await db.create_pool(url)
     await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS})
@@ -527,6 +527,14 @@ async def test_an_invalid_envelope_is_replayed_only_with_force(
     assert await read_topic(kafka_bootstrap, desk.funding) == []
     await desk.run("replay", garbage, "--force", "--operator", "bob")
     assert [r.value for r in await read_topic(kafka_bootstrap, desk.funding)] == [b"not json at all"]
+
+
+async def test_a_forged_event_is_replayed_only_with_force(desk: Desk, capsys: pytest.CaptureFixture[str]) -> None:
+    forged = await desk.dead_letter(desk.equipment, json.dumps(delivered()).encode(), reason="wrong-producer")
+    with pytest.raises(dlq.OperatorError, match=r"equipment:0:0 was not written by the producer.*--force"):
+        await desk.run("replay", forged, "--operator", "bob")
+    await desk.run("replay", "--reason", "wrong-producer", "--operator", "bob")
+    assert "1 not replayed: wrong-producer: forged, a security matter (--force)" in capsys.readouterr().err
 
 
 async def test_a_dead_letter_decided_meanwhile_is_skipped_and_not_counted(

@@ -37,7 +37,9 @@ def wipe(medium: str, result: str = "passed", method: str = "purge", on: str = "
 
 
 async def outbox(service: Any, event_type: str) -> list[dict[str, Any]]:
-    rows = await service.runtime.pool.fetch("SELECT payload FROM outbox WHERE event_type = $1 ORDER BY id", event_type)
+    rows = await service.runtime.pool.fetch(
+        "SELECT payload FROM outbox WHERE topic NOT LIKE '%partners.%' AND event_type = $1 ORDER BY id", event_type
+    )
     return [r["payload"]["data"] for r in rows]
 
 

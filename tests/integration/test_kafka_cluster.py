@@ -27,10 +27,11 @@ from aiokafka.errors import KafkaError
 from passerelle_contracts import all_topics
 from passerelle_contracts.equipment_v1 import TOPIC as EQUIPMENT_TOPIC
 
+from services.runtime.kafka_access import KafkaAccess
 from services.runtime.topics import check_topics
 from tests.conftest import CreateDatabase
 from tests.integration.conftest import running_service
-from tests.support import eventually, read_topic
+from tests.support import eventually, kafka, read_topic
 from tools.kafka_cluster import KafkaCluster
 
 pytestmark = pytest.mark.infra
@@ -55,14 +56,16 @@ async def cluster(tmp_path: Path) -> AsyncIterator[KafkaCluster]:
 
 
 @contextlib.asynccontextmanager
-async def equipment_and_actions(bootstrap: str, create_database: CreateDatabase) -> AsyncIterator[tuple[Any, Any]]:
+async def equipment_and_actions(
+    bootstrap: str | KafkaAccess, create_database: CreateDatabase
+) -> AsyncIterator[tuple[Any, Any]]:
     from services.actions.app import create_app as create_actions
     from services.actions.settings import ActionsSettings
     from services.equipment.app import create_app as create_equipment
     from services.equipment.settings import EquipmentSettings
 
     common: dict[str, Any] = {
-        "kafka_bootstrap": bootstrap,
+        **kafka(bootstrap).settings(),
         "topic_prefix": f"c{uuid.uuid4().hex[:6]}.",  # one prefix: actions reads equipment's topic
         "http_port": 0,
         "outbox_poll_interval_s": 0.2,
@@ -79,11 +82,11 @@ async def equipment_and_actions(bootstrap: str, create_database: CreateDatabase)
         yield equipment, actions
 
 
-async def describe(bootstrap: str, topics: list[str]) -> dict[str, list[dict[str, Any]]]:
+async def describe(bootstrap: str | KafkaAccess, topics: list[str]) -> dict[str, list[dict[str, Any]]]:
     """The topics' partitions (leader, replicas, isr). The admin client sends to a node its
     metadata names, which may be the one just killed: asked again until a live node answers."""
     for attempt in range(50):
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        admin = AIOKafkaAdminClient(**kafka(bootstrap).aiokafka(), request_timeout_ms=5000)
         try:
             await admin.start()
             return {d["topic"]: d["partitions"] for d in await admin.describe_topics(topics)}
@@ -96,8 +99,8 @@ async def describe(bootstrap: str, topics: list[str]) -> dict[str, list[dict[str
     raise AssertionError("unreachable")
 
 
-async def min_insync_replicas(bootstrap: str, topics: list[str]) -> dict[str, str | None]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+async def min_insync_replicas(bootstrap: str | KafkaAccess, topics: list[str]) -> dict[str, str | None]:
+    admin = AIOKafkaAdminClient(**kafka(bootstrap).aiokafka(), request_timeout_ms=5000)
     await admin.start()
     try:
         responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
@@ -113,13 +116,13 @@ async def min_insync_replicas(bootstrap: str, topics: list[str]) -> dict[str, st
 async def test_a_broker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
     cluster: KafkaCluster, create_database: CreateDatabase
 ) -> None:
-    bootstrap = cluster.bootstrap
+    bootstrap = cluster.access
     async with equipment_and_actions(bootstrap, create_database) as (equipment, actions):
         prefix = equipment.settings.topic_prefix
         topic = prefix + EQUIPMENT_TOPIC
 
         # The topics the services created: 3 replicas, min.insync.replicas 2.
-        assert await check_topics(bootstrap, prefix, replication_factor=3, min_insync_replicas=2) == []
+        assert await check_topics(kafka(bootstrap), prefix, replication_factor=3, min_insync_replicas=2) == []
         ours = sorted(t for t in await list_topics(bootstrap) if t.startswith(prefix))
         assert len(ours) == len(all_topics()), ours
         layout = await describe(bootstrap, ours)
@@ -219,8 +222,8 @@ async def test_a_broker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
         assert counted == total, "no device counted twice"
 
 
-async def list_topics(bootstrap: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+async def list_topics(bootstrap: str | KafkaAccess) -> list[str]:
+    admin = AIOKafkaAdminClient(**kafka(bootstrap).aiokafka(), request_timeout_ms=5000)
     await admin.start()
     try:
         return list(await admin.list_topics())

@@ -15,9 +15,10 @@ import pytest
 from passerelle_contracts import SYSTEM_ACTOR, Envelope
 from passerelle_contracts.funding_v1 import TOPIC, GrantAwarded
 
+from services.runtime.kafka_access import KafkaAccess
 from services.runtime.outbox import OutboxRelay, backlog, enqueue
 from services.runtime.topics import ensure_topics
-from tests.support import eventually, infra, read_topic
+from tests.support import PrivateKafka, eventually, kafka, read_topic
 
 pytestmark = pytest.mark.infra
 
@@ -40,9 +41,11 @@ def envelope(subject: str, n: int) -> Envelope:
 
 
 @contextlib.asynccontextmanager
-async def relay_running(dsn: str, pool: asyncpg.Pool, bootstrap: str, **options: Any) -> AsyncIterator[OutboxRelay]:
+async def relay_running(
+    dsn: str, pool: asyncpg.Pool, bootstrap: str | KafkaAccess, **options: Any
+) -> AsyncIterator[OutboxRelay]:
     """A relay publishing for ``pool``'s database while the block runs (``options``: OutboxRelay's)."""
-    relay = OutboxRelay(dsn=dsn, pool=pool, bootstrap=bootstrap, poll_interval_s=0.2, **options)
+    relay = OutboxRelay(dsn=dsn, pool=pool, kafka=kafka(bootstrap), poll_interval_s=0.2, **options)
     task = asyncio.create_task(relay.run())
     try:
         yield relay
@@ -104,10 +107,10 @@ async def _published(pool: asyncpg.Pool, event_id: uuid.UUID) -> bool:
     return bool(await pool.fetchval("SELECT published_at IS NOT NULL FROM outbox WHERE event_id = $1", event_id))
 
 
-async def test_an_outbox_row_survives_a_broker_outage(outbox_db, own_kafka: dict[str, str]) -> None:
+async def test_an_outbox_row_survives_a_broker_outage(outbox_db, own_kafka: PrivateKafka) -> None:
     dsn, pool = outbox_db
-    bootstrap = f"127.0.0.1:{own_kafka['PASSERELLE_KAFKA_PORT']}"
-    infra(own_kafka, "start", "kafka")
+    own_kafka.start_now()
+    bootstrap = own_kafka.access
     await ensure_topics(bootstrap)
     first = envelope("grant-outage", 1)
     async with relay_running(dsn, pool, bootstrap) as relay:
@@ -115,7 +118,7 @@ async def test_an_outbox_row_survives_a_broker_outage(outbox_db, own_kafka: dict
             await enqueue(conn, TOPIC, first)
         await eventually(lambda: _published(pool, first.event_id), what="published before the outage")
 
-        infra(own_kafka, "stop", "kafka")
+        own_kafka.stop_now()
         during = envelope("grant-outage", 2)
         async with pool.acquire() as conn, conn.transaction():
             await enqueue(conn, TOPIC, during)
@@ -124,7 +127,7 @@ async def test_an_outbox_row_survives_a_broker_outage(outbox_db, own_kafka: dict
         assert state["pending"] == 1, "the row waits in the outbox while the broker is down"
         assert state["oldest_age_s"] >= 2.5
 
-        infra(own_kafka, "start", "kafka")
+        own_kafka.start_now()
         await eventually(lambda: _published(pool, during.event_id), timeout=90, what="published after the outage")
         assert relay.published >= 2
     ids = [json.loads(r.value)["event_id"] for r in await read_topic(bootstrap, TOPIC)]

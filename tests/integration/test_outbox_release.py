@@ -17,7 +17,7 @@ from passerelle_contracts import SYSTEM_ACTOR, Envelope
 from tests.integration.test_outbox import envelope, grant, relay_running
 from tests.integration.test_relay_faults import all_published, row, write
 from tests.integration.test_service_commands import command
-from tests.support import eventually, read_topic
+from tests.support import eventually, kafka, read_topic
 
 pytestmark = pytest.mark.infra
 
@@ -27,7 +27,7 @@ LIMIT = 4000  # bytes a record of the test topic may have, until the "operator" 
 async def small_topic(bootstrap: str, prefix: str) -> str:
     """A topic of one partition whose records may not exceed LIMIT bytes."""
     topic = f"{prefix}release-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka(bootstrap).aiokafka())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": str(LIMIT)})])
@@ -37,7 +37,7 @@ async def small_topic(bootstrap: str, prefix: str) -> str:
 
 
 async def raise_limit(bootstrap: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka(bootstrap).aiokafka())
     await admin.start()
     try:
         await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": "200000"})])

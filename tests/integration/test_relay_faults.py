@@ -22,7 +22,7 @@ from services.runtime.metrics import Metrics
 from services.runtime.outbox import RELAY_LOCK_KEY, OutboxRelay, backlog, enqueue
 from services.runtime.outbox_faults import backlog_counts
 from tests.integration.test_outbox import envelope, grant, relay_running
-from tests.support import eventually, read_topic
+from tests.support import eventually, kafka, read_topic
 
 pytestmark = pytest.mark.infra
 
@@ -122,7 +122,7 @@ async def test_a_record_the_broker_refuses_is_parked_and_the_records_batched_wit
 ) -> None:
     dsn, pool = outbox_db
     topic = f"{topic_prefix}relay-small-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**kafka(kafka_bootstrap).aiokafka())
     await admin.start()
     try:  # one partition: every record lands in the same producer batch
         await admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": "4000"})])
@@ -265,7 +265,7 @@ async def test_a_relay_woken_at_the_moment_it_is_cancelled_still_stops(outbox_db
     stopped went on publishing, and the stop waited for it for ever (a test's teardown that hung)."""
     dsn, pool = outbox_db
     for _ in range(3):
-        relay = OutboxRelay(dsn=dsn, pool=pool, bootstrap=kafka_bootstrap, poll_interval_s=1.0)
+        relay = OutboxRelay(dsn=dsn, pool=pool, kafka=kafka(kafka_bootstrap), poll_interval_s=1.0)
         task = asyncio.create_task(relay.run())
 
         def leads(relay: OutboxRelay = relay) -> bool:

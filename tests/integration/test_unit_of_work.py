@@ -86,16 +86,20 @@ async def storage(request: pytest.FixtureRequest, create_database: CreateDatabas
         await pool.close()
 
 
-async def test_events_emitted_in_a_committed_block_reach_the_outbox_with_who_and_which_flow(storage: Storage) -> None:
+async def test_events_emitted_in_a_committed_block_reach_the_outbox_with_who_and_which_flow_and_their_partner_copy(
+    storage: Storage,
+) -> None:
     cause = uuid.uuid4()
     correlation = uuid.uuid4()
     uow = storage.unit_of_work(Context(actor=COORDINATION, correlation_id=correlation, causation_id=cause))
     async with uow:
         await uow.repo.add(LABEL.epn, "Anderlecht")
         envelope = uow.emit(LABEL, subject="epn-epn-anderlecht")
-    [(topic, stored)] = await storage.committed_events()
+    [(topic, stored), (partner_topic, copy)] = await storage.committed_events()
     assert topic == "t.passerelle.funding.v1"
     assert stored == envelope
+    assert partner_topic == "t.passerelle.partners.funding.v1", "what partners read, committed with it"
+    assert (copy.causation_id, copy.event_type, copy.data) == (envelope.event_id, envelope.event_type, envelope.data)
     assert (stored.source, stored.subject, stored.actor) == ("funding", "epn-epn-anderlecht", COORDINATION)
     assert (stored.correlation_id, stored.causation_id) == (correlation, cause)
     assert await uow.repo.count() == 1
@@ -172,7 +176,10 @@ async def test_an_idempotency_key_runs_the_command_once_and_answers_its_repetiti
     assert first == ({"epn": "epn-1", "labelled_on": date(2026, 3, 1)}, True)
     assert again == ({"epn": "epn-1", "labelled_on": "2026-03-01"}, False), "the stored reply, as JSON"
     assert runs == 1
-    assert len(await storage.committed_events()) == 1
+    assert [topic for topic, _ in await storage.committed_events()] == [
+        "t.passerelle.funding.v1",
+        "t.passerelle.partners.funding.v1",
+    ], "one event, and its partner copy"
 
     with pytest.raises(Invalid, match="different request"):
         await command(storage.unit_of_work(Context(actor=COORDINATION)), {"commune": "Ixelles"}, "k-1")

@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 from passerelle_contracts import EVENT_MODELS, TOPICS, Envelope, all_topics, parse_data
 from passerelle_contracts import schemas as schemagen
+from passerelle_contracts.partners import PARTNER_EVENT_MODELS
 
 CONTRACTS = Path(schemagen.__file__).resolve().parent.parent
 EXAMPLES = sorted((CONTRACTS / "examples").glob("*.json"))
@@ -77,23 +78,24 @@ def test_compatibility_check_flags_breaking_changes(new: dict, problem: str) -> 
     assert any(p.startswith(problem) for p in schemagen.breaking_changes(old, new))
 
 
-def test_each_event_type_travels_on_exactly_one_topic_that_declares_it() -> None:
+def test_each_event_type_travels_on_exactly_one_internal_topic_that_declares_it() -> None:
     for (event_type, _), model in EVENT_MODELS.items():
-        carriers = [t.name for t in TOPICS if event_type in t.event_types]
+        carriers = [t.name for t in TOPICS if event_type in t.event_types and t.audience == "internal"]
         assert carriers == [model.topic]
 
 
-def test_every_domain_topic_has_a_dead_letter_topic_keyed_the_same() -> None:
+def test_every_internal_topic_has_a_dead_letter_topic_keyed_the_same() -> None:
     names = {t.name: t for t in all_topics()}
-    for spec in TOPICS:
+    for spec in (t for t in TOPICS if t.audience == "internal"):
         assert names[spec.name + ".dlq"].key == spec.key
         assert names[spec.name + ".dlq"].partitions == spec.partitions
 
 
 def test_no_event_names_a_person() -> None:
-    """Personal data rule: events carry organisations and counts, never people's names."""
+    """Personal data rule: events carry organisations and counts, never people's names; on the
+    partner topics too."""
     forbidden = {"first_name", "last_name", "name", "pupil", "pupil_name", "beneficiary_name", "email", "phone"}
-    for model in EVENT_MODELS.values():
+    for model in (*EVENT_MODELS.values(), *PARTNER_EVENT_MODELS.values()):
         assert not forbidden & set(model.model_fields), model.event_type
 
 

@@ -30,8 +30,8 @@ def sha256(value: bytes) -> bytes:
     return hashlib.sha256(value).digest()
 
 
-def at(offset: int, value: bytes = DELIVERY, partition: int = 0) -> SimpleNamespace:
-    return SimpleNamespace(topic=TOPIC, partition=partition, offset=offset, key=b"k", value=value, headers=[])
+def at(offset: int, value: bytes = DELIVERY, partition: int = 0, topic: str = TOPIC) -> SimpleNamespace:
+    return SimpleNamespace(topic=topic, partition=partition, offset=offset, key=b"k", value=value, headers=[])
 
 
 class DeadLetterTopic:
@@ -58,17 +58,22 @@ class Handler:
             raise RuntimeError("refused")
 
 
-def setup(metrics: Metrics | None = None) -> tuple[ReliableConsumer, FakeStore[Any], DeadLetterTopic, Handler]:
+def setup(
+    metrics: Metrics | None = None, *, handles: tuple[str, ...] = ("DevicesDelivered",), topic_prefix: str = ""
+) -> tuple[ReliableConsumer, FakeStore[Any], DeadLetterTopic, Handler]:
+    """A consumer whose one ``Handler`` handles the event types ``handles``, reading the topics
+    of a deployment whose topic names start with ``topic_prefix``."""
     store: FakeStore[Any] = FakeStore(SimpleNamespace())
     dlq, handler = DeadLetterTopic(), Handler()
     consumer = ReliableConsumer(
         "indicators",
-        {"DevicesDelivered": handler},
+        dict.fromkeys(handles, handler),
         unit_of_work=store.unit_of_work,
         publish=dlq.publish,
         retry=FAST,
         metrics=metrics,
         dead_letters=store,
+        topic_prefix=topic_prefix,
     )
     return consumer, store, dlq, handler
 

@@ -14,6 +14,7 @@ from aiokafka import TopicPartition
 
 from services.runtime import dead_letter_headers as h
 from services.runtime import dlq
+from services.runtime.kafka_access import KafkaAccess
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -33,7 +34,7 @@ def test_an_unknown_reason_exits_2_naming_the_known_ones(action: str, capsys: py
 
 
 def test_the_reasons_are_those_the_consumer_writes() -> None:
-    assert dlq.REASONS == ("invalid-envelope", "invalid-data", "handler-failed")
+    assert dlq.REASONS == ("invalid-envelope", "invalid-data", "handler-failed", "wrong-producer")
 
 
 class Partitions(dlq.Reader):
@@ -41,7 +42,7 @@ class Partitions(dlq.Reader):
     whether it is one the command takes."""
 
     def __init__(self, partitions: dict[int, list[tuple[int, bool]]]) -> None:
-        super().__init__("unused:9092", AsyncExitStack())
+        super().__init__(KafkaAccess("127.0.0.1:9", "PLAINTEXT"), AsyncExitStack())  # never connects
         self.held = {
             p: [self.dead(p, offset, minute, mine) for offset, (minute, mine) in enumerate(records)]
             for p, records in partitions.items()

@@ -1,0 +1,1 @@
+"""Who may read and write what on Passerelle's Kafka: certificates, principals, ACLs, partner kits."""
