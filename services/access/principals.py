@@ -16,11 +16,15 @@ Principals (SCRAM user names; Kafka sees them as ``User:<name>``):
   WRITE and READ on the dead-letter topics of what it consumes; CREATE, DESCRIBE and
   DESCRIBE_CONFIGS on the registry's topics (each service creates those it finds missing at start,
   and checks them against the registry).
+- ``service-gateway``: the HTTP stream of the partner topics (``services.gateway``): READ on every
+  partner topic (without a consumer group: each stream reads where its partner left off), and
+  DESCRIBE on the cluster, to read the partners' ACLs, which are what it lets each one stream.
 - ``partner-<code>``: READ on the partner topics granted, and on its own consumer groups
   (``partner-<code>.``). Nothing else: no WRITE anywhere, no internal topic.
 
-Every grant is for one deployment's topic prefix (``PASSERELLE_TOPIC_PREFIX``), so two stacks on
-one broker (a test run beside a developer's) never reach each other's topics.
+Every grant is for one deployment's topic prefix (``PASSERELLE_TOPIC_PREFIX``), and so is every
+principal's name (``<prefix>service-actions``, ``<prefix>partner-caban``): two stacks on one
+broker (a test run beside a developer's) never reach each other's topics, nor share a password.
 """
 
 from __future__ import annotations
@@ -60,24 +64,27 @@ class Grant:
         return f"User:{self.principal} {self.operation.upper()} {self.resource_type} {self.resource_name}{pattern}"
 
 
-def service_principal(service: str) -> str:
-    return SERVICE_PREFIX + service
+def service_principal(service: str, prefix: str = "") -> str:
+    return f"{prefix}{SERVICE_PREFIX}{service}"
 
 
-def partner_principal(code: str) -> str:
+def partner_principal(code: str, prefix: str = "") -> str:
     if not PARTNER_CODE.fullmatch(code):
         raise ValueError(f"partner code {code!r}: lower-case letters, digits and inner hyphens, at most 40")
-    return PARTNER_PREFIX + code
+    return f"{prefix}{PARTNER_PREFIX}{code}"
 
 
 def partner_group_prefix(code: str, prefix: str = "") -> str:
-    """The consumer groups a partner may use: ``<prefix>partner-<code>.<anything>``."""
-    return f"{prefix}{partner_principal(code)}."
+    """The consumer groups a partner may use: its user name and a dot, then anything."""
+    return partner_principal(code, prefix) + "."
+
+
+GATEWAY = "gateway"
 
 
 def services() -> tuple[str, ...]:
-    """The services that produce a topic of the registry (each has its principal)."""
-    return tuple(sorted({spec.producer for spec in TOPICS}))
+    """The services that have a principal: the producers of the registry's topics, and the gateway."""
+    return tuple(sorted({spec.producer for spec in TOPICS} | {GATEWAY}))
 
 
 def consumed_by(service: str) -> tuple[TopicSpec, ...]:
@@ -100,22 +107,31 @@ def _topic(principal: str, name: str, *operations: Operation) -> list[Grant]:
 def service_grants(service: str, prefix: str = "") -> list[Grant]:
     if service not in services():
         raise ValueError(f"{service!r} is not a service of the registry ({', '.join(services())})")
-    who = service_principal(service)
+    who = service_principal(service, prefix)
     grants: list[Grant] = []
     for spec in all_topics():
         grants += _topic(who, prefix + spec.name, "create", "describe", "describe_configs")
+    if service == GATEWAY:
+        for name in partner_topics():
+            grants += _topic(who, prefix + name, "read")
+        grants.append(Grant(who, "cluster", CLUSTER, "literal", "describe"))
     for spec in produced_by(service):
         grants += _topic(who, prefix + spec.name, "write")
     for spec in consumed_by(service):
         grants += _topic(who, prefix + spec.name, "read")
+    # Dead letters and consumer groups are those of the internal topics a service consumes: a
+    # partner topic has no dead-letter topic (``all_topics``), and the gateway reads it without a
+    # group. Granting them anyway gave the gateway WRITE on topics never created.
+    internal = [spec for spec in consumed_by(service) if spec.audience == "internal"]
+    for spec in internal:
         grants += _topic(who, prefix + spec.dead_letter.name, "read", "write")
-    if consumed_by(service):
+    if internal:
         grants += [Grant(who, "group", f"{prefix}{service}.", "prefixed", op) for op in ("read", "describe")]
     return sorted(set(grants))
 
 
 def partner_grants(code: str, topics: Iterable[str], prefix: str = "") -> list[Grant]:
-    who = partner_principal(code)
+    who = partner_principal(code, prefix)
     allowed = set(partner_topics())
     refused = sorted(set(topics) - allowed)
     if refused:

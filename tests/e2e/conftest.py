@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import json
+import os
 import urllib.error
 import urllib.request
 import uuid
@@ -18,6 +19,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
+from services.access.admin import Admin
+from services.access.cli import bootstrap_services
+from services.access.principals import service_principal
 from tests.conftest import CreateDatabase
 from tests.e2e import stacks
 from tests.e2e.stacks import (
@@ -60,10 +64,19 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 if STACK == "containers":
 
     @pytest.fixture(scope="session")
-    async def container_infra() -> AsyncIterator[tuple[ContainerBroker, ContainerDatabase]]:
+    async def container_infra(
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> AsyncIterator[tuple[ContainerBroker, ContainerDatabase]]:
         """Kafka and PostgreSQL as containers, once per test session."""
         container_env_ready()
-        broker, database = ContainerBroker(free_port(), free_port()), ContainerDatabase(free_port())
+        secrets = tmp_path_factory.mktemp("kafka-secrets")
+        broker = ContainerBroker(free_port(), free_port(), free_port(), secrets)
+        database = ContainerDatabase(free_port())
+        # Every client of this session (the tests', the services') reaches this broker as its
+        # admin, not the local stack's (tests/conftest.py put that one in the environment).
+        saved = {k: os.environ.get(k) for k in broker.access.environment()}
+        os.environ.pop("PASSERELLE_KAFKA_PASSWORD_FILE", None)
+        os.environ.update(broker.access.environment())
         try:
             broker.start()
             database.start()
@@ -72,6 +85,11 @@ if STACK == "containers":
         finally:
             broker.stop()
             database.stop()
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     @pytest.fixture(scope="session")
     def kafka_bootstrap(container_infra: tuple[ContainerBroker, ContainerDatabase]) -> str:
@@ -115,19 +133,29 @@ async def system(
     prefix = f"{topic_prefix}e2e{uuid.uuid4().hex[:6]}."  # each system its own topics
     from services.runtime.topics import ensure_topics
 
-    await ensure_topics(kafka(kafka_bootstrap), prefix)
-    env = {"PASSERELLE_KAFKA_BOOTSTRAP": kafka_bootstrap, "PASSERELLE_TOPIC_PREFIX": prefix}
+    access = kafka(kafka_bootstrap)
+    await ensure_topics(access, prefix)
+    # Each service as its own principal, with the ACLs the registry gives it (as in production).
+    credentials = tmp_path / "kafka-credentials"
+    await asyncio.to_thread(bootstrap_services, Admin(access), prefix, credentials)
+    env = {
+        "PASSERELLE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "PASSERELLE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "PASSERELLE_KAFKA_CA_FILE": access.ca_file or "",
+        "PASSERELLE_TOPIC_PREFIX": prefix,
+    }
     for name in SERVICES:
         env[f"PASSERELLE_{name.upper()}_DATABASE_URL"] = await create_database(name)
         env[f"PASSERELLE_{name.upper()}_HTTP_PORT"] = str(free_port())
     env["PASSERELLE_NOTIFICATIONS_SMTP_PORT"] = str(smtp[1])
     env.update(service_env)
+    own = {name: principal_env(name, prefix, credentials) for name in SERVICES}
     if STACK == "containers":
         env.update({f"PASSERELLE_{name.upper()}_HTTP_HOST": "127.0.0.1" for name in SERVICES})
         env["PASSERELLE_LOG_JSON"] = "true"
-        processes: dict[str, Any] = {name: ContainerService(name, env) for name in SERVICES}
+        processes: dict[str, Any] = {name: ContainerService(name, env | own[name]) for name in SERVICES}
     else:
-        processes = {name: ServiceProcess(name, env, tmp_path) for name in SERVICES}
+        processes = {name: ServiceProcess(name, env | own[name], tmp_path) for name in SERVICES}
     try:
         for process in processes.values():
             process.start()
@@ -136,6 +164,14 @@ async def system(
     finally:
         for process in processes.values():
             process.stop()
+
+
+def principal_env(service: str, prefix: str, credentials: Path) -> dict[str, str]:
+    """A service's own Kafka principal (its password inline: a container sees no file of ours)."""
+    return {
+        "PASSERELLE_KAFKA_USERNAME": service_principal(service, prefix),
+        "PASSERELLE_KAFKA_PASSWORD": (credentials / f"{service}.password").read_text().strip(),
+    }
 
 
 def call(

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support import ROOT, eventually, kafka
+from services.runtime.kafka_access import KafkaAccess
+from tests.support import ROOT, eventually
 
 STACK = os.environ.get("PASSERELLE_E2E_STACK", "local")
 SERVICES = ("actions", "equipment", "funding", "notifications")
@@ -92,9 +93,18 @@ class ContainerProcess:
         return (stdout + stderr).decode(errors="replace")[-4000:]
 
 
+CA_IN_SERVICES = "/kafka-ca/ca.crt"
+
+
 class ContainerService(ContainerProcess):
     def __init__(self, name: str, env: dict[str, str]) -> None:
+        """``env``'s PASSERELLE_KAFKA_CA_FILE is a file of this machine: mounted where the
+        container finds it."""
+        ca = env["PASSERELLE_KAFKA_CA_FILE"]
+        env = {**env, "PASSERELLE_KAFKA_CA_FILE": CA_IN_SERVICES}
         super().__init__(name, image("services"), env, f"services.{name}")
+        self.container.with_volume_mapping(ca, CA_IN_SERVICES, "ro")
+        self.ca = ca
         self.port = int(env[f"PASSERELLE_{name.upper()}_HTTP_PORT"])
 
     @property
@@ -132,32 +142,55 @@ class ContainerService(ContainerProcess):
             remove=True,
             stdout=True,
             stderr=False,
-            volumes=shared,
+            volumes=shared | {self.ca: {"bind": CA_IN_SERVICES, "mode": "ro"}},
             user="0",
         )
         return output.decode().strip().splitlines()[-1]
 
 
+SECRETS_IN_KAFKA = "/etc/kafka/secrets"
+KAFKA_UID = 10092  # the image's kafka user
+
+
 class ContainerBroker(ContainerProcess):
-    def __init__(self, port: int, controller_port: int) -> None:
+    """The Kafka image, secure as compose runs it: the secrets ``services.access`` makes (here, in
+    the test's own directory, mounted read-only), TLS and SCRAM for clients, the ACLs."""
+
+    def __init__(self, port: int, controller_port: int, internal_port: int, secrets: Path) -> None:
+        from services.access.cli import broker_secrets
+
+        # As root, the files go to the image's kafka user; otherwise the container runs as us.
+        owner = KAFKA_UID if os.geteuid() == 0 else None
+        self.pki = broker_secrets(secrets, ["127.0.0.1", "localhost"], mounted_at=SECRETS_IN_KAFKA, owner=owner)
         super().__init__(
             "kafka",
             image("kafka"),
             {
                 "KAFKA_PORT": str(port),
                 "KAFKA_CONTROLLER_PORT": str(controller_port),
+                "KAFKA_INTERNAL_PORT": str(internal_port),
                 "KAFKA_ADVERTISED_HOST": "127.0.0.1",
                 "KAFKA_ADVERTISED_PORT": str(port),
                 "KAFKA_BIND_HOST": "127.0.0.1",
             },
         )
+        self.container.with_volume_mapping(str(secrets), SECRETS_IN_KAFKA, "ro")
+        if owner is None:
+            self.container.with_kwargs(network_mode="host", user=f"{os.getuid()}:{os.getgid()}")
         self.bootstrap = f"127.0.0.1:{port}"
+        self.access = KafkaAccess(
+            self.bootstrap,
+            "SASL_SSL",
+            "admin",
+            (secrets / "admin.password").read_text().strip(),
+            str(self.pki.ca_cert),
+        )
 
     async def wait_ready(self) -> None:
         from aiokafka.admin import AIOKafkaAdminClient
 
         async def answers() -> bool:
-            admin = AIOKafkaAdminClient(**kafka(self.bootstrap).aiokafka(), request_timeout_ms=2000)
+            admin = AIOKafkaAdminClient(**self.access.aiokafka(), request_timeout_ms=2000)
             try:
                 await admin.start()
                 await admin.describe_cluster()
