@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -254,3 +255,61 @@ def infra(env: dict[str, str], *args: str) -> None:
     """``scripts/infra`` with ``env`` (a private run directory and ports): it must succeed."""
     result = subprocess.run([ROOT / "scripts" / "infra", *args], env=env, check=False, capture_output=True, timeout=180)
     assert result.returncode == 0, f"scripts/infra {' '.join(args)}: {result.stderr.decode()}"
+
+
+class Kcat:
+    """Debian's ``kcat``, run with the librdkafka the ``confluent-kafka`` wheel bundles.
+
+    Why not plain ``kcat``: Debian 12's kcat 1.7.1 links librdkafka 2.0.2, which cannot log in
+    with SCRAM to Kafka 4 (a bug in its client nonce, fixed in librdkafka 2.6.1): the broker
+    answers "Authentication failed during authentication due to invalid credentials" to the right
+    password. The wheel in .venv carries a recent, self-contained librdkafka under a mangled name
+    (``confluent_kafka.libs/librdkafka-<hash>.so.1``); a directory holding a ``librdkafka.so.1``
+    symlink to it, first on ``LD_LIBRARY_PATH``, is what kcat loads instead. Partners get the same
+    advice in their kit's README.
+
+    Every run is under coreutils' ``timeout`` (SIGTERM, then SIGKILL 5 s later): a kcat that waits
+    for ever (a broker that never answers, a consumer without ``-e``) fails its test with exit
+    124 and what it printed, instead of holding CI until pytest's own timeout ends everything.
+    """
+
+    def __init__(self, shim_dir: Path) -> None:
+        executable = shutil.which("kcat")
+        if executable is None:
+            raise AssertionError("kcat is not installed: scripts/install installs it (apt package kcat)")
+        import confluent_kafka
+
+        libs = Path(confluent_kafka.__file__).resolve().parent.parent / "confluent_kafka.libs"
+        bundled = sorted(libs.glob("librdkafka-*.so.1"))
+        if not bundled:
+            raise AssertionError(f"no librdkafka-*.so.1 in {libs}: has the confluent-kafka wheel changed its layout?")
+        shim_dir.mkdir(parents=True, exist_ok=True)
+        link = shim_dir / "librdkafka.so.1"
+        link.unlink(missing_ok=True)
+        link.symlink_to(bundled[-1])
+        self.executable = executable
+        self.env = {
+            **os.environ,
+            "LD_LIBRARY_PATH": os.pathsep.join(filter(None, [str(shim_dir), os.environ.get("LD_LIBRARY_PATH")])),
+        }
+
+    def run(
+        self, *args: str, cwd: Path, timeout_s: float = 30.0, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``kcat args…`` in ``cwd`` (a kit's kcat.conf names its CA relative to the kit)."""
+        return subprocess.run(
+            ["timeout", "--kill-after=5", str(timeout_s), self.executable, *args],
+            cwd=cwd,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,  # the exit status is what the tests look at
+            timeout=timeout_s + 15,  # a backstop only: timeout(1) ends it first
+        )
+
+    async def arun(
+        self, *args: str, cwd: Path, timeout_s: float = 30.0, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """The same from a test's event loop, which keeps serving the services under test."""
+        return await asyncio.to_thread(self.run, *args, cwd=cwd, timeout_s=timeout_s, stdin=stdin)

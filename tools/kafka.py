@@ -7,6 +7,10 @@ SCRAM-SHA-512, the broker checks ACLs. At the first start it makes its own CA an
 storage with the admin's SCRAM credential, and ``scripts/infra`` writes how to connect as the admin
 into ``$PASSERELLE_RUN_DIR/env``. Nothing of it is committed, nothing leaves the machine.
 
+``PASSERELLE_KAFKA_LISTENER_SECURITY=plaintext`` starts instead a broker without TLS, passwords
+or ACLs, on loopback only: what ``benchmarks.security`` measures the secure one against, in a run
+directory of its own. Nothing else uses it.
+
 It runs as whoever runs ``scripts/infra`` (root included: Kafka has no objection), so unlike
 PostgreSQL it has no trouble with a checkout inside a 0700 home directory.
 """
@@ -65,8 +69,19 @@ MARKER = f"kafka.Kafka {PROPS}"
 CLASSPATH = f"{KAFKA_LIBS}/*"  # java expands the wildcard itself
 
 
+PLAINTEXT = os.environ.get("PASSERELLE_KAFKA_LISTENER_SECURITY", "").lower() == "plaintext"
+PLAINTEXT_LISTENERS = """\
+# PASSERELLE_KAFKA_LISTENER_SECURITY=plaintext: loopback, no TLS, no password, no ACL (benchmarks only)
+listener.security.protocol.map=CLIENT:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=INTERNAL
+controller.listener.names=CONTROLLER
+"""
+
+
 def admin_access() -> KafkaAccess:
     """How the tools (and the tests) reach this broker: as its admin, over TLS."""
+    if PLAINTEXT:
+        return KafkaAccess(BOOTSTRAP, "PLAINTEXT")
     return KafkaAccess(
         BOOTSTRAP, "SASL_SSL", security.ADMIN, ADMIN_PASSWORD.read_text().strip(), str(PKI_DIR / "ca.crt")
     )
@@ -74,6 +89,8 @@ def admin_access() -> KafkaAccess:
 
 def access_env() -> dict[str, str]:
     """The PASSERELLE_KAFKA_* variables of ``admin_access`` (the password as a file)."""
+    if PLAINTEXT:
+        return {"PASSERELLE_KAFKA_BOOTSTRAP": BOOTSTRAP, "PASSERELLE_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}
     return {
         "PASSERELLE_KAFKA_BOOTSTRAP": BOOTSTRAP,
         "PASSERELLE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
@@ -92,7 +109,7 @@ node.id=1
 controller.quorum.bootstrap.servers={HOST}:{KAFKA_CONTROLLER_PORT}
 {LISTENERS}
 advertised.listeners=CLIENT://{BOOTSTRAP},INTERNAL://{HOST}:{KAFKA_INTERNAL_PORT}
-{security.security_properties(pki)}
+{PLAINTEXT_LISTENERS if PLAINTEXT else security.security_properties(pki)}
 log.dirs={DATA}
 num.partitions=1
 # One node: every internal topic has a single replica.
@@ -138,7 +155,7 @@ class Broker:
         storage_tool = ["java", "-cp", CLASSPATH, "kafka.tools.StorageTool", "format", "--standalone"]
         with open(LOG, "ab") as out:
             done = subprocess.run(
-                [*storage_tool, "-t", cluster_id, "-c", str(PROPS), *security.format_arguments(self.admin_password())],
+                [*storage_tool, "-t", cluster_id, "-c", str(PROPS), *self.scram_arguments()],
                 check=False,
                 stdout=out,
                 stderr=out,
@@ -147,6 +164,9 @@ class Broker:
             tail(LOG)
             die(f"kafka: storage format failed (log: {LOG})")
         FORMATTED_PORT.write_text(f"{KAFKA_CONTROLLER_PORT}\n")
+
+    def scram_arguments(self) -> list[str]:
+        return [] if PLAINTEXT else security.format_arguments(self.admin_password())
 
     @staticmethod
     def admin_password() -> str:
@@ -194,7 +214,7 @@ class Broker:
         formatted = FORMATTED_PORT.read_text().strip() if FORMATTED_PORT.is_file() else None
         if not (DATA / "meta.properties").is_file():
             self.format_storage()
-        elif not ADMIN_PASSWORD.is_file():
+        elif not ADMIN_PASSWORD.is_file() and not PLAINTEXT:
             die(
                 "kafka: this storage was formatted before security was on (no admin password); run: scripts/infra reset kafka"
             )

@@ -256,10 +256,11 @@ openstaan. Ze bevat een wachtwoord: bewaar ze als zodanig.
 {topics}
 
 Every record's value is a JSON envelope (`event_id`, `event_type`, `occurred_at`, `subject` (also
-the Kafka key), `data`, …); `data` is described by `schemas/<type>.v1.schema.json`, and
-`asyncapi.json` describes the topics. Events of one key keep their order; deduplicate on
-`event_id` (an event may be delivered more than once). Readers must ignore fields they do not
-know: new optional fields are added without notice, anything else gets a new version.
+the Kafka key), `data`, …); `schemas/<type>.v1.schema.json` describes the whole envelope of each
+event type, its `data` included, and `asyncapi.json` describes the topics. Events of one key
+keep their order; deduplicate on `event_id` (an event may be delivered more than once). Readers
+must ignore fields they do not know: new optional fields are added without notice, anything else
+gets a new version.
 
 You may read nothing else and write nowhere: the broker refuses it.
 
@@ -268,7 +269,8 @@ You may read nothing else and write nowhere: the broker refuses it.
   log in with SCRAM to Kafka 4: Debian 13's, or the one bundled with the `confluent-kafka` wheel)
 - Java: `cd examples/java && mvn -q package && java -cp "target/classes:target/lib/*" \\
   brussels.passerelle.kit.Consume ../../client.properties {kit.topics[0] if kit.topics else "<topic>"}`
-- Python: `pip install aiokafka ./passerelle-contracts` then `python examples/python/consume.py`
+- Python: `pip install aiokafka <passerelle>/contracts` (the contracts package, `contracts/` in
+  Passerelle's repository: the event models), then `python examples/python/consume.py --until-end`
 {docs}
 ## When something changes
 Ask the Coordination for a new password (`rotate`) if this one may have been seen by someone

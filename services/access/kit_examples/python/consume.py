@@ -1,6 +1,6 @@
 """Read the kit's topics with aiokafka and check every event against the contracts package.
 
-    pip install aiokafka ./passerelle-contracts   (the contracts package of Passerelle)
+    pip install aiokafka <passerelle>/contracts   (the contracts package: contracts/ in Passerelle's repository)
     python examples/python/consume.py [--group-suffix python] [--until-end]
 
 Prints one line per event; with --until-end, stops once every partition has been read to its end.
@@ -51,7 +51,7 @@ async def main() -> None:
                     print(f"{record.topic}:{record.partition}:{record.offset} {envelope.event_type} {data!r}")
             if batch:
                 await consumer.commit()
-            elif args.until_end:
+            elif args.until_end and consumer.assignment():  # none yet: the group is still joining
                 ends = await consumer.end_offsets(list(consumer.assignment()))
                 positions = {tp: await consumer.position(tp) for tp in ends}
                 if all(positions[tp] >= end for tp, end in ends.items()):
