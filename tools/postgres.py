@@ -56,6 +56,7 @@ DATABASES = (
     "passerelle_actions",
     "passerelle_equipment",
     "passerelle_funding",
+    "passerelle_gateway",
     "passerelle_notifications",
     "passerelle_test",
 )

@@ -17,7 +17,7 @@ from pathlib import Path
 from services.runtime.openapi import access_table
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("actions", "equipment", "funding", "notifications")
+SERVICES = ("actions", "equipment", "funding", "gateway", "notifications")
 START, END = "<!-- routes:start (python -m tools.routes write) -->", "<!-- routes:end -->"
 LEGEND = (
     "*public*: no key; *any key*: a valid key of any role; *any key but reader*: any key that may write (a "

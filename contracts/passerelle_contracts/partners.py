@@ -208,10 +208,6 @@ def project(topic: str, envelope: Envelope) -> Envelope | None:
 
 def parse_partner_data(envelope: Envelope) -> EventData:
     """Validate a partner record's payload against its partner event model."""
-    from .registry import UnknownEventType
+    from .registry import parse_data  # the registry imports this module
 
-    try:
-        model = PARTNER_EVENT_MODELS[(envelope.event_type, envelope.event_version)]
-    except KeyError:
-        raise UnknownEventType(f"no partner contract for {envelope.event_type} v{envelope.event_version}") from None
-    return model.model_validate(envelope.data)
+    return parse_data(envelope, PARTNER_EVENT_MODELS)

@@ -148,10 +148,11 @@ class UnknownEventType(LookupError):
     pass
 
 
-def parse_data(envelope: Envelope) -> EventData:
-    """Validate an envelope's payload against its event type's model."""
+def parse_data(envelope: Envelope, models: dict[tuple[str, int], type[EventData]] | None = None) -> EventData:
+    """Validate an envelope's payload against its event type's model (of ``models``: the partner
+    topics' are ``partners.PARTNER_EVENT_MODELS``)."""
     try:
-        model = EVENT_MODELS[(envelope.event_type, envelope.event_version)]
+        model = (EVENT_MODELS if models is None else models)[(envelope.event_type, envelope.event_version)]
     except KeyError:
         raise UnknownEventType(f"no contract for {envelope.event_type} v{envelope.event_version}") from None
     return model.model_validate(envelope.data)

@@ -6,7 +6,7 @@ set -euo pipefail
 : "${PGDATA:=/var/lib/postgresql/data}"
 : "${POSTGRES_USER:=passerelle}"
 : "${POSTGRES_PASSWORD:=passerelle}"
-: "${POSTGRES_DATABASES:=passerelle_actions,passerelle_equipment,passerelle_funding,passerelle_notifications}"
+: "${POSTGRES_DATABASES:=passerelle_actions,passerelle_equipment,passerelle_funding,passerelle_gateway,passerelle_notifications}"
 # Clients in this script (psql) find the server on the same port.
 export PGPORT="${POSTGRES_PORT:-5432}"
 SOCKET_DIR=/run/postgresql

@@ -110,6 +110,23 @@ async def funding(create_database: CreateDatabase, kafka_bootstrap: str, topic_p
 
 
 @pytest.fixture
+async def gateway(create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Any]:
+    """The gateway in this process (same shape as ``actions``: app, client, key()); its streams
+    need a real server (tests/integration/test_gateway.py), its refusals do not."""
+    from services.gateway.app import create_app as create_gateway
+    from services.gateway.settings import GatewaySettings
+
+    settings = GatewaySettings(
+        database_url=await create_database("gateway"),
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=f"{topic_prefix}{uuid.uuid4().hex[:6]}.",
+        http_port=0,
+    )
+    async with running_service(create_gateway, settings, "http://gateway") as service:
+        yield service
+
+
+@pytest.fixture
 async def notifications(create_database: CreateDatabase, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Any]:
     """The notifications service in this process (same shape as ``actions``: app, client, key());
     its mailer finds no SMTP server, which these tests do not need."""

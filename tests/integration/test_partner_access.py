@@ -45,6 +45,7 @@ from services.runtime.kafka_access import KafkaAccess, read_secret_file
 from services.runtime.topics import ensure_topics
 from tests.conftest import CreateDatabase
 from tests.integration.conftest import running_service
+from tests.integration.test_funding_service import EPN  # the register's example EPN
 from tests.support import ROOT, Kcat, drop_database, eventually, kafka, produce, read_topic
 
 pytestmark = pytest.mark.infra
@@ -56,20 +57,6 @@ NOT_GRANTED = partner_topic("passerelle.actions.v1")
 REPOSITORY_SCHEMAS = ROOT / "contracts" / "schemas" / "partners"
 EXAMPLES = ROOT / "contracts" / "examples"
 
-EPN = {
-    "epn": "epn-ixelles",
-    "epn_name": "EPN d'Ixelles",
-    "operator": "commune-ixelles",
-    "address": "Rue Mercelis 19",
-    "postcode": "1050",
-    "commune": "Ixelles",
-    "hours_per_week": 24,
-    "computers": 8,
-    "tablets": 2,
-    "publics": ["general-public", "seniors"],
-    "languages": ["fr", "nl"],
-    "accessible": True,
-}
 GRANT = {
     "call_code": "AAP-SENIORS-2026",
     "call_kind": "regional-call",

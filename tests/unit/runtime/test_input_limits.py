@@ -18,7 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from services.runtime.errors import Invalid
 from services.runtime.inputs import Euros, HappenedAt, decode_csv
 
-SERVICES = ("actions", "equipment", "funding", "notifications")
+SERVICES = ("actions", "equipment", "funding", "gateway", "notifications")
 BOUNDED_FORMATS = {"date", "date-time", "uuid", "binary", "email"}
 
 
