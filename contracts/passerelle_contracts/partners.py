@@ -7,7 +7,11 @@ person. So a partner never reads an internal topic: each domain topic has a part
 ``passerelle.partners.<domain>.v1``, that carries the same events (same types, keys, times and
 order) with the free text withheld. A copy is an event of its own: its ``event_id`` is derived from
 the original's (``partner_event_id``, the same at every replay, so partners deduplicate on it as on
-any event id), and its ``causation_id`` is the original's id. The producing service writes both in the same transaction
+any event id), its ``causation_id`` is the original's id, and its actor names the organisation
+and its role, not the API key that acted.
+
+The copies start when the producing service first runs with this module: a deployment that had
+events before has them on its internal topics only (the partner topics are not backfilled). The producing service writes both in the same transaction
 (the runtime's unit of work calls ``project``), so a partner topic is exactly as complete and as
 ordered as its internal topic, and never holds anything the projection did not let through.
 
@@ -202,7 +206,14 @@ def project(topic: str, envelope: Envelope) -> Envelope | None:
     hidden = withheld(envelope.event_type)
     data = {name: value for name, value in envelope.data.items() if name not in hidden}
     return envelope.model_copy(
-        update={"event_id": partner_event_id(envelope.event_id), "causation_id": envelope.event_id, "data": data}
+        update={
+            "event_id": partner_event_id(envelope.event_id),
+            "causation_id": envelope.event_id,
+            # The organisation and its role; not which of its API keys acted (one key is often
+            # one person: an identifier partners have no use for).
+            "actor": envelope.actor.model_copy(update={"key_id": None}),
+            "data": data,
+        }
     )
 
 

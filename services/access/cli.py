@@ -106,14 +106,24 @@ def pki(args: argparse.Namespace) -> int:
 
 
 def bootstrap_services(
-    admin: Admin, prefix: str, credentials: Path, *, rotate: bool = False, owner: int | None = None
+    admin: Admin,
+    prefix: str,
+    credentials: Path,
+    *,
+    rotate: bool = False,
+    owner: int | None = None,
+    per_service: bool = False,
 ) -> list[str]:
-    """Every service's principal and ACLs; returns the principals given a (new) password."""
+    """Every service's principal and ACLs; returns the principals given a (new) password.
+
+    The passwords go to ``credentials/<service>.password``, or with ``per_service`` to
+    ``credentials/<service>/password`` (a directory each: in compose, one volume per service, so
+    that no service can read another's)."""
     existing = admin.users()
     renewed = []
     for service in services():
         who = service_principal(service, prefix)
-        secret_file = credentials / f"{service}.password"
+        secret_file = credentials / service / "password" if per_service else credentials / f"{service}.password"
         if rotate or who not in existing or not secret_file.is_file():
             password = generate_password()
             admin.set_password(who, password)
@@ -122,6 +132,22 @@ def bootstrap_services(
         print(f"{who}: password in {secret_file}")
         _say(admin.converge(who, service_grants(service, prefix)))
     return renewed
+
+
+def retire(admin: Admin, principal: str) -> int:
+    """Leave a principal unusable: no ACL, a password nobody knows (not deleted: see
+    ``Admin.lock_out``); returns the ACLs removed."""
+    held = admin.grants(principal)
+    admin.remove(held)
+    if principal in admin.users():
+        admin.lock_out(principal)
+    return len(held)
+
+
+def retire_services(admin: Admin, prefix: str) -> None:
+    """Every service principal of a deployment (a test's, a stack taken down for good)."""
+    for service in services():
+        retire(admin, service_principal(service, prefix))
 
 
 def _granted(admin: Admin, code: str, prefix: str) -> list[str]:
@@ -139,6 +165,9 @@ def onboard(admin: Admin, access: KafkaAccess, args: argparse.Namespace, prefix:
         print(f"{who} is already onboarded: `partners rotate` issues a new password and kit", file=sys.stderr)
         return 1
     grants = partner_grants(args.code, args.topics, prefix)  # refuses a topic that is not a partner topic
+    if not access.ca_file:  # before anything is made: a partner without its kit cannot connect
+        print("no CA file (PASSERELLE_KAFKA_CA_FILE): cannot write a kit", file=sys.stderr)
+        return 1
     password = generate_password()
     admin.set_password(who, password)
     print(f"{who}: created")
@@ -147,16 +176,13 @@ def onboard(admin: Admin, access: KafkaAccess, args: argparse.Namespace, prefix:
 
 
 def _write_kit(access: KafkaAccess, args: argparse.Namespace, prefix: str, password: str, topics: list[str]) -> int:
-    if not access.ca_file:
-        print("no CA file (PASSERELLE_KAFKA_CA_FILE): cannot write a kit", file=sys.stderr)
-        return 1
     kit = kits.Kit.for_partner(
         args.code,
         password,
         bootstrap=args.bootstrap or access.bootstrap,
         topics=topics,
         prefix=prefix,
-        ca_cert=Path(access.ca_file),
+        ca_cert=Path(access.ca_file or ""),  # checked by the callers, before anything was made
         docs_url=args.docs_url,
     )
     print(f"kit written to {kits.write(kit, Path(args.out))} (it holds the password: hand it over as one)")
@@ -165,23 +191,24 @@ def _write_kit(access: KafkaAccess, args: argparse.Namespace, prefix: str, passw
 
 def rotate(admin: Admin, access: KafkaAccess, args: argparse.Namespace, prefix: str) -> int:
     who = partner_principal(args.code, prefix)
-    if who not in admin.users():
-        print(f"{who} is not onboarded", file=sys.stderr)
+    topics = _granted(admin, args.code, prefix)
+    if who not in admin.users() or not topics:  # an offboarded partner keeps a locked credential
+        print(f"{who} is not onboarded (offboarded partners come back with `partners onboard`)", file=sys.stderr)
+        return 1
+    if not access.ca_file:
+        print("no CA file (PASSERELLE_KAFKA_CA_FILE): cannot write a kit", file=sys.stderr)
         return 1
     password = generate_password()
     admin.set_password(who, password)
     print(f"{who}: new password (the old one no longer logs in)")
-    return _write_kit(access, args, prefix, password, _granted(admin, args.code, prefix))
+    return _write_kit(access, args, prefix, password, topics)
 
 
 def offboard(admin: Admin, args: argparse.Namespace, prefix: str) -> int:
     who = partner_principal(args.code, prefix)
-    held = admin.grants(who)
-    admin.remove(held)
-    _say((set(), held))
-    if who in admin.users():
-        admin.lock_out(who)  # not deleted: see Admin.lock_out
-    print(f"{who}: locked out (a password nobody knows); {len(held)} ACLs removed")
+    _say((set(), admin.grants(who)))
+    removed = retire(admin, who)  # not deleted: see Admin.lock_out
+    print(f"{who}: locked out (a password nobody knows); {removed} ACLs removed")
     return 0
 
 
@@ -207,6 +234,7 @@ def parser() -> argparse.ArgumentParser:
     boot.add_argument("--credentials", required=True, help="directory of the services' password files")
     boot.add_argument("--rotate", action="store_true", help="new passwords for every service")
     boot.add_argument("--owner", type=int, help="uid to give the password files (the services' containers')")
+    boot.add_argument("--per-service", action="store_true", help="DIR/<service>/password: one directory each")
 
     partners = sub.add_parser("partners", help="partners' principals, ACLs and kits").add_subparsers(
         dest="action", required=True
@@ -243,7 +271,14 @@ def main(argv: list[str] | None = None) -> int:
         access = KafkaAccess.from_environment()
         admin = Admin(access)
         if args.command == "services":
-            bootstrap_services(admin, prefix, Path(args.credentials), rotate=args.rotate, owner=args.owner)
+            bootstrap_services(
+                admin,
+                prefix,
+                Path(args.credentials),
+                rotate=args.rotate,
+                owner=args.owner,
+                per_service=args.per_service,
+            )
             return 0
         if args.action == "onboard":
             return onboard(admin, access, args, prefix)

@@ -24,7 +24,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     Nothing connects before the app starts (the ACLs' admin client at the first stream)."""
     settings = settings or GatewaySettings()
     # It writes no event: no outbox, no relay. Its database holds the API keys.
-    runtime = Runtime(settings, migrations=MIGRATIONS, relay=False)
+    # It writes no event: no relay, and a producer that asks for no producer id (its principal
+    # may write nowhere).
+    runtime = Runtime(settings, migrations=MIGRATIONS, relay=False, publishes=False)
     grants = Grants(BrokerAcls(settings.kafka), settings.topic_prefix, settings.grants_ttl_s)
 
     async def key_is_live(token: str) -> bool:

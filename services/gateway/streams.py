@@ -335,7 +335,7 @@ class Stream:
         where = {"partner": self.partner, "topic": topic, "partition": record.partition, "offset": record.offset}
         try:
             envelope = json.loads(value.decode("utf-8")) if value is not None else None
-        except ValueError:  # UnicodeDecodeError included
+        except (ValueError, RecursionError):  # UnicodeDecodeError included; nesting too deep
             log.warning("record skipped: its value is not JSON", **where)
             return None
         event_type = envelope.get("event_type") if isinstance(envelope, dict) else None
@@ -346,7 +346,11 @@ class Stream:
             return None
         assert value is not None  # an envelope was read from it
         if b"\n" in value or b"\r" in value:  # JSON written on several lines: an SSE data line is one
-            value = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+            try:
+                value = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+            except (ValueError, RecursionError):  # UnicodeEncodeError (a lone surrogate) included
+                log.warning("record skipped: its value cannot be sent on one line", **where)
+                return None
         return event_type, value
 
     async def _checks(self) -> Ending | None:

@@ -33,15 +33,19 @@ Loop = Callable[[], Coroutine[Any, Any, None]]
 STOP_TIMEOUT_S = 20.0
 
 
-def create_broker(settings: ServiceSettings) -> KafkaBroker:
+def create_broker(settings: ServiceSettings, *, publishes: bool = True) -> KafkaBroker:
     """Idempotent producer with acks=all; FastStream's per-message access log is kept at DEBUG
-    because the consumer writes its own line per message with the outcome."""
+    because the consumer writes its own line per message with the outcome.
+
+    ``publishes=False``: a service that writes to no topic (the gateway) gets a plain producer,
+    which FastStream starts anyway: an idempotent one asks the broker for a producer id at start,
+    which needs WRITE on some topic, a right such a service's principal must not have."""
     return KafkaBroker(
         # FastStream takes a string as one address: "a:1,b:2" (a cluster) is split into a list.
         settings.kafka.servers,
         security=settings.kafka.faststream_security(),
         client_id=f"passerelle-{settings.service_name}",
-        enable_idempotence=True,
+        enable_idempotence=publishes,
         acks="all",
         request_timeout_ms=15_000,
         # Topics come from the contracts' registry (partitions, retention), never from a
@@ -61,14 +65,18 @@ class Runtime:
         repository: RepositoryFactory[Any] = lambda executor: None,
         on_start: Iterable[StartHook] = (),
         relay: bool = True,
+        publishes: bool = True,
     ) -> None:
+        """``publishes=False``: the service writes no event at all (no relay, no consumer, so no
+        dead letter either): see ``create_broker``."""
         self.settings = settings
         self._repository = repository
         self.metrics = Metrics(settings.service_name)
         self.metrics.on_scrape(self._refresh_outbox_metrics)
         if not relay:
             self.metrics.without_relay()
-        self.broker = create_broker(settings)
+        self.broker = create_broker(settings, publishes=publishes)
+        self._publishes = publishes
         self._migrations = {"runtime": db.RUNTIME_MIGRATIONS, settings.service_name: migrations}
         self._on_start = list(on_start)
         self._pool: asyncpg.Pool | None = None
@@ -100,6 +108,8 @@ class Runtime:
         return self._repository(self.pool)
 
     def consume(self, name: str, topics: Iterable[str], handlers: Mapping[str, Handler]) -> ReliableConsumer:
+        if not self._publishes:
+            raise RuntimeError("a runtime that publishes nothing cannot consume: its dead letters are published")
         topics = list(topics)
         consumer = ReliableConsumer(
             name,

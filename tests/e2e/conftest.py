@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
 from services.access.admin import Admin
-from services.access.cli import bootstrap_services
+from services.access.cli import bootstrap_services, retire_services
 from services.access.principals import service_principal
 from tests.conftest import CreateDatabase
 from tests.e2e import stacks
@@ -164,6 +164,7 @@ async def system(
     finally:
         for process in processes.values():
             process.stop()
+        await asyncio.to_thread(retire_services, Admin(access), prefix)  # credentials pile up otherwise
 
 
 def principal_env(service: str, prefix: str, credentials: Path) -> dict[str, str]:

@@ -28,11 +28,13 @@ import asyncpg
 import pytest
 from passerelle_contracts.equipment_v1 import TOPIC as EQUIPMENT_TOPIC
 
+from services.access.admin import Admin
+from services.access.cli import bootstrap_services, retire_services
 from services.runtime.auth import create_api_key
 from services.runtime.outbox import RELAY_LOCK_KEY
 from services.runtime.topics import ensure_topics
 from tests.conftest import CreateDatabase
-from tests.e2e.conftest import call
+from tests.e2e.conftest import call, principal_env
 from tests.e2e.stacks import STACK, ContainerService
 from tests.support import ServiceProcess, eventually, free_port, kafka, read_topic
 
@@ -49,6 +51,9 @@ WHERE locktype = 'advisory' AND granted AND objsubid = 1
   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
 
 Start = Callable[..., Awaitable[dict[str, list[Any]]]]
+# A delivery commits one event and its copy for partners (passerelle.partners.equipment.v1): the
+# relay publishes both.
+ROWS_PER_DELIVERY = 2
 
 
 @pytest.fixture
@@ -60,11 +65,20 @@ async def replicas(
     service starts alone (the others once it is ready), as a rolling deployment would. (Replicas
     starting together on a new database are covered by the repository suite's seed test.)"""
     started: list[Any] = []
+    principals: list[str] = []  # the prefixes whose service principals were made
 
     async def start(**counts: int) -> dict[str, list[Any]]:
         prefix = f"{topic_prefix}rep{uuid.uuid4().hex[:6]}."
-        await ensure_topics(kafka(kafka_bootstrap), prefix)
-        shared = {"PASSERELLE_KAFKA_BOOTSTRAP": kafka_bootstrap, "PASSERELLE_TOPIC_PREFIX": prefix}
+        access = kafka(kafka_bootstrap)
+        await ensure_topics(access, prefix)
+        credentials = tmp_path / f"credentials-{prefix}"
+        await asyncio.to_thread(bootstrap_services, Admin(access), prefix, credentials)
+        principals.append(prefix)
+        shared = {
+            "PASSERELLE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "PASSERELLE_KAFKA_CA_FILE": access.ca_file or "",
+            "PASSERELLE_TOPIC_PREFIX": prefix,
+        }
         for name in counts:
             shared[f"PASSERELLE_{name.upper()}_DATABASE_URL"] = await create_database(name)
         instances: dict[str, list[Any]] = {}
@@ -72,7 +86,9 @@ async def replicas(
             for name, count in counts.items():
                 if n >= count:
                     continue
-                env = {**shared, f"PASSERELLE_{name.upper()}_HTTP_PORT": str(free_port())}
+                # Replicas of one service share its principal, as they would in production.
+                own = principal_env(name, prefix, credentials)
+                env = {**shared, **own, f"PASSERELLE_{name.upper()}_HTTP_PORT": str(free_port())}
                 if STACK == "containers":
                     env[f"PASSERELLE_{name.upper()}_HTTP_HOST"] = "127.0.0.1"
                     env["PASSERELLE_LOG_JSON"] = "true"
@@ -92,6 +108,8 @@ async def replicas(
     finally:
         for instance in started:
             instance.stop()
+        for prefix in principals:
+            await asyncio.to_thread(retire_services, Admin(kafka(kafka_bootstrap)), prefix)
 
 
 def database(instance: Any, name: str) -> str:
@@ -248,7 +266,7 @@ async def test_a_leader_that_loses_its_lock_stands_down_and_publishes_nothing_mo
         await deliver(equipment[n % 2], token, n)
     await drained(new, operator)
     old_published = published(old, operator)
-    assert old_published == per_phase and published(new, operator) == 0
+    assert old_published == ROWS_PER_DELIVERY * per_phase and published(new, operator) == 0
 
     # 2. The leader freezes (its sockets stay open, so PostgreSQL keeps its lock) and its lock
     # connection is ended, as a network partition or an operator would.
@@ -294,6 +312,6 @@ async def test_a_leader_that_loses_its_lock_stands_down_and_publishes_nothing_mo
     )
     assert relay(old) == "standby" and relay(new) == "leader"
     assert old_after == old_published, "the old leader published nothing after losing its lock"
-    assert new_after == 2 * per_phase
+    assert new_after == ROWS_PER_DELIVERY * 2 * per_phase
     assert len(sent) == 3 * per_phase and set(on_topic) == sent and duplicated == 0, "each event once on the topic"
     assert failover_s < FAILOVER_LIMIT_S

@@ -50,6 +50,7 @@ def plant(point: str, after: int, mark: Path, event_type: str | None = None) -> 
     ``claim_inbox`` and ``_commit``, aiokafka's ``commit``, the relay's ``_record``), so the wrappers
     hold while the consumer itself changes."""
     from aiokafka import AIOKafkaConsumer
+    from passerelle_contracts.partners import PARTNER_PREFIX
 
     from services.runtime.outbox import OutboxRelay
     from services.runtime.uow import PostgresUnitOfWork
@@ -96,10 +97,15 @@ def plant(point: str, after: int, mark: Path, event_type: str | None = None) -> 
         record_outcomes: Callable[..., Awaitable[Any]] = OutboxRelay._record
 
         async def record_or_die(self: OutboxRelay, rows: Any, outcomes: Any, *args: Any, **kwargs: Any) -> Any:
+            # The events of the services' topics: a partner topic's copies (same type, their own
+            # ids) are sent and re-sent alike, but the flow's outcome reads the internal topic.
             sent = [
                 r
                 for r in rows
-                if r["id"] in outcomes and outcomes[r["id"]] is None and event_type in (None, r["event_type"])
+                if r["id"] in outcomes
+                and outcomes[r["id"]] is None
+                and event_type in (None, r["event_type"])
+                and PARTNER_PREFIX not in r["topic"]
             ]
             counts["sent"] += len(sent)
             if sent and counts["sent"] >= after:

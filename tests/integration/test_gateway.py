@@ -31,6 +31,7 @@ from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from services.gateway.streams import Stream, Streams
 from services.runtime.auth import create_api_key, revoke_api_key
+from services.runtime.kafka_access import KafkaAccess
 from tests.conftest import CreateDatabase
 from tests.support import eventually, free_port, kafka, produce
 
@@ -51,7 +52,7 @@ class Gateway:
     url: str
     settings: GatewaySettings
     app: Any
-    kafka_bootstrap: str
+    kafka_bootstrap: str | KafkaAccess
     acls: list[principals.Grant] = field(default_factory=list)
 
     @property
@@ -105,13 +106,20 @@ class Gateway:
 
 @contextlib.asynccontextmanager
 async def serving(
-    database_url: str, kafka_bootstrap: str, topic_prefix: str, **overrides: Any
+    database_url: str,
+    kafka_bootstrap: str | KafkaAccess,
+    topic_prefix: str,
+    *,
+    own_prefix: bool = True,
+    **overrides: Any,
 ) -> AsyncIterator[Gateway]:
+    """The gateway in a real server; ``own_prefix``: its topics under a prefix of its own (else
+    ``topic_prefix`` itself, a deployment's made by the caller)."""
     port = free_port()
     settings = GatewaySettings(
         database_url=database_url,
         **kafka(kafka_bootstrap).settings(),
-        topic_prefix=f"{topic_prefix}{uuid.uuid4().hex[:6]}.",
+        topic_prefix=f"{topic_prefix}{uuid.uuid4().hex[:6]}." if own_prefix else topic_prefix,
         http_port=port,
         **({"heartbeat_s": 0.5} | overrides),
     )
@@ -347,24 +355,34 @@ async def test_a_stream_from_the_end_sends_only_what_comes_after_it_opened(gatew
     assert offsets(event["id"]) == 3
 
 
-async def test_a_record_that_is_not_json_is_skipped_and_json_on_several_lines_is_sent_on_one(
+async def test_a_record_that_is_not_json_or_cannot_be_sent_is_skipped_and_json_on_several_lines_is_sent_on_one(
     gateway: Gateway,
 ) -> None:
+    """Skipped, and the position moves past it: a record that stopped the stream would stop it
+    again at every reconnection, for every partner of the topic."""
     code = new_partner()
     await gateway.grant(code, [FUNDING])
     first, last = partner_copies(["GrantAwarded", "PaymentMade"], subject="grant-one")
     on_lines = json.dumps(json.loads(last.model_dump_json()), indent=2).encode()
+    too_deep = b"[" * 200_000 + b"]" * 200_000  # json.loads: RecursionError
+    lone_surrogate = b'{"event_type": "GrantAwarded",\n "x": "\\ud800"}'  # on one line again: not UTF-8
     await produce(
         gateway.kafka_bootstrap,
         gateway.settings.topic(FUNDING),
-        [(b"grant-one", first.model_dump_json().encode()), (b"grant-one", b"{not json"), (b"grant-one", on_lines)],
+        [
+            (b"grant-one", first.model_dump_json().encode()),
+            (b"grant-one", b"{not json"),
+            (b"grant-one", too_deep),
+            (b"grant-one", lone_surrogate),
+            (b"grant-one", on_lines),
+        ],
     )
     async with stream(gateway, await gateway.key(code)) as sse:
         received = await sse.events(2)
         await sse.nothing_more(1.0)
     assert ids_of(received) == [str(first.event_id), str(last.event_id)]
     assert "\n" not in received[1]["data"] and json.loads(received[1]["data"]) == json.loads(on_lines)
-    assert [offsets(e["id"]) for e in received] == [1, 3]  # past the record skipped
+    assert [offsets(e["id"]) for e in received] == [1, 5]  # past the records skipped
 
 
 async def test_the_coordination_streams_every_partner_topic_without_a_grant(gateway: Gateway) -> None:

@@ -46,6 +46,7 @@ from services.runtime.topics import ensure_topics
 from tests.conftest import CreateDatabase
 from tests.integration.conftest import running_service
 from tests.integration.test_funding_service import EPN  # the register's example EPN
+from tests.integration.test_gateway import ids_of, serving, stream
 from tests.support import ROOT, Kcat, drop_database, eventually, kafka, produce, read_topic
 
 pytestmark = pytest.mark.infra
@@ -99,14 +100,6 @@ def access_cli(prefix: str, *args: str) -> tuple[int, str]:
         mp.setenv("PASSERELLE_TOPIC_PREFIX", prefix)
         status = cli.main(list(args))
     return status, out.getvalue()
-
-
-def retire(admin: Admin, principal: str) -> None:
-    """A principal of this module, left unusable: no ACL, a password nobody knows (not deleted:
-    see ``Admin.lock_out``, a deletion can cost the broker every credential at its restart)."""
-    admin.remove(admin.grants(principal))
-    if principal in admin.users():
-        admin.lock_out(principal)
 
 
 async def committed_to(pool: asyncpg.Pool, topic: str) -> list[str]:
@@ -194,7 +187,7 @@ async def stack(
             for who in [partner_principal(code, prefix) for code in (PARTNER, LEAVER)] + [
                 service_principal(s, prefix) for s in services()
             ]:
-                retire(admin, who)
+                cli.retire(admin, who)
         finally:
             await drop_database(postgres, database)
             await postgres.close()
@@ -509,3 +502,22 @@ async def test_offboarding_stops_the_partner_and_rotate_replaces_the_password(st
     status, listed = access_cli(stack.prefix, "partners", "list")
     assert status == 0
     assert [line.split()[0] for line in listed.splitlines()] == [PARTNER], listed
+
+
+async def test_the_gateway_streams_over_http_what_the_kit_reads_logged_in_as_its_own_principal(
+    stack: Stack, create_database: CreateDatabase
+) -> None:
+    """``service-gateway`` reads the partner topics and nothing else, writes nowhere (its producer
+    asks the broker for no producer id); a partner's key streams exactly its granted topic."""
+    password = read_secret_file(stack.credentials / "gateway.password")
+    own = KafkaAccess(
+        stack.admin.bootstrap, "SASL_SSL", service_principal("gateway", stack.prefix), password, stack.admin.ca_file
+    )
+    async with serving(await create_database("gateway"), own, stack.prefix, own_prefix=False) as gateway:
+        async with stream(gateway, await gateway.key(PARTNER)) as sse:
+            received = await sse.events(len(stack.committed))
+            await sse.nothing_more(1.0)
+        async with gateway.client() as client:
+            refused = await client.get("/streams", params={"topics": NOT_GRANTED}, headers=await gateway.key(PARTNER))
+    assert ids_of(received) == stack.committed
+    assert refused.status_code == 403 and NOT_GRANTED in refused.json()["reason"]

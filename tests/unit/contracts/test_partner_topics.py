@@ -116,6 +116,7 @@ def test_the_projection_of_every_example_is_valid_against_its_partner_schema(pat
         envelope.correlation_id,
     )
     assert copy.causation_id == envelope.event_id, "a copy is caused by its original"
+    assert copy.actor.organisation == envelope.actor.organisation and copy.actor.key_id is None, "no key id"
     again = project(model.topic, envelope)
     assert again is not None and copy.event_id == again.event_id != envelope.event_id, "its own id, stable"
     assert not partners.withheld(envelope.event_type) & copy.data.keys()

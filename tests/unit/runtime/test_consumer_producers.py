@@ -68,7 +68,7 @@ async def test_an_event_type_the_topic_does_not_carry_is_dead_lettered_even_with
     assert headers["x-dlq-reason"] == "wrong-producer"
     assert headers["x-dlq-error"] == (
         "source 'funding' is not the producer of passerelle.actions.v1 ('actions');"
-        " event type GrantAwarded is not carried by passerelle.actions.v1"
+        " event type GrantAwarded is not carried by passerelle.actions.v1 (it is passerelle.funding.v1's)"
     )
 
 
@@ -79,7 +79,19 @@ async def test_an_event_type_the_topic_does_not_carry_is_dead_lettered_even_in_i
     assert handler.calls == 0
     [headers] = dlq.sent
     assert headers["x-dlq-reason"] == "wrong-producer"
-    assert headers["x-dlq-error"] == "event type GrantAwarded is not carried by passerelle.actions.v1"
+    assert headers["x-dlq-error"] == (
+        "event type GrantAwarded is not carried by passerelle.actions.v1 (it is passerelle.funding.v1's)"
+    )
+
+
+async def test_a_type_no_topic_carries_yet_from_the_topics_producer_is_ignored_not_taken_for_a_forgery() -> None:
+    """A producer upgraded first may write a new event type before its consumers know it (a
+    rolling upgrade): that is not a forgery, and a consumer without a handler for it ignores it."""
+    consumer, _, dlq, handler = setup()
+    newer = json.dumps(json.loads(example("ActionStatusChanged")) | {"event_type": "ActionArchived"}).encode()
+    assert await consumer.handle(at(0, newer, topic=ACTIONS)) == "ignored"
+    assert handler.calls == 0
+    assert dlq.sent == []
 
 
 async def test_the_check_maps_prefixed_topics_back_to_the_registry() -> None:
