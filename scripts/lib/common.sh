@@ -23,6 +23,11 @@ PASSERELLE_HOST=127.0.0.1
 : "${PASSERELLE_PG_PORT:=15432}"
 export PASSERELLE_HOST PASSERELLE_KAFKA_PORT PASSERELLE_KAFKA_CONTROLLER_PORT PASSERELLE_KAFKA_INTERNAL_PORT PASSERELLE_PG_PORT
 
+# The services scripts/up starts, scripts/down stops and scripts/status asks, with their ports:
+# one list, so that a new service cannot be started and then left running.
+PASSERELLE_SERVICES=(actions equipment funding notifications gateway)
+declare -A PASSERELLE_SERVICE_PORTS=([actions]=8101 [equipment]=8102 [funding]=8103 [notifications]=8104 [gateway]=8105)
+
 # Python interpreter of the project venv (created by scripts/install).
 : "${PASSERELLE_PYTHON:=${PASSERELLE_ROOT}/.venv/bin/python}"
 
