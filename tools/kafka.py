@@ -25,7 +25,7 @@ import time
 import uuid
 
 from services.access import broker as security
-from services.access.pki import Pki, ensure_pki, generate_password
+from services.access.pki import Pki, ensure_password, ensure_pki
 from services.runtime.kafka_access import KafkaAccess
 from tools.common import (
     HOST,
@@ -171,12 +171,7 @@ class Broker:
     @staticmethod
     def admin_password() -> str:
         """The admin's password, made at the first start (before the storage is formatted with it)."""
-        if not ADMIN_PASSWORD.is_file():
-            CREDENTIALS.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(ADMIN_PASSWORD, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(generate_password() + "\n")
-        return ADMIN_PASSWORD.read_text().strip()
+        return ensure_password(ADMIN_PASSWORD)
 
     def start(self) -> bool:
         """True if this call started the broker, False if it was running already."""

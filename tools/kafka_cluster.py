@@ -57,7 +57,7 @@ from typing import Annotated
 import typer
 
 from services.access import broker as security
-from services.access.pki import ensure_pki, generate_password
+from services.access.pki import ensure_password, ensure_pki
 from services.runtime.kafka_access import KafkaAccess
 from tools.common import (
     HOST,
@@ -161,11 +161,7 @@ class KafkaCluster:
     def _ensure_secrets(self) -> None:
         """The CA, the nodes' certificate and the admin's password, made at the first start."""
         ensure_pki(self.dir / "pki", hosts=[HOST, "localhost"])
-        if not self.admin_password_file.is_file():
-            self.admin_password_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.admin_password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(generate_password() + "\n")
+        ensure_password(self.admin_password_file)
 
     def node(self, node_id: int) -> Node:
         for node in self.nodes:

@@ -30,7 +30,7 @@ from services.runtime.kafka_access import KafkaAccess, KafkaAccessError
 from . import kit as kits
 from .admin import Admin, AdminError
 from .broker import security_properties
-from .pki import Pki, ensure_pki, generate_password
+from .pki import Pki, ensure_password, ensure_pki, generate_password
 from .principals import (
     PARTNER_PREFIX,
     Grant,
@@ -78,8 +78,8 @@ def broker_secrets(
     """What a broker container mounts (idempotent): the PKI, the admin's password, and its
     security.properties with the paths it has where it mounts ``directory`` (``mounted_at``)."""
     made = ensure_pki(directory, hosts=hosts)
-    if admin_password and not (directory / "admin.password").is_file():
-        _write_secret(directory / "admin.password", generate_password())
+    if admin_password:
+        ensure_password(directory / "admin.password")
     if mounted_at:
         (directory / "security.properties").write_text(security_properties(Pki.at(Path(mounted_at))))
     if public:

@@ -89,6 +89,16 @@ def generate_password() -> str:
     return secrets.token_urlsafe(32)
 
 
+def ensure_password(path: Path) -> str:
+    """The password in ``path``, made (0600, in a 0700 directory) if there is none yet."""
+    if not path.is_file():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(generate_password() + "\n")
+    return path.read_text().strip()
+
+
 def ensure_pki(directory: Path, *, hosts: Sequence[str]) -> Pki:
     """Create the CA and the broker certificate if missing, reissue the broker's if it does not
     cover ``hosts`` (DNS names or IP addresses) or expires within 30 days; see the module doc."""

@@ -111,9 +111,7 @@ def service_grants(service: str, prefix: str = "") -> list[Grant]:
     grants: list[Grant] = []
     for spec in all_topics():
         grants += _topic(who, prefix + spec.name, "create", "describe", "describe_configs")
-    if service == GATEWAY:
-        for name in partner_topics():
-            grants += _topic(who, prefix + name, "read")
+    if service == GATEWAY:  # its READ on the partner topics: the registry lists it as their consumer
         grants.append(Grant(who, "cluster", CLUSTER, "literal", "describe"))
     for spec in produced_by(service):
         grants += _topic(who, prefix + spec.name, "write")
