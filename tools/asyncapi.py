@@ -17,7 +17,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "asyncapi"
-SERVICES = ("actions", "equipment", "funding", "notifications")
+SERVICES = ("actions", "dashboard", "equipment", "funding", "notifications")
 
 
 def document(service: str) -> dict[str, Any]:

@@ -54,6 +54,7 @@ ROLE = "passerelle"
 PASSWORD = "passerelle"  # noqa: S105 - the local stack's, on loopback; documented in the README
 DATABASES = (
     "passerelle_actions",
+    "passerelle_dashboard",
     "passerelle_equipment",
     "passerelle_funding",
     "passerelle_gateway",

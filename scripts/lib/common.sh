@@ -25,8 +25,8 @@ export PASSERELLE_HOST PASSERELLE_KAFKA_PORT PASSERELLE_KAFKA_CONTROLLER_PORT PA
 
 # The services scripts/up starts, scripts/down stops and scripts/status asks, with their ports:
 # one list, so that a new service cannot be started and then left running.
-PASSERELLE_SERVICES=(actions equipment funding notifications gateway)
-declare -A PASSERELLE_SERVICE_PORTS=([actions]=8101 [equipment]=8102 [funding]=8103 [notifications]=8104 [gateway]=8105)
+PASSERELLE_SERVICES=(actions equipment funding notifications gateway dashboard)
+declare -A PASSERELLE_SERVICE_PORTS=([actions]=8101 [equipment]=8102 [funding]=8103 [notifications]=8104 [gateway]=8105 [dashboard]=8110)
 
 # Python interpreter of the project venv (created by scripts/install).
 : "${PASSERELLE_PYTHON:=${PASSERELLE_ROOT}/.venv/bin/python}"

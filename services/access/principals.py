@@ -80,11 +80,13 @@ def partner_group_prefix(code: str, prefix: str = "") -> str:
 
 
 GATEWAY = "gateway"
+DASHBOARD = "dashboard"  # reads every internal topic (the registry lists it as their consumer), writes none
 
 
 def services() -> tuple[str, ...]:
-    """The services that have a principal: the producers of the registry's topics, and the gateway."""
-    return tuple(sorted({spec.producer for spec in TOPICS} | {GATEWAY}))
+    """The services that have a principal: the producers of the registry's topics, the gateway and
+    the dashboard."""
+    return tuple(sorted({spec.producer for spec in TOPICS} | {GATEWAY, DASHBOARD}))
 
 
 def consumed_by(service: str) -> tuple[TopicSpec, ...]:

@@ -148,6 +148,14 @@ async def system(
         env[f"PASSERELLE_{name.upper()}_DATABASE_URL"] = await create_database(name)
         env[f"PASSERELLE_{name.upper()}_HTTP_PORT"] = str(free_port())
     env["PASSERELLE_NOTIFICATIONS_SMTP_PORT"] = str(smtp[1])
+    # The dashboard's System page reads the others' metrics where this system serves them.
+    env["PASSERELLE_DASHBOARD_SERVICE_URLS"] = json.dumps(
+        {
+            name: f"http://127.0.0.1:{env[f'PASSERELLE_{name.upper()}_HTTP_PORT']}"
+            for name in SERVICES
+            if name != "dashboard"
+        }
+    )
     env.update(service_env)
     own = {name: principal_env(name, prefix, credentials) for name in SERVICES}
     if STACK == "containers":

@@ -17,7 +17,7 @@ from services.runtime.kafka_access import KafkaAccess
 from tests.support import ROOT, eventually
 
 STACK = os.environ.get("PASSERELLE_E2E_STACK", "local")
-SERVICES = ("actions", "equipment", "funding", "notifications")
+SERVICES = ("actions", "equipment", "funding", "notifications", "dashboard")
 
 
 class LocalBroker:

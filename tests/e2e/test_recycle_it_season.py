@@ -259,6 +259,27 @@ async def test_a_recycle_it_season(system: dict[str, ServiceProcess], smtp: tupl
         public_share = sum(figures["by_donor"][d]["delivered"] for d in PUBLIC_BODIES)
         assert indicator(57, "a57-devices-public-donations") == public_share, "only regional public bodies' donations"
 
+        # The dashboard, built from the same events, shows the equipment service's own figures
+        # (the steps the events determine: services/dashboard/read_models/equipment.py).
+        dashboard = system["dashboard"]
+        viewer = {
+            "Authorization": "Bearer "
+            + dashboard.cli(
+                "keys", "create", "--organisation", "coordination-inclusion-numerique", "--role", "operator"
+            )
+        }
+        same = ("declared", "received", "wiped", "failed", "refurbished", "returned", "disposed")
+
+        def dashboard_flow() -> dict[str, int]:
+            shown = httpx.get(f"{dashboard.url}/api/equipment", headers=viewer, timeout=10).json()["flow"]
+            return {step: shown[step] for step in same}
+
+        await eventually(
+            lambda: dashboard_flow() == {step: figures["flow"][step] for step in same},
+            timeout=60,
+            what="the dashboard's funnel equal to GET /figures",
+        )
+
     # Each donor heard of its own batch: received and sanitised, as counts.
     inbox, _ = smtp
     for donor in DONORS:

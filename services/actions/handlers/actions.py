@@ -63,13 +63,21 @@ async def change_details(uow: Uow, command: ChangeDetails) -> Envelope | None:
         unknown += await uow.repo.unknown_organisations(list(values.get("partners", [])))
         if unknown:
             raise Conflict(f"unknown organisations: {', '.join(unknown)}")
-        current = await _action(uow, number)
-        diff = events.changes(current, values)
-        if not diff:
-            return None
-        await uow.repo.set_details(number, values)
-        title_fr: str = values["title_fr"] if "title_fr" in values else current["title_fr"]
-        return await record(uow, events.details_changed(number, title_fr, diff))
+        return await apply_details(uow, number, values)
+
+
+async def apply_details(uow: Uow, number: int, values: dict[str, Any]) -> Envelope | None:
+    """Set the details in ``values`` (checked by the caller) of an action the caller has locked: a
+    new version, announced field by field (ActionDetailsChanged, in the action's history). None if
+    nothing changed. Used by ``change_details`` for the Coordination, and by the plan's loading for
+    the seed's Dutch titles (``handlers.plan``)."""
+    current = await _action(uow, number)
+    diff = events.changes(current, values)
+    if not diff:
+        return None
+    await uow.repo.set_details(number, values)
+    title_fr: str = values["title_fr"] if "title_fr" in values else current["title_fr"]
+    return await record(uow, events.details_changed(number, title_fr, diff))
 
 
 @dataclass(frozen=True)

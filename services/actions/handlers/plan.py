@@ -13,6 +13,7 @@ from passerelle_contracts.common import FieldChange
 from services.runtime.logs import get_logger
 
 from .. import domain, events
+from .actions import apply_details
 from .aggregate import Uow, locked_action, record
 
 log = get_logger(__name__)
@@ -52,7 +53,8 @@ async def load_plan(uow: Uow, command: LoadPlan) -> list[int]:
 
     Each newly loaded action is announced once with ActionRegistered, each new indicator with
     IndicatorDefined, and so is a retired indicator whose definition the seed changed
-    (``_load_indicators``). Returns the numbers of the actions added."""
+    (``_load_indicators``). An action stored without a Dutch title gets the seed's, announced with
+    ActionDetailsChanged (``_fill_dutch_titles``). Returns the numbers of the actions added."""
     plan = command.plan
     axis_of = {c["number"]: c["axis"] for c in plan["chantiers"]}
     async with uow:
@@ -64,11 +66,33 @@ async def load_plan(uow: Uow, command: LoadPlan) -> list[int]:
             action = by_number[number]
             registered = events.registered(action, axis_of[action["chantier"]])
             await record(uow, registered, changes=[{"field": "status", "old": None, "new": "not_started"}])
+        translated = await _fill_dutch_titles(uow, plan["actions"])
         for indicator, diff in await _load_indicators(uow, command.indicators):
             await record(uow, events.indicator_defined(indicator, diff))
     if new:
         log.info("plan loaded", actions=len(new))
+    if translated:
+        log.info("Dutch titles filled in from the seed", actions=len(translated))
     return new
+
+
+async def _fill_dutch_titles(uow: Uow, actions: list[dict[str, Any]]) -> list[int]:
+    """The seed's Dutch title for each action stored without one (loaded before the seed had
+    them), set as the Coordination's edits are (``apply_details``: a new version and
+    ActionDetailsChanged with the ``title_nl`` change, in the action's history). A Dutch title
+    someone wrote is never replaced. Returns the numbers of the actions given one."""
+    stored = {a["number"]: a["title_nl"] for a in await uow.repo.list_actions()}
+    filled: list[int] = []
+    for action in actions:
+        number, title_nl = action["number"], action["title_nl"]
+        if not title_nl or stored.get(number) != "":
+            continue
+        await locked_action(uow, number)
+        current = await uow.repo.get_action(number)
+        if current is not None and current["title_nl"] == "":  # still empty once locked: no edit came between
+            await apply_details(uow, number, {"title_nl": title_nl})
+            filled.append(number)
+    return filled
 
 
 DEFINITION = ("name_fr", "name_nl", "unit", "baseline", "target", "period")

@@ -35,8 +35,9 @@ class PlanQueries(Queries):
         await self.db.execute("SELECT pg_advisory_xact_lock($1)", SEED_LOCK_KEY)
 
     async def load_reference(self, plan: dict[str, Any]) -> list[str]:
-        """The plan's organisations (kept up to date), axes and chantiers (added once). A code the
-        EPN register keeps is left as the register wrote it: returns those codes of the seed's."""
+        """The plan's organisations (kept up to date), axes and chantiers (added once; a Dutch title
+        the seed has is filled in where the stored one is empty, and one already there is kept). A
+        code the EPN register keeps is left as the register wrote it: returns those codes of the seed's."""
         codes = [o["code"] for o in plan["organisations"]]
         kept = await self.db.fetch(
             "SELECT code FROM organisations WHERE source = 'register' AND code = ANY($1::text[]) ORDER BY code", codes
@@ -49,12 +50,15 @@ class PlanQueries(Queries):
             [(o["code"], o["name"], o["kind"], o["working_group"], o["copil"]) for o in plan["organisations"]],
         )
         await self.db.executemany(
-            "INSERT INTO axes (number, title_fr, title_nl) VALUES ($1, $2, $3) ON CONFLICT (number) DO NOTHING",
+            """INSERT INTO axes (number, title_fr, title_nl) VALUES ($1, $2, $3)
+               ON CONFLICT (number) DO UPDATE SET title_nl = EXCLUDED.title_nl
+               WHERE axes.title_nl = '' AND EXCLUDED.title_nl <> ''""",
             [(a["number"], a["title_fr"], a["title_nl"]) for a in plan["axes"]],
         )
         await self.db.executemany(
             """INSERT INTO chantiers (number, axis, title_fr, title_nl) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (number) DO NOTHING""",
+               ON CONFLICT (number) DO UPDATE SET title_nl = EXCLUDED.title_nl
+               WHERE chantiers.title_nl = '' AND EXCLUDED.title_nl <> ''""",
             [(c["number"], c["axis"], c["title_fr"], c["title_nl"]) for c in plan["chantiers"]],
         )
         return [r["code"] for r in kept]

@@ -43,9 +43,13 @@ class FakePlan(FakeTables):
                     "source": "seed",
                 }
         for a in plan["axes"]:
-            self.axes.setdefault(a["number"], {k: a[k] for k in ("number", "title_fr", "title_nl")})
+            axis = self.axes.setdefault(a["number"], {k: a[k] for k in ("number", "title_fr", "title_nl")})
+            axis["title_nl"] = axis["title_nl"] or a["title_nl"]  # an empty Dutch title filled in, another kept
         for c in plan["chantiers"]:
-            self.chantiers.setdefault(c["number"], {k: c[k] for k in ("number", "axis", "title_fr", "title_nl")})
+            chantier = self.chantiers.setdefault(
+                c["number"], {k: c[k] for k in ("number", "axis", "title_fr", "title_nl")}
+            )
+            chantier["title_nl"] = chantier["title_nl"] or c["title_nl"]
 
         return kept
 

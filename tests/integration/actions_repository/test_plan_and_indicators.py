@@ -56,6 +56,26 @@ async def test_the_reference_keeps_organisations_up_to_date_and_axes_as_first_lo
     await repo.lock_seed()
 
 
+async def test_the_reference_fills_in_the_empty_dutch_titles_of_axes_and_chantiers_and_keeps_the_others(
+    planned: Any,
+) -> None:
+    translated = {
+        **PLAN,
+        "axes": [{**a, "title_nl": f"As {a['number']}"} for a in PLAN["axes"]],
+        "chantiers": [{**c, "title_nl": f"Werf {c['number']}"} for c in PLAN["chantiers"]],
+    }
+    await planned.load_reference(translated)
+    titles = {r["number"]: (r["axis_nl"], r["chantier_nl"]) for r in await planned.report_plan()}
+    assert titles == {
+        1: ("As een", "Werf 1"),
+        2: ("As een", "Werf 1"),
+        3: ("As een", "Werf 2"),
+        4: ("As 2", "Werf drie"),
+    }
+    await planned.load_reference(PLAN)
+    assert {r["number"]: (r["axis_nl"], r["chantier_nl"]) for r in await planned.report_plan()} == titles
+
+
 async def test_unknown_organisations_are_named_in_the_order_given(repo: Any) -> None:
     assert await repo.unknown_organisations(["nobody", "caban", "epn"]) == ["nobody", "epn"]
     assert await repo.unknown_organisations([]) == []

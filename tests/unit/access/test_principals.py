@@ -43,9 +43,16 @@ def topics_with(grants: list[Grant], principal: str, operation: str) -> set[str]
     }
 
 
-def test_the_services_with_a_principal_are_the_registry_s_producers_and_the_gateway() -> None:
-    assert set(services()) == {spec.producer for spec in TOPICS} | {"gateway"}
-    assert set(services()) == {"actions", "equipment", "funding", "notifications", "gateway"}
+def test_the_services_with_a_principal_are_the_registry_s_producers_the_gateway_and_the_dashboard() -> None:
+    assert set(services()) == {spec.producer for spec in TOPICS} | {"gateway", "dashboard"}
+    assert set(services()) == {"actions", "equipment", "funding", "notifications", "gateway", "dashboard"}
+
+
+def test_the_dashboard_reads_every_internal_topic_and_writes_only_their_dead_letters() -> None:
+    grants = service_grants("dashboard", PREFIX)
+    internal = {spec.name for spec in TOPICS if spec.audience == "internal"}
+    assert topics_with(grants, PREFIX + "service-dashboard", "read") == internal | {f"{name}.dlq" for name in internal}
+    assert topics_with(grants, PREFIX + "service-dashboard", "write") == {f"{name}.dlq" for name in internal}
 
 
 @pytest.mark.parametrize("topic", [spec.name for spec in all_topics()])
@@ -179,7 +186,7 @@ def test_a_partner_code_other_than_lower_case_letters_digits_and_inner_hyphens_i
 
 def test_a_service_not_in_the_registry_has_no_grants() -> None:
     with pytest.raises(ValueError, match="not a service of the registry"):
-        service_grants("dashboard", PREFIX)
+        service_grants("reporting", PREFIX)
 
 
 # --- the registry's consumers are what the services subscribe to ---------------------------------
@@ -187,11 +194,18 @@ def test_a_service_not_in_the_registry_has_no_grants() -> None:
 
 def _app_factories() -> dict[str, Callable[[], Any]]:
     from services.actions.app import create_app as actions
+    from services.dashboard.app import create_app as dashboard
     from services.equipment.app import create_app as equipment
     from services.funding.app import create_app as funding
     from services.notifications.app import create_app as notifications
 
-    return {"actions": actions, "equipment": equipment, "funding": funding, "notifications": notifications}
+    return {
+        "actions": actions,
+        "dashboard": dashboard,
+        "equipment": equipment,
+        "funding": funding,
+        "notifications": notifications,
+    }
 
 
 def test_every_service_with_a_principal_but_the_gateway_is_checked_below() -> None:

@@ -11,6 +11,7 @@ import pytest
 from passerelle_contracts import SYSTEM_ACTOR, Envelope
 from passerelle_contracts.funding_v1 import GrantAwarded
 
+from services.actions.handlers.actions import ChangeDetails, change_details
 from services.actions.handlers.annual_report import build_annual_report
 from services.actions.handlers.indicators import count_grant_awarded
 from services.actions.handlers.plan import LoadPlan, load_plan, load_structure, read_seed
@@ -20,7 +21,7 @@ from services.runtime.testing import FakeStore
 from services.runtime.uow import Context
 from tests.fakes.actions import FakeActionsRepository
 
-from .conftest import COORDINATION, Store, in_context, seeded_store
+from .conftest import COORDINATION, Store, acting, in_context, seeded_store
 
 
 async def test_the_plan_is_loaded_once_and_each_action_and_indicator_announced_once() -> None:
@@ -75,6 +76,78 @@ async def test_a_seed_whose_mappings_both_add_to_and_set_an_indicator_stops_the_
     assert await store.repo.indicator_codes() == set()
     assert store.repo.mappings == []
     assert store.events() == []
+
+
+# --- the Dutch titles, added to the seed after databases loaded it without them -------------------
+
+
+def seed_without_dutch_titles() -> dict[str, Any]:
+    """The plan's seed before it had Dutch titles: every axis's, chantier's and action's empty."""
+    old = copy.deepcopy(read_seed()[0])
+    for titled in (*old["axes"], *old["chantiers"], *old["actions"]):
+        titled["title_nl"] = ""
+    return old
+
+
+async def test_a_fresh_database_registers_each_action_with_its_dutch_title() -> None:
+    store = await seeded_store()
+    by_number = {a["number"]: a for a in read_seed()[0]["actions"]}
+    registered = store.events("ActionRegistered")
+    assert [e.data["title_nl"] for e in registered] == [by_number[n]["title_nl"] for n in range(1, 67)]
+    assert store.events("ActionDetailsChanged") == [], "nothing to fill in"
+
+
+async def test_a_database_loaded_without_dutch_titles_gets_them_announced_and_keeps_those_written_since() -> None:
+    store = FakeStore(FakeActionsRepository())
+    plan, indicators = read_seed()
+    await load_plan(in_context(store, Context.system()), LoadPlan(seed_without_dutch_titles(), indicators))
+    await change_details(acting(store), ChangeDetails(21, {"title_nl": "De Werkgroep bijeenroepen"}))
+    store.repo.axes[2]["title_nl"] = "Federeren"  # written in the database by someone
+    store.outbox.clear()
+
+    assert await load_plan(in_context(store, Context.system()), LoadPlan(plan, indicators)) == []
+    by_number = {a["number"]: a for a in plan["actions"]}
+    changed = store.events("ActionDetailsChanged")
+    assert [e.data["action_number"] for e in changed] == [n for n in range(1, 67) if n != 21]
+    assert len(store.events()) == len(changed), "nothing else announced"
+    first = changed[0]
+    assert (first.subject, first.actor, first.data["title_fr"]) == ("action-1", SYSTEM_ACTOR, by_number[1]["title_fr"])
+    assert first.data["changes"] == [{"field": "title_nl", "old": "", "new": by_number[1]["title_nl"]}]
+    filled = await store.repo.get_action(1)
+    assert filled is not None and (filled["title_nl"], filled["version"]) == (by_number[1]["title_nl"], 1)
+    assert (await store.repo.history(1))[-1]["changes"] == first.data["changes"], "in the action's history"
+    kept = await store.repo.get_action(21)
+    assert kept is not None and kept["title_nl"] == "De Werkgroep bijeenroepen", "a person's title is never replaced"
+
+    axes = {a["number"]: a["title_nl"] for a in plan["axes"]}
+    assert {n: a["title_nl"] for n, a in store.repo.axes.items()} == {**axes, 2: "Federeren"}
+    chantiers = {c["number"]: c["title_nl"] for c in plan["chantiers"]}
+    assert {n: c["title_nl"] for n, c in store.repo.chantiers.items()} == chantiers
+
+    before = len(store.outbox)
+    await load_plan(in_context(store, Context.system()), LoadPlan(plan, indicators))
+    assert len(store.outbox) == before, "filled in once: a later start announces nothing"
+
+
+async def test_a_dutch_title_written_while_the_plan_loads_is_not_replaced() -> None:
+    """Between the read of the stored titles and the action's lock, an edit may commit: the title
+    is read again once the action is locked."""
+    store = FakeStore(FakeActionsRepository())
+    plan, indicators = read_seed()
+    await load_plan(in_context(store, Context.system()), LoadPlan(seed_without_dutch_titles(), indicators))
+    store.outbox.clear()
+    lock_action = store.repo.lock_action
+
+    async def edited_first(number: int) -> Any:
+        if number == 5:
+            store.repo.actions[5]["title_nl"] = "Geschreven terwijl het plan laadt"
+        return await lock_action(number)
+
+    store.repo.lock_action = edited_first  # type: ignore[method-assign]  # an edit committing just before the lock
+    await load_plan(in_context(store, Context.system()), LoadPlan(plan, indicators))
+    assert 5 not in [e.data["action_number"] for e in store.events("ActionDetailsChanged")]
+    kept = await store.repo.get_action(5)
+    assert kept is not None and kept["title_nl"] == "Geschreven terwijl het plan laadt"
 
 
 # --- action 36: the grants' stand-in retired, the cadastre's coverage in its place ---------------

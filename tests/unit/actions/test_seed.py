@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import get_args
 
 from passerelle_contracts import EVENT_MODELS
@@ -54,8 +55,27 @@ def test_every_lead_and_partner_is_a_known_organisation() -> None:
         assert set(action["partners"]) <= codes
 
 
-def test_dutch_titles_are_left_empty_rather_than_invented() -> None:
-    assert all(a["title_nl"] == "" for a in PLAN["actions"])
+TITLED = [*PLAN["axes"], *PLAN["chantiers"], *PLAN["actions"]]
+
+
+def test_every_axis_chantier_and_action_has_a_dutch_title_of_its_own() -> None:
+    assert len(TITLED) == 4 + 17 + 66
+    untranslated = [t["title_fr"] for t in TITLED if not t["title_nl"].strip() or t["title_nl"] == t["title_fr"]]
+    assert untranslated == []
+
+
+def test_the_dutch_titles_are_marked_as_a_working_translation_awaiting_review() -> None:
+    assert PLAN["translations"] == {
+        "nl": {"status": "working translation, awaiting review by a native speaker", "reviewed_by": None}
+    }
+
+
+def test_the_dutch_titles_use_the_dutch_names_the_service_s_dutch_texts_use() -> None:
+    # passerelle_contracts.i18n and the Dutch e-mails: OCR for EPN, OCMW for CPAS, ESF for FSE …
+    french = re.compile(r"\b(EPN|CPAS|FSE|OIP|ETP|GT|asbl)\b|Printemps Numérique")
+    assert [t["title_nl"] for t in TITLED if french.search(t["title_nl"])] == []
+    [action_1] = [a for a in PLAN["actions"] if a["number"] == 1]
+    assert "(Digitale Lente)" in action_1["title_nl"], "the Printemps Numérique's Dutch name"
 
 
 def test_every_mapping_names_a_known_indicator_and_fields_of_its_event() -> None:

@@ -82,7 +82,9 @@ async def test_details_naming_unknown_organisations_are_refused(store: Store) ->
 
 
 async def test_changed_details_are_published_field_by_field_and_unchanged_ones_publish_nothing(store: Store) -> None:
-    values = {"partners": ["actiris", "epn", "startdigital"], "weight": Decimal(3), "title_nl": ""}
+    before = await store.repo.get_action(38)
+    assert before is not None
+    values = {"partners": ["actiris", "epn", "startdigital"], "weight": Decimal(3), "title_nl": before["title_nl"]}
     envelope = await change_details(acting(store), ChangeDetails(38, values))
     assert envelope is not None and envelope.event_type == "ActionDetailsChanged"
     assert envelope.data["changes"] == [

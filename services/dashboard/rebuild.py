@@ -1,0 +1,148 @@
+"""Drop the read models and build them again from the topics, which keep every event for ever.
+
+``python -m services.dashboard rebuild [--into DATABASE_URL] [--batch N]``
+
+Without ``--into``, the dashboard's own database: stop the dashboard first (its consumer would
+write into the tables being rebuilt). With ``--into``, another database (created beforehand),
+e.g. to build a new version's read models beside the live ones and compare them
+(``GET /api/plan`` etc. on both) before switching.
+
+The rebuild reads every partition of the projector's topics from its first record up to the end
+offsets taken when it starts, without a consumer group (nothing is committed, no group is
+moved), and applies the records with the live consumer's code (``projector.project``) and its
+checks (a record its topic's producer did not write, or whose data is invalid, is skipped as the
+live consumer dead-letters it), ``--batch`` records per transaction. Each applied event is
+claimed in the inbox under the consumer's name, as the consumer does: when the dashboard starts
+again, its group resumes from its committed offsets, finds the events the rebuild applied in the
+inbox and applies only those that came after. The sessions and API keys are kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from passerelle_contracts import Envelope
+from passerelle_contracts.registry import UnknownEventType, parse_data
+from pydantic import ValidationError
+
+from services.runtime import db, inbox
+from services.runtime.consumer import ReliableConsumer, RetryPolicy
+from services.runtime.db import Executor
+
+from .projector import CONSUMER, MIGRATIONS, TABLES, TOPICS, project
+from .settings import DashboardSettings
+
+FETCH_TIMEOUT_MS = 1000
+
+
+@dataclass
+class Rebuilt:
+    applied: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.applied / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        skipped = ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items())) or "none"
+        return (
+            f"rebuilt the read models from {self.applied:,} events in {self.seconds:.1f} s "
+            f"({self.rate:,.0f} events/s); skipped: {skipped}"
+        )
+
+
+async def clear(conn: Any) -> None:
+    """Empty every read model (``projector.TABLES``: the sessions and the keys stay) and forget
+    which events the consumer applied."""
+    await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
+    await conn.execute("DELETE FROM inbox WHERE consumer = $1", CONSUMER)
+
+
+async def rebuild(settings: DashboardSettings, *, into: str | None = None, batch: int = 1000) -> Rebuilt:
+    pool = await db.create_pool(into or settings.database_url, min_size=1, max_size=2)
+    checker = ReliableConsumer(
+        CONSUMER,
+        {},
+        unit_of_work=_no_unit_of_work,
+        publish=_no_publish,
+        retry=RetryPolicy(1, 1, 1, 1),
+        topic_prefix=settings.topic_prefix,
+    )
+    result = Rebuilt()
+    consumer = AIOKafkaConsumer(
+        **settings.kafka.aiokafka(),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=batch,
+    )
+    try:
+        await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, settings.service_name: MIGRATIONS})
+        async with pool.acquire() as conn:
+            await clear(conn)
+        await consumer.start()
+        # aiokafka knows a topic's partitions once its client holds the topic's metadata, and has no
+        # public call to ask for it before assign(): ask its client, as the gateway's streams do.
+        await consumer._client.set_topics([settings.topic(topic) for topic in TOPICS])
+        partitions = [
+            TopicPartition(settings.topic(topic), p)
+            for topic in TOPICS
+            for p in sorted(consumer.partitions_for_topic(settings.topic(topic)) or ())
+        ]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        left = {tp for tp, end in ends.items() if end > 0}
+        started = time.perf_counter()
+        while left:
+            fetched = await consumer.getmany(*left, timeout_ms=FETCH_TIMEOUT_MS, max_records=batch)
+            records = [r for tp, rs in fetched.items() for r in rs if r.offset < ends[tp]]
+            if records:
+                async with pool.acquire() as conn, conn.transaction():
+                    for record in records:
+                        await _apply(conn, checker, record, result)
+            for tp in list(left):
+                if await consumer.position(tp) >= ends[tp]:
+                    left.discard(tp)
+        result.seconds = time.perf_counter() - started
+    finally:
+        await consumer.stop()
+        await pool.close()
+    return result
+
+
+async def _apply(conn: Executor, checker: ReliableConsumer, record: Any, result: Rebuilt) -> None:
+    try:
+        envelope = Envelope.model_validate_json(record.value)
+    except ValidationError:
+        result.skipped["invalid-envelope"] += 1
+        return
+    if checker.not_from_producer(record.topic, envelope) is not None:
+        result.skipped["wrong-producer"] += 1
+        return
+    try:
+        data = parse_data(envelope)
+    except (ValidationError, UnknownEventType):
+        result.skipped["invalid-data"] += 1
+        return
+    if not await inbox.claim(
+        conn, CONSUMER, envelope.event_id, envelope.event_type, record.topic, record.partition, record.offset
+    ):
+        result.skipped["duplicate"] += 1
+        return
+    await project(conn, envelope, data, data.topic)
+    result.applied += 1
+
+
+def _no_unit_of_work(*_: Any) -> Any:
+    raise RuntimeError("the rebuild's producer check applies nothing")
+
+
+async def _no_publish(*_: Any, **__: Any) -> None:
+    raise RuntimeError("the rebuild's producer check publishes nothing")
