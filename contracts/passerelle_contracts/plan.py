@@ -1,4 +1,4 @@
-"""The plan's structure: its 4 axes and 17 chantiers, named in French and Dutch.
+"""The plan's structure: its title, its 4 axes and 17 chantiers, named in French and Dutch.
 
 The events name an action's axis and chantier by number (``ActionRegistered``); partners and the
 dashboard show their names from here. The actions service's seed (``services/actions/seed/plan.json``)
@@ -11,6 +11,11 @@ from __future__ import annotations
 from .common import Language
 
 NL_REVIEWED = False
+
+TITLE: dict[Language, str] = {
+    "fr": "Plan d'appropriation numérique 2021-2024",
+    "nl": "Plan voor digitale toe-eigening 2021-2024",
+}
 
 AXES: dict[int, dict[Language, str]] = {
     1: {"fr": "Sensibiliser", "nl": "Sensibiliseren"},

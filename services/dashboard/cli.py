@@ -17,14 +17,17 @@ from .settings import DashboardSettings
 
 def _rebuild_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--into", help="rebuild into this database instead of the dashboard's own (postgresql://…)")
-    parser.add_argument("--batch", type=int, default=1000, help="records applied per transaction (default 1000)")
+    parser.add_argument("--batch", type=int, default=1000, help="records read and applied at a time (default 1000)")
 
 
 async def _rebuild(args: argparse.Namespace, session: Session[Any]) -> None:
-    from .rebuild import rebuild
+    from .rebuild import UnknownPartitions, rebuild
 
     settings = load_settings(DashboardSettings)
-    result = await rebuild(settings, into=args.into, batch=max(1, min(args.batch, 10_000)))
+    try:
+        result = await rebuild(settings, into=args.into, batch=max(1, min(args.batch, 10_000)))
+    except UnknownPartitions as error:
+        raise SystemExit(f"rebuild: {error}") from None
     print(result.summary())
 
 

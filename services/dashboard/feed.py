@@ -76,12 +76,17 @@ class FeedEvent:
 
 
 def _visible(viewer: Viewer, args: list[Any]) -> str:
+    """The partner view's condition: an event that names the organisation, or is about an action it
+    leads or is a partner of *now* (decided when read, so that a new partner sees the action's past
+    and a former one stops seeing it), on a topic partners read."""
     if viewer.is_operator:
         return "TRUE"
     args.append(viewer.organisation)
     org = len(args)
     args.append(list(PROJECTED))
-    return f"(organisations @> ARRAY[${org}::text] AND topic = ANY(${len(args)}::text[]))"
+    return f"""((organisations @> ARRAY[${org}::text]
+                OR action_number IN (SELECT number FROM plan_actions WHERE lead = ${org} OR ${org} = ANY(partners)))
+               AND topic = ANY(${len(args)}::text[]))"""  # noqa: S608 - parameter numbers only
 
 
 def _as_seen(viewer: Viewer, row: Any) -> FeedEvent:

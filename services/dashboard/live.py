@@ -28,22 +28,30 @@ log = get_logger(__name__)
 
 QUEUE_SIZE = 1000  # positions a stream may be behind before it is told to reload
 RECONNECT_S = 1.0
-
-
-class Full(Exception):
-    """Too many browsers follow the live updates already."""
+PING_S = 15.0  # the listening connection is checked this often: a half-open one says nothing
+PING_TIMEOUT_S = 5.0
+MAX_STREAMS_PER_KEY = 8  # one person's tabs; a key cannot take every slot from the others
 
 
 class Hub:
-    def __init__(self, dsn: str, max_streams: int) -> None:
+    def __init__(self, dsn: str, max_streams: int, max_per_key: int = MAX_STREAMS_PER_KEY) -> None:
         self._dsn = dsn
         self._max = max_streams
-        self._queues: set[asyncio.Queue[int | None]] = set()
+        self._max_per_key = max_per_key
+        self._queues: dict[asyncio.Queue[int | None], str] = {}
         self.listening = asyncio.Event()
 
     @property
     def streams(self) -> int:
         return len(self._queues)
+
+    def refusal(self, key_id: str) -> str | None:
+        """Why one more stream of ``key_id`` is refused now, or None."""
+        if len(self._queues) >= self._max:
+            return "too many browsers follow the live updates"
+        if sum(1 for owner in self._queues.values() if owner == key_id) >= self._max_per_key:
+            return f"this key follows the live updates in {self._max_per_key} pages already"
+        return None
 
     async def run(self) -> None:
         """LISTEN for the life of the process, connecting again after a loss. After a reconnection
@@ -58,7 +66,11 @@ class Hub:
                 if self.listening.is_set():
                     self._broadcast(None)
                 self.listening.set()
-                await lost.wait()
+                while not lost.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), timeout=PING_S)
+                    if not lost.is_set():  # a connection that no longer answers is closed and made again
+                        await conn.fetchval("SELECT 1", timeout=PING_TIMEOUT_S)
                 log.warning("live updates: the database connection was lost; connecting again")
             except asyncio.CancelledError:
                 raise
@@ -81,19 +93,18 @@ class Hub:
         for queue in list(self._queues):
             try:
                 queue.put_nowait(item)
-            except asyncio.QueueFull:
-                self._queues.discard(queue)
-                with contextlib.suppress(asyncio.QueueFull):
+            except asyncio.QueueFull:  # fallen behind: told to reload at once, and forgotten
+                self._queues.pop(queue, None)
+                while not queue.empty():
                     queue.get_nowait()
-                    queue.put_nowait(None)
+                queue.put_nowait(None)
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[int | None]]:
-        if len(self._queues) >= self._max:
-            raise Full
+    async def subscribe(self, key_id: str) -> AsyncIterator[asyncio.Queue[int | None]]:
+        """A queue of the positions applied from now on (None: reload) for one stream of ``key_id``."""
         queue: asyncio.Queue[int | None] = asyncio.Queue(QUEUE_SIZE)
-        self._queues.add(queue)
+        self._queues[queue] = key_id
         try:
             yield queue
         finally:
-            self._queues.discard(queue)
+            self._queues.pop(queue, None)

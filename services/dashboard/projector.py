@@ -36,6 +36,10 @@ EVENT_TYPES: tuple[str, ...] = tuple(
     model.event_type for module in (actions_v1, equipment_v1, funding_v1, notifications_v1) for model in module.EVENTS
 )
 CHANNEL = "dashboard_feed"  # pg_notify's channel: the new row's position
+# pg_advisory_xact_lock's key: one feed insert at a time until its transaction ends, so that the
+# positions (a sequence, taken at insert) commit in their order even with several replicas; a
+# stream that has sent position N has then missed nothing below it (``web.live``).
+FEED_LOCK = 7_231_201
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 PROJECTIONS: Projections = merged(plan_model.PROJECTIONS, equipment_model.PROJECTIONS, funding_model.PROJECTIONS)
@@ -58,6 +62,7 @@ ORGANISATION_FIELDS = (
     "operator",
     "epn",
     "organisation",
+    "partner",
     "attendees",
     "invited",
     "absent",
@@ -74,9 +79,13 @@ def organisations(envelope: Envelope) -> list[str]:
     return sorted(found)
 
 
-async def project(db: Executor, envelope: Envelope, data: Any, topic: str) -> int | None:
+async def project(db: Executor, envelope: Envelope, data: Any, topic: str, *, live: bool = True) -> int | None:
     """Apply one event: its feed row, its projections, its notification. Returns the feed position,
-    None when the event was there already (a rebuild over a live table, a replayed record)."""
+    None when the event was there already (a rebuild over a live table, a replayed record).
+    ``live=False`` (a rebuild: one transaction, no browser to tell) takes neither the feed's lock
+    nor sends the notification."""
+    if live:
+        await db.execute("SELECT pg_advisory_xact_lock($1)", FEED_LOCK)
     position: int | None = await db.fetchval(
         """INSERT INTO feed_events (event_id, topic, event_type, source, subject, occurred_at, correlation_id,
                                     causation_id, actor, organisations, action_number, data)
@@ -99,7 +108,8 @@ async def project(db: Executor, envelope: Envelope, data: Any, topic: str) -> in
         return None
     for projection in PROJECTIONS.get(envelope.event_type, ()):
         await projection(db, envelope, data)
-    await db.execute("SELECT pg_notify($1, $2)", CHANNEL, str(position))
+    if live:
+        await db.execute("SELECT pg_notify($1, $2)", CHANNEL, str(position))
     return position
 
 

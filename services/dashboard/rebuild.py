@@ -10,11 +10,14 @@ e.g. to build a new version's read models beside the live ones and compare them
 The rebuild reads every partition of the projector's topics from its first record up to the end
 offsets taken when it starts, without a consumer group (nothing is committed, no group is
 moved), and applies the records with the live consumer's code (``projector.project``) and its
-checks (a record its topic's producer did not write, or whose data is invalid, is skipped as the
-live consumer dead-letters it), ``--batch`` records per transaction. Each applied event is
-claimed in the inbox under the consumer's name, as the consumer does: when the dashboard starts
-again, its group resumes from its committed offsets, finds the events the rebuild applied in the
-inbox and applies only those that came after. The sessions and API keys are kept.
+checks: a record its topic's producer did not write, or whose data is invalid, or whose projection
+fails, is skipped as the live consumer dead-letters it. Everything happens in one transaction,
+``--batch`` records at a time under a savepoint: a rebuild cut short (the broker gone, the process
+killed) leaves the read models as they were; a topic whose partitions the broker does not tell is
+refused before anything is touched. Each applied event is claimed in the inbox under the
+consumer's name, as the consumer does: when the dashboard starts again, its group resumes from
+its committed offsets, finds the events the rebuild applied in the inbox and applies only those
+that came after. The sessions and API keys are kept.
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ from pydantic import ValidationError
 from services.runtime import db, inbox
 from services.runtime.consumer import ReliableConsumer, RetryPolicy
 from services.runtime.db import Executor
+from services.runtime.logs import get_logger
 
 from .projector import CONSUMER, MIGRATIONS, TABLES, TOPICS, project
 from .settings import DashboardSettings
 
 FETCH_TIMEOUT_MS = 1000
+log = get_logger(__name__)
 
 
 @dataclass
@@ -84,37 +89,67 @@ async def rebuild(settings: DashboardSettings, *, into: str | None = None, batch
     )
     try:
         await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS, settings.service_name: MIGRATIONS})
-        async with pool.acquire() as conn:
-            await clear(conn)
         await consumer.start()
-        # aiokafka knows a topic's partitions once its client holds the topic's metadata, and has no
-        # public call to ask for it before assign(): ask its client, as the gateway's streams do.
-        await consumer._client.set_topics([settings.topic(topic) for topic in TOPICS])
-        partitions = [
-            TopicPartition(settings.topic(topic), p)
-            for topic in TOPICS
-            for p in sorted(consumer.partitions_for_topic(settings.topic(topic)) or ())
-        ]
+        partitions = await _partitions(consumer, settings)
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
         left = {tp for tp, end in ends.items() if end > 0}
         started = time.perf_counter()
-        while left:
-            fetched = await consumer.getmany(*left, timeout_ms=FETCH_TIMEOUT_MS, max_records=batch)
-            records = [r for tp, rs in fetched.items() for r in rs if r.offset < ends[tp]]
-            if records:
-                async with pool.acquire() as conn, conn.transaction():
-                    for record in records:
-                        await _apply(conn, checker, record, result)
-            for tp in list(left):
-                if await consumer.position(tp) >= ends[tp]:
-                    left.discard(tp)
+        # One transaction for the whole rebuild: the tables are emptied and filled again together,
+        # so that a rebuild that fails half-way (the broker gone, the process killed) leaves the
+        # read models as they were, never half-built.
+        async with pool.acquire() as conn, conn.transaction():
+            await clear(conn)
+            while left:
+                fetched = await consumer.getmany(*left, timeout_ms=FETCH_TIMEOUT_MS, max_records=batch)
+                records = [r for tp, rs in fetched.items() for r in rs if r.offset < ends[tp]]
+                if records:
+                    await _apply_batch(conn, checker, records, result)
+                for tp in list(left):
+                    if await consumer.position(tp) >= ends[tp]:
+                        left.discard(tp)
         result.seconds = time.perf_counter() - started
     finally:
         await consumer.stop()
         await pool.close()
     return result
+
+
+class UnknownPartitions(RuntimeError):
+    """The broker does not tell a topic's partitions: nothing is rebuilt (the read models stay)."""
+
+
+async def _partitions(consumer: AIOKafkaConsumer, settings: DashboardSettings) -> list[TopicPartition]:
+    # aiokafka knows a topic's partitions once its client holds the topic's metadata, and has no
+    # public call to ask for it before assign(): ask its client, as the gateway's streams do.
+    names = [settings.topic(topic) for topic in TOPICS]
+    await consumer._client.set_topics(names)
+    found = {name: consumer.partitions_for_topic(name) for name in names}
+    if missing := sorted(name for name, partitions in found.items() if not partitions):
+        raise UnknownPartitions(f"the broker does not know the partitions of {', '.join(missing)}: nothing rebuilt")
+    return [TopicPartition(name, p) for name, partitions in found.items() for p in sorted(partitions or ())]
+
+
+async def _apply_batch(conn: Any, checker: ReliableConsumer, records: list[Any], result: Rebuilt) -> None:
+    """A batch under a savepoint; if a projection fails, the batch again record by record, each under
+    its own savepoint, the failing ones skipped as the live consumer dead-letters them."""
+    try:
+        async with conn.transaction():
+            attempt = Rebuilt()
+            for record in records:
+                await _apply(conn, checker, record, attempt)
+    except Exception:  # noqa: BLE001 - one record's failure; found and counted below
+        for record in records:
+            try:
+                async with conn.transaction():
+                    await _apply(conn, checker, record, result)
+            except Exception as error:  # noqa: BLE001 - counted, as a dead letter would be
+                result.skipped["handler-failed"] += 1
+                log.warning("rebuild: a projection failed; the event is skipped", error=repr(error))
+        return
+    result.applied += attempt.applied
+    result.skipped.update(attempt.skipped)
 
 
 async def _apply(conn: Executor, checker: ReliableConsumer, record: Any, result: Rebuilt) -> None:
@@ -136,7 +171,7 @@ async def _apply(conn: Executor, checker: ReliableConsumer, record: Any, result:
     ):
         result.skipped["duplicate"] += 1
         return
-    await project(conn, envelope, data, data.topic)
+    await project(conn, envelope, data, data.topic, live=False)
     result.applied += 1
 
 

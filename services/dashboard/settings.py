@@ -38,6 +38,12 @@ class DashboardSettings(ServiceSettings):
     feed_page_size: int = Field(default=100, ge=10, le=1000, description="Events a feed page shows.")
     max_live_streams: int = Field(default=100, ge=1, description="Browsers following the live updates at once.")
     heartbeat_s: float = Field(default=15.0, gt=0, description="A live stream sends a comment after this long idle.")
+    max_stream_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="A live stream ends after this long; the browser reconnects with the last id it received "
+        "(nothing is missed). Bounds how long a stopping dashboard waits for its streams.",
+    )
     metrics_timeout_s: float = Field(default=2.0, gt=0, description="How long the System page waits for a service.")
     replay_command: str = Field(
         default="",

@@ -15,7 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
@@ -27,20 +27,29 @@ from passerelle_contracts import i18n
 from passerelle_contracts.common import Language
 
 from services.runtime.http import api_router
+from services.runtime.inputs import brussels_today
 
 from . import feed, texts
-from .live import Full, Hub
+from .live import Hub
 from .projector import EVENT_TYPES, TOPICS
 from .settings import DashboardSettings
-from .viewers import COOKIE, Viewer, check_csrf, sign_in, sign_out, signed_in
+from .viewers import COOKIE, SignInRequired, Viewer, check_csrf, identify, sign_in, sign_out, signed_in
 
 HERE = Path(__file__).resolve().parent
 LANG_COOKIE = "passerelle_lang"
-FORM_LIMIT = 4096
-BACKLOG_LIMIT = (
-    500  # events a stream sends to catch up; more, and the page is told to reload  # bytes of a sign-in or replay form
-)
-BRUSSELS = "Europe/Brussels"
+FORM_LIMIT = 4096  # bytes of a sign-in or replay form
+BACKLOG_LIMIT = 500  # events a stream sends to catch up; more, and the page is told to reload
+MAX_POSITION = 2**63 - 1  # a bigserial's largest: a larger one is a 422, not a database error
+# Only this site's own script, styles and connections; no frame, no inline script or style (the
+# charts are SVG attributes, the progress bars <progress>): an injected tag would do nothing.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+RECHECK_S = 30.0  # how often an open stream checks that its session or key is still valid
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals.update(i18n=i18n)
@@ -65,7 +74,8 @@ def language(request: Request) -> Language:
 
 
 def today() -> date:
-    return datetime.now(UTC).date()
+    """Today in Brussels, as every service counts days (a UTC date is yesterday's until 1 or 2 am)."""
+    return brussels_today()
 
 
 def local_path(target: str | None) -> str:
@@ -83,9 +93,12 @@ def render(
     *,
     title: str,
     live_topics: tuple[str, ...] = (),
+    after: int | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    """A page in the viewer's language, or only its figures when the live script asks (``?fragment=1``)."""
+    """A page in the viewer's language, or only its figures when the live script asks (``?fragment=1``).
+    ``after``: the feed's last position read *before* the page's figures, from which its live
+    stream starts (so that nothing applied meanwhile is missed)."""
     lang = language(request)
     t = texts.all_texts(lang)
     fragment = request.query_params.get("fragment") == "1"
@@ -100,6 +113,7 @@ def render(
             "viewer": viewer,
             "title": t.get(title, title),
             "live_topics": " ".join(live_topics),
+            "after": after,
             "fragment": fragment,
             "path": request.url.path,
             "query": request.url.query,
@@ -108,6 +122,7 @@ def render(
     )
     response.headers["Content-Language"] = lang
     response.headers["Cache-Control"] = "no-store"
+    response.headers.update(SECURITY_HEADERS)
     if request.query_params.get("lang") in texts.LANGUAGES:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
     return response
@@ -184,12 +199,14 @@ def router(hub: Hub) -> APIRouter:
         type: str | None = Query(default=None, max_length=feed.MAX_FILTER_LENGTH),
         organisation: str | None = Query(default=None, max_length=feed.MAX_FILTER_LENGTH),
         action: int | None = Query(default=None, ge=1, le=66),
-        before: int | None = Query(default=None, ge=1),
+        before: int | None = Query(default=None, ge=1, le=MAX_POSITION),
     ) -> HTMLResponse:
         filters = feed.Filters(topic or None, type or None, organisation or None, action, before)
+        # The last position first: an event applied while the page is read is then after it, and
+        # the page's stream sends it (the script drops a row it has already).
+        latest = await feed.latest(pool_of(request))
         events = await feed.page(pool_of(request), viewer, filters, settings_of(request).feed_page_size)
         older = events[-1].position if len(events) == settings_of(request).feed_page_size else None
-        latest = await feed.latest(pool_of(request))
         return render(
             request,
             viewer,
@@ -204,6 +221,7 @@ def router(hub: Hub) -> APIRouter:
             },
             title="nav_feed",
             live_topics=TOPICS,
+            after=latest,
         )
 
     @r.get("/api/feed", summary="The feed as JSON, newest first")
@@ -214,7 +232,7 @@ def router(hub: Hub) -> APIRouter:
         type: str | None = Query(default=None, max_length=feed.MAX_FILTER_LENGTH),
         organisation: str | None = Query(default=None, max_length=feed.MAX_FILTER_LENGTH),
         action: int | None = Query(default=None, ge=1, le=66),
-        before: int | None = Query(default=None, ge=1),
+        before: int | None = Query(default=None, ge=1, le=MAX_POSITION),
         limit: int = Query(default=100, ge=1, le=1000),
     ) -> JSONResponse:
         filters = feed.Filters(topic or None, type or None, organisation or None, action, before)
@@ -237,29 +255,35 @@ def router(hub: Hub) -> APIRouter:
         events = await feed.trail(pool_of(request), viewer, correlation_id)
         return JSONResponse({"correlation_id": str(correlation_id), "events": [e.as_json() for e in events]})
 
-    @r.get("/live", summary="Server-Sent Events: each new event the viewer may see, as a feed row")
+    @r.get(
+        "/live",
+        summary="Server-Sent Events: each new event the viewer may see, as a feed row",
+        tags=["stream"],
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "The events, as they are applied"}},
+    )
     async def live(
         request: Request,
         viewer: Viewer = Depends(signed_in),
-        after: int | None = Query(default=None, ge=0, description="Send the events after this position first"),
+        after: int | None = Query(
+            default=None, ge=0, le=MAX_POSITION, description="Send the events after this position first"
+        ),
     ) -> Response:
         # A page knows the last position it showed (the feed's ``data-after``); a reconnecting
         # EventSource sends the last id it received. Either way the events applied in between are
         # sent first, so that none falls in the gap between a page's rendering and its stream.
+        # Positions commit in their order (``projector.FEED_LOCK``), so "after" misses nothing.
         last_id = request.headers.get("last-event-id", "")
-        if last_id.isdigit():
+        if last_id.isdigit() and int(last_id) <= MAX_POSITION:
             after = int(last_id)
-        try:
-            subscription = hub.subscribe()
-            queue = await subscription.__aenter__()
-        except Full:
+        refused = hub.refusal(viewer.key_id)
+        if refused is not None:
             return JSONResponse(
-                {"error": "too_many_streams", "reason": "too many browsers follow the live updates"},
-                status_code=503,
-                headers={"Retry-After": "10"},
+                {"error": "too_many_streams", "reason": refused}, status_code=503, headers={"Retry-After": "10"}
             )
         lang = language(request)
         heartbeat = settings_of(request).heartbeat_s
+        ends_at = time.monotonic() + settings_of(request).max_stream_s
 
         def message(event: feed.FeedEvent) -> str:
             row = templates.get_template("_feed_row.html").render(
@@ -275,8 +299,17 @@ def router(hub: Hub) -> APIRouter:
             }
             return f"id: {event.position}\nevent: feed\ndata: {json.dumps(payload)}\n\n"
 
-        async def events() -> AsyncIterator[str]:
+        async def still_signed_in() -> bool:
             try:
+                await identify(request)
+            except SignInRequired:
+                return False
+            return True
+
+        async def events() -> AsyncIterator[str]:
+            # The subscription is taken here, inside the body: a client gone before the first
+            # chunk never starts the generator, and so never holds a slot.
+            async with hub.subscribe(viewer.key_id) as queue:
                 yield "retry: 3000\n\n"
                 sent = 0
                 if after is not None:
@@ -287,15 +320,21 @@ def router(hub: Hub) -> APIRouter:
                     for event in missed:
                         sent = event.position
                         yield message(event)
-                last = time.monotonic()
-                while True:
+                last = checked = time.monotonic()
+                while time.monotonic() < ends_at:  # then the browser reconnects with Last-Event-ID
                     try:
                         position = await asyncio.wait_for(queue.get(), timeout=1.0)
                     except TimeoutError:
+                        now = time.monotonic()
                         if await request.is_disconnected():
                             return
-                        if time.monotonic() - last >= heartbeat:
-                            last = time.monotonic()
+                        if now - checked >= RECHECK_S:  # a revoked key or an ended session ends its streams
+                            checked = now
+                            if not await still_signed_in():
+                                yield "event: reload\ndata: {}\n\n"
+                                return
+                        if now - last >= heartbeat:
+                            last = now
                             yield ": keep-alive\n\n"
                         continue
                     last = time.monotonic()
@@ -307,8 +346,6 @@ def router(hub: Hub) -> APIRouter:
                     found = await feed.one(pool_of(request), viewer, position)
                     if found is not None:
                         yield message(found)
-            finally:
-                await subscription.__aexit__(None, None, None)
 
         return StreamingResponse(
             events(),

@@ -56,6 +56,9 @@ def fuzz(process: Any, key: str, examples: int, workdir: Path) -> dict[str, Any]
         "run",
         f"{process.url}/openapi.json",
         *("--header", f"Authorization: Bearer {key}"),
+        # A stream (the dashboard's GET /live) answers for as long as its client listens: a
+        # request of its own would wait out the request timeout every time.
+        *("--exclude-tag", "stream"),
         *("--checks", "all", "--exclude-checks", "positive_data_acceptance"),
         *("--phases", "examples,coverage,fuzzing", "--max-examples", str(examples), "--seed", SEED),
         *("--continue-on-failure", "--no-shrink", "--request-timeout", "30"),

@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from passerelle_contracts import plan as plan_structure
 from passerelle_contracts.common import ACTION_STATUSES
 
 from services.runtime.inputs import BRUSSELS
@@ -81,8 +82,8 @@ def assemble(
         year=year,
         as_of=as_of,
         generated_at=cutoff - timedelta(seconds=1),  # deterministic: the report describes the cut-off
-        plan_title_fr="Plan d'appropriation numérique 2021-2024",
-        plan_title_nl="",
+        plan_title_fr=plan_structure.TITLE["fr"],
+        plan_title_nl=plan_structure.TITLE["nl"],
         rollup_rule=domain.ROLLUP_RULE,
         axes=tuple(axes),
         meetings=tuple(MeetingLine(m["held_on"], m["kind"], m["attendees"], m["decisions"]) for m in meetings),

@@ -47,6 +47,7 @@ CREATE TABLE plan_indicators (
     unit           text NOT NULL,
     baseline       double precision NOT NULL DEFAULT 0,
     target         double precision,
+    period         text NOT NULL DEFAULT '',  -- 'yearly': the current value is the latest year's
     value          double precision,
     measured_on    date
 );
@@ -76,8 +77,7 @@ CREATE TABLE plan_meetings (
     kind           text NOT NULL,
     starts_at      timestamptz,
     held_on        date,
-    status         text NOT NULL,         -- scheduled, cancelled, held
-    decisions      int NOT NULL DEFAULT 0
+    status         text NOT NULL          -- scheduled, cancelled, held
 );
 
 CREATE TABLE plan_reports (

@@ -62,7 +62,7 @@ from services.runtime.db import Executor
 from services.runtime.http import api_router
 from services.runtime.inputs import BRUSSELS
 
-from .. import charts, texts
+from .. import charts, feed, texts
 from ..viewers import Viewer, signed_in
 from ..web import language, pool_of, render, today
 
@@ -354,12 +354,27 @@ def _stock_rows(f: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def seen_by(f: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
+    """The figures as ``viewer`` may read them through the equipment service's own API: the public
+    figures (``GET /figures``: the flow, the stock, by donor, recipient kind and commune) for every
+    key; a donor's batches and a recipient's follow-ups only for the organisation concerned (and the
+    Coordination and operators), as ``GET /batches`` and ``GET /deliveries`` scope them."""
+    if viewer.is_operator:
+        return f
+    return {
+        **f,
+        "batches": [b for b in f["batches"] if b["donor"] == viewer.organisation],
+        "follow_ups": [u for u in f["follow_ups"] if u["recipient"] == viewer.organisation],
+    }
+
+
 router = api_router()
 
 
 @router.get("/equipment", response_class=HTMLResponse, summary="Equipment: funnel, stock, deliveries, follow-ups")
 async def equipment_page(request: Request, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
-    f = await figures(pool_of(request), today())
+    after = await feed.latest(pool_of(request))  # before the figures: see web.render
+    f = seen_by(await figures(pool_of(request), today()), viewer)
     lang = language(request)
     t = texts.all_texts(lang)
     funnel = [(t[f"eq_step_{s}"], float(f["flow"][s])) for s in FUNNEL]
@@ -386,9 +401,10 @@ async def equipment_page(request: Request, viewer: Viewer = Depends(signed_in)) 
         },
         title="eq_title",
         live_topics=TOPICS,
+        after=after,
     )
 
 
 @router.get("/api/equipment", summary="The equipment's figures as JSON")
 async def equipment_json(request: Request, viewer: Viewer = Depends(signed_in)) -> JSONResponse:
-    return JSONResponse(await figures(pool_of(request), today()))
+    return JSONResponse(seen_by(await figures(pool_of(request), today()), viewer))

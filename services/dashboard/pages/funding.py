@@ -42,7 +42,7 @@ from services.runtime.db import Executor
 from services.runtime.http import api_router
 from services.runtime.inputs import BRUSSELS
 
-from .. import charts, texts
+from .. import charts, feed, texts
 from ..viewers import Viewer, signed_in
 from ..web import language, pool_of, render, today
 
@@ -269,6 +269,26 @@ async def figures(db: Executor, as_of: date) -> dict[str, Any]:
     }
 
 
+CADASTRE_READERS = frozenset({"coordination", "operator", "caban"})  # as GET /cadastre/totals
+
+
+def seen_by(f: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
+    """The figures as ``viewer`` may read them through the funding service's own API: the cadastre's
+    totals for the Coordination, operators and CABAN; the reports due of a partner's own grants;
+    the applications' counts but not their amounts (an applicant reads only its own)."""
+    if viewer.is_operator:
+        return f
+    seen = {**f, "reports": {**f["reports"]}, "applications": {**f["applications"]}}
+    if viewer.role not in CADASTRE_READERS:
+        seen["cadastre"] = {}
+    for stage in ("overdue", "due"):
+        seen["reports"][stage] = [r for r in f["reports"][stage] if r["beneficiary"] == viewer.organisation]
+    seen["applications"]["by_status"] = {
+        status: {**v, "requested_eur": None, "amount_eur": None} for status, v in f["applications"]["by_status"].items()
+    }
+    return seen
+
+
 router = api_router()
 
 
@@ -276,7 +296,8 @@ router = api_router()
     "/funding", response_class=HTMLResponse, summary="Funding: call deadlines, applications, cadastre, reports due"
 )
 async def funding_page(request: Request, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
-    f = await figures(pool_of(request), today())
+    after = await feed.latest(pool_of(request))  # before the figures: see web.render
+    f = seen_by(await figures(pool_of(request), today()), viewer)
     lang = language(request)
     t = texts.all_texts(lang)
     by_code = {c["call_code"]: c for c in f["calls"]}
@@ -291,7 +312,7 @@ async def funding_page(request: Request, viewer: Viewer = Depends(signed_in)) ->
     funder_chart = charts.bars(
         [
             (i18n.label(i18n.FUNDER_KIND, lang, g["key"]), float(g["committed_eur"]))
-            for g in f["cadastre"]["funder"]["groups"]
+            for g in (f["cadastre"]["funder"]["groups"] if f["cadastre"] else [])
         ],
         t["fu_cadastre_funder"],
     )
@@ -314,6 +335,7 @@ async def funding_page(request: Request, viewer: Viewer = Depends(signed_in)) ->
         },
         title="fu_title",
         live_topics=TOPICS,
+        after=after,
     )
 
 
@@ -324,4 +346,4 @@ def _status_label(status: str, lang: Any, t: dict[str, str]) -> str:
 
 @router.get("/api/funding", summary="The funding's figures as JSON")
 async def funding_json(request: Request, viewer: Viewer = Depends(signed_in)) -> JSONResponse:
-    return JSONResponse(await figures(pool_of(request), today()))
+    return JSONResponse(seen_by(await figures(pool_of(request), today()), viewer))

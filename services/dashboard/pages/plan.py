@@ -16,7 +16,7 @@ from passerelle_contracts import plan as structure
 from services.runtime.db import Executor
 from services.runtime.http import api_router
 
-from .. import charts, texts
+from .. import charts, feed, texts
 from ..viewers import Viewer, signed_in
 from ..web import pool_of, render, today
 
@@ -112,14 +112,16 @@ async def figures(db: Executor, as_of: date) -> dict[str, Any]:
         {"id": r["id"], "kind": r["kind"], "starts_at": r["starts_at"].isoformat()}
         for r in await db.fetch(
             """SELECT DISTINCT ON (kind) id, kind, starts_at FROM plan_meetings
-               WHERE status = 'scheduled' AND starts_at::date >= $1 ORDER BY kind, starts_at, id""",
+               WHERE status = 'scheduled' AND (starts_at AT TIME ZONE 'Europe/Brussels')::date >= $1
+               ORDER BY kind, starts_at, id""",
             as_of,
         )
     ]
     last_held = await db.fetchval("SELECT max(held_on) FROM plan_meetings WHERE status = 'held'")
     changed = await db.fetch(
         """SELECT action_number, count(*) AS changes FROM feed_events
-           WHERE topic = $1 AND action_number IS NOT NULL AND ($2::date IS NULL OR occurred_at >= $2::date)
+           WHERE topic = $1 AND action_number IS NOT NULL
+             AND ($2::date IS NULL OR occurred_at >= ($2::date::timestamp AT TIME ZONE 'Europe/Brussels'))
            GROUP BY action_number ORDER BY count(*) DESC, action_number""",
         actions_v1.TOPIC,
         last_held,
@@ -155,6 +157,7 @@ router = api_router()
 
 @router.get("/", response_class=HTMLResponse, summary="The plan: axes, chantiers, actions, indicators, meetings")
 async def plan_page(request: Request, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+    after = await feed.latest(pool_of(request))  # before the figures: see web.render
     f = await figures(pool_of(request), today())
     titles = {a["action_number"]: a for a in f["since_meeting"]["actions"]}
     return render(
@@ -172,6 +175,7 @@ async def plan_page(request: Request, viewer: Viewer = Depends(signed_in)) -> HT
         },
         title="plan_title",
         live_topics=TOPICS,
+        after=after,
     )
 
 

@@ -646,6 +646,25 @@ def check_replay(settings: DashboardSettings, service: str | None, dead_letter_i
     return service, dead_letter_id or ""
 
 
+# What the tool inherits from the dashboard's environment: how to run Python, and the deployment's
+# topic prefix and logging. Not the dashboard's own credentials (its database, its Kafka principal):
+# a replay's come from replay_env_file alone.
+INHERITED = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "TZ",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "PASSERELLE_TOPIC_PREFIX",
+    "PASSERELLE_LOG_LEVEL",
+)
+
+
+def inherited(environ: Mapping[str, str]) -> dict[str, str]:
+    return {name: value for name, value in environ.items() if name in INHERITED or name.startswith("LC_")}
+
+
 def read_env_file(path: str | None) -> dict[str, str]:
     """``KEY=value`` lines (blank lines, ``#`` comments and an ``export`` before the key ignored;
     one pair of quotes around a value removed)."""
@@ -689,7 +708,7 @@ async def run_replay(
     if not command:
         raise ReplayRefused(status.HTTP_500_INTERNAL_SERVER_ERROR, "replay_command is empty")
     try:
-        env = {**os.environ, **read_env_file(settings.replay_env_file)}
+        env = {**inherited(os.environ), **read_env_file(settings.replay_env_file)}
     except OSError as error:
         raise ReplayRefused(
             status.HTTP_500_INTERNAL_SERVER_ERROR, f"replay_env_file cannot be read: {_describe(error)}"
@@ -783,15 +802,23 @@ async def _page(
     )
 
 
+OPERATORS_ONLY: dict[int | str, dict[str, Any]] = {
+    403: {"description": "The key or session is not the Coordination's or an operator's (the partner view)"}
+}
 router = api_router()
 
 
-@router.get("/system", response_class=HTMLResponse, summary="The system: lag, outbox, dead letters, mail queue")
+@router.get(
+    "/system",
+    response_class=HTMLResponse,
+    summary="The system: lag, outbox, dead letters, mail queue",
+    responses=OPERATORS_ONLY,
+)
 async def system_page(request: Request, viewer: Viewer = Depends(operator)) -> HTMLResponse:
     return await _page(request, viewer)
 
 
-@router.get("/api/system", summary="The System page's figures as JSON")
+@router.get("/api/system", summary="The System page's figures as JSON", responses=OPERATORS_ONLY)
 async def system_json(request: Request, viewer: Viewer = Depends(operator)) -> JSONResponse:
     return JSONResponse(await figures(settings_of(request), own=request.app.state.runtime))
 

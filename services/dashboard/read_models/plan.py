@@ -51,13 +51,20 @@ async def action_registered(db: Executor, envelope: Envelope, data: ActionRegist
     )
 
 
+def _codes(value: object) -> list[str]:
+    """A list of codes as a change carries it: flattened to "a, b" by the actions service (``_flat``)."""
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return []
+
+
 async def action_details_changed(db: Executor, envelope: Envelope, data: ActionDetailsChanged) -> None:
     for change in data.changes:
-        if change.field == "partners" and isinstance(change.new, list):
+        if change.field == "partners":
             await db.execute(
-                "UPDATE plan_actions SET partners = $2 WHERE number = $1",
-                data.action_number,
-                [str(p) for p in change.new],
+                "UPDATE plan_actions SET partners = $2 WHERE number = $1", data.action_number, _codes(change.new)
             )
         column = _DETAILS.get(change.field)
         if column is not None and isinstance(change.new, str):
@@ -90,11 +97,11 @@ async def action_progress_updated(db: Executor, envelope: Envelope, data: Action
 
 async def indicator_defined(db: Executor, envelope: Envelope, data: IndicatorDefined) -> None:
     await db.execute(
-        """INSERT INTO plan_indicators (code, action_number, name_fr, name_nl, unit, baseline, target)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
+        """INSERT INTO plan_indicators (code, action_number, name_fr, name_nl, unit, baseline, target, period)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (code) DO UPDATE SET action_number = EXCLUDED.action_number, name_fr = EXCLUDED.name_fr,
                name_nl = EXCLUDED.name_nl, unit = EXCLUDED.unit, baseline = EXCLUDED.baseline,
-               target = EXCLUDED.target""",
+               target = EXCLUDED.target, period = EXCLUDED.period""",
         data.indicator_code,
         data.action_number,
         data.name_fr,
@@ -102,16 +109,24 @@ async def indicator_defined(db: Executor, envelope: Envelope, data: IndicatorDef
         data.unit,
         data.baseline,
         data.target,
+        data.period,
     )
 
 
 async def indicator_measured(db: Executor, envelope: Envelope, data: IndicatorMeasured) -> None:
-    # The measurement carries the indicator's value after it: the latest measured wins, whatever
-    # order two measurements of the same day arrive in (the later event's).
+    # The measurement carries the indicator's value after it, and becomes its current value as the
+    # actions service decides (``domain.moves_current``): a yearly indicator's current value is its
+    # latest year's, so a late measurement of an earlier year counts in its year's history only.
     await db.execute(
         """INSERT INTO plan_indicators (code, action_number, name_fr, name_nl, unit, target, value, measured_on)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           ON CONFLICT (code) DO UPDATE SET value = EXCLUDED.value, measured_on = EXCLUDED.measured_on,
+           ON CONFLICT (code) DO UPDATE SET
+               value = CASE WHEN plan_indicators.period <> 'yearly' OR plan_indicators.measured_on IS NULL
+                              OR extract(year FROM EXCLUDED.measured_on) >= extract(year FROM plan_indicators.measured_on)
+                            THEN EXCLUDED.value ELSE plan_indicators.value END,
+               measured_on = CASE WHEN plan_indicators.period <> 'yearly' OR plan_indicators.measured_on IS NULL
+                              OR extract(year FROM EXCLUDED.measured_on) >= extract(year FROM plan_indicators.measured_on)
+                            THEN EXCLUDED.measured_on ELSE plan_indicators.measured_on END,
                target = COALESCE(EXCLUDED.target, plan_indicators.target)""",
         data.indicator_code,
         data.action_number,
@@ -208,19 +223,14 @@ async def meeting_held(db: Executor, envelope: Envelope, data: MeetingHeld) -> N
 
 
 async def decision_recorded(db: Executor, envelope: Envelope, data: DecisionRecorded) -> None:
-    # Counted from the feed, so that a redelivered decision is not counted twice.
+    """A decision is of a meeting held, even if its ``MeetingHeld`` (another key, another partition)
+    comes later; the decisions themselves are read from the feed."""
     await db.execute(
         """INSERT INTO plan_meetings (id, kind, held_on, status) VALUES ($1, $2, $3, 'held')
            ON CONFLICT (id) DO NOTHING""",
         data.meeting_id,
         data.meeting_kind,
         data.held_on,
-    )
-    await db.execute(
-        """UPDATE plan_meetings SET decisions = (
-               SELECT count(*) FROM feed_events WHERE event_type = 'DecisionRecorded' AND data->>'meeting_id' = $1)
-           WHERE id = $1""",
-        data.meeting_id,
     )
 
 

@@ -9,7 +9,10 @@
   if (!topics.length || !window.EventSource) { return; }
   var region = document.getElementById("live-region");
   var status = document.getElementById("live-status");
+  var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
   var pending = null;
+  var asked = 0;   // the last refresh asked for
+  var shown = 0;   // the last refresh swapped in: an older answer arriving late is dropped
 
   function say(text) { if (status) { status.textContent = text; } }
   function now() { return new Date().toLocaleTimeString(document.documentElement.lang || "fr"); }
@@ -29,7 +32,7 @@
     if (!table || !rows || !matches(table, event)) { return; }
     if (rows.querySelector('tr[data-position="' + event.position + '"]')) { return; }
     var holder = document.createElement("tbody");
-    holder.innerHTML = event.row;
+    holder.innerHTML = event.row;  // rendered and escaped by the server
     var row = holder.firstElementChild;
     if (!row) { return; }
     row.classList.add("fresh");
@@ -37,39 +40,56 @@
     updated();
   }
 
+  // Where the focus is inside the region, as something that survives a swap: its id, or its
+  // place among the region's focusable elements.
+  function focusMark() {
+    var focused = document.activeElement;
+    if (!focused || focused === region || !region.contains(focused)) { return null; }
+    if (focused.id) { return { id: focused.id }; }
+    return { index: Array.prototype.indexOf.call(region.querySelectorAll(FOCUSABLE), focused) };
+  }
+  function restoreFocus(mark) {
+    if (!mark) { return; }
+    var target = mark.id ? document.getElementById(mark.id) : region.querySelectorAll(FOCUSABLE)[mark.index];
+    if (target) { target.focus({ preventScroll: true }); }
+  }
+
   function refresh() {
     pending = null;
+    var number = ++asked;
     var url = new URL(window.location.href);
     url.searchParams.set("fragment", "1");
     fetch(url.toString(), { credentials: "same-origin", headers: { "Accept": "text/html" } })
-      .then(function (response) { if (!response.ok) { throw new Error(response.status); } return response.text(); })
+      .then(function (response) {
+        // A session that ended leads to the sign-in form: reload, rather than showing it inside.
+        if (!response.ok || response.redirected) { throw new Error("stale"); }
+        return response.text();
+      })
       .then(function (html) {
-        var focused = document.activeElement;
-        var focusId = focused && region.contains(focused) ? focused.id : null;
+        if (number < shown) { return; }
+        shown = number;
+        var mark = focusMark();
         region.innerHTML = html;
-        if (focusId && document.getElementById(focusId)) { document.getElementById(focusId).focus(); }
+        restoreFocus(mark);
         updated();
       })
-      .catch(function () { say(body.dataset.lost); });
+      .catch(function () { say(body.dataset.reload); });
   }
 
-  // The feed asks for what came after its newest row; a figures page fetches its figures once the
-  // stream is open, for what was applied between its rendering and the stream's start.
+  function soon() { if (pending === null) { pending = window.setTimeout(refresh, 150); } }
+
+  // The stream starts after the last event the page was rendered with (data-after): what was
+  // applied between the rendering and the stream comes first; a reconnection sends the last id
+  // received instead, so nothing is missed across a lost connection either.
   var table = document.querySelector("table.feed");
-  var after = table ? table.dataset.after : null;
+  var after = body.dataset.after;
   var source = new EventSource("/live" + (after ? "?after=" + encodeURIComponent(after) : ""));
-  var opened = false;
-  source.addEventListener("open", function () {
-    say(body.dataset.connected);
-    if (!table && !opened) { refresh(); }
-    opened = true;
-  });
+  source.addEventListener("open", function () { say(body.dataset.connected); });
   source.addEventListener("error", function () { say(body.dataset.lost); });
   source.addEventListener("reload", function () { say(body.dataset.reload); source.close(); });
   source.addEventListener("feed", function (message) {
     var event = JSON.parse(message.data);
-    if (document.getElementById("feed-rows")) { addRow(event); return; }
-    if (topics.indexOf(event.topic) < 0) { return; }
-    if (pending === null) { pending = window.setTimeout(refresh, 150); }
+    if (table) { addRow(event); return; }
+    if (topics.indexOf(event.topic) >= 0) { soon(); }
   });
 }());

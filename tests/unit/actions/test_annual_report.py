@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -11,7 +13,7 @@ import pytest
 from services.actions.handlers import annual_report
 from services.actions.handlers.actions import ChangeStatus, change_status
 from services.actions.handlers.annual_report import PublishAnnualReport, build_annual_report, publish_annual_report
-from services.actions.report.assembly import end_of
+from services.actions.report.assembly import assemble, end_of
 from services.actions.report.html_render import render_html
 from services.actions.report.model import AnnualReport
 from services.actions.sql import ActionsRepository
@@ -19,6 +21,10 @@ from services.runtime.errors import Conflict, Forbidden, Invalid
 from services.runtime.inputs import brussels_today
 
 from .conftest import BRUXELLES_FORMATION, COORDINATION, Store, acting
+
+SEED_PLAN = json.loads((Path(__file__).resolve().parents[3] / "services/actions/seed/plan.json").read_text("utf-8"))[
+    "plan"
+]
 
 TODAY = brussels_today()  # the cut-off is the end of a day in Brussels
 YESTERDAY = TODAY - timedelta(days=1)  # the latest cut-off published: a day that has ended
@@ -116,3 +122,11 @@ async def test_todays_cut_off_is_refused_for_publication_as_the_day_has_not_ende
 def test_the_cut_off_is_midnight_in_brussels_not_in_utc() -> None:
     assert end_of(date(2024, 12, 31)) == datetime(2024, 12, 31, 23, 0, tzinfo=UTC), "winter: UTC+1"
     assert end_of(date(2024, 6, 30)) == datetime(2024, 6, 30, 22, 0, tzinfo=UTC), "summer: UTC+2"
+
+
+def test_the_dutch_report_names_the_plan_in_dutch() -> None:
+    report = assemble(2024, date(2024, 12, 31), plan=[], history=[], meetings=[])
+
+    assert report.plan_title_fr == "Plan d'appropriation numérique 2021-2024"
+    assert report.plan_title_nl == SEED_PLAN["title_nl"] != report.plan_title_fr
+    assert "Plan voor digitale toe-eigening" in render_html(report, "nl")

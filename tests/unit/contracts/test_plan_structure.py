@@ -11,6 +11,10 @@ from passerelle_contracts import plan
 SEED = json.loads((Path(__file__).resolve().parents[3] / "services/actions/seed/plan.json").read_text("utf-8"))
 
 
+def test_the_plan_s_title_is_the_seed_s_in_both_languages() -> None:
+    assert {"fr": SEED["plan"]["title_fr"], "nl": SEED["plan"]["title_nl"]} == plan.TITLE
+
+
 def test_the_axes_are_the_seed_s_in_both_languages() -> None:
     assert {a["number"]: {"fr": a["title_fr"], "nl": a["title_nl"]} for a in SEED["axes"]} == plan.AXES
 
