@@ -109,6 +109,7 @@ def render(
             **context,
             "lang": lang,
             "other_lang": "nl" if lang == "fr" else "fr",
+            "colon": "\u00a0:" if lang == "fr" else ":",  # French puts a (no-break) space before it
             "t": t,
             "viewer": viewer,
             "title": t.get(title, title),

@@ -140,15 +140,33 @@ async def test_every_page_in_french_and_dutch_is_accessible_usable_by_keyboard_a
         for path in PAGES:
             await page.goto(f"{path}?lang={lang}")
             assert await page.locator("html").get_attribute("lang") == lang
+            name = path.strip("/") or "plan"
+            await screenshot(page, f"dashboard-{name}-{lang}")  # before the keyboard walk moves the focus
             violations = await axe_violations(page)
             if violations:
                 problems.append(f"{path} ({lang}):\n{describe_violations(violations)}")
             missed = await unreachable(page)
             if missed:
                 problems.append(f"{path} ({lang}): not reachable with Tab: {missed}")
-            name = path.strip("/") or "plan"
-            await screenshot(page, f"dashboard-{name}-{lang}")
     assert not problems, "\n".join(problems)
+
+
+async def test_the_partner_view_is_accessible_and_has_no_system_page(
+    system: dict[str, ServiceProcess], page: Page
+) -> None:
+    partner = system["dashboard"].cli("keys", "create", "--organisation", "bruxelles-formation", "--role", "partner")
+    await sign_in(page, partner)
+    assert await page.get_by_role("link", name="Système").count() == 0
+    problems: list[str] = []
+    for path in ("/", "/equipment", "/funding", "/feed"):
+        await page.goto(f"{path}?lang=nl")
+        await screenshot(page, f"dashboard-partner-{path.strip('/') or 'plan'}-nl")
+        violations = await axe_violations(page)
+        if violations:
+            problems.append(f"{path} (partner):\n{describe_violations(violations)}")
+    assert not problems, "\n".join(problems)
+    answer = await page.goto("/system")
+    assert answer is not None and answer.status == 403
 
 
 async def test_no_dutch_view_shows_a_french_title(system: dict[str, ServiceProcess], page: Page) -> None:

@@ -191,3 +191,25 @@ async def test_a_year_of_funding_reaches_the_register_the_cadastre_the_reminders
     await eventually(lambda: indicator(28, "a28-epn-returns") == 1, what="one activity return")
     await asyncio.sleep(1)
     assert len(reminders()) == 4, "no reminder told twice"
+
+    # The dashboard, built from the same events, shows the funding service's own figures: the
+    # cadastre's totals (GET /cadastre/totals) and the calls (GET /calls).
+    dashboard = system["dashboard"]
+    viewer = dashboard.cli("keys", "create", "--organisation", COORDINATION, "--role", "operator")
+
+    def shown() -> dict[str, Any]:
+        return call(f"{dashboard.url}/api/funding", token=viewer)[1]
+
+    def same_totals(by: str, api: dict[str, Any]) -> bool:
+        mine = shown()["cadastre"][by]
+        return bool(mine["groups"] == api["groups"] and mine["total"] == api["total"])
+
+    for by in ("funder", "year"):
+        api = call(f"{funding.url}/cadastre/totals?by={by}", token=key)[1]
+        await eventually(
+            lambda by=by, api=api: same_totals(by, api),  # type: ignore[misc] # bound per loop turn
+            timeout=30,
+            what=f"the dashboard's cadastre by {by} equal to GET /cadastre/totals",
+        )
+    calls = call(f"{funding.url}/calls")[1]
+    assert sorted(c["call_code"] for c in shown()["calls"]) == sorted(c["call_code"] for c in calls)
