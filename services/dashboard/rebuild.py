@@ -33,7 +33,7 @@ from passerelle_contracts.registry import UnknownEventType, parse_data
 from pydantic import ValidationError
 
 from services.runtime import db, inbox
-from services.runtime.consumer import ReliableConsumer, RetryPolicy
+from services.runtime.consumer import Producers
 from services.runtime.db import Executor
 from services.runtime.logs import get_logger
 
@@ -71,14 +71,7 @@ async def clear(conn: Any) -> None:
 
 async def rebuild(settings: DashboardSettings, *, into: str | None = None, batch: int = 1000) -> Rebuilt:
     pool = await db.create_pool(into or settings.database_url, min_size=1, max_size=2)
-    checker = ReliableConsumer(
-        CONSUMER,
-        {},
-        unit_of_work=_no_unit_of_work,
-        publish=_no_publish,
-        retry=RetryPolicy(1, 1, 1, 1),
-        topic_prefix=settings.topic_prefix,
-    )
+    checker = Producers(settings.topic_prefix)
     result = Rebuilt()
     consumer = AIOKafkaConsumer(
         **settings.kafka.aiokafka(),
@@ -131,7 +124,7 @@ async def _partitions(consumer: AIOKafkaConsumer, settings: DashboardSettings) -
     return [TopicPartition(name, p) for name, partitions in found.items() for p in sorted(partitions or ())]
 
 
-async def _apply_batch(conn: Any, checker: ReliableConsumer, records: list[Any], result: Rebuilt) -> None:
+async def _apply_batch(conn: Any, checker: Producers, records: list[Any], result: Rebuilt) -> None:
     """A batch under a savepoint; if a projection fails, the batch again record by record, each under
     its own savepoint, the failing ones skipped as the live consumer dead-letters them."""
     try:
@@ -152,13 +145,13 @@ async def _apply_batch(conn: Any, checker: ReliableConsumer, records: list[Any],
     result.skipped.update(attempt.skipped)
 
 
-async def _apply(conn: Executor, checker: ReliableConsumer, record: Any, result: Rebuilt) -> None:
+async def _apply(conn: Executor, checker: Producers, record: Any, result: Rebuilt) -> None:
     try:
         envelope = Envelope.model_validate_json(record.value)
     except ValidationError:
         result.skipped["invalid-envelope"] += 1
         return
-    if checker.not_from_producer(record.topic, envelope) is not None:
+    if checker.wrong(record.topic, envelope) is not None:
         result.skipped["wrong-producer"] += 1
         return
     try:
@@ -173,11 +166,3 @@ async def _apply(conn: Executor, checker: ReliableConsumer, record: Any, result:
         return
     await project(conn, envelope, data, data.topic, live=False)
     result.applied += 1
-
-
-def _no_unit_of_work(*_: Any) -> Any:
-    raise RuntimeError("the rebuild's producer check applies nothing")
-
-
-async def _no_publish(*_: Any, **__: Any) -> None:
-    raise RuntimeError("the rebuild's producer check publishes nothing")

@@ -152,11 +152,22 @@ async def read_form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
+def feed_filters(
+    topic: str | None = Query(default=None, max_length=feed.MAX_FILTER_LENGTH),
+    type: str | None = Query(default=None, max_length=feed.MAX_FILTER_LENGTH),
+    organisation: str | None = Query(default=None, max_length=feed.MAX_FILTER_LENGTH),
+    action: int | None = Query(default=None, ge=1, le=66),
+    before: int | None = Query(default=None, ge=1, le=MAX_POSITION),
+) -> feed.Filters:
+    """The feed's filters from the query (the page and its JSON read the same ones)."""
+    return feed.Filters(topic or None, type or None, organisation or None, action, before)
+
+
 def router(hub: Hub) -> APIRouter:
     r = api_router()
 
     @r.get("/login", response_class=HTMLResponse, include_in_schema=False)
-    async def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    async def login_form(request: Request, next: str = Query(default="/", max_length=2000)) -> HTMLResponse:
         return render(request, None, "login.html", {"next": local_path(next), "error": False}, title="sign_in_title")
 
     @r.post("/login", include_in_schema=False)
@@ -196,13 +207,8 @@ def router(hub: Hub) -> APIRouter:
     async def feed_page(
         request: Request,
         viewer: Viewer = Depends(signed_in),
-        topic: str | None = Query(default=None, max_length=feed.MAX_FILTER_LENGTH),
-        type: str | None = Query(default=None, max_length=feed.MAX_FILTER_LENGTH),
-        organisation: str | None = Query(default=None, max_length=feed.MAX_FILTER_LENGTH),
-        action: int | None = Query(default=None, ge=1, le=66),
-        before: int | None = Query(default=None, ge=1, le=MAX_POSITION),
+        filters: feed.Filters = Depends(feed_filters),
     ) -> HTMLResponse:
-        filters = feed.Filters(topic or None, type or None, organisation or None, action, before)
         # The last position first: an event applied while the page is read is then after it, and
         # the page's stream sends it (the script drops a row it has already).
         latest = await feed.latest(pool_of(request))
@@ -229,14 +235,9 @@ def router(hub: Hub) -> APIRouter:
     async def feed_json(
         request: Request,
         viewer: Viewer = Depends(signed_in),
-        topic: str | None = Query(default=None, max_length=feed.MAX_FILTER_LENGTH),
-        type: str | None = Query(default=None, max_length=feed.MAX_FILTER_LENGTH),
-        organisation: str | None = Query(default=None, max_length=feed.MAX_FILTER_LENGTH),
-        action: int | None = Query(default=None, ge=1, le=66),
-        before: int | None = Query(default=None, ge=1, le=MAX_POSITION),
+        filters: feed.Filters = Depends(feed_filters),
         limit: int = Query(default=100, ge=1, le=1000),
     ) -> JSONResponse:
-        filters = feed.Filters(topic or None, type or None, organisation or None, action, before)
         events = await feed.page(pool_of(request), viewer, filters, limit)
         return JSONResponse({"events": [e.as_json() for e in events]})
 

@@ -281,6 +281,35 @@ class Partitions(Protocol):
     def seek(self, partition: TopicPartition, offset: int) -> None: ...
 
 
+class Producers:
+    """Who may write each topic of the registry, in a deployment with ``topic_prefix``: the check
+    every consumer makes of each record (see "Who wrote the record"), and a rebuild of read models
+    from the topics makes too."""
+
+    def __init__(self, topic_prefix: str = "") -> None:
+        # The registry's topics by their name in this deployment: who writes each, and what.
+        self.producers: dict[str, TopicSpec] = {topic_prefix + spec.name: spec for spec in TOPICS}
+        # Each event type's internal topic, by registry name.
+        self._carriers = {t: spec.name for spec in TOPICS if spec.audience == "internal" for t in spec.event_types}
+
+    def wrong(self, topic: str, envelope: Envelope) -> str | None:
+        """Why ``envelope``, read from ``topic``, is not one its topic's producer writes; None if
+        it is, or if ``topic`` is not in the registry."""
+        spec = self.producers.get(topic)
+        if spec is None:
+            return None
+        wrong = []
+        if envelope.source != spec.producer:
+            wrong.append(f"source {envelope.source!r} is not the producer of {spec.name} ({spec.producer!r})")
+        # A type this registry gives to another topic is a forgery; a type it does not know at all
+        # may be a newer producer's, met during a rolling upgrade: not a forgery (ignored, as
+        # before, by a consumer without a handler for it).
+        elsewhere = self._carriers.get(envelope.event_type, spec.name)
+        if envelope.event_type not in spec.event_types and elsewhere != spec.name:
+            wrong.append(f"event type {envelope.event_type} is not carried by {spec.name} (it is {elsewhere}'s)")
+        return "; ".join(wrong) or None
+
+
 class ReliableConsumer:
     """One consumer group: a name, the topics it reads and a handler per event type."""
 
@@ -303,10 +332,7 @@ class ReliableConsumer:
         of the records start with; the producer of each is checked (see "Who wrote the record").
         """
         self.name = name
-        # The registry's topics by their name in this deployment: who writes each, and what.
-        self.producers: dict[str, TopicSpec] = {topic_prefix + spec.name: spec for spec in TOPICS}
-        # Each event type's internal topic, by registry name.
-        self._carriers = {t: spec.name for spec in TOPICS if spec.audience == "internal" for t in spec.event_types}
+        self._producers = Producers(topic_prefix)
         self.handlers = dict(handlers)
         self._unit_of_work = unit_of_work
         self._publish = publish
@@ -401,19 +427,7 @@ class ReliableConsumer:
     def not_from_producer(self, topic: str, envelope: Envelope) -> str | None:
         """Why ``envelope``, read from ``topic``, is not one its topic's producer writes (see
         "Who wrote the record"); None if it is, or if ``topic`` is not in the registry."""
-        spec = self.producers.get(topic)
-        if spec is None:
-            return None
-        wrong = []
-        if envelope.source != spec.producer:
-            wrong.append(f"source {envelope.source!r} is not the producer of {spec.name} ({spec.producer!r})")
-        # A type this registry gives to another topic is a forgery; a type it does not know at all
-        # may be a newer producer's, met during a rolling upgrade: not a forgery (ignored, as
-        # before, by a consumer without a handler for it).
-        elsewhere = self._carriers.get(envelope.event_type, spec.name)
-        if envelope.event_type not in spec.event_types and elsewhere != spec.name:
-            wrong.append(f"event type {envelope.event_type} is not carried by {spec.name} (it is {elsewhere}'s)")
-        return "; ".join(wrong) or None
+        return self._producers.wrong(topic, envelope)
 
     async def _handle(self, record: ConsumerRecord, envelope: Envelope) -> tuple[str, int]:
         # First, for every record, even of a type without a handler: a forgery is worth a look.
