@@ -319,6 +319,8 @@ class Cluster:
             f"port = {PG_PORT}\n"
             f"unix_socket_directories = '{self.socket_dir}'\n"
             "max_connections = 200\n"
+            # benchmarks.suite measures latency from commit to commit with the server's own clock.
+            "track_commit_timestamp = on\n"
         )
         chown(conf, self.user)
 

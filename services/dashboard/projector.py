@@ -15,7 +15,7 @@ the System page); the feed row goes with it, since the whole transaction rolls b
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from passerelle_contracts.envelope import EventData
 from services.runtime.db import Executor
 from services.runtime.uow import UnitOfWork
 
+from .batching import TableBatches
 from .read_models import Projections, merged
 from .read_models import equipment as equipment_model
 from .read_models import funding as funding_model
@@ -69,28 +70,29 @@ ORGANISATION_FIELDS = (
 )
 
 
+_ORGANISATION_FIELDS = frozenset(ORGANISATION_FIELDS)
+
+
 def organisations(envelope: Envelope) -> list[str]:
     """The organisations an event names: its actor's and those of its organisation fields."""
     found = {envelope.actor.organisation}
-    for name in ORGANISATION_FIELDS:
-        value: Any = envelope.data.get(name)
+    data = envelope.data
+    for name in _ORGANISATION_FIELDS.intersection(data):  # most events name one or two
+        value: Any = data[name]
         values: Iterable[Any] = value if isinstance(value, list) else (value,)
         found.update(v for v in values if isinstance(v, str) and v)
     return sorted(found)
 
 
-async def project(db: Executor, envelope: Envelope, data: Any, topic: str, *, live: bool = True) -> int | None:
-    """Apply one event: its feed row, its projections, its notification. Returns the feed position,
-    None when the event was there already (a rebuild over a live table, a replayed record).
-    ``live=False`` (a rebuild: one transaction, no browser to tell) takes neither the feed's lock
-    nor sends the notification."""
-    if live:
-        await db.execute("SELECT pg_advisory_xact_lock($1)", FEED_LOCK)
-    position: int | None = await db.fetchval(
-        """INSERT INTO feed_events (event_id, topic, event_type, source, subject, occurred_at, correlation_id,
-                                    causation_id, actor, organisations, action_number, data)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-           ON CONFLICT (event_id) DO NOTHING RETURNING position""",
+FEED_INSERT = """INSERT INTO feed_events (event_id, topic, event_type, source, subject, occurred_at, correlation_id,
+                                        causation_id, actor, organisations, action_number, data)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (event_id) DO NOTHING"""
+
+
+def feed_row(envelope: Envelope, topic: str) -> tuple[Any, ...]:
+    """An event's row of ``feed_events``, as ``FEED_INSERT`` takes it."""
+    return (
         envelope.event_id,
         topic,
         envelope.event_type,
@@ -104,6 +106,16 @@ async def project(db: Executor, envelope: Envelope, data: Any, topic: str, *, li
         _action_number(envelope),
         envelope.data,
     )
+
+
+async def project(db: Executor, envelope: Envelope, data: Any, topic: str, *, live: bool = True) -> int | None:
+    """Apply one event: its feed row, its projections, its notification. Returns the feed position,
+    None when the event was there already (a rebuild over a live table, a replayed record).
+    ``live=False`` (a rebuild: one transaction, no browser to tell) takes neither the feed's lock
+    nor sends the notification."""
+    if live:
+        await db.execute("SELECT pg_advisory_xact_lock($1)", FEED_LOCK)
+    position: int | None = await db.fetchval(FEED_INSERT + " RETURNING position", *feed_row(envelope, topic))
     if position is None:
         return None
     for projection in PROJECTIONS.get(envelope.event_type, ()):
@@ -111,6 +123,20 @@ async def project(db: Executor, envelope: Envelope, data: Any, topic: str, *, li
     if live:
         await db.execute("SELECT pg_notify($1, $2)", CHANNEL, str(position))
     return position
+
+
+async def project_new(conn: Executor, events: Sequence[tuple[Envelope, Any, str]]) -> None:
+    """``project`` with ``live=False`` for events new to the feed, in their order: the feed rows
+    with one statement, the projections' writes queued per table (``batching``). For a rebuild,
+    whose tables start empty and whose inbox drops a duplicate before it gets here: each event's
+    feed row is new, so every event is projected (``project`` would skip one whose row was
+    there)."""
+    await conn.executemany(FEED_INSERT, [feed_row(envelope, topic) for envelope, _, topic in events])
+    queued = TableBatches(conn)
+    for envelope, data, _ in events:
+        for projection in PROJECTIONS.get(envelope.event_type, ()):
+            await projection(queued, envelope, data)
+    await queued.flush()
 
 
 def _action_number(envelope: Envelope) -> int | None:

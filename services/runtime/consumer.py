@@ -6,11 +6,11 @@ FastStream's default Kafka subscriber commits on a timer (``ACK_FIRST``) and can
 on a crash; ``ACK``/``REJECT_ON_ERROR`` commit after an error; ``NACK_ON_ERROR`` alone retries
 forever with no backoff. Passerelle's policy, implemented here on top of ``NACK_ON_ERROR``:
 
-* The subscriber reads records in batches (up to ``consumer_batch_max``), applies them one by
-  one, and commits the batch's offsets only when every record was applied (effects + inbox row
-  in one transaction), recognised as a duplicate, deliberately ignored, or written to the
-  dead-letter topic with ``acks=all``. (One commit per batch instead of per record: a commit is
-  a broker round trip that cost more than applying the record.)
+* The subscriber reads records in batches (up to ``consumer_batch_max``), applies them (see "A
+  batch is applied in one transaction"), and commits the batch's offsets only when every record
+  was applied (effects + inbox row in one transaction), recognised as a duplicate, deliberately
+  ignored, or written to the dead-letter topic with ``acks=all``. (One commit per batch instead
+  of per record: a commit is a broker round trip that cost more than applying the record.)
 * A record whose envelope or payload fails its contract goes to ``<topic>.dlq`` at once, and
   so does one that its topic's producer would not write (see "Who wrote the record").
 * A handler error is retried ``consumer_max_attempts`` times with exponential backoff, then the
@@ -39,6 +39,31 @@ again to its original topic, where it gets a new offset and is handled like any 
 inbox included. (A crash between the write and the record, or PostgreSQL failing just then,
 still leaves a second dead letter: at least once, as everything on Kafka.)
 
+A batch is applied in one transaction
+-------------------------------------
+Applying a record costs a few SQL round trips and a commit, which waits for the WAL to reach the
+disk: one transaction per record held a consumer at a few hundred records a second, and a
+season's import, a replay or a new read model goes through tens of thousands at once. So a batch
+is applied in two steps:
+
+1. Each record is *screened* without a transaction: envelope and payload against their contract,
+   producer, handler. What fails there is dead-lettered (or ignored) at once, as before: it has
+   no effect to order against the others.
+2. The records left are applied *together*, in one transaction: their inbox rows claimed in one
+   statement (an event twice in the batch is claimed once, its second copy is a ``duplicate``),
+   each handler called in the batch's order with its record's context (the flow and cause of
+   what it emits), and every outbox row written with one ``executemany`` at commit. A handler
+   that can share its work across records is a ``SetWise`` handler: it gets each run of
+   consecutive records of its own at once (one lock per indicator instead of one per record).
+
+If anything fails in the transaction, it is rolled back and the same records are applied *one
+by one*, each in its own transaction, with the retries, classification and dead letters below:
+one bad record fails alone and the others commit, at the old speed for that one batch. (No
+savepoint per record: two more round trips per record on the common path, to spare work only on
+the rare one.) The database unavailable is the exception: nothing would succeed one by one
+either, so the batch is delivered again. Order per partition holds: a batch's records of one
+partition are in offset order and applied in that order, together or alone.
+
 A batch is bounded in time
 --------------------------
 A member that does not poll for ``max.poll.interval.ms`` is evicted from its group, its
@@ -59,7 +84,9 @@ again, and the ones it handled should not be. Two ways were possible:
   fetches from the first record not handled.
 
 The second is used: it commits progress, handles nothing twice, and needs no exception for a
-case that is not an error. A partition given away in a rebalance meanwhile cannot be sought
+case that is not an error. Records applied together are checked against the deadline between
+handlers too: the ones not reached give their inbox rows back in the same transaction, which
+commits the ones applied. A partition given away in a rebalance meanwhile cannot be sought
 (``IllegalStateError``): its new owner starts from the last commit, and the batch leaves the
 rest of that partition's records to it rather than race it. A batch always handles its
 first record, or a batch that starts late would come back for ever. FastStream's in-memory test
@@ -122,10 +149,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence, Set
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -348,20 +377,25 @@ class ReliableConsumer:
         self, records: Sequence[ConsumerRecord], *, kafka: Partitions | None = None, deadline: float | None = None
     ) -> list[str]:
         """Handle a batch's records in order until ``deadline`` (``time.monotonic()``); return the
-        outcomes of those handled. Past the deadline, each partition is sought back to its first
-        record not handled (see the module docstring); raises only as ``handle`` does, or when
-        the dead letters cannot be looked up."""
+        outcomes of those handled. The records to apply are applied together in one transaction,
+        or one by one if that fails (see "A batch is applied in one transaction"). Past the
+        deadline, each partition is sought back to its first record not handled (see "A batch is
+        bounded in time"); raises only as ``handle`` does, or when the dead letters cannot be
+        looked up."""
+        started = time.perf_counter()
         if kafka is not None:
             self._kafka = kafka
         for record in reversed(records):  # each partition starts at its first record of the batch
             self._next[TopicPartition(record.topic, record.partition)] = record.offset
         self._update_lag(self._next)
         done = await self._dead_lettered_before(records)
-        outcomes: list[str] = []
+        finished: dict[int, _Finished] = {}  # by index in the batch
+        items: list[_Item] = []  # the records to apply, in order
         given_away: set[TopicPartition] = set()
+        stop = len(records)  # the first record not handled
         for index, record in enumerate(records):
             if index and kafka is not None and deadline is not None and time.monotonic() >= deadline:
-                self._cut_short(records[index:], kafka, handled=index)
+                stop = index
                 break
             tp = TopicPartition(record.topic, record.partition)
             if kafka is not None and (tp in given_away or tp not in kafka.assignment()):
@@ -372,75 +406,247 @@ class ReliableConsumer:
                     given_away.add(tp)
                     log.info("partition given away mid-batch, its records left to its new owner", partition=str(tp))
                 continue
-            outcomes.append(await self.handle(record, dead_lettered_before=_position(record) in done))
+            screened = await self._screen(index, record, dead_lettered_before=_position(record) in done)
+            if isinstance(screened, _Item):
+                items.append(screened)
+            else:
+                finished[index] = screened
+        stop = await self._apply_all(items, finished, kafka, deadline, stop)
+        if stop < len(records) and kafka is not None:
+            self._cut_short(records[stop:], kafka, handled=stop)
+        outcomes: list[str] = []
+        moved: set[TopicPartition] = set()
+        for index in sorted(i for i in finished if i < stop):  # the rest comes again: not counted yet
+            record, result = records[index], finished[index]
+            self._finish(record, result)
+            outcomes.append(result.outcome)
+            tp = TopicPartition(record.topic, record.partition)
             self._next[tp] = record.offset + 1
-            self._update_lag((tp,))
+            moved.add(tp)
+        self._update_lag(moved)
+        if outcomes:
+            log.info(
+                "batch handled",
+                consumer=self.name,
+                records=len(outcomes),
+                **{o.replace("-", "_"): n for o, n in Counter(outcomes).items()},
+                together=len(items) > 1 and all(finished[i.index].together for i in items if i.index in finished),
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
         return outcomes
 
     async def handle(self, record: ConsumerRecord, *, dead_lettered_before: bool = False) -> str:
-        """Apply one record; return the outcome. Raises only when the record must be redelivered.
+        """Apply one record in a transaction of its own; return the outcome. Raises only when the
+        record must be redelivered.
 
         ``dead_lettered_before``: the batch found its position in the dead letters; it is counted
         and skipped. Every line logged meanwhile carries the record's position and, once parsed,
-        its event ids; one line per record closes with the outcome and the duration.
-        """
-        started = time.perf_counter()
-        structlog.contextvars.bind_contextvars(
-            consumer=self.name, topic=record.topic, partition=record.partition, offset=record.offset
-        )
-        outcome, attempts, event_type = "redeliver", 0, "unreadable"
-        try:
-            try:
-                envelope = Envelope.model_validate_json(record.value)
-            except ValidationError as error:
-                if dead_lettered_before:
-                    outcome = "dead-lettered-before"
-                    return outcome
-                outcome = await self._dead_letter(record, dlh.INVALID_ENVELOPE, _describe(error), 0, None)
-                return outcome
-            event_type = envelope.event_type
-            structlog.contextvars.bind_contextvars(
-                event_id=str(envelope.event_id),
-                event_type=envelope.event_type,
-                correlation_id=str(envelope.correlation_id),
-                causation_id=str(envelope.causation_id) if envelope.causation_id else None,
-            )
-            if dead_lettered_before:
-                outcome = "dead-lettered-before"
-                return outcome
-            outcome, attempts = await self._handle(record, envelope)
-            return outcome
-        finally:
-            duration_s = time.perf_counter() - started
-            log.log(
-                logging.WARNING if outcome in ("redeliver", "dead-lettered") else logging.INFO,
-                "message handled",
-                outcome=outcome,
-                attempts=attempts,
-                duration_ms=round(duration_s * 1000, 2),
-            )
-            if self._metrics is not None:
-                self._metrics.consumed(self.name, event_type, outcome).inc()
-                self._metrics.handler_seconds(self.name, event_type).observe(duration_s)
-            structlog.contextvars.unbind_contextvars(*_CONTEXT_KEYS)
+        its event ids; one line per record closes with the outcome and the duration."""
+        screened = await self._screen(0, record, dead_lettered_before=dead_lettered_before)
+        result = screened if isinstance(screened, _Finished) else await self._apply_alone(screened)
+        self._finish(record, result)
+        return result.outcome
 
     def not_from_producer(self, topic: str, envelope: Envelope) -> str | None:
         """Why ``envelope``, read from ``topic``, is not one its topic's producer writes (see
         "Who wrote the record"); None if it is, or if ``topic`` is not in the registry."""
         return self._producers.wrong(topic, envelope)
 
-    async def _handle(self, record: ConsumerRecord, envelope: Envelope) -> tuple[str, int]:
-        # First, for every record, even of a type without a handler: a forgery is worth a look.
-        wrong = self.not_from_producer(record.topic, envelope)
-        if wrong is not None:
-            return await self._dead_letter(record, dlh.WRONG_PRODUCER, wrong, 0, envelope.event_id), 0
-        handler = self.handlers.get(envelope.event_type)
-        if handler is None:
-            return "ignored", 0  # a topic carries many event types; this consumer needs few
+    async def _screen(self, index: int, record: ConsumerRecord, *, dead_lettered_before: bool) -> _Item | _Finished:
+        """What can be decided of a record without a transaction: its envelope and payload against
+        their contract, its producer, its handler. Either the record's outcome (dead-lettered,
+        dead-lettered before, ignored) or the item to apply."""
+        started = time.perf_counter()
+
+        def finished(outcome: str, event_type: str) -> _Finished:
+            return _Finished(outcome, event_type, seconds=time.perf_counter() - started)
+
+        # Nothing is bound to the log context on the way through (it costs more than the check
+        # itself); a record that is dead-lettered is, before its lines are written.
+        with self._redelivered_if_raised(record):
+            try:
+                envelope = Envelope.model_validate_json(record.value)
+            except ValidationError as error:
+                if dead_lettered_before:
+                    return finished("dead-lettered-before", "unreadable")
+                with _bound(self.name, record):
+                    outcome = await self._dead_letter(record, dlh.INVALID_ENVELOPE, _describe(error), 0, None)
+                return finished(outcome, "unreadable")
+            kind = envelope.event_type
+            if dead_lettered_before:
+                return finished("dead-lettered-before", kind)
+            # First, for every record, even of a type without a handler: a forgery is worth a look.
+            wrong = self.not_from_producer(record.topic, envelope)
+            if wrong is not None:
+                with _bound(self.name, record) as bind:
+                    bind(envelope)
+                    outcome = await self._dead_letter(record, dlh.WRONG_PRODUCER, wrong, 0, envelope.event_id)
+                return finished(outcome, kind)
+            handler = self.handlers.get(kind)
+            if handler is None:
+                return finished("ignored", kind)  # a topic carries many event types; this consumer needs few
+            try:
+                data = parse_data(envelope)
+            except (ValidationError, UnknownEventType) as error:
+                with _bound(self.name, record) as bind:
+                    bind(envelope)
+                    outcome = await self._dead_letter(record, dlh.INVALID_DATA, _describe(error), 0, envelope.event_id)
+                return finished(outcome, kind)
+            return _Item(index, record, envelope, data, handler, time.perf_counter() - started)
+
+    @contextlib.contextmanager
+    def _redelivered_if_raised(self, record: ConsumerRecord) -> Iterator[None]:
+        """Count and log a record that will be delivered again (``InfrastructureUnavailable``)."""
         try:
-            data = parse_data(envelope)
-        except (ValidationError, UnknownEventType) as error:
-            return await self._dead_letter(record, dlh.INVALID_DATA, _describe(error), 0, envelope.event_id), 0
+            yield
+        except InfrastructureUnavailable:
+            event_type = _header(record, "event_type", "unknown")
+            log.warning("message handled", outcome="redeliver", event_type=event_type)
+            if self._metrics is not None:  # what the alert on redeliveries watches
+                self._metrics.consumed(self.name, event_type, "redeliver").inc()
+            raise
+
+    async def _apply_all(
+        self,
+        items: Sequence[_Item],
+        finished: dict[int, _Finished],
+        kafka: Partitions | None,
+        deadline: float | None,
+        stop: int,
+    ) -> int:
+        """Apply ``items`` together, else one by one, until the deadline; note each outcome in
+        ``finished``; return the first record not handled (``stop``, or earlier at the deadline)."""
+        if not (kafka is not None and deadline is not None):
+            deadline = None  # never cut without a consumer to seek with (see "A batch is bounded in time")
+        if len(items) > 1:
+            cut = await self._apply_together(items, finished, kafka, deadline)
+            if cut is not None:
+                return min(cut, stop)
+        for item in items:
+            if item.index and deadline is not None and time.monotonic() >= deadline:
+                return item.index
+            if not _held(kafka, item.record):
+                continue  # given away meanwhile: left to its new owner
+            finished[item.index] = await self._apply_alone(item)
+        return stop
+
+    async def _apply_together(
+        self, items: Sequence[_Item], finished: dict[int, _Finished], kafka: Partitions | None, deadline: float | None
+    ) -> int | None:
+        """Apply ``items`` in one transaction: their inbox rows claimed in one statement, each run of
+        consecutive records of one ``SetWise`` handler given to it at once, the others one by one,
+        each with the context of its own record. Past ``deadline`` the records not reached are
+        released from the inbox and left out (the rest of the batch is delivered again); returns the
+        index of the first of them, or of the record after the last item. The records of a
+        partition given away meanwhile are released and left to its new owner.
+
+        None if anything failed: the transaction is rolled back and the records are to be applied
+        one by one. Raises ``InfrastructureUnavailable`` as a record alone would."""
+        started = time.perf_counter()
+        outcomes: dict[int, str] = {}
+        cut = items[-1].index + 1
+        try:
+            async with self._unit_of_work(Context.caused_by(items[0].envelope)) as uow:
+                claimed = await uow.claim_inbox_many(
+                    self.name, [(i.envelope, i.record.topic, i.record.partition, i.record.offset) for i in items]
+                )
+                fresh: list[_Item] = []
+                for item in items:
+                    if item.envelope.event_id in claimed:
+                        claimed.discard(item.envelope.event_id)  # a second copy in the batch is a duplicate
+                        fresh.append(item)
+                    else:
+                        outcomes[item.index] = "duplicate"
+                released: list[uuid.UUID] = []
+                for position, item in enumerate(fresh):
+                    if item.index in outcomes:
+                        continue  # applied with its run
+                    if position and deadline is not None and time.monotonic() >= deadline:
+                        cut = item.index
+                        released += [i.envelope.event_id for i in fresh[position:] if i.index not in outcomes]
+                        break
+                    if not _held(kafka, item.record):
+                        released.append(item.envelope.event_id)  # given away meanwhile: its new owner applies it
+                        outcomes[item.index] = "given-away"
+                        continue
+                    handler = item.handler
+                    if isinstance(handler, SetWise):
+                        run = _run_of(fresh, position)
+                        for i in run:
+                            if not _held(kafka, i.record):
+                                released.append(i.envelope.event_id)
+                                outcomes[i.index] = "given-away"
+                        run = [i for i in run if i.index not in outcomes]
+                        uow.context = Context.caused_by(item.envelope)
+                        with _bound(self.name, item.record) as bind:
+                            bind(item.envelope)
+                            await handler.many(uow, [(i.envelope, i.data) for i in run])
+                        outcomes.update((i.index, "processed") for i in run)
+                    else:
+                        uow.context = Context.caused_by(item.envelope)  # the flow of each record
+                        with _bound(self.name, item.record) as bind:
+                            bind(item.envelope)
+                            await handler(uow, item.envelope, item.data)
+                        outcomes[item.index] = "processed"
+                if released:
+                    await uow.release_inbox_many(self.name, released)
+        except Exception as error:  # classified: the records are applied alone, or redelivered
+            kind = classify(error)
+            if kind == "unavailable":
+                log.warning("database unavailable, batch will be redelivered", consumer=self.name, error=repr(error))
+                if self._metrics is not None:  # what the alert on redeliveries watches
+                    for item in items:
+                        self._metrics.consumed(self.name, item.envelope.event_type, "redeliver").inc()
+                await asyncio.sleep(self._retry.backoff_max_s)
+                raise InfrastructureUnavailable(repr(error)) from error
+            log.info(
+                "batch not applied together, applying its records one by one",
+                consumer=self.name,
+                records=len(items),
+                failure=kind,
+                error=repr(error),
+            )
+            if self._metrics is not None:
+                self._metrics.batches_applied_alone(self.name).inc()
+            return None
+        done = [item for item in items if item.index < cut and outcomes[item.index] != "given-away"]
+        share = (time.perf_counter() - started) / max(len(done), 1)  # the transaction's time, per record
+        for item in done:
+            finished[item.index] = _Finished(
+                outcomes[item.index],
+                item.envelope.event_type,
+                attempts=1,
+                seconds=item.screened_s + share,
+                together=True,
+            )
+        return cut
+
+    async def _apply_alone(self, item: _Item) -> _Finished:
+        started = time.perf_counter()
+        with _bound(self.name, item.record) as bind, self._redelivered_if_raised(item.record):
+            bind(item.envelope)
+            outcome, attempts = await self._retrying(item)
+        seconds = item.screened_s + time.perf_counter() - started
+        return _Finished(outcome, item.envelope.event_type, attempts=attempts, seconds=seconds)
+
+    def _finish(self, record: ConsumerRecord, result: _Finished) -> None:
+        """One line per record (DEBUG; WARNING when it was dead-lettered) and its metrics."""
+        if result.outcome == "dead-lettered" or log.is_enabled_for(logging.DEBUG):
+            with _bound(self.name, record):
+                log.log(
+                    logging.WARNING if result.outcome == "dead-lettered" else logging.DEBUG,
+                    "message handled",
+                    event_type=result.event_type,
+                    outcome=result.outcome,
+                    attempts=result.attempts,
+                    duration_ms=round(result.seconds * 1000, 2),
+                )
+        if self._metrics is not None:
+            self._metrics.consumed(self.name, result.event_type, result.outcome).inc()
+            self._metrics.handler_seconds(self.name, result.event_type).observe(result.seconds)
+
+    async def _retrying(self, item: _Item) -> tuple[str, int]:
+        record, envelope, data, handler = item.record, item.envelope, item.data, item.handler
         attempts = failures = conflicts = 0
         while True:
             attempts += 1
@@ -577,6 +783,80 @@ class ReliableConsumer:
 
 
 _CONTEXT_KEYS = ("consumer", "topic", "partition", "offset", "event_id", "event_type", "correlation_id", "causation_id")
+
+
+@dataclass(frozen=True)
+class SetWise:
+    """A handler that applies consecutive records of a batch at once (``many``), in the batch's
+    transaction: for handlers whose work per record is mostly round trips that a set of records
+    can share (one lock per indicator instead of one per record, rows written with one
+    ``executemany``). Called as a plain handler it applies one record, so a record applied alone
+    (a batch fallen back, a retry) runs the same code.
+
+    ``many`` gets the unit of work and the run's (envelope, payload) pairs in order; whatever it
+    emits for a record must be emitted with ``context=Context.caused_by(envelope)`` of that record
+    (the unit of work's own context is the run's first record's)."""
+
+    many: Callable[[UnitOfWork[Any], Sequence[tuple[Envelope, Any]]], Awaitable[None]]
+
+    async def __call__(self, uow: UnitOfWork[Any], envelope: Envelope, data: Any) -> None:
+        await self.many(uow, [(envelope, data)])
+
+
+@dataclass(frozen=True)
+class _Item:
+    """A record of a batch that passed its checks and has a handler: to apply."""
+
+    index: int  # in the batch
+    record: ConsumerRecord
+    envelope: Envelope
+    data: Any
+    handler: Handler
+    screened_s: float  # the time its checks took
+
+
+@dataclass(frozen=True)
+class _Finished:
+    """A record's outcome, and what its line and metrics say of it."""
+
+    outcome: str
+    event_type: str
+    attempts: int = 0
+    seconds: float = 0.0
+    together: bool = False  # applied in the batch's transaction
+
+
+def _run_of(items: Sequence[_Item], start: int) -> list[_Item]:
+    """``items[start]`` and the items right after it with the same handler."""
+    handler = items[start].handler
+    return list(itertools.takewhile(lambda i: i.handler is handler, items[start:]))
+
+
+def _held(kafka: Partitions | None, record: ConsumerRecord) -> bool:
+    """Whether this member still holds the record's partition (always, in memory)."""
+    return kafka is None or TopicPartition(record.topic, record.partition) in kafka.assignment()
+
+
+@contextlib.contextmanager
+def _bound(consumer: str, record: ConsumerRecord) -> Iterator[Callable[[Envelope], None]]:
+    """Every line logged inside carries the record's position, and its event ids once ``bind``
+    is given its envelope."""
+
+    def bind(envelope: Envelope) -> None:
+        structlog.contextvars.bind_contextvars(
+            event_id=str(envelope.event_id),
+            event_type=envelope.event_type,
+            correlation_id=str(envelope.correlation_id),
+            causation_id=str(envelope.causation_id) if envelope.causation_id else None,
+        )
+
+    structlog.contextvars.bind_contextvars(
+        consumer=consumer, topic=record.topic, partition=record.partition, offset=record.offset
+    )
+    try:
+        yield bind
+    finally:
+        structlog.contextvars.unbind_contextvars(*_CONTEXT_KEYS)
 
 
 def _position(record: ConsumerRecord) -> Position:

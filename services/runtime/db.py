@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
+from pydantic_core import to_json
 
 from .logs import get_logger
 
@@ -51,7 +52,11 @@ MIGRATION_LOCK_KEY = 7_231_118_001
 
 
 def _jsonb_encode(value: object) -> bytes:
-    return b"\x01" + json.dumps(value).encode()  # binary jsonb: a version byte, then the text
+    # pydantic-core's encoder: the same JSON as json.dumps for the values written here (dicts,
+    # lists, strings, numbers, booleans, None), about six times faster, which a consumer writing
+    # a dozen json values per event feels. It also encodes what json.dumps refuses (a UUID, a
+    # date, a Decimal: as strings).
+    return b"\x01" + to_json(value)  # binary jsonb: a version byte, then the text
 
 
 def _jsonb_decode(data: bytes) -> object:
@@ -63,9 +68,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
         "jsonb", encoder=_jsonb_encode, decoder=_jsonb_decode, schema="pg_catalog", format="binary"
     )
-    await conn.set_type_codec(
-        "json", encoder=lambda v: json.dumps(v).encode(), decoder=json.loads, schema="pg_catalog", format="binary"
-    )
+    await conn.set_type_codec("json", encoder=to_json, decoder=json.loads, schema="pg_catalog", format="binary")
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

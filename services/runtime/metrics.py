@@ -56,6 +56,13 @@ class Metrics:
             ["consumer"],
             registry=self.registry,
         ).labels
+        self.batches_applied_alone = Counter(
+            "passerelle_consumer_batches_applied_alone",
+            "Batches whose transaction failed, whose records were then applied one transaction each "
+            "(one of them failed, or a transaction conflict).",
+            ["consumer"],
+            registry=self.registry,
+        ).labels
         # Not ``.labels``: the consumer also removes the partitions it no longer holds.
         self.consumer_lag = Gauge(
             "passerelle_consumer_lag",

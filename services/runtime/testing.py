@@ -123,6 +123,10 @@ class FakeUnitOfWork(UnitOfWork[R]):
         self.store.inbox.add(key)
         return True
 
+    async def release_inbox_many(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> None:
+        for event_id in event_ids:
+            self.store.inbox.discard((consumer, event_id))
+
     async def _claim_key(self, organisation: str, scope: str, key: str, digest: str) -> tuple[str, Any] | None:
         k = (organisation, scope, key)
         if k in self.store.keys:

@@ -31,7 +31,7 @@ import abc
 import hashlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -217,6 +217,25 @@ class UnitOfWork(abc.ABC, Generic[R]):
     async def claim_inbox(self, consumer: str, envelope: Envelope, topic: str, partition: int, offset: int) -> bool:
         """True if ``consumer`` has not applied ``envelope`` yet (it now owns it in this transaction)."""
 
+    async def claim_inbox_many(
+        self, consumer: str, records: Sequence[tuple[Envelope, str, int, int]]
+    ) -> set[uuid.UUID]:
+        """The event ids of ``records`` (envelope, topic, partition, offset) that ``consumer`` has
+        not applied yet, now owned by this transaction: a batch's inbox rows at once. An event
+        twice in ``records`` is claimed once. (A storage may do it in one statement.)"""
+        claimed: set[uuid.UUID] = set()
+        for envelope, topic, partition, offset in records:
+            if envelope.event_id not in claimed and await self.claim_inbox(
+                consumer, envelope, topic, partition, offset
+            ):
+                claimed.add(envelope.event_id)
+        return claimed
+
+    async def release_inbox_many(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> None:
+        """Give back inbox rows this transaction claimed for records it will not apply after all
+        (a batch stopped at its deadline): they are delivered again and must be applied then."""
+        raise NotImplementedError
+
     @abc.abstractmethod
     async def _claim_key(self, organisation: str, scope: str, key: str, digest: str) -> tuple[str, Any] | None: ...
 
@@ -290,6 +309,15 @@ class PostgresUnitOfWork(UnitOfWork[R]):
         return await inbox.claim(
             self.connection, consumer, envelope.event_id, envelope.event_type, topic, partition, offset
         )
+
+    async def claim_inbox_many(
+        self, consumer: str, records: Sequence[tuple[Envelope, str, int, int]]
+    ) -> set[uuid.UUID]:
+        claims = [(e.event_id, e.event_type, topic, partition, offset) for e, topic, partition, offset in records]
+        return await inbox.claim_many(self.connection, consumer, claims)
+
+    async def release_inbox_many(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> None:
+        await inbox.release_many(self.connection, consumer, event_ids)
 
     async def _claim_key(self, organisation: str, scope: str, key: str, digest: str) -> tuple[str, Any] | None:
         return await idempotency.claim(self.connection, organisation, scope, key, digest)

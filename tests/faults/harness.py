@@ -326,7 +326,12 @@ class FaultProcess(ServiceProcess):
         the fault struck, never a figure of the table)."""
         if not self.log_path.exists():
             return 0
-        return self.log_path.read_text(errors="replace").count('"outcome": "duplicate"')
+        replays = 0
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if '"batch handled"' in line:  # one line per batch, with a count per outcome
+                with contextlib.suppress(ValueError):
+                    replays += int(json.loads(line).get("duplicate", 0))
+        return replays
 
 
 # --- the actions flow ---------------------------------------------------------------------------

@@ -9,10 +9,10 @@ itself SIGKILL: no ``finally``, no shutdown hook, no flush, exactly as the kerne
 
 Points (``PASSERELLE_FAULT_KILL_AT``):
 
-* ``consumer-before-db-commit`` -- the record's inbox row, its effects and its outbox rows are
-  written, its transaction is about to commit.
-* ``consumer-after-db-commit`` -- the record's transaction committed, its offset is not committed
-  (the rest of its batch is not applied either).
+* ``consumer-before-db-commit`` -- the inbox rows, effects and outbox rows of a record (or of a
+  batch's records applied together) are written, their transaction is about to commit.
+* ``consumer-after-db-commit`` -- that transaction committed, its offsets are not committed (the
+  rest of the batch, if it was applied one record at a time, is not applied either).
 * ``consumer-before-offset-commit`` -- a whole batch is applied and committed in the database,
   and the consumer is about to commit its offsets to Kafka.
 * ``relay-before-mark-published`` -- the relay's records were sent and acknowledged by the broker
@@ -47,7 +47,8 @@ def die(mark: Path, where: dict[str, Any]) -> None:
 
 def plant(point: str, after: int, mark: Path, event_type: str | None = None) -> None:
     """Wrap the methods of the point; only the runtime's public seams are used (the unit of work's
-    ``claim_inbox`` and ``_commit``, aiokafka's ``commit``, the relay's ``_record``), so the wrappers
+    ``claim_inbox``, ``claim_inbox_many``, ``release_inbox_many`` and ``_commit``, aiokafka's
+    ``commit``, the relay's ``_record``), so the wrappers
     hold while the consumer itself changes."""
     from aiokafka import AIOKafkaConsumer
     from passerelle_contracts.partners import PARTNER_PREFIX
@@ -58,29 +59,44 @@ def plant(point: str, after: int, mark: Path, event_type: str | None = None) -> 
     if point not in POINTS:
         raise SystemExit(f"unknown kill point {point!r}; one of {', '.join(POINTS)}")
     counts = {"processed": 0, "sent": 0}
-    claimed: dict[int, str] = {}  # id(unit of work) -> the event whose inbox row it claimed
+    claimed: dict[int, list[str]] = {}  # id(unit of work) -> the events whose inbox rows it claimed
 
     claim_inbox: Callable[..., Awaitable[bool]] = PostgresUnitOfWork.claim_inbox
+    claim_inbox_many: Callable[..., Awaitable[set[Any]]] = PostgresUnitOfWork.claim_inbox_many
+    release_inbox_many: Callable[..., Awaitable[None]] = PostgresUnitOfWork.release_inbox_many
     commit_transaction: Callable[..., Awaitable[None]] = PostgresUnitOfWork._commit
 
     async def claim_and_remember(self: Any, consumer: str, envelope: Any, *args: Any, **kwargs: Any) -> bool:
         first = await claim_inbox(self, consumer, envelope, *args, **kwargs)
         if first:
-            claimed[id(self)] = str(envelope.event_id)
+            claimed.setdefault(id(self), []).append(str(envelope.event_id))
         return first
 
+    async def claim_many_and_remember(self: Any, consumer: str, records: Any) -> set[Any]:
+        fresh = await claim_inbox_many(self, consumer, records)
+        claimed.setdefault(id(self), []).extend(str(event_id) for event_id in fresh)
+        return fresh
+
+    async def release_and_forget(self: Any, consumer: str, event_ids: Any) -> None:
+        await release_inbox_many(self, consumer, event_ids)
+        released = {str(event_id) for event_id in event_ids}
+        claimed[id(self)] = [e for e in claimed.get(id(self), []) if e not in released]
+
     async def commit_or_die(self: Any) -> None:
-        # A consumer's transaction that applied a record (it claimed the record's inbox row).
-        event_id = claimed.pop(id(self), None)
-        if event_id is not None and point == "consumer-before-db-commit" and counts["processed"] + 1 >= after:
-            die(mark, {"point": point, "event_id": event_id, "processed": counts["processed"]})
+        # A consumer's transaction that applied records (it claimed their inbox rows).
+        event_ids = claimed.pop(id(self), [])
+        applied = len(event_ids)
+        if event_ids and point == "consumer-before-db-commit" and counts["processed"] + applied >= after:
+            die(mark, {"point": point, "event_id": event_ids[-1], "processed": counts["processed"]})
         await commit_transaction(self)
-        if event_id is not None:
-            counts["processed"] += 1
+        if event_ids:
+            counts["processed"] += applied
             if point == "consumer-after-db-commit" and counts["processed"] >= after:
-                die(mark, {"point": point, "event_id": event_id, "processed": counts["processed"]})
+                die(mark, {"point": point, "event_id": event_ids[-1], "processed": counts["processed"]})
 
     setattr(PostgresUnitOfWork, "claim_inbox", claim_and_remember)  # noqa: B010 - methods replaced on purpose
+    setattr(PostgresUnitOfWork, "claim_inbox_many", claim_many_and_remember)  # noqa: B010
+    setattr(PostgresUnitOfWork, "release_inbox_many", release_and_forget)  # noqa: B010
     setattr(PostgresUnitOfWork, "_commit", commit_or_die)  # noqa: B010
 
     if point == "consumer-before-offset-commit":

@@ -147,6 +147,53 @@ class IndicatorQueries(Queries):
         )
         return True
 
+    async def counted_sources(self, code: str, source_event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of ``source_event_ids`` already counted in ``code`` (a replay past the inbox)."""
+        rows = await self.db.fetch(
+            "SELECT source_event_id FROM measurements WHERE indicator_code = $1 AND source_event_id = ANY($2::uuid[])",
+            code,
+            source_event_ids,
+        )
+        return {r["source_event_id"] for r in rows}
+
+    async def add_measurements(self, measurements: list[dict[str, Any]]) -> None:
+        """Insert derived measurements at once (``record_derived_measurements``, which checked under
+        the indicators' locks that none was counted before); the indicators are set apart, by
+        ``set_indicator``. Keys as ``record_measurement``'s arguments."""
+        await self.db.executemany(
+            """INSERT INTO measurements (indicator_code, value, delta, measured_on, origin, source, source_event_id,
+                                         actor, external_id, set_order)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+            [
+                (
+                    m["code"],
+                    m["value"],
+                    m["delta"],
+                    m["measured_on"],
+                    m["origin"],
+                    m["source"],
+                    m["source_event_id"],
+                    m["actor"],
+                    m.get("external_id"),
+                    m.get("order"),
+                )
+                for m in measurements
+            ],
+        )
+
+    async def set_indicator(self, code: str, *, current_value: Decimal | None, set_order: int | None) -> None:
+        """After ``add_measurements``: the indicator's current value (None: unchanged) and the
+        highest order of a set value applied to it (None: unchanged)."""
+        await self.db.execute(
+            """UPDATE indicators SET current_value = coalesce($2, current_value),
+                                     set_order = greatest(set_order, $3),
+                                     updated_at = CASE WHEN $2::numeric IS NULL THEN updated_at ELSE now() END
+               WHERE code = $1""",
+            code,
+            current_value,
+            set_order,
+        )
+
     async def sum_in_year(self, code: str, year: int) -> Decimal:
         """What was measured for ``code`` during a calendar year (for counts that restart each year)."""
         total: Decimal = await self.db.fetchval(

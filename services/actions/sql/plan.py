@@ -219,6 +219,25 @@ class PlanQueries(Queries):
             envelope.data,
         )
 
+    async def add_history_many(self, entries: list[tuple[int, Envelope, list[dict[str, Any]]]]) -> None:
+        """``add_history`` for many events, in one statement."""
+        await self.db.executemany(
+            """INSERT INTO action_history (action_number, event_id, event_type, changes, actor, occurred_at, data)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+            [
+                (
+                    number,
+                    envelope.event_id,
+                    envelope.event_type,
+                    changes,
+                    envelope.actor.model_dump(mode="json"),
+                    envelope.occurred_at,
+                    envelope.data,
+                )
+                for number, envelope, changes in entries
+            ],
+        )
+
     async def history(self, number: int, reader: str | None = None) -> list[Row]:
         """An action's history, in time order. ``reader``: an organisation, which reads a progress
         report's moves only as it reads the report (approved, or of an action it leads or is a

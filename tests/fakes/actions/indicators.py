@@ -141,6 +141,48 @@ class FakeIndicators(FakeTables):
             self.indicators_[code].update(current_value=value, updated_at=now())
         return True
 
+    async def counted_sources(self, code: str, source_event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        wanted = set(source_event_ids)
+        return {
+            m["source_event_id"]
+            for m in self.measurements_
+            if m["indicator_code"] == code and m["source_event_id"] in wanted
+        }
+
+    async def add_measurements(self, measurements: list[dict[str, Any]]) -> None:
+        for m in measurements:
+            if m["code"] not in self.indicators_:
+                raise LookupError(f"no indicator {m['code']}")  # the foreign key
+            if any(
+                (c["indicator_code"], c["source_event_id"]) == (m["code"], m["source_event_id"])
+                for c in self.measurements_
+            ):
+                raise ValueError(f"{m['source_event_id']} already counted in {m['code']}")  # UNIQUE
+            self.measurements_.append(
+                {
+                    "id": self._next_id(),
+                    "external_id": m.get("external_id"),
+                    "indicator_code": m["code"],
+                    "value": m["value"],
+                    "delta": m["delta"],
+                    "measured_on": m["measured_on"],
+                    "origin": m["origin"],
+                    "source": m["source"],
+                    "source_event_id": m["source_event_id"],
+                    "actor": jsonb(m["actor"]),
+                    "recorded_at": now(),
+                    "set_order": m.get("order"),
+                }
+            )
+
+    async def set_indicator(self, code: str, *, current_value: Decimal | None, set_order: int | None) -> None:
+        indicator = self.indicators_[code]
+        if set_order is not None:  # greatest(set_order, $3): NULL is ignored
+            applied = indicator["set_order"]
+            indicator["set_order"] = set_order if applied is None else max(applied, set_order)
+        if current_value is not None:
+            indicator.update(current_value=current_value, updated_at=now())
+
     async def sum_in_year(self, code: str, year: int) -> Decimal:
         return sum(
             (m["delta"] for m in self.measurements_ if m["indicator_code"] == code and m["measured_on"].year == year),

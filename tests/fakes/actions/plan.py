@@ -174,6 +174,10 @@ class FakePlan(FakeTables):
             }
         )
 
+    async def add_history_many(self, entries: list[tuple[int, Envelope, list[dict[str, Any]]]]) -> None:
+        for number, envelope, changes in entries:
+            await self.add_history(number, envelope, changes)
+
     def _readable(self, entry: Row, reader: str | None) -> bool:
         """A progress report's move is read as the report is: approved, or by its action's organisations."""
         if reader is None or entry["event_type"] not in REPORT_EVENT_TYPES:

@@ -412,3 +412,44 @@ async def test_an_indicator_knows_the_events_that_feed_it_and_its_latest_day_mea
     assert await planned.latest_measured_on("b") == date(2024, 6, 1)
     assert (await planned.get_indicator("b"))["current_value"] == Decimal(4), "the earlier year's left it alone"
     assert [m["value"] for m in await planned.measurements("b")] == [Decimal(4), Decimal(1)]
+
+
+async def test_measurements_written_at_once_are_read_as_those_recorded_one_by_one(planned: Any) -> None:
+    """What the consumer counting a batch writes: the measurements in one statement, then each
+    indicator's value and order once, then the history of its events in one statement."""
+    await add_indicator(planned, "a", 1)
+    await add_indicator(planned, "b", 2)
+    system = SYSTEM_ACTOR.model_dump(mode="json")
+    before, first, second = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await planned.add_measurements(
+        [{"code": "a", "value": Decimal(4), "delta": Decimal(4), "measured_on": date(2024, 6, 1), "origin": "derived",
+          "source": "equipment:DevicesDelivered", "source_event_id": before, "actor": system}]
+    )  # fmt: skip
+    assert await planned.counted_sources("a", [before, first]) == {before}
+    assert await planned.counted_sources("b", [before]) == set(), "per indicator"
+    rows = [
+        {"code": "a", "value": Decimal(7), "delta": Decimal(3), "measured_on": date(2024, 6, 2), "origin": "derived",
+         "source": "equipment:DevicesDelivered", "source_event_id": first, "actor": system},
+        {"code": "b", "value": Decimal(2), "delta": Decimal(2), "measured_on": date(2024, 6, 2), "origin": "derived",
+         "source": "funding:EpnLabelStatusChanged", "source_event_id": second, "actor": system, "order": 5},
+    ]  # fmt: skip
+    await planned.add_measurements(rows)
+    await planned.set_indicator("a", current_value=Decimal(7), set_order=None)
+    await planned.set_indicator("b", current_value=None, set_order=5)
+    assert [(r["indicator_code"], r["value"], r["delta"], r["source_event_id"]) for r in await planned.measurements()] == [
+        ("a", Decimal(4), Decimal(4), before),
+        ("a", Decimal(7), Decimal(3), first),
+        ("b", Decimal(2), Decimal(2), second),
+    ]
+    assert (await planned.lock_indicator("a"))["current_value"] == Decimal(7)
+    b = await planned.lock_indicator("b")
+    assert (b["current_value"], b["set_order"]) == (Decimal(0), 5), "the value left alone, the order kept"
+    assert await planned.set_order_in_year("b", 2024) == 5
+    await planned.set_indicator("b", current_value=Decimal(2), set_order=3)
+    assert (await planned.lock_indicator("b"))["set_order"] == 5, "the highest order applied stays"
+    with pytest.raises(Exception, match=r"measurements|already counted"):
+        await planned.add_measurements(rows[:1])  # the same source event again: the unique constraint
+    changed = [wrap(events.details_changed(n, f"Action {n}", [])) for n in (1, 2)]
+    await planned.add_history_many([(1, changed[0], [{"field": "title_fr"}]), (2, changed[1], [])])
+    assert [h["event_id"] for h in await planned.history(1)][-1] == changed[0].event_id
+    assert [h["event_id"] for h in await planned.history(2)][-1] == changed[1].event_id
