@@ -32,7 +32,8 @@ that pass, so per-key order holds; the other aggregates flow. Two kinds of failu
   relay holds the key back in memory for a backoff that grows per key, and the query skips held
   keys, so more failing rows than ``batch_size`` never fill the window of the others.
 
-Neither is a high-water mark: both exclude *keys*, never ids, so a late row is still read.
+Neither is a high-water mark: both exclude *keys*, so a late row is still read. The only ids a
+read skips are listed one by one: rows this relay has just sent (see below).
 
 Leadership
 ----------
@@ -41,6 +42,35 @@ The advisory lock lives as long as the relay's own connection. Before every pass
 replica may already have taken over) or the lock is gone, it stops publishing at once, closes its
 producer and competes for the lock again. A pass already in flight when the connection dies may
 still send its records: publication is at least once, and consumers deduplicate with the inbox.
+The relay also reads its rows on that connection, so a relay that lost it reads nothing more.
+
+Keeping up with the producer
+----------------------------
+A burst (a consumer catching up, a bulk intake) must not leave the outbox behind, so a pass
+leaves to the database and to batches what they do better than a loop over rows:
+
+- A pass reads up to ``batch_size`` rows (``outbox_batch_size``) and, as text, what their records
+  need: the body (``payload::text``), the event id and ``payload->>'correlation_id'``; the jsonb
+  is not decoded into a dict per row. The read's plan is pinned (``READ_PLAN``) to the partial
+  index of unpublished rows, walked in id order and left after the batch: with missing statistics
+  (a new database) or stale ones (a burst after days of published rows) the planner may scan and
+  sort the whole backlog instead, at every pass.
+- One UPDATE marks a pass's published rows; metrics are counted per event type, not per row; the
+  records' futures are awaited in order (a producer batch completes its futures together), not
+  through gather(), which adds a callback per record.
+- The database's two waits overlap with sending, only where no failure can come between. While a
+  full pass sends, the next batch is read ahead, skipping the rows being sent by id. When every
+  row of a full pass was published, its marking commits while the next pass sends: reads skip
+  its rows by id meanwhile, and the next pass waits for it before it records its own outcomes. A
+  pass with any failure (a failed or refused row, a broker error, a producer restart) records in
+  line and drops what was read ahead: the rows behind a failure may be read only once the failed
+  key, the parked row or the held key is in the database and in memory. Rows read ahead are sent
+  after the next pass's leadership check, and after the rows of their aggregate sent before them
+  (one aggregate's ids follow its commit order); a row that commits after the read ahead is read
+  by a later pass (its NOTIFY keeps the relay awake). If a marking fails, its rows, and maybe the
+  next pass's, are sent again later, as after any failure between sending and marking.
+- The relay's producer settings are ``PRODUCER_SETTINGS``; ``benchmarks.relay`` gives the same to
+  the raw producer it compares the relay with.
 """
 
 from __future__ import annotations
@@ -48,7 +78,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 import asyncpg
@@ -85,17 +116,38 @@ log = get_logger(__name__)
 RELAY_LOCK_KEY = 7_231_118_002
 CLEANUP_EVERY_S = 600.0
 LOCK_CHECK_TIMEOUT_S = 5.0
+# The relay's producer (benchmarks.relay gives a raw producer the same, to compare them).
+# max_batch_size stays aiokafka's 16 KiB: 256 KiB measured about 1.7 times the relay's rate on
+# the development machine, and twice the raw producer's (issue 15), a choice left open.
+PRODUCER_SETTINGS: dict[str, Any] = {
+    "enable_idempotence": True,
+    "acks": "all",
+    "linger_ms": 5,
+    "request_timeout_ms": 15_000,
+}
 # Unpublished rows in id order, except parked rows, the rows behind a parked row of their
-# aggregate, and the keys held back in memory after a broker error ($2, $3: topics and keys).
+# aggregate, the keys held back in memory after a broker error ($2, $3: topics and keys) and the
+# rows being sent or being marked published ($4: ids; see "Keeping up with the producer").
+# What a record needs comes as text: the body (payload::text, the JSON the consumers read) and
+# the header values, not the jsonb decoded into a dict per row only to read one field of it.
 SELECT_BATCH = f"""
-SELECT id, event_id, topic, message_key, event_type, payload, payload::text AS body
+SELECT id, event_id::text AS event_id, topic, message_key, event_type,
+       payload->>'correlation_id' AS correlation_id, payload::text AS body
 FROM outbox o
 WHERE published_at IS NULL AND parked_at IS NULL
   AND NOT {BEHIND_PARKED}
   AND (o.topic, o.message_key) NOT IN (SELECT h.topic, h.message_key
                                        FROM unnest($2::text[], $3::text[]) AS h (topic, message_key))
+  AND o.id NOT IN (SELECT unnest($4::bigint[]))
 ORDER BY id
 LIMIT $1"""  # noqa: S608 - built from constants
+# The read must walk the partial index outbox_unpublished in id order and stop after batch_size
+# rows. On a table without statistics (a new database) or with stale ones (a burst after days
+# of published rows), the planner may scan every unpublished row (a bitmap scan, or the whole
+# table) and sort them instead: each pass then costs the whole backlog (measured: 140 ms instead
+# of 16 for 5000 rows out of 10000), and draining a burst costs backlog² / batch_size. Set on
+# the relay's own connection only (the read runs there), these leave it the index scan.
+READ_PLAN = "SET enable_bitmapscan = off; SET enable_seqscan = off"
 
 Sent = tuple[dict[int, BaseException | None], BaseException | None, bool]  # outcomes, unexpected, restart
 
@@ -106,32 +158,39 @@ SELECT EXISTS (SELECT 1 FROM pg_locks
                  AND ((classid::bigint << 32) | objid::bigint) = $1)"""
 
 
+# The payload goes as the envelope's JSON text, cast by the server: pydantic writes that text in
+# one pass, where a dict (model_dump) encoded again as JSON costs two, for every event emitted.
+INSERT = """INSERT INTO outbox (event_id, topic, message_key, event_type, payload)
+            VALUES ($1, $2, $3, $4, $5::text::jsonb)"""
+
+
 async def enqueue(conn: Executor, topic: str, envelope: Envelope) -> None:
     """Add an event to the outbox, inside the caller's transaction."""
-    await conn.execute(
-        "INSERT INTO outbox (event_id, topic, message_key, event_type, payload) VALUES ($1, $2, $3, $4, $5)",
-        envelope.event_id,
-        topic,
-        envelope.subject,
-        envelope.event_type,
-        envelope.model_dump(mode="json"),
-    )
+    await enqueue_many(conn, [(topic, envelope)])
 
 
 async def enqueue_many(conn: Executor, items: Sequence[tuple[str, Envelope]]) -> None:
+    """Add events to the outbox with one statement, inside the caller's transaction."""
     await conn.executemany(
-        "INSERT INTO outbox (event_id, topic, message_key, event_type, payload) VALUES ($1, $2, $3, $4, $5)",
-        [(e.event_id, t, e.subject, e.event_type, e.model_dump(mode="json")) for t, e in items],
+        INSERT, [(e.event_id, topic, e.subject, e.event_type, e.model_dump_json()) for topic, e in items]
     )
 
 
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a task's error as retrieved: a read ahead that is dropped may fail unawaited."""
+    if not task.cancelled():
+        task.exception()
+
+
 def headers_of(row: asyncpg.Record) -> list[tuple[str, bytes]]:
-    payload = row["payload"]
+    correlation_id = row["correlation_id"]
+    if correlation_id is None:
+        raise MalformedRow("the payload has no correlation_id")
     return [
         ("content-type", b"application/json"),
         ("event_type", row["event_type"].encode()),
-        ("event_id", str(row["event_id"]).encode()),
-        ("correlation_id", str(payload["correlation_id"]).encode()),
+        ("event_id", row["event_id"].encode()),
+        ("correlation_id", correlation_id.encode()),
     ]
 
 
@@ -144,7 +203,7 @@ class OutboxRelay:
         dsn: str,
         pool: asyncpg.Pool,
         kafka: KafkaAccess,
-        batch_size: int = 500,
+        batch_size: int = 5000,  # the default of outbox_batch_size (settings)
         poll_interval_s: float = 1.0,
         keep_published_s: int = 7 * 24 * 3600,
         metrics: Metrics | None = None,
@@ -160,6 +219,10 @@ class OutboxRelay:
         self._held = HeldKeys()
         self._retry_delay_s = RETRY_DELAY_MIN_S
         self._one_at_a_time = False
+        # The previous pass's rows being marked published while this pass reads and sends, and
+        # their ids (see publish_batch).
+        self._marking: tuple[asyncio.Task[BatchResult], list[int]] | None = None
+        self._read_ahead: list[asyncpg.Record] | None = None  # the next pass's rows, read during this one
         self.published = 0
         self.is_leader = False
 
@@ -187,22 +250,16 @@ class OutboxRelay:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
                 await asyncio.sleep(self._poll_interval_s)  # another replica's relay is publishing
             self.is_leader = True
+            await conn.execute(READ_PLAN)
             await conn.add_listener(NOTIFY_CHANNEL, self.wake)
             conn.add_termination_listener(self.wake)  # notice a lost lock connection at once
-            producer = AIOKafkaProducer(
-                **self._kafka.aiokafka(),
-                enable_idempotence=True,
-                acks="all",
-                linger_ms=5,
-                request_timeout_ms=15_000,
-            )
+            producer = AIOKafkaProducer(**self._kafka.aiokafka(), **PRODUCER_SETTINGS)
             await producer.start()
             log.info("outbox relay publishing", bootstrap=self._kafka.bootstrap)
             last_cleanup = time.monotonic()
             while True:
-                self._wake.clear()
                 await self._check_leadership(conn)
-                result = await self.publish_batch(producer)
+                result = await self.publish_batch(producer, conn)
                 self._retry_delay_s = RETRY_DELAY_MIN_S  # a pass went through
                 if time.monotonic() - last_cleanup > CLEANUP_EVERY_S:
                     await self._cleanup()
@@ -216,12 +273,17 @@ class OutboxRelay:
                             await self._wake.wait()
         finally:
             was_leader, self.is_leader = self.is_leader, False
+            self._read_ahead = None  # read while leading: a new lead reads again
             if producer is not None:
                 await producer.stop()
             if was_leader:
                 log.info("outbox relay stopped publishing")
             with contextlib.suppress(Exception):  # a dead connection cannot be closed cleanly
                 await conn.close(timeout=5)
+            try:  # the rows of the last pass were sent: mark them (on the pool), whatever ended the lead
+                await self._marked()
+            except Exception as error:  # noqa: BLE001 - they are sent again: at least once
+                log.warning("outbox rows sent but not marked published; sent again later", error=repr(error))
 
     async def _check_leadership(self, conn: asyncpg.Connection) -> None:
         try:
@@ -235,28 +297,79 @@ class OutboxRelay:
             log.error("outbox relay no longer holds its lock; it stops publishing")
             raise LeadershipLost("the relay no longer holds its lock")
 
-    async def publish_batch(self, producer: AIOKafkaProducer) -> BatchResult:
-        held = self._held.now_held()
-        rows = await self._pool.fetch(
-            SELECT_BATCH, self._batch_size, [topic for topic, _ in held], [key for _, key in held]
-        )
+    async def publish_batch(self, producer: AIOKafkaProducer, conn: asyncpg.Connection) -> BatchResult:
+        """One pass: read on the relay's own connection (``READ_PLAN``), send, record.
+
+        While a full pass sends, the next pass's rows are read ahead; while the next pass reads
+        and sends, a full pass whose every row was published has its rows marked. Both only ever
+        skip rows by id, and both are used only when the pass went through without a failure:
+        see the module's docstring."""
+        if self._marking is not None and self._marking[0].done():
+            await self._marked()  # committed (or failed: the error ends the lead before a read)
+        rows, self._read_ahead = self._read_ahead, None
+        if rows is None:
+            rows = await self._read(conn, [])
         if not rows:
+            await self._marked()
             return BatchResult()
-        if self._one_at_a_time:
-            outcomes, unexpected, restart = await self._send_one_at_a_time(producer, rows)
-        else:
-            outcomes, unexpected, restart = await self._send_batched(producer, rows)
-        result = await self._record(rows, outcomes, unexpected)
+        ahead: asyncio.Task[list[asyncpg.Record]] | None = None
+        if len(rows) == self._batch_size and not self._one_at_a_time:  # more rows are likely
+            ahead = asyncio.create_task(self._read(conn, [row["id"] for row in rows]), name="outbox-relay-read-ahead")
+            ahead.add_done_callback(_retrieve)  # an error is raised where it is awaited, or dropped
+            await asyncio.sleep(0)  # the query goes out now, not when the sends first yield
+        try:
+            if self._one_at_a_time:
+                outcomes, unexpected, restart = await self._send_one_at_a_time(producer, rows)
+            else:
+                outcomes, unexpected, restart = await self._send_batched(producer, rows)
+            await self._marked()  # one marking at a time, and its error surfaces before this pass's
+            clean = unexpected is None and not restart and len(outcomes) == len(rows)
+            if clean and all(outcome is None for outcome in outcomes.values()) and ahead is not None:
+                # Nothing failed, nothing to park or hold back: the rows read ahead are what the
+                # next pass would read, and it does not depend on this marking, only on these
+                # rows not being read again.
+                task = asyncio.create_task(self._record(rows, outcomes, None), name="outbox-relay-marking")
+                task.add_done_callback(_retrieve)  # raised by _marked(), unless the relay is gone
+                self._marking = (task, [row["id"] for row in rows])
+                self._read_ahead, ahead = await ahead, None
+                return BatchResult(read=len(rows), published=len(rows))
+            result = await self._record(rows, outcomes, unexpected)
+        finally:
+            if ahead is not None:  # read before this pass's failures were known: read again
+                await asyncio.wait({ahead})  # the connection is free again (the lock check uses it)
         if restart:
             # aiokafka does not reset an idempotent producer's sequence after the broker refused
             # a batch: every later record of that partition would fail. Start a new producer.
             raise ProducerRestart("the broker refused a record; the producer is replaced")
         return result
 
+    def _read(self, conn: asyncpg.Connection, sending: list[int]) -> Coroutine[Any, Any, list[asyncpg.Record]]:
+        """The next rows to send, skipping ``sending`` and the rows being marked published. The
+        arguments are taken now, even if the read is awaited later. A NOTIFY that arrives after
+        this point wakes the relay: the rows it announces may be missing from this read."""
+        self._wake.clear()
+        held = self._held.now_held()
+        skipped = sending + self._marking[1] if self._marking is not None else sending
+        return conn.fetch(
+            SELECT_BATCH, self._batch_size, [topic for topic, _ in held], [key for _, key in held], skipped
+        )
+
+    async def _marked(self) -> None:
+        """Wait until the previous pass's rows are marked published (raises what marking raised).
+        Shielded: a relay cancelled meanwhile (a service stopping) still marks what it sent."""
+        if self._marking is None:
+            return
+        task = self._marking[0]
+        try:
+            await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._marking = None
+
     async def _send_batched(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> Sent:
         # send() appends to the partition's batch in call order and returns a future; awaiting
-        # them together lets Kafka batch the records without reordering them. A row whose send()
-        # raises is not sent, nor are the later rows of its aggregate; the others go on.
+        # them after all the sends lets Kafka batch the records without reordering them. A row
+        # whose send() raises is not sent, nor are the later rows of its aggregate; the others go on.
         outcomes: dict[int, BaseException | None] = {}
         futures: list[tuple[int, asyncio.Future[Any]]] = []
         refused: set[Key] = set()
@@ -276,16 +389,20 @@ class OutboxRelay:
                 refused.add(key)
             else:
                 futures.append((row["id"], future))
-        results = await asyncio.gather(*(f for _, f in futures), return_exceptions=True)
         restart = False
-        for (row_id, _), outcome in zip(futures, results, strict=True):
+        for row_id, future in futures:
+            if not future.done():
+                # A wait per future still pending, not a callback per record as with gather():
+                # the futures of a producer batch complete together, most are done when reached.
+                await asyncio.wait((future,))
+            outcome = asyncio.CancelledError() if future.cancelled() else future.exception()
             if isinstance(outcome, RECORD_ERRORS):
                 # The broker refuses a whole batch for one record too large: which row it was
                 # is found by sending them one at a time (the next passes, on a new producer).
                 outcome = RefusedInBatch(describe(outcome))
                 self._one_at_a_time = True
             restart = restart or isinstance(outcome, (RefusedInBatch, *PRODUCER_BROKEN))
-            outcomes[row_id] = outcome if isinstance(outcome, BaseException) else None
+            outcomes[row_id] = outcome
         return outcomes, unexpected, restart
 
     async def _send_one_at_a_time(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> Sent:
@@ -323,6 +440,8 @@ class OutboxRelay:
         error that is neither Kafka's nor the row's is raised."""
         try:
             value, headers = row["body"].encode(), headers_of(row)
+        except MalformedRow as error:
+            return error, None
         except Exception as error:  # noqa: BLE001 - a payload that makes no record: parked
             return MalformedRow(describe(error)), None
         try:
@@ -343,20 +462,24 @@ class OutboxRelay:
         errors: list[tuple[int, str, bool]] = []
         failed_keys: set[Key] = set()
         ok_keys: set[Key] = set()
+        counted: Counter[tuple[str, str]] = Counter()  # (event type, outcome): rows
         for row in rows:
             key: Key = (row["topic"], row["message_key"])
-            if row["id"] not in outcomes or key in failed_keys:
+            row_id = row["id"]
+            if row_id not in outcomes or key in failed_keys:
                 # Not tried, or behind a failed row of its aggregate: sent again after it.
                 failed_keys.add(key)
                 continue
-            outcome = outcomes[row["id"]]
+            outcome = outcomes[row_id]
             if outcome is None:
-                done.append(row["id"])
+                done.append(row_id)
                 ok_keys.add(key)
+                counted[row["event_type"], "published"] += 1
                 continue
             failed_keys.add(key)
             park = isinstance(outcome, (*RECORD_ERRORS, MalformedRow))
-            errors.append((row["id"], describe(outcome), park))
+            errors.append((row_id, describe(outcome), park))
+            counted[row["event_type"], "parked" if park else "failed"] += 1
             if park:
                 log.error(
                     "outbox row PARKED: the broker will never accept it; later events of its aggregate"
@@ -382,12 +505,9 @@ class OutboxRelay:
                 )
         for key in ok_keys - failed_keys:
             self._held.succeed(key)
-        if self._metrics is not None:
-            types = {row["id"]: row["event_type"] for row in rows}
-            for row_id in done:
-                self._metrics.events_published(types[row_id], "published").inc()
-            for row_id, _, park in errors:
-                self._metrics.events_published(types[row_id], "parked" if park else "failed").inc()
+        if self._metrics is not None:  # one increment per event type and outcome, not per row
+            for (event_type, label), count in counted.items():
+                self._metrics.events_published(event_type, label).inc(count)
         self.published += len(done)
         result.published = len(done)
         result.parked = sum(1 for _, _, park in errors if park)

@@ -85,7 +85,12 @@ class ServiceSettings(BaseSettings):
         "its group. A batch stops at half of it; the rest is delivered again.",
     )
     outbox_poll_interval_s: float = Field(default=1.0, gt=0, description="Polling fallback when no NOTIFY arrives.")
-    outbox_batch_size: int = Field(default=500, ge=1)
+    outbox_batch_size: int = Field(
+        default=5000,
+        ge=1,
+        description="Outbox rows the relay reads and sends per pass. It holds up to two batches (one sent, the "
+        "next read ahead): a few MB with events of about 1 kB.",
+    )
     outbox_keep_published_s: int = Field(default=7 * 24 * 3600, description="How long sent outbox rows are kept.")
 
     _kafka: KafkaAccess = PrivateAttr()

@@ -436,7 +436,9 @@ async def test_measurements_written_at_once_are_read_as_those_recorded_one_by_on
     await planned.add_measurements(rows)
     await planned.set_indicator("a", current_value=Decimal(7), set_order=None)
     await planned.set_indicator("b", current_value=None, set_order=5)
-    assert [(r["indicator_code"], r["value"], r["delta"], r["source_event_id"]) for r in await planned.measurements()] == [
+    assert [
+        (r["indicator_code"], r["value"], r["delta"], r["source_event_id"]) for r in await planned.measurements()
+    ] == [
         ("a", Decimal(4), Decimal(4), before),
         ("a", Decimal(7), Decimal(3), first),
         ("b", Decimal(2), Decimal(2), second),

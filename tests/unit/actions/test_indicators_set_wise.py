@@ -69,9 +69,7 @@ async def effects(store: Store) -> dict[str, Any]:
         for code in sorted(await store.repo.indicator_codes())
         if (i := await store.repo.get_indicator(code)) is not None
     }
-    events = [
-        (e.event_type, e.subject, e.causation_id, e.correlation_id, e.actor, e.data) for e in store.events()
-    ]
+    events = [(e.event_type, e.subject, e.causation_id, e.correlation_id, e.actor, e.data) for e in store.events()]
     history = [(h["action_number"], h["event_type"], h["data"]) for h in store.repo.history_]
     return {"measurements": measurements, "indicators": indicators, "events": events, "history": history}
 

@@ -4,12 +4,13 @@ statements are checked against that rule, and the queue against its order."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from services.dashboard.batching import NotBatchable, TableBatches, table_of
 from services.dashboard.projector import PROJECTIONS
+from services.runtime.db import Executor
 from tests.integration.dashboard.test_projections_idempotent import every_story
 
 
@@ -29,7 +30,7 @@ class Recording:
 
 async def test_every_projection_of_the_story_writes_single_tables_that_the_queue_can_name() -> None:
     recording = Recording()
-    queued = TableBatches(recording)  # type: ignore[arg-type] # what the queue uses of a connection
+    queued = TableBatches(cast(Executor, recording))  # what the queue uses of a connection
     story = every_story()
     for envelope, data in story:
         for projection in PROJECTIONS.get(envelope.event_type, ()):
@@ -56,7 +57,7 @@ def test_a_statement_that_reads_or_is_not_an_insert_or_update_is_refused(sql: st
 
 async def test_each_table_receives_its_statements_in_their_order_and_a_read_sends_the_queue_first() -> None:
     recording = Recording()
-    queued = TableBatches(recording)  # type: ignore[arg-type]
+    queued = TableBatches(cast(Executor, recording))
     await queued.execute("INSERT INTO a (x) VALUES ($1)", 1)
     await queued.execute("UPDATE b SET x = $1", 2)
     await queued.execute("INSERT INTO a (x) VALUES ($1)", 3)

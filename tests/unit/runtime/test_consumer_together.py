@@ -97,9 +97,10 @@ async def test_one_bad_record_rolls_the_batch_back_and_fails_alone_while_the_oth
     assert store.repo.applied == ["0:0", "0:1", "0:3", "0:4"], "the rolled-back attempt left nothing behind"
     assert len(store.events()) == 4
     assert [h["x-dlq-reason"] for h in dlq.sent] == ["handler-failed"]
-    assert metrics.registry.get_sample_value(
-        "passerelle_consumer_batches_applied_alone_total", {"consumer": "indicators"}
-    ) == 1
+    assert (
+        metrics.registry.get_sample_value("passerelle_consumer_batches_applied_alone_total", {"consumer": "indicators"})
+        == 1
+    )
 
 
 async def test_the_same_event_twice_in_one_batch_is_applied_once() -> None:
