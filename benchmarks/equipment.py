@@ -1,13 +1,25 @@
 """Throughput of the equipment service: importing 10,000 devices (CSV, through the same code as
-the API and the CLI) and allocating a stock of 10,000 devices to requests under caps.
+the API and the CLI), the wiping station's log of all their media with a certificate for each
+device (the bulk path, certificates rendered in worker processes as the service renders them),
+the workshop's sheet grading them all, and allocating a stock of 10,000 devices to requests
+under caps.
 
-    scripts/infra start postgres && .venv/bin/python -m benchmarks.equipment [--devices 10000]
+    scripts/infra start postgres && .venv/bin/python -m benchmarks.equipment [--devices 10000] [--profile]
+
+``--profile`` prints cProfile's top entries for the log's import (this process only: the
+certificates' rendering happens in the workers, whose time shows here as waiting).
+
+The whole season, with the services as processes and the downstream consumers, is
+``benchmarks.season``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import io
+import pstats
 import random
 import time
 import uuid
@@ -17,9 +29,9 @@ import asyncpg
 from passerelle_contracts import Actor
 
 from benchmarks.pipeline import env, fresh_database
-from services.equipment import csv_formats, domain
+from services.equipment import certificates, csv_formats, domain
 from services.equipment.app import MIGRATIONS
-from services.equipment.handlers import allocation, intake
+from services.equipment.handlers import allocation, intake, refurbishing
 from services.equipment.handlers.common import Uow
 from services.equipment.sql import EquipmentRepository
 from services.runtime import db
@@ -27,12 +39,14 @@ from services.runtime.uow import Context, PostgresUnitOfWork
 from tests.support import drop_database
 
 ACTOR = Actor(organisation="coordination-inclusion-numerique", role="coordination")
+REFURBISHER = Actor(organisation="asbl-refurb", role="refurbisher")
+LOG_HEAD = "device,medium_id,method,tool,tool_version,passes,verification,operator,started_at,ended_at,result,warnings"
 KINDS = ("laptop", "desktop", "tablet", "chromebook", "screen")
 
 
-def unit_of_work(pool: asyncpg.Pool) -> Uow:
+def unit_of_work(pool: asyncpg.Pool, actor: Actor = ACTOR) -> Uow:
     return PostgresUnitOfWork(
-        pool, EquipmentRepository, source="equipment", context=Context(actor=ACTOR), topic=lambda name: "bench"
+        pool, EquipmentRepository, source="equipment", context=Context(actor=actor), topic=lambda name: "bench"
     )
 
 
@@ -46,7 +60,7 @@ def csv_text(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def bench_import(n: int) -> None:
+async def bench_import(n: int, profile: bool = False, workers: int = 2) -> None:
     base = env("PASSERELLE_DATABASE_URL_BASE")
     dsn, admin, name = await fresh_database(base, "equipment")
     pool = await db.create_pool(dsn)
@@ -72,11 +86,66 @@ async def bench_import(n: int) -> None:
         print(
             f"the same file again (nothing new, idempotent): {time.perf_counter() - started:.2f} s, {again.existing:,} known"
         )
+        await bench_sanitisation(pool, profile, workers)
+        await bench_conditions(pool)
         await bench_allocation_in_database(pool)
     finally:
         await pool.close()
         await drop_database(admin, name)
         await admin.close()
+
+
+async def bench_sanitisation(pool: asyncpg.Pool, profile: bool, workers: int) -> None:
+    """Every device at the refurbisher, then the log of all their media in one file, through the
+    same code as ``POST /sanitisations.csv``: a certificate for each device that has media."""
+    await pool.execute("INSERT INTO organisations (code, name, kind) VALUES ('asbl-refurb', 'Refurb', 'refurbisher')")
+    await pool.execute("UPDATE devices SET custodian = 'asbl-refurb'")
+    media = await pool.fetch(
+        "SELECT d.short_code, m.medium_id FROM media m JOIN devices d ON d.id = m.device_id ORDER BY 1, 2"
+    )
+    row = ",{},purge,nwipe,0.35,1,full,op-1,2024-02-01T09:00:00+01:00,2024-02-01T10:00:00+01:00,passed,"
+    text = "\n".join([LOG_HEAD, *(code + row.format(medium) for code, medium in media)]) + "\n"
+    renderer = certificates.CertificateRenderer(workers)
+    previous = certificates.use(renderer)
+    profiler = cProfile.Profile() if profile else None
+    try:
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        command = refurbishing.ImportSanitisations(text)
+        report = await refurbishing.import_sanitisations(unit_of_work(pool, REFURBISHER), command)
+        if profiler:
+            profiler.disable()
+        elapsed = time.perf_counter() - started
+    finally:
+        certificates.use(previous)
+        renderer.close()
+    issued = await pool.fetchval("SELECT count(*) FROM certificates")
+    assert report["errors"] == [] and report["records"] == len(media), report["errors"][:3]
+    print(
+        f"wiping station's log of {len(media):,} rows ({report['devices']:,} devices, {issued:,} certificates, "
+        f"{workers} worker processes): {elapsed:.1f} s = {len(media) / elapsed:,.0f} rows/s, "
+        f"{report['devices'] / elapsed:,.0f} devices/s"
+    )
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+        print(out.getvalue())
+    started = time.perf_counter()
+    again = await refurbishing.import_sanitisations(unit_of_work(pool, REFURBISHER), command)
+    print(f"the same log again (nothing new): {time.perf_counter() - started:.2f} s, {again['unchanged']:,} unchanged")
+
+
+async def bench_conditions(pool: asyncpg.Pool) -> None:
+    """The workshop's sheet grading every device, through the same code as ``POST /conditions.csv``."""
+    codes = [r["short_code"] for r in await pool.fetch("SELECT short_code FROM devices ORDER BY short_code")]
+    text = "device,physical,grade\n" + "".join(f"{code},refurbished,{'ABC'[i % 3]}\n" for i, code in enumerate(codes))
+    started = time.perf_counter()
+    command = refurbishing.ImportConditions(text)
+    report = await refurbishing.import_conditions(unit_of_work(pool, REFURBISHER), command)
+    elapsed = time.perf_counter() - started
+    assert report["errors"] == [] and report["devices"] == len(codes)
+    print(f"workshop's sheet grading {len(codes):,} devices: {elapsed:.2f} s = {len(codes) / elapsed:,.0f} devices/s")
 
 
 async def bench_allocation_in_database(pool: asyncpg.Pool) -> None:
@@ -142,8 +211,10 @@ def bench_allocation(n: int) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2, help="certificate worker processes (the service's default)")
+    parser.add_argument("--profile", action="store_true", help="cProfile of the wiping station's log")
     args = parser.parse_args()
-    await bench_import(args.devices)
+    await bench_import(args.devices, args.profile, args.workers)
     bench_allocation(args.devices)
 
 

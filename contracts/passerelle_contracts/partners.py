@@ -29,6 +29,7 @@ named there as free text or personal data.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any, Literal
 
@@ -164,6 +165,7 @@ def partner_topic(internal: str) -> str:
     return PARTNER_PREFIX + internal.removeprefix(DOMAIN_PREFIX)
 
 
+@functools.cache  # asked for every event a service emits; the tables above are constants
 def withheld(event_type: str) -> frozenset[str]:
     return WITHHELD_EVERYWHERE | WITHHELD.get(event_type, frozenset())
 
@@ -210,7 +212,7 @@ def project(topic: str, envelope: Envelope) -> Envelope | None:
     # again (a consumer writes one copy per event it emits; validating each cost more than all the rest).
     return Envelope.model_construct(
         **{
-            **dict(envelope),
+            **envelope.__dict__,
             "event_id": partner_event_id(envelope.event_id),
             "causation_id": envelope.event_id,
             # The organisation and its role; not which of its API keys acted (one key is often

@@ -1,5 +1,6 @@
 """The CSV files partners exchange with the equipment service: a donor's devices (in), a wiping
-station's log (in: one row per medium wiped) and the WEEE register (out). Pure: text in, values
+station's log (in: one row per medium wiped), a workshop's conditions (in: one row per device
+graded, repaired or given up) and the WEEE register (out). Pure: text in, values
 and a report per bad row (its line and column) out.
 
 Files come in as UTF-8 (``services.runtime.inputs.decode_csv``, in the router); every cell is
@@ -48,6 +49,10 @@ LIMITS = {
 CSV_COLUMNS = ("asset_tag", "serial", "kind", "make", "model", "cpu", "ram_gb", "storage", "year")
 SANITISATION_COLUMNS = ("device", *RECORD_FIELDS)  # a wiping station's log: the device, then its record
 SANITISATION_OPTIONAL = ("tool_version", "warnings", "passes", "verification")
+CONDITION_COLUMNS = ("device", "physical", "grade")  # a workshop's sheet: the device, then its condition
+CONDITION_OPTIONAL = ("grade",)
+CONDITIONS = ("to_repair", "refurbished", "for_parts", "disposed")  # what a refurbisher records
+GRADES = ("A", "B", "C")
 WEEE_COLUMNS = (
     "short_code",
     "device_id",
@@ -237,6 +242,43 @@ def parse_sanitisations(text: str) -> tuple[dict[str, list[tuple[int, Sanitisati
             errors.append({"line": line, "column": column, "reason": reason})
             continue
         by_device[device].append((line, record))
+    return dict(by_device), errors
+
+
+# --- a workshop's conditions ------------------------------------------------------------------
+
+
+def condition_from(raw: Mapping[str, str]) -> tuple[str, str, str | None]:
+    """The device (short code or id), its physical condition and its grade (none if not given),
+    from one row of a workshop's sheet; the grade a refurbished device needs is the domain's rule."""
+    device = bounded("device", (raw.get("device") or "").strip())
+    if not device:
+        raise ValueError("device|device is required")
+    physical = (raw.get("physical") or "").strip().lower()
+    if physical not in CONDITIONS:
+        raise ValueError(f"physical|physical must be one of {', '.join(CONDITIONS)}, not {physical[:20]!r}")
+    grade = (raw.get("grade") or "").strip().upper()
+    if grade and grade not in GRADES:
+        raise ValueError(f"grade|grade must be one of {', '.join(GRADES)} or empty, not {grade[:20]!r}")
+    return device, physical, grade or None
+
+
+def parse_conditions(text: str) -> tuple[dict[str, list[tuple[int, tuple[str, str | None]]]], list[RowError]]:
+    """The sheet's conditions grouped by device (in the file's order, with their lines), and an
+    error per bad row."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = [c for c in CONDITION_COLUMNS if c not in (reader.fieldnames or []) and c not in CONDITION_OPTIONAL]
+    if missing:
+        return {}, [{"line": 1, "column": None, "reason": f"missing columns: {', '.join(missing)}"}]
+    by_device: dict[str, list[tuple[int, tuple[str, str | None]]]] = defaultdict(list)
+    errors: list[RowError] = []
+    for line, raw in enumerate(reader, start=2):
+        try:
+            device, physical, grade = condition_from(raw)
+        except ValueError as error:
+            errors.append(_error(line, error))
+            continue
+        by_device[device].append((line, (physical, grade)))
     return dict(by_device), errors
 
 

@@ -17,3 +17,10 @@ class EquipmentSettings(ServiceSettings):
     follow_up_check_interval_s: float = Field(
         default=3600.0, gt=0, description="How often due follow-ups are looked for."
     )
+    certificate_workers: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="Processes that render sanitisation certificates off the event loop (0: threads of the "
+        "service's own process); see services/equipment/certificates.py.",
+    )

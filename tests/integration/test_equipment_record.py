@@ -3,11 +3,14 @@ condition, sanitisation with certificates, donors' milestones, and the sanitisat
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
 import asyncpg
 import pytest
+
+from services.equipment import certificates
 
 pytestmark = pytest.mark.infra
 
@@ -286,3 +289,69 @@ async def test_a_device_declared_without_storage_is_inspected_before_it_counts_a
     )
     assert wiped.json()["sanitisation"] == "wiped"
     assert (await equipment.client.get("/figures")).json()["flow"]["wiped"] == 1
+
+
+async def at_the_refurbisher(equipment: Any) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    headers, devices = await declared(equipment)
+    ids = [d["id"] for d in devices.values()]
+    transfer = (
+        await equipment.client.post("/transfers", json={"to": REFURBISHER, "devices": ids}, headers=headers["donor"])
+    ).json()
+    await equipment.client.post(f"/transfers/{transfer['id']}/confirm", headers=headers["refurbisher"])
+    return headers, devices
+
+
+async def test_a_logs_certificates_are_rendered_by_the_services_workers_and_verify_against_their_events(
+    equipment: Any,
+) -> None:
+    headers, devices = await at_the_refurbisher(equipment)
+    laptop, desktop = devices["PAR-001"], devices["PAR-002"]
+    row = "{device},{medium},purge,nwipe,0.35,1,full,op-3,2024-02-20T09:00:00+01:00,2024-02-20T10:00:00+01:00,passed,\n"
+    text = (
+        "device,medium_id,method,tool,tool_version,passes,verification,operator,started_at,ended_at,result,warnings\n"
+        + row.format(device=laptop["short_code"], medium="m1")
+        + row.format(device=desktop["id"], medium="m1")
+        + row.format(device=desktop["id"], medium="m2")
+    )
+    report = await equipment.client.post("/sanitisations.csv", content=text, headers=headers["refurbisher"])
+    assert (report.json()["devices"], report.json()["records"]) == (2, 3), report.text
+    events = {e["device_id"]: e for e in await outbox(equipment, "DeviceSanitised")}
+    for device in (laptop, desktop):
+        [certificate] = (await equipment.client.get(f"/devices/{device['id']}", headers=headers["donor"])).json()[
+            "certificates"
+        ]
+        pdf = await equipment.client.get(f"/certificates/{certificate['id']}.pdf", headers=headers["donor"])
+        assert pdf.content.startswith(b"%PDF") and device["short_code"].encode() in pdf.content
+        assert hashlib.sha256(pdf.content).hexdigest() == certificate["sha256"] == pdf.headers["ETag"].strip('"')
+        assert events[device["id"]]["certificate_id"] == certificate["id"]
+        assert events[device["id"]]["certificate_sha256"] == certificate["sha256"], "the digest published is the PDF's"
+    renderer = certificates.renderer()
+    assert renderer.workers == equipment.settings.certificate_workers > 0 and renderer._pool is not None
+
+
+async def test_a_workshops_sheet_grades_devices_for_their_holder_only_and_reports_each_bad_row(equipment: Any) -> None:
+    headers, devices = await at_the_refurbisher(equipment)
+    laptop, desktop = devices["PAR-001"], devices["PAR-002"]
+    sheet = f"device,physical,grade\n{laptop['short_code']},refurbished,A\n{desktop['id']},refurbished,\nX,sold,A\n"
+    refused = await equipment.client.post("/conditions.csv", content=sheet, headers=headers["donor"])
+    assert refused.status_code == 403, refused.text
+    latin = await equipment.client.post(
+        "/conditions.csv", content="device,physical\nÉcran,disposed\n".encode("latin-1"), headers=headers["refurbisher"]
+    )
+    assert latin.status_code == 422 and "line 2" in latin.json()["reason"]
+    headless = await equipment.client.post(
+        "/conditions.csv", content="device,grade\nX,A\n", headers=headers["refurbisher"]
+    )
+    assert headless.status_code == 422 and "physical" in headless.json()["reason"]
+    answer = await equipment.client.post("/conditions.csv", content=sheet, headers=headers["refurbisher"])
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert (report["devices"], report["changed"]) == (1, 1)
+    assert [(e["line"], e["column"]) for e in report["errors"]] == [(3, "device"), (4, "physical")]
+    listed = {
+        d["asset_tag"]: d for d in (await equipment.client.get("/devices", headers=headers["refurbisher"])).json()
+    }
+    assert (listed["PAR-001"]["physical"], listed["PAR-001"]["grade"]) == ("refurbished", "A")
+    assert listed["PAR-002"]["physical"] == "received"
+    [event] = await outbox(equipment, "DeviceConditionChanged")
+    assert (event["device_id"], event["physical"], event["grade"]) == (laptop["id"], "refurbished", "A")

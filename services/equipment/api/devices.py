@@ -314,3 +314,21 @@ async def post_sanitisations_csv(
     required = tuple(c for c in csv_formats.SANITISATION_COLUMNS if c not in csv_formats.SANITISATION_OPTIONAL)
     text = await _csv_text(request, required)
     return await refurbishing.import_sanitisations(uow, refurbishing.ImportSanitisations(text))
+
+
+@router.post(
+    "/conditions.csv",
+    summary="Physical conditions in bulk: one row per change (" + ", ".join(csv_formats.CONDITION_COLUMNS) + ")",
+    description="A workshop's sheet: `physical` is to_repair, refurbished (with a `grade` A, B or C), for_parts or "
+    "disposed, as `POST /devices/{id}/condition` takes it. Checked whole before anything is applied, then applied "
+    "in one transaction; a device's rows are applied in the file's order, and if one of them cannot be, none of "
+    "that device's is (each reported with its line). Rows that change nothing are counted as `unchanged`.",
+    openapi_extra=CSV_BODY,
+    max_body_size=MAX_CSV_BYTES,
+)
+async def post_conditions_csv(
+    request: Request, uow: Uow = Depends(unit_of_work("coordination", "refurbisher"))
+) -> dict[str, Any]:
+    required = tuple(c for c in csv_formats.CONDITION_COLUMNS if c not in csv_formats.CONDITION_OPTIONAL)
+    text = await _csv_text(request, required)
+    return await refurbishing.import_conditions(uow, refurbishing.ImportConditions(text))

@@ -6,6 +6,7 @@ content). The certificate's layout (``certificate_pdf``) is drawn with it."""
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Sequence
@@ -172,10 +173,14 @@ def _wrap(data: bytes, width: float, font: _Font, size: float, max_lines: int) -
     return lines
 
 
+@functools.lru_cache(maxsize=16_384)
 def _num(value: float) -> bytes:
+    """A number as the content streams write it (3 decimals at most). Cached: a page writes the
+    same coordinates and sizes over and over (a certificate, some 1,500 numbers)."""
     return (f"{value:.3f}".rstrip("0").rstrip(".") or "0").encode()
 
 
+@functools.lru_cache(maxsize=64)
 def _rgb(color: _Color, operator: bytes) -> bytes:
     return b" ".join((*(_num(c) for c in color), operator))
 

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 from passerelle_contracts import Actor
 
 from services.runtime.db import Executor
 
 Row = dict[str, Any]
+
+
+class Copier(Protocol):
+    """COPY, which asyncpg's connections and pool have and the runtime's ``Executor`` leaves out:
+    the bulk writes (intake, a wiping station's log) cast their executor to it."""
+
+    async def copy_records_to_table(
+        self, table_name: str, *, records: Iterable[Sequence[Any]], columns: Sequence[str] | None = None
+    ) -> str: ...
 
 
 class Queries:

@@ -11,12 +11,29 @@ from typing import Any, cast
 from passerelle_contracts import Actor
 
 from ..domain import Sanitisation
-from .base import Queries, Row, actor_json, visible
+from .base import Copier, Queries, Row, actor_json, visible
 
 DEVICE_COLUMNS = """id, short_code, batch_id, donor, asset_tag, serial, kind, make, model, cpu, ram_gb, year, custodian,
                     physical, grade, final_spec, sanitisation, media_known, allocation, version, updated_at"""
 # The column list is a constant: these queries never carry a caller's text.
 DEVICE_BY_ID = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1"  # noqa: S608
+# The devices of a command, locked in id order: two commands never wait on each other in a cycle.
+LOCK_DEVICES = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"  # noqa: S608
+SANITISATION_COLUMNS = (
+    "device_id",
+    "medium_id",
+    "method",
+    "tool",
+    "tool_version",
+    "passes",
+    "verification",
+    "operator",
+    "started_at",
+    "ended_at",
+    "result",
+    "warnings",
+    "recorded_by",
+)
 # Who reads a device (``base.visible``): no organisation, everybody's.
 VISIBLE_BY_ID = DEVICE_BY_ID + " AND " + visible("$2")
 DEVICES_WHERE = f"""SELECT {DEVICE_COLUMNS} FROM devices
@@ -60,6 +77,12 @@ class DeviceQueries(Queries):
         """The device's row, locked until commit: its commands, and their events, happen one at a time."""
         row = await self.db.fetchrow(DEVICE_BY_ID + " FOR UPDATE", device_id)
         return None if row is None else dict(row)
+
+    async def lock_devices(self, device_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row]:
+        """The rows of those of ``device_ids`` that exist, locked until commit in id order (as
+        ``lock_device`` locks one): a command on thousands of devices in one statement."""
+        rows = await self.db.fetch(LOCK_DEVICES, sorted(set(device_ids)))
+        return {r["id"]: dict(r) for r in rows}
 
     async def find_devices(
         self,
@@ -207,6 +230,42 @@ class DeviceQueries(Queries):
             ],
         )
 
+    async def add_sanitisations_many(self, records: Sequence[tuple[uuid.UUID, Sanitisation]], actor: Actor) -> None:
+        """Records of many devices, (device, record) in the order given (their ids, and so their
+        place in each device's history, follow it), with COPY: a wiping station's log at once."""
+        who = actor_json(actor)
+        await cast(Copier, self.db).copy_records_to_table(
+            "sanitisations",
+            columns=list(SANITISATION_COLUMNS),
+            records=[
+                (
+                    device_id,
+                    r.medium_id,
+                    r.method,
+                    r.tool,
+                    r.tool_version,
+                    r.passes,
+                    r.verification,
+                    r.operator,
+                    r.started_at,
+                    r.ended_at,
+                    r.result,
+                    r.warnings,
+                    who,
+                )
+                for device_id, r in records
+            ],
+        )
+
+    async def set_sanitisations(self, states: Sequence[tuple[uuid.UUID, str]]) -> None:
+        """Many devices' sanitisation states, (device, state), in one statement (as ``set_sanitisation``)."""
+        await self.db.execute(
+            """UPDATE devices d SET sanitisation = v.state, version = d.version + 1, updated_at = now()
+               FROM unnest($1::uuid[], $2::text[]) AS v(id, state) WHERE d.id = v.id""",
+            [device_id for device_id, _ in states],
+            [state for _, state in states],
+        )
+
     async def set_sanitisation(self, device_id: uuid.UUID, state: str) -> None:
         await self.db.execute(
             "UPDATE devices SET sanitisation = $2, version = version + 1, updated_at = now() WHERE id = $1",
@@ -228,6 +287,20 @@ class DeviceQueries(Queries):
             final_spec,
         )
 
+    async def set_conditions(self, conditions: Sequence[tuple[uuid.UUID, str, str | None, str, int]]) -> None:
+        """Many devices' physical conditions, (device, physical, grade, allocation, steps), in one
+        statement: the allocation as the use case decided it (a returned device refurbished again
+        is available), the version moved on by the number of steps (as ``set_condition`` once each)."""
+        if not conditions:
+            return
+        await self.db.execute(
+            """UPDATE devices d SET physical = v.physical, grade = v.grade, allocation = v.allocation,
+                   version = d.version + v.steps, updated_at = now()
+               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[]) AS v(id, physical, grade, allocation, steps)
+               WHERE d.id = v.id""",
+            *(list(column) for column in zip(*conditions, strict=True)),
+        )
+
     async def add_history(
         self, device_id: uuid.UUID, action: str, actor: Actor, custodian: str, data: dict[str, Any]
     ) -> None:
@@ -238,6 +311,15 @@ class DeviceQueries(Queries):
             actor_json(actor),
             custodian,
             data,
+        )
+
+    async def add_history_many(self, rows: Sequence[tuple[uuid.UUID, str, str, dict[str, Any]]], actor: Actor) -> None:
+        """History rows of many devices, (device, action, custodian, data), in the order given, with COPY."""
+        who = actor_json(actor)
+        await cast(Copier, self.db).copy_records_to_table(
+            "device_history",
+            columns=["device_id", "action", "actor", "custodian", "data"],
+            records=[(device_id, action, who, custodian, data) for device_id, action, custodian, data in rows],
         )
 
     # -- certificates and labels ------------------------------------------------------------------
@@ -251,6 +333,12 @@ class DeviceQueries(Queries):
             sha256,
             content,
             issued_on,
+        )
+
+    async def add_certificates(self, certificates: Sequence[tuple[uuid.UUID, uuid.UUID, str, bytes, date]]) -> None:
+        """Many certificates, (id, device, sha256, content, issued_on), with COPY (as ``add_certificate``)."""
+        await cast(Copier, self.db).copy_records_to_table(
+            "certificates", columns=["id", "device_id", "sha256", "content", "issued_on"], records=list(certificates)
         )
 
     async def certificate(self, certificate_id: uuid.UUID, visible_to: str | None = None) -> Row | None:

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol, cast
+from collections.abc import Sequence
+from typing import cast
 
 from passerelle_contracts import Actor
 
 from ..domain import DeclaredDevice
-from .base import Queries, Row, actor_json
+from .base import Copier, Queries, Row, actor_json
 
 SEED_LOCK_KEY = 7_231_118_102  # actions' is ...101; the relay's lock has its own key
 ORGANISATION = "code, name, kind, commune"  # an organisation as one is read (the listing adds its source)
-
-
-class _Copier(Protocol):
-    """COPY, which asyncpg's connections and pool have and the runtime's ``Executor`` leaves out."""
-
-    async def copy_records_to_table(
-        self, table_name: str, *, records: Iterable[Sequence[Any]], columns: Sequence[str] | None = None
-    ) -> str: ...
 
 
 class IntakeQueries(Queries):
@@ -115,7 +107,7 @@ class IntakeQueries(Queries):
     ) -> None:
         """The devices, their media and their first history row, with COPY: thousands of rows a
         second (``benchmarks/equipment.py``) where INSERTs would take ten times longer."""
-        copier = cast(_Copier, self.db)
+        copier = cast(Copier, self.db)
         await copier.copy_records_to_table(
             "devices",
             columns=[

@@ -35,6 +35,11 @@ class FakeDevices(FakeTables):
         self._lock("device", device_id)
         return self._public(device)
 
+    async def lock_devices(self, device_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row]:
+        found = sorted({d for d in device_ids if d in self.devices})
+        self._lock("device", *found)
+        return {d: self._public(self.devices[d]) for d in found}
+
     async def find_devices(
         self,
         *,
@@ -151,29 +156,39 @@ class FakeDevices(FakeTables):
         return rows
 
     async def add_sanitisations(self, device_id: uuid.UUID, records: Sequence[Sanitisation], actor: Actor) -> None:
-        media = {m["medium_id"] for m in self.media.get(device_id, [])}
-        for r in records:
-            if r.medium_id not in media:
-                raise asyncpg.ForeignKeyViolationError(f"device {device_id} has no medium {r.medium_id}")
-            self.sanitisations.append(
-                {
-                    "id": next(self.ids),
-                    "device_id": device_id,
-                    "medium_id": r.medium_id,
-                    "method": r.method,
-                    "tool": r.tool,
-                    "tool_version": r.tool_version,
-                    "passes": r.passes,
-                    "verification": r.verification,
-                    "operator": r.operator,
-                    "started_at": r.started_at,
-                    "ended_at": r.ended_at,
-                    "result": r.result,
-                    "warnings": r.warnings,
-                    "recorded_by": _json(actor),
-                    "recorded_at": _now(),
-                }
-            )
+        for record in records:
+            self._sanitisation(device_id, record, actor)
+
+    def _sanitisation(self, device_id: uuid.UUID, r: Sanitisation, actor: Actor) -> None:
+        if r.medium_id not in {m["medium_id"] for m in self.media.get(device_id, [])}:
+            raise asyncpg.ForeignKeyViolationError(f"device {device_id} has no medium {r.medium_id}")
+        self.sanitisations.append(
+            {
+                "id": next(self.ids),
+                "device_id": device_id,
+                "medium_id": r.medium_id,
+                "method": r.method,
+                "tool": r.tool,
+                "tool_version": r.tool_version,
+                "passes": r.passes,
+                "verification": r.verification,
+                "operator": r.operator,
+                "started_at": r.started_at,
+                "ended_at": r.ended_at,
+                "result": r.result,
+                "warnings": r.warnings,
+                "recorded_by": _json(actor),
+                "recorded_at": _now(),
+            }
+        )
+
+    async def add_sanitisations_many(self, records: Sequence[tuple[uuid.UUID, Sanitisation]], actor: Actor) -> None:
+        for device_id, record in records:
+            self._sanitisation(device_id, record, actor)
+
+    async def set_sanitisations(self, states: Sequence[tuple[uuid.UUID, str]]) -> None:
+        for device_id, state in states:
+            self._write_device(self.devices[device_id], sanitisation=state)
 
     async def set_sanitisation(self, device_id: uuid.UUID, state: str) -> None:
         self._write_device(self.devices[device_id], sanitisation=state)
@@ -191,15 +206,34 @@ class FakeDevices(FakeTables):
             allocation="available" if back else device["allocation"],
         )
 
+    async def set_conditions(self, conditions: Sequence[tuple[uuid.UUID, str, str | None, str, int]]) -> None:
+        for device_id, physical, grade, allocation, steps in conditions:
+            device = self.devices[device_id]
+            self._write_device(device, physical=physical, grade=grade, allocation=allocation)
+            device["version"] += steps - 1
+
     async def add_history(
         self, device_id: uuid.UUID, action: str, actor: Actor, custodian: str, data: dict[str, Any]
     ) -> None:
         self._history(device_id, action, actor, custodian, data)
 
+    async def add_history_many(self, rows: Sequence[tuple[uuid.UUID, str, str, dict[str, Any]]], actor: Actor) -> None:
+        for device_id, action, custodian, data in rows:
+            self._history(device_id, action, actor, custodian, data)
+
     # -- certificates and labels ----------------------------------------------------------------
     async def add_certificate(
         self, certificate_id: uuid.UUID, device_id: uuid.UUID, sha256: str, content: bytes, issued_on: date
     ) -> None:
+        self._certificate(certificate_id, device_id, sha256, content, issued_on)
+
+    def _certificate(
+        self, certificate_id: uuid.UUID, device_id: uuid.UUID, sha256: str, content: bytes, issued_on: date
+    ) -> None:
+        if device_id not in self.devices:
+            raise asyncpg.ForeignKeyViolationError(f"no device {device_id}")
+        if any(c["id"] == certificate_id for c in self.certificates):
+            raise asyncpg.UniqueViolationError(f"certificate {certificate_id} exists")
         self.certificates.append(
             {
                 "id": certificate_id,
@@ -210,6 +244,10 @@ class FakeDevices(FakeTables):
                 "created_at": _now(),
             }
         )
+
+    async def add_certificates(self, certificates: Sequence[tuple[uuid.UUID, uuid.UUID, str, bytes, date]]) -> None:
+        for certificate in certificates:
+            self._certificate(*certificate)
 
     async def certificate(self, certificate_id: uuid.UUID, visible_to: str | None = None) -> Row | None:
         found = [

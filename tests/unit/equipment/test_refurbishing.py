@@ -4,14 +4,17 @@ certificate, the wiping station's log, and the donors' "sanitised" milestone."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Any
 
 import asyncpg
 import pytest
-from passerelle_contracts import Actor
 
+from services.equipment import certificates
 from services.equipment.domain import DeviceRow, InvalidMove, Sanitisation
 from services.equipment.handlers import delivery, refurbishing
 from services.runtime.errors import Conflict, Forbidden, Invalid, NotFound
@@ -19,6 +22,7 @@ from tests.unit.equipment.conftest import (
     COORDINATION,
     DONOR,
     DONOR_KEY,
+    OTHER_DONOR,
     REFURBISHER_KEY,
     SCHOOL,
     TODAY,
@@ -222,23 +226,98 @@ async def test_a_wiping_stations_log_is_applied_whole_or_not_at_all(
     ids = await world.declare(laptop("A1"), laptop("A2"))
     await world.at_refurbisher(ids)
     world.clear_events()
-    add = world.repo.add_sanitisations
-    calls: list[uuid.UUID] = []
+    history = len(world.repo.device_history)
 
-    async def fails_the_second_time(device_id: uuid.UUID, records: list[Sanitisation], actor: Actor) -> None:
-        calls.append(device_id)
-        if len(calls) == 2:
-            raise asyncpg.DataError("value out of range for type integer")
-        await add(device_id, records, actor)
+    async def refused(certificates: list[Any]) -> None:  # after the records, states and history were written
+        raise asyncpg.DataError("value out of range for type integer")
 
-    monkeypatch.setattr(world.repo, "add_sanitisations", fails_the_second_time)
+    monkeypatch.setattr(world.repo, "add_certificates", refused)
     with pytest.raises(asyncpg.DataError):
         await refurbishing.import_sanitisations(
             world.acting(REFURBISHER_KEY),
             refurbishing.ImportSanitisations(LOG_HEAD + log_row(ids[0]) + log_row(ids[1])),
         )
     assert [world.device(i)["sanitisation"] for i in ids] == ["pending", "pending"]
-    assert world.repo.sanitisations == [] and world.events() == []
+    assert world.repo.sanitisations == [] and world.repo.certificates == [] and world.events() == []
+    assert len(world.repo.device_history) == history
+
+
+def counting(world: World, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """The repository's methods, counted as the use cases call them (a query, or a few, each)."""
+    calls: Counter[str] = Counter()
+    for name in dir(world.repo):
+        method = getattr(world.repo, name)
+        if not name.startswith("_") and inspect.iscoroutinefunction(method):
+
+            def counted(*args: Any, _method: Any = method, _name: str = name, **kwargs: Any) -> Any:
+                calls[_name] += 1
+                return _method(*args, **kwargs)
+
+            monkeypatch.setattr(world.repo, name, counted)
+    return calls
+
+
+async def test_a_wiping_stations_log_takes_as_many_queries_for_thirty_devices_as_for_three(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = counting(world, monkeypatch)
+    monkeypatch.setattr(certificates, "_renderer", certificates.CertificateRenderer(chunk=100))  # one chunk each
+
+    async def queries_for(n: int) -> Counter[str]:
+        ids = await world.declare(*(desktop(f"D{n}-{i}") for i in range(n)), reference=f"R-{n}")
+        await world.at_refurbisher(ids)
+        log = LOG_HEAD + "".join(log_row(i, "m1") + log_row(i, "m2") for i in ids)
+        calls.clear()
+        report = await refurbishing.import_sanitisations(
+            world.acting(REFURBISHER_KEY), refurbishing.ImportSanitisations(log)
+        )
+        assert (report["devices"], report["records"], report["errors"]) == (n, 2 * n, [])
+        return Counter(calls)
+
+    three, thirty = await queries_for(3), await queries_for(30)
+    assert three == thirty, "no query per row or per device"
+    assert (thirty["lock_devices"], thirty["add_sanitisations_many"], thirty["add_certificates"]) == (1, 1, 1)
+    assert thirty["lock_batch"] == 1, "the donor's milestones once for its batch, not once per device"
+
+
+async def test_each_certificate_of_a_log_is_stored_with_the_digest_its_event_carries(world: World) -> None:
+    ids = await world.declare(laptop("A1"), desktop("D1"), laptop("A2"))
+    await world.at_refurbisher(ids)
+    log = LOG_HEAD + log_row(ids[0]) + log_row(ids[1], "m1") + log_row(ids[1], "m2") + log_row(ids[2], result="failed")
+    await refurbishing.import_sanitisations(world.acting(REFURBISHER_KEY), refurbishing.ImportSanitisations(log))
+    stored = {c["device_id"]: c for c in world.repo.certificates}
+    assert set(stored) == {ids[0], ids[1]}, "a certificate for each device that became sanitised, none for a failure"
+    for event in world.events("DeviceSanitised"):
+        device = uuid.UUID(event.data["device_id"])
+        if device == ids[2]:
+            assert (event.data["sanitisation"], event.data["certificate_id"]) == ("failed", None)
+            continue
+        certificate = stored[device]
+        assert (event.data["certificate_id"], event.data["certificate_sha256"]) == (
+            str(certificate["id"]),
+            hashlib.sha256(certificate["content"]).hexdigest(),
+        )
+        assert certificate["content"].startswith(b"%PDF")
+    history = {h["device_id"]: h["data"] for h in world.repo.device_history if h["action"] == "sanitised"}
+    assert history[ids[1]] == {
+        "media": ["m1", "m2"],
+        "results": ["passed", "passed"],
+        "state": "wiped",
+        "certificate_id": str(stored[ids[1]]["id"]),
+    }
+
+
+async def test_a_log_over_two_donors_batches_tells_each_donor_once_with_its_whole_batch(world: World) -> None:
+    mine = await world.declare(laptop("A1"), laptop("A2"))
+    theirs = await world.declare(laptop("B1"), donor=OTHER_DONOR)
+    await world.at_refurbisher(mine)
+    await world.at_refurbisher(theirs)
+    world.clear_events()
+    log = LOG_HEAD + "".join(log_row(i) for i in mine + theirs)
+    await refurbishing.import_sanitisations(world.acting(REFURBISHER_KEY), refurbishing.ImportSanitisations(log))
+    told = [(e.data["donor"], e.data["milestone"], e.data["wiped"]) for e in world.events("BatchMilestoneReached")]
+    assert sorted(told) == [(DONOR, "sanitised", 2), (OTHER_DONOR, "sanitised", 1)]
+    assert [e.event_type for e in world.events()][-2:] == ["BatchMilestoneReached"] * 2, "after every device's event"
 
 
 async def test_a_device_declared_without_storage_waits_until_its_media_are_inspected(world: World) -> None:
@@ -340,3 +419,129 @@ async def test_a_record_sent_as_json_then_in_a_wiping_stations_log_is_recorded_o
     )
     assert (report["records"], report["unchanged"], report["errors"]) == (0, 1, [])
     assert len(world.repo.sanitisations) == 1 and len(world.repo.certificates) == 1
+
+
+# --- a workshop's sheet of conditions ----------------------------------------------------------
+
+SHEET_HEAD = "device,physical,grade\n"
+
+
+async def grade_sheet(world: World, text: str, actor: Any = REFURBISHER_KEY) -> dict[str, Any]:
+    return await refurbishing.import_conditions(world.acting(actor), refurbishing.ImportConditions(text))
+
+
+async def test_a_workshops_sheet_grades_each_device_with_its_history_row_and_event(world: World) -> None:
+    ids = await world.declare(laptop("A1"), laptop("A2"), screen("S1"))
+    await world.at_refurbisher(ids)
+    code = world.device(ids[0])["short_code"]
+    report = await grade_sheet(
+        world, SHEET_HEAD + f"{code},refurbished,A\n{ids[1]},refurbished,c\n{ids[2]},for_parts,\n"
+    )
+    assert (report["devices"], report["changed"], report["unchanged"], report["errors"]) == (3, 3, 0, [])
+    assert [(world.device(i)["physical"], world.device(i)["grade"]) for i in ids] == [
+        ("refurbished", "A"),
+        ("refurbished", "C"),
+        ("for_parts", None),
+    ]
+    changed = {e.data["device_id"]: e for e in world.events("DeviceConditionChanged")}
+    assert [(c["field"], c["old"], c["new"]) for c in changed[str(ids[0])].data["changes"]] == [
+        ("physical", "received", "refurbished"),
+        ("grade", None, "A"),
+    ]
+    assert changed[str(ids[0])].subject == f"device-{ids[0]}"
+    assert [h["action"] for h in world.repo.device_history if h["device_id"] == ids[1]][-1] == "refurbished"
+    assert world.device(ids[0])["version"] == 2, "declared, transferred, then graded once"
+
+
+async def test_a_devices_rows_are_its_steps_and_one_the_flow_refuses_refuses_them_all(world: World) -> None:
+    repaired, given_up = await world.declare(laptop("A1"), laptop("A2"))
+    await world.at_refurbisher([repaired, given_up])
+    text = (
+        SHEET_HEAD
+        + f"{repaired},to_repair,\n{given_up},disposed,\n{repaired},refurbished,B\n{given_up},refurbished,A\n"
+    )
+    report = await grade_sheet(world, text)
+    assert (report["devices"], report["changed"]) == (1, 2)
+    assert [(e["line"], e["column"]) for e in report["errors"]] == [(3, "device"), (5, "device")]
+    assert "disposed: it cannot become refurbished" in report["errors"][1]["reason"]
+    assert (world.device(repaired)["physical"], world.device(repaired)["grade"]) == ("refurbished", "B")
+    assert world.device(given_up)["physical"] == "received", "none of its rows applied"
+    steps = [e.data["physical"] for e in world.events("DeviceConditionChanged")]
+    assert steps == ["to_repair", "refurbished"], "each step its event, in the file's order"
+
+
+async def test_a_sheets_bad_rows_are_reported_with_their_line_and_column(world: World) -> None:
+    [device] = await world.declare(laptop("A1"))
+    await world.at_refurbisher([device])
+    text = (
+        SHEET_HEAD
+        + f"{device},refurbished,\n"  # a refurbished device needs a grade
+        + f"{device},polished,A\n"
+        + f"{device},refurbished,Z\n"
+        + ",refurbished,A\n"
+        + "PSR-NONE-XXXX,refurbished,A\n"
+        + f"{uuid.uuid4()},refurbished,A\n"
+    )
+    report = await grade_sheet(world, text)
+    assert [(e["line"], e["column"]) for e in report["errors"]] == [
+        (2, "device"),
+        (3, "physical"),
+        (4, "grade"),
+        (5, "device"),
+        (6, "device"),
+        (7, "device"),
+    ]
+    assert "needs a grade" in report["errors"][0]["reason"]
+    assert report["errors"][4]["reason"] == "no device PSR-NONE-XXXX"
+    assert world.device(device)["physical"] == "received" and world.events("DeviceConditionChanged") == []
+    missing = await grade_sheet(world, "device,grade\nX,A\n")
+    assert missing["errors"] == [{"line": 1, "column": None, "reason": "missing columns: physical"}]
+
+
+async def test_only_the_holder_or_the_coordination_grades_from_a_sheet(world: World) -> None:
+    [device] = await world.declare(laptop("A1"))
+    await world.at_refurbisher([device])
+    refused = await grade_sheet(world, SHEET_HEAD + f"{device},refurbished,A\n", DONOR_KEY)
+    assert "only asbl-refurb or the Coordination may" in refused["errors"][0]["reason"]
+    assert world.device(device)["physical"] == "received"
+    done = await grade_sheet(world, SHEET_HEAD + f"{device},refurbished,A\n", COORDINATION)
+    assert done["devices"] == 1
+
+
+async def test_the_same_sheet_twice_changes_nothing_the_second_time(world: World) -> None:
+    ids = await world.declare(laptop("A1"), laptop("A2"))
+    await world.at_refurbisher(ids)
+    text = SHEET_HEAD + "".join(f"{i},refurbished,B\n" for i in ids)
+    await grade_sheet(world, text)
+    before = (len(world.events()), len(world.repo.device_history), [world.device(i)["version"] for i in ids])
+    again = await grade_sheet(world, text)
+    assert (again["devices"], again["changed"], again["unchanged"], again["errors"]) == (0, 0, 2, [])
+    assert (len(world.events()), len(world.repo.device_history), [world.device(i)["version"] for i in ids]) == before
+
+
+async def test_a_returned_device_graded_again_from_a_sheet_is_back_in_the_stock(world: World) -> None:
+    [device] = await world.stock(laptop("A1"))
+    await world.repo.return_device(device, SCHOOL, REFURBISHER_KEY.organisation, "cassé", COORDINATION)
+    await world.wipe(device, wipe(start=datetime(2024, 3, 1, 9, 0, tzinfo=UTC)))
+    report = await grade_sheet(world, SHEET_HEAD + f"{device},refurbished,A\n{device},to_repair,\n")
+    assert report["changed"] == 2
+    assert (world.device(device)["physical"], world.device(device)["allocation"]) == ("to_repair", "available"), (
+        "refurbished once, as POST /devices/{id}/condition would have done: back in the stock, then to repair"
+    )
+
+
+async def test_a_workshops_sheet_takes_as_many_queries_for_thirty_devices_as_for_three(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = counting(world, monkeypatch)
+
+    async def queries_for(n: int) -> Counter[str]:
+        ids = await world.declare(*(laptop(f"L{n}-{i}") for i in range(n)), reference=f"R-{n}")
+        await world.at_refurbisher(ids)
+        calls.clear()
+        report = await grade_sheet(world, SHEET_HEAD + "".join(f"{i},refurbished,B\n" for i in ids))
+        assert report["devices"] == n
+        return Counter(calls)
+
+    three, thirty = await queries_for(3), await queries_for(30)
+    assert three == thirty and thirty["lock_devices"] == 1 and thirty["set_conditions"] == 1
