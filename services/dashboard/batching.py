@@ -33,11 +33,18 @@ class NotBatchable(ValueError):
     """A statement that is not a single-table write: it cannot be queued safely."""
 
 
+# What would read another table (a subquery, ``UPDATE ... FROM``, ``DELETE ... USING``) or expect
+# an answer back (``RETURNING``: the queue answers nothing).
+READS_OR_ANSWERS = re.compile(r"\b(SELECT|FROM|USING|RETURNING)\b", re.IGNORECASE)
+# ``extract(year FROM day)`` is a function's syntax, not a table read.
+EXTRACT_FROM = re.compile(r"\bextract\s*\(\s*\w+\s+FROM\b", re.IGNORECASE)
+
+
 def table_of(sql: str) -> str:
     """The table a projection's statement writes; ``NotBatchable`` if it is not a plain
-    single-table ``INSERT``/``UPDATE`` (a subquery could read a table whose writes are queued)."""
+    single-table ``INSERT``/``UPDATE`` that reads nothing and returns nothing."""
     found = WRITTEN_TABLE.match(sql)
-    if found is None or re.search(r"\bSELECT\b", sql, re.IGNORECASE):
+    if found is None or READS_OR_ANSWERS.search(EXTRACT_FROM.sub("extract(", sql)):
         raise NotBatchable(f"not a single-table write: {sql.strip()[:80]!r}")
     return found.group(1).lower()
 

@@ -9,8 +9,7 @@ e.g. to build a new version's read models beside the live ones and compare them
 
 The rebuild reads every partition of the projector's topics from its first record up to the end
 offsets taken when it starts, without a consumer group (nothing is committed, no group is
-moved), and applies the records with the live consumer's code (``projector.project``) and its
-checks: a record its topic's producer did not write, or whose data is invalid, or whose projection
+moved), and applies the records with the live consumer's projections and checks: a record its topic's producer did not write, or whose data is invalid, or whose projection
 fails, is skipped as the live consumer dead-letters it. Everything happens in one transaction,
 ``--batch`` records at a time under a savepoint, each batch's inbox rows, feed rows and
 projections written together (``projector.project_new``; a batch that fails is applied again
@@ -99,10 +98,12 @@ async def rebuild(settings: DashboardSettings, *, into: str | None = None, batch
             await clear(conn)
             indexes = await _drop_secondary_indexes(conn)
             # The next batch is fetched and checked while the database writes the last one.
-            batches: asyncio.Queue[list[tuple[Any, Screened]] | None] = asyncio.Queue(maxsize=2)
+            batches: asyncio.Queue[list[tuple[Any, Screened]] | BaseException | None] = asyncio.Queue(maxsize=2)
             reader = asyncio.create_task(_read(consumer, checker, ends, batch, batches))
             try:
                 while (screened := await batches.get()) is not None:
+                    if isinstance(screened, BaseException):
+                        raise screened  # the reader failed: the transaction rolls back
                     await _apply_batch(conn, checker, screened, result)
                 await reader
             finally:
@@ -127,19 +128,24 @@ async def _read(
     checker: Producers,
     ends: dict[TopicPartition, int],
     batch: int,
-    out: asyncio.Queue[list[tuple[Any, Screened]] | None],
+    out: asyncio.Queue[list[tuple[Any, Screened]] | BaseException | None],
 ) -> None:
     """Fetch every partition up to its end offset, check each record (``_screen``) and hand the
-    batches over; None when all is read."""
-    left = {tp for tp, end in ends.items() if end > 0}
-    while left:
-        fetched = await consumer.getmany(*left, timeout_ms=FETCH_TIMEOUT_MS, max_records=batch)
-        records = [r for tp, rs in fetched.items() for r in rs if r.offset < ends[tp]]
-        if records:
-            await out.put([(record, _screen(checker, record)) for record in records])
-        for tp in list(left):
-            if await consumer.position(tp) >= ends[tp]:
-                left.discard(tp)
+    batches over; None when all is read, or the error that stopped the reading (the rebuild
+    raises it, and its transaction rolls back, rather than wait for ever)."""
+    try:
+        left = {tp for tp, end in ends.items() if end > 0}
+        while left:
+            fetched = await consumer.getmany(*left, timeout_ms=FETCH_TIMEOUT_MS, max_records=batch)
+            records = [r for tp, rs in fetched.items() for r in rs if r.offset < ends[tp]]
+            if records:
+                await out.put([(record, _screen(checker, record)) for record in records])
+            for tp in list(left):
+                if await consumer.position(tp) >= ends[tp]:
+                    left.discard(tp)
+    except Exception as error:  # noqa: BLE001 - handed to the rebuild, which raises it
+        await out.put(error)
+        return
     await out.put(None)
 
 
@@ -153,12 +159,17 @@ async def _drop_secondary_indexes(conn: Any) -> list[str]:
         """SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
            FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
            WHERE t.relname = ANY($1::text[]) AND pg_table_is_visible(t.oid)
-             AND NOT i.indisprimary AND NOT i.indisunique
+             AND NOT i.indisprimary AND NOT i.indisunique AND NOT i.indisexclusion
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
            ORDER BY 1""",
         list(TABLES),
     )
     for row in rows:
         await conn.execute(f"DROP INDEX {row['name']}")
+    if rows:
+        log.info(
+            "rebuild: secondary indexes dropped for the load, made again after it", indexes=[r["name"] for r in rows]
+        )
     return [row["definition"] for row in rows]
 
 
@@ -185,7 +196,8 @@ async def _apply_batch(conn: Any, checker: Producers, records: list[tuple[Any, S
         async with conn.transaction():
             attempt = Rebuilt()
             await _apply_together(conn, records, attempt)
-    except Exception:  # noqa: BLE001 - one record's failure; found and counted below
+    except Exception as error:  # noqa: BLE001 - one record's failure; found and counted below
+        log.warning("rebuild: a batch failed together; its records are applied one by one", error=repr(error))
         for record, screened in records:
             try:
                 async with conn.transaction():

@@ -519,9 +519,9 @@ class ReliableConsumer:
         if not (kafka is not None and deadline is not None):
             deadline = None  # never cut without a consumer to seek with (see "A batch is bounded in time")
         if len(items) > 1:
-            cut = await self._apply_together(items, finished, kafka, deadline)
-            if cut is not None:
-                return min(cut, stop)
+            applied, cut = await self._apply_together(items, finished, kafka, deadline)
+            if applied:
+                return stop if cut is None else min(cut, stop)
         for item in items:
             if item.index and deadline is not None and time.monotonic() >= deadline:
                 return item.index
@@ -532,19 +532,19 @@ class ReliableConsumer:
 
     async def _apply_together(
         self, items: Sequence[_Item], finished: dict[int, _Finished], kafka: Partitions | None, deadline: float | None
-    ) -> int | None:
+    ) -> tuple[bool, int | None]:
         """Apply ``items`` in one transaction: their inbox rows claimed in one statement, each run of
         consecutive records of one ``SetWise`` handler given to it at once, the others one by one,
         each with the context of its own record. Past ``deadline`` the records not reached are
-        released from the inbox and left out (the rest of the batch is delivered again); returns the
-        index of the first of them, or of the record after the last item. The records of a
-        partition given away meanwhile are released and left to its new owner.
+        released from the inbox and left out (the rest of the batch is delivered again). The records
+        of a partition given away meanwhile are released and left to its new owner.
 
-        None if anything failed: the transaction is rolled back and the records are to be applied
-        one by one. Raises ``InfrastructureUnavailable`` as a record alone would."""
+        Returns (True, the index of the first record the deadline left out, or None when it left
+        none); (False, None) if anything failed: the transaction is rolled back and the records are
+        to be applied one by one. Raises ``InfrastructureUnavailable`` as a record alone would."""
         started = time.perf_counter()
         outcomes: dict[int, str] = {}
-        cut = items[-1].index + 1
+        cut: int | None = None
         try:
             async with self._unit_of_work(Context.caused_by(items[0].envelope)) as uow:
                 claimed = await uow.claim_inbox_many(
@@ -599,7 +599,7 @@ class ReliableConsumer:
                         self._metrics.consumed(self.name, item.envelope.event_type, "redeliver").inc()
                 await asyncio.sleep(self._retry.backoff_max_s)
                 raise InfrastructureUnavailable(repr(error)) from error
-            log.info(
+            log.warning(
                 "batch not applied together, applying its records one by one",
                 consumer=self.name,
                 records=len(items),
@@ -608,8 +608,8 @@ class ReliableConsumer:
             )
             if self._metrics is not None:
                 self._metrics.batches_applied_alone(self.name).inc()
-            return None
-        done = [item for item in items if item.index < cut and outcomes[item.index] != "given-away"]
+            return False, None
+        done = [item for item in items if (cut is None or item.index < cut) and outcomes[item.index] != "given-away"]
         share = (time.perf_counter() - started) / max(len(done), 1)  # the transaction's time, per record
         for item in done:
             finished[item.index] = _Finished(
@@ -619,7 +619,7 @@ class ReliableConsumer:
                 seconds=item.screened_s + share,
                 together=True,
             )
-        return cut
+        return True, cut
 
     async def _apply_alone(self, item: _Item) -> _Finished:
         started = time.perf_counter()
@@ -887,10 +887,11 @@ def subscribe(
     batch_s = settings.consumer_max_poll_interval_ms / 1000 / 2  # see "A batch is bounded in time"
 
     async def on_batch(message: KafkaMessage) -> None:
-        # Records of one partition arrive in order; each is applied in its own transaction, and
-        # the batch's offsets are committed once, after the last record handled (the ack that
-        # follows a normal return). A crash or a redelivery replays the batch, and the inbox and
-        # the dead letters skip what was already done.
+        # Records of one partition arrive in order; the batch is applied in one transaction (or
+        # one per record, see "A batch is applied in one transaction"), and its offsets are
+        # committed once, after the last record handled (the ack that follows a normal return). A
+        # crash or a redelivery replays the batch, and the inbox and the dead letters skip what
+        # was already done.
         deadline = time.monotonic() + batch_s
         raw = message.raw_message
         batch = raw if isinstance(raw, (tuple, list)) else (raw,)  # the in-memory test broker gives a list
@@ -905,7 +906,7 @@ def subscribe(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         batch=True,
         max_records=settings.consumer_batch_max,
-        batch_timeout_ms=200,
+        batch_timeout_ms=settings.consumer_batch_wait_ms,
         max_poll_interval_ms=settings.consumer_max_poll_interval_ms,
         title=f"{settings.service_name}.{consumer.name}",
         description=f"Handles {', '.join(sorted(consumer.handlers))}",

@@ -58,17 +58,18 @@ leaves to the database and to batches what they do better than a loop over rows:
 - One UPDATE marks a pass's published rows; metrics are counted per event type, not per row; the
   records' futures are awaited in order (a producer batch completes its futures together), not
   through gather(), which adds a callback per record.
-- The database's two waits overlap with sending, only where no failure can come between. While a
+- The database's reads overlap with sending, only where no failure can come between. While a
   full pass sends, the next batch is read ahead, skipping the rows being sent by id. When every
-  row of a full pass was published, its marking commits while the next pass sends: reads skip
-  its rows by id meanwhile, and the next pass waits for it before it records its own outcomes. A
-  pass with any failure (a failed or refused row, a broker error, a producer restart) records in
-  line and drops what was read ahead: the rows behind a failure may be read only once the failed
-  key, the parked row or the held key is in the database and in memory. Rows read ahead are sent
-  after the next pass's leadership check, and after the rows of their aggregate sent before them
-  (one aggregate's ids follow its commit order); a row that commits after the read ahead is read
-  by a later pass (its NOTIFY keeps the relay awake). If a marking fails, its rows, and maybe the
-  next pass's, are sent again later, as after any failure between sending and marking.
+  row of a full pass was published, its marking starts at once and the next pass checks its
+  leadership meanwhile, but sends nothing before that marking has committed: a pass whose
+  marking failed is sent again before anything newer of its keys, as after any failure between
+  sending and marking (a resent event never follows a newer one of its aggregate). A pass with
+  any failure (a failed or refused row, a broker error, a producer restart) records in line and
+  drops what was read ahead: the rows behind a failure may be read only once the failed key, the
+  parked row or the held key is in the database and in memory. Rows read ahead are sent after
+  the next pass's leadership check, and after the rows of their aggregate sent before them (one
+  aggregate's ids follow its commit order); a row that commits after the read ahead is read by a
+  later pass (its NOTIFY keeps the relay awake).
 - The relay's producer settings are ``PRODUCER_SETTINGS``; ``benchmarks.relay`` gives the same to
   the raw producer it compares the relay with.
 """
@@ -300,12 +301,14 @@ class OutboxRelay:
     async def publish_batch(self, producer: AIOKafkaProducer, conn: asyncpg.Connection) -> BatchResult:
         """One pass: read on the relay's own connection (``READ_PLAN``), send, record.
 
-        While a full pass sends, the next pass's rows are read ahead; while the next pass reads
-        and sends, a full pass whose every row was published has its rows marked. Both only ever
-        skip rows by id, and both are used only when the pass went through without a failure:
-        see the module's docstring."""
-        if self._marking is not None and self._marking[0].done():
-            await self._marked()  # committed (or failed: the error ends the lead before a read)
+        While a full pass sends, the next pass's rows are read ahead; a full pass whose every row
+        was published has its rows marked while the next pass checks its leadership, and the next
+        pass sends once that marking has committed. Both only ever skip rows by id, and both are
+        used only when the pass went through without a failure: see the module's docstring."""
+        # The last pass's rows are marked before this pass sends anything: were that marking to
+        # fail (or the process to die), they would be sent again *after* this pass's newer events
+        # of the same keys, and a reader that does not deduplicate would see an aggregate go back.
+        await self._marked()  # committed (or failed: the error ends the lead before a send)
         rows, self._read_ahead = self._read_ahead, None
         if rows is None:
             rows = await self._read(conn, [])

@@ -72,6 +72,13 @@ class ServiceSettings(BaseSettings):
     db_pool_min: int = 1
     db_pool_max: int = 10
     consumer_batch_max: int = Field(default=200, ge=1, description="Records read and committed together.")
+    consumer_batch_wait_ms: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="How long a consumer waits for records before polling again; FastStream then sleeps as long, "
+        "so an idle consumer sees a new record up to this late. A batch never waits to fill up.",
+    )
     consumer_max_attempts: int = Field(default=4, ge=1, description="Tries of a failing handler before dead-lettering.")
     consumer_conflict_max_attempts: int = Field(
         default=5, ge=1, description="Tries in place of a handler that meets a deadlock or a serialization failure."
@@ -88,8 +95,8 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = Field(
         default=5000,
         ge=1,
-        description="Outbox rows the relay reads and sends per pass. It holds up to two batches (one sent, the "
-        "next read ahead): a few MB with events of about 1 kB.",
+        description="Outbox rows the relay reads and sends per pass. It holds up to three batches (one being "
+        "marked published, one sent, the next read ahead): a few MB with events of about 1 kB.",
     )
     outbox_keep_published_s: int = Field(default=7 * 24 * 3600, description="How long sent outbox rows are kept.")
 

@@ -231,10 +231,11 @@ class UnitOfWork(abc.ABC, Generic[R]):
                 claimed.add(envelope.event_id)
         return claimed
 
+    @abc.abstractmethod
     async def release_inbox_many(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> None:
         """Give back inbox rows this transaction claimed for records it will not apply after all
-        (a batch stopped at its deadline): they are delivered again and must be applied then."""
-        raise NotImplementedError
+        (a batch stopped at its deadline, a partition given away meanwhile): they are delivered
+        again, here or to the partition's new owner, and must be applied then."""
 
     @abc.abstractmethod
     async def _claim_key(self, organisation: str, scope: str, key: str, digest: str) -> tuple[str, Any] | None: ...

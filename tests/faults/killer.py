@@ -65,6 +65,7 @@ def plant(point: str, after: int, mark: Path, event_type: str | None = None) -> 
     claim_inbox_many: Callable[..., Awaitable[set[Any]]] = PostgresUnitOfWork.claim_inbox_many
     release_inbox_many: Callable[..., Awaitable[None]] = PostgresUnitOfWork.release_inbox_many
     commit_transaction: Callable[..., Awaitable[None]] = PostgresUnitOfWork._commit
+    rollback_transaction: Callable[..., Awaitable[None]] = PostgresUnitOfWork._rollback
 
     async def claim_and_remember(self: Any, consumer: str, envelope: Any, *args: Any, **kwargs: Any) -> bool:
         first = await claim_inbox(self, consumer, envelope, *args, **kwargs)
@@ -98,6 +99,14 @@ def plant(point: str, after: int, mark: Path, event_type: str | None = None) -> 
     setattr(PostgresUnitOfWork, "claim_inbox_many", claim_many_and_remember)  # noqa: B010
     setattr(PostgresUnitOfWork, "release_inbox_many", release_and_forget)  # noqa: B010
     setattr(PostgresUnitOfWork, "_commit", commit_or_die)  # noqa: B010
+
+    async def rollback_and_forget(self: Any) -> None:
+        # A batch rolled back (one of its records failed): none of its claims stand, and a later
+        # unit of work may get the same id().
+        claimed.pop(id(self), None)
+        await rollback_transaction(self)
+
+    setattr(PostgresUnitOfWork, "_rollback", rollback_and_forget)  # noqa: B010
 
     if point == "consumer-before-offset-commit":
         commit_offsets: Callable[..., Awaitable[Any]] = AIOKafkaConsumer.commit

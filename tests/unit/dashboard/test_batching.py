@@ -48,6 +48,8 @@ async def test_every_projection_of_the_story_writes_single_tables_that_the_queue
         "DELETE FROM t WHERE a = $1",
         "UPDATE t SET a = (SELECT max(a) FROM u)",
         "SELECT pg_notify($1, $2)",
+        "UPDATE t SET a = u.a FROM u WHERE u.id = t.id",
+        "INSERT INTO t (a) VALUES ($1) RETURNING id",
     ],
 )
 def test_a_statement_that_reads_or_is_not_an_insert_or_update_is_refused(sql: str) -> None:
@@ -71,3 +73,7 @@ async def test_each_table_receives_its_statements_in_their_order_and_a_read_send
         ("UPDATE b SET x = $1", [(2,)]),
         ("SELECT 1", [()]),
     ]
+
+
+def test_extract_from_is_a_function_not_a_read() -> None:
+    assert table_of("UPDATE t SET y = $2 WHERE extract(year FROM day) = $1") == "t"

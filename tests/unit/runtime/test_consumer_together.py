@@ -24,7 +24,7 @@ from .test_consumer_batches import FakeKafka, Recorder, at
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "contracts" / "examples"
 FAST = RetryPolicy(max_attempts=2, backoff_initial_s=0.001, backoff_max_s=0.002)
-P0 = TopicPartition(TOPIC, 0)
+P0, P1 = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
 
 
 class DeadLetters:
@@ -148,10 +148,47 @@ async def test_records_not_reached_by_the_deadline_give_back_their_inbox_rows_an
     assert handler.applied == ["0:0", "0:1", "0:2", "0:3"]
 
 
-async def test_a_batch_with_one_record_to_apply_is_applied_alone_with_its_retries() -> None:
-    handler = Emitting()
-    consumer, store, _ = consumer_of({"DevicesDelivered": handler})
+async def test_a_batch_with_one_record_to_apply_applies_it_alone_with_its_retries() -> None:
+    class FailingOnce(Emitting):
+        async def __call__(self, uow: Any, envelope: Envelope, data: Any) -> None:
+            if not self.applied:
+                self.applied.append("refused once")
+                raise ValueError("not yet")
+            await super().__call__(uow, envelope, data)
+
+    handler = FailingOnce()
+    consumer, store, dlq = consumer_of({"DevicesDelivered": handler})
     unknown = at(P0, 1)
     unknown.value = unknown.value.replace(b'"DevicesDelivered"', b'"DevicesTeleported"')
     assert await consumer.handle_batch([at(P0, 0), unknown]) == ["processed", "ignored"]
-    assert store.commits == 1
+    assert handler.applied == ["refused once", "0:0"], "tried again in place, as a record alone is"
+    assert (store.commits, dlq.sent) == (1, [])
+
+
+def unknown_at(tp: TopicPartition, offset: int) -> SimpleNamespace:
+    record = at(tp, offset)
+    record.value = record.value.replace(b'"DevicesDelivered"', b'"DevicesTeleported"')
+    return record
+
+
+async def test_records_ignored_after_the_records_applied_together_are_handled_and_nothing_is_sought() -> None:
+    """The indicators consumer ignores most types of its topics: a batch that ends with records it
+    ignores (or dead-letters) is not cut short for it."""
+    metrics = Metrics("actions")
+    consumer, _, _ = consumer_of({"DevicesDelivered": Emitting()}, metrics)
+    kafka = FakeKafka({P0: 4, P1: 12})
+    batch = [at(P0, 0), at(P0, 1), at(P0, 2), unknown_at(P0, 3), unknown_at(P1, 10), unknown_at(P1, 11)]
+    outcomes = await consumer.handle_batch(batch, kafka=kafka, deadline=time.monotonic() + 60)
+    assert outcomes == ["processed"] * 3 + ["ignored"] * 3
+    assert kafka.seeks == []
+    assert (
+        metrics.registry.get_sample_value("passerelle_consumer_batches_cut_short_total", {"consumer": "indicators"})
+        is None
+    )
+    lags = {
+        tp.partition: metrics.registry.get_sample_value(
+            "passerelle_consumer_lag", {"consumer": "indicators", "topic": TOPIC, "partition": str(tp.partition)}
+        )
+        for tp in (P0, P1)
+    }
+    assert lags == {0: 0, 1: 0}, "both partitions moved to their end"
