@@ -207,17 +207,7 @@ class PlanQueries(Queries):
     # -- history ------------------------------------------------------------------------------
     async def add_history(self, number: int, envelope: Envelope, changes: list[dict[str, Any]]) -> None:
         """Append an event about an action to its history (kept forever; the annual report folds it)."""
-        await self.db.execute(
-            """INSERT INTO action_history (action_number, event_id, event_type, changes, actor, occurred_at, data)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            number,
-            envelope.event_id,
-            envelope.event_type,
-            changes,
-            envelope.actor.model_dump(mode="json"),
-            envelope.occurred_at,
-            envelope.data,
-        )
+        await self.add_history_many([(number, envelope, changes)])
 
     async def add_history_many(self, entries: list[tuple[int, Envelope, list[dict[str, Any]]]]) -> None:
         """``add_history`` for many events, in one statement."""
