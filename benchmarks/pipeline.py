@@ -79,6 +79,24 @@ def against_floor(label: str, count: int, unit: str, seconds: float, floor: int,
     print(f"{label:<{width}} {seconds:6.2f} s {rate_:9,.0f} {unit}/s   floor {floor:,} {unit}/s   {verdict}")
 
 
+def grant_awarded(i: int, keys: int = 50) -> Envelope:
+    """A ``GrantAwarded`` envelope, its key one of ``keys`` grants: what the outbox benchmarks send."""
+    return Envelope.wrap(
+        GrantAwarded(
+            grant_id=str(uuid.uuid4()),
+            call_code="AAP",
+            call_kind="regional-call",
+            beneficiary="epn-x",
+            beneficiary_kind="epn",
+            amount_eur="100.00",
+            awarded_on="2024-01-01",
+        ),
+        source="funding",
+        subject=f"grant-{i % keys}",
+        actor=SYSTEM_ACTOR,
+    )
+
+
 def rate(n: int, seconds: float) -> str:
     return f"{n} in {seconds:.2f} s = {n / seconds:,.0f}/s"
 
@@ -88,23 +106,7 @@ async def bench_outbox(base: str, bootstrap: str, prefix: str, n: int) -> None:
     pool = await db.create_pool(dsn)
     try:
         await db.migrate(pool, {"runtime": db.RUNTIME_MIGRATIONS})
-        events = [
-            Envelope.wrap(
-                GrantAwarded(
-                    grant_id=str(uuid.uuid4()),
-                    call_code="AAP",
-                    call_kind="regional-call",
-                    beneficiary="epn-x",
-                    beneficiary_kind="epn",
-                    amount_eur="100.00",
-                    awarded_on="2024-01-01",
-                ),
-                source="funding",
-                subject=f"grant-{i % 50}",
-                actor=SYSTEM_ACTOR,
-            )
-            for i in range(n)
-        ]
+        events = [grant_awarded(i) for i in range(n)]
         started = time.perf_counter()
         for i in range(0, n, 100):  # 100 events per transaction, as a busy service would
             async with pool.acquire() as conn, conn.transaction():

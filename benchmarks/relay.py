@@ -30,11 +30,9 @@ import uuid
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from passerelle_contracts import SYSTEM_ACTOR, Envelope
 from passerelle_contracts.funding_v1 import TOPIC as FUNDING_TOPIC
-from passerelle_contracts.funding_v1 import GrantAwarded
 
-from benchmarks.pipeline import KAFKA_SETTINGS, env, fresh_database
+from benchmarks.pipeline import KAFKA_SETTINGS, env, fresh_database, grant_awarded
 from services.runtime import db
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import Metrics
@@ -50,23 +48,6 @@ POLL_S = 0.01
 ANY_UNPUBLISHED = "SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL)"
 
 Record = tuple[str, bytes, bytes, list[tuple[str, bytes]]]  # topic, key, value, headers
-
-
-def envelope(i: int) -> Envelope:
-    return Envelope.wrap(
-        GrantAwarded(
-            grant_id=str(uuid.uuid4()),
-            call_code="AAP",
-            call_kind="regional-call",
-            beneficiary="epn-x",
-            beneficiary_kind="epn",
-            amount_eur="100.00",
-            awarded_on="2024-01-01",
-        ),
-        source="funding",
-        subject=f"grant-{i % KEYS}",
-        actor=SYSTEM_ACTOR,
-    )
 
 
 def record_of(topic: str, key: str, body: str) -> Record:
@@ -101,10 +82,10 @@ async def relay_rate(dsn: str, pool: asyncpg.Pool, bootstrap: str, topic: str, n
     )
     task = asyncio.create_task(relay.run())
     try:
-        await enqueue(pool, topic, envelope(0))  # warm-up
+        await enqueue(pool, topic, grant_awarded(0, KEYS))  # warm-up
         await until_published(pool, 60)
         warm_up = await pool.fetchval("SELECT max(id) FROM outbox")
-        events = [envelope(i) for i in range(n)]
+        events = [grant_awarded(i, KEYS) for i in range(n)]
         async with pool.acquire() as conn, conn.transaction():  # visible at once, at the commit
             for i in range(0, n, WRITE_CHUNK):
                 await enqueue_many(conn, [(topic, e) for e in events[i : i + WRITE_CHUNK]])

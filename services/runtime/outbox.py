@@ -325,7 +325,6 @@ class OutboxRelay:
                 outcomes, unexpected, restart = await self._send_one_at_a_time(producer, rows)
             else:
                 outcomes, unexpected, restart = await self._send_batched(producer, rows)
-            await self._marked()  # one marking at a time, and its error surfaces before this pass's
             clean = unexpected is None and not restart and len(outcomes) == len(rows)
             if clean and all(outcome is None for outcome in outcomes.values()) and ahead is not None:
                 # Nothing failed, nothing to park or hold back: the rows read ahead are what the

@@ -294,9 +294,7 @@ async def import_sanitisations(uow: Uow, command: ImportSanitisations) -> dict[s
     report: dict[str, Any] = {"devices": 0, "records": 0, "unchanged": 0, "errors": errors}
     if not by_device:
         return report
-
-    def refuse(rows: Sequence[tuple[int, Any]], reason: str) -> None:
-        errors.extend({"line": line, "column": "device", "reason": reason} for line, _ in rows)
+    refuse = _refuser(errors)
 
     async with uow:
         named = await _named(uow, by_device, refuse)
@@ -321,6 +319,15 @@ async def import_sanitisations(uow: Uow, command: ImportSanitisations) -> dict[s
             report["unchanged"] += len(c.records) - fresh
     report["errors"] = sorted(errors, key=lambda e: e["line"])
     return report
+
+
+def _refuser(errors: list[dict[str, Any]]) -> Callable[[Sequence[tuple[int, Any]], str], None]:
+    """What refuses a device's rows of a file: each reported with its line, in ``errors``."""
+
+    def refuse(rows: Sequence[tuple[int, Any]], reason: str) -> None:
+        errors.extend({"line": line, "column": "device", "reason": reason} for line, _ in rows)
+
+    return refuse
 
 
 async def _named(
@@ -360,9 +367,7 @@ async def import_conditions(uow: Uow, command: ImportConditions) -> dict[str, An
     report: dict[str, Any] = {"devices": 0, "changed": 0, "unchanged": 0, "errors": errors}
     if not by_device:
         return report
-
-    def refuse(rows: Sequence[tuple[int, Any]], reason: str) -> None:
-        errors.extend({"line": line, "column": "device", "reason": reason} for line, _ in rows)
+    refuse = _refuser(errors)
 
     async with uow:
         named = await _named(uow, by_device, refuse)

@@ -11,6 +11,7 @@ from typing import Any, cast
 from passerelle_contracts import Actor
 
 from ..domain import Sanitisation
+from ..domain.record import RECORD_FIELDS
 from .base import Copier, Queries, Row, actor_json, visible
 
 DEVICE_COLUMNS = """id, short_code, batch_id, donor, asset_tag, serial, kind, make, model, cpu, ram_gb, year, custodian,
@@ -19,21 +20,7 @@ DEVICE_COLUMNS = """id, short_code, batch_id, donor, asset_tag, serial, kind, ma
 DEVICE_BY_ID = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1"  # noqa: S608
 # The devices of a command, locked in id order: two commands never wait on each other in a cycle.
 LOCK_DEVICES = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"  # noqa: S608
-SANITISATION_COLUMNS = (
-    "device_id",
-    "medium_id",
-    "method",
-    "tool",
-    "tool_version",
-    "passes",
-    "verification",
-    "operator",
-    "started_at",
-    "ended_at",
-    "result",
-    "warnings",
-    "recorded_by",
-)
+SANITISATION_COLUMNS = ("device_id", *RECORD_FIELDS, "recorded_by")
 # Who reads a device (``base.visible``): no organisation, everybody's.
 VISIBLE_BY_ID = DEVICE_BY_ID + " AND " + visible("$2")
 DEVICES_WHERE = f"""SELECT {DEVICE_COLUMNS} FROM devices
@@ -206,29 +193,7 @@ class DeviceQueries(Queries):
         return [dict(r) for r in rows]
 
     async def add_sanitisations(self, device_id: uuid.UUID, records: Sequence[Sanitisation], actor: Actor) -> None:
-        await self.db.executemany(
-            """INSERT INTO sanitisations (device_id, medium_id, method, tool, tool_version, passes, verification, operator,
-                   started_at, ended_at, result, warnings, recorded_by)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
-            [
-                (
-                    device_id,
-                    r.medium_id,
-                    r.method,
-                    r.tool,
-                    r.tool_version,
-                    r.passes,
-                    r.verification,
-                    r.operator,
-                    r.started_at,
-                    r.ended_at,
-                    r.result,
-                    r.warnings,
-                    actor_json(actor),
-                )
-                for r in records
-            ],
-        )
+        await self.add_sanitisations_many([(device_id, r) for r in records], actor)
 
     async def add_sanitisations_many(self, records: Sequence[tuple[uuid.UUID, Sanitisation]], actor: Actor) -> None:
         """Records of many devices, (device, record) in the order given (their ids, and so their
@@ -237,24 +202,7 @@ class DeviceQueries(Queries):
         await cast(Copier, self.db).copy_records_to_table(
             "sanitisations",
             columns=list(SANITISATION_COLUMNS),
-            records=[
-                (
-                    device_id,
-                    r.medium_id,
-                    r.method,
-                    r.tool,
-                    r.tool_version,
-                    r.passes,
-                    r.verification,
-                    r.operator,
-                    r.started_at,
-                    r.ended_at,
-                    r.result,
-                    r.warnings,
-                    who,
-                )
-                for device_id, r in records
-            ],
+            records=[(device_id, *(getattr(r, f) for f in RECORD_FIELDS), who) for device_id, r in records],
         )
 
     async def set_sanitisations(self, states: Sequence[tuple[uuid.UUID, str]]) -> None:
