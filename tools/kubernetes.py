@@ -29,7 +29,10 @@ the operators (Strimzi's User and Cluster operators, CloudNativePG) or the platf
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
+import os
 import re
 import sys
 from collections import defaultdict
@@ -91,14 +94,11 @@ class ServiceSpec:
     port: int
     memory_limit: str = "512Mi"
     memory_request: str = "256Mi"
-    # Who may call its HTTP port, besides Prometheus: the ingress controller (partners and
-    # operators from outside) and the dashboard (its System page reads /ready and /metrics).
-    public: bool = True
     # What it may reach besides DNS, Kafka and PostgreSQL.
     egress_services: tuple[str, ...] = ()
     egress_internet_ports: tuple[int, ...] = ()
     extra_env: tuple[tuple[str, str], ...] = ()
-    host: str = ""  # its public host name, below DOMAIN
+    host: str = ""  # its public host name, below DOMAIN: the Ingress routes its public paths there
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -177,6 +177,22 @@ def kafka() -> list[dict[str, Any]]:
                 "roles": roles,
                 "storage": {"type": "persistent-claim", "size": size, "deleteClaim": False},
                 "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+                # Never two nodes of a pool on one machine: the loss of a machine takes one broker
+                # (RF 3, min ISR 2 keep every partition writable) or one controller (the quorum holds).
+                "template": {
+                    "pod": {
+                        "affinity": {
+                            "podAntiAffinity": {
+                                "requiredDuringSchedulingIgnoredDuringExecution": [
+                                    {
+                                        "labelSelector": {"matchLabels": {"strimzi.io/pool-name": name}},
+                                        "topologyKey": "kubernetes.io/hostname",
+                                    }
+                                ]
+                            }
+                        }
+                    }
+                },
             },
         }
 
@@ -202,7 +218,6 @@ def kafka() -> list[dict[str, Any]]:
         "metadata": {
             "name": KAFKA_CLUSTER,
             "labels": labels(KAFKA_CLUSTER, "kafka"),
-            "annotations": {"strimzi.io/node-pools": "enabled", "strimzi.io/kraft": "enabled"},
         },
         "spec": {
             "kafka": {
@@ -315,6 +330,11 @@ def read_partners(path: Path = PARTNERS_FILE) -> dict[str, list[str]]:
 CNPG = "postgresql.cnpg.io/v1"
 POSTGRES_POD_SELECTOR = {"cnpg.io/cluster": POSTGRES_CLUSTER}
 CNPG_NAMESPACE = "cnpg-system"  # the operator's: it talks to each instance's manager (port 8000)
+# PostgreSQL 15, the major the services are tested on (Debian 12's, deploy/postgres): pinned, so
+# that an operator upgrade never changes the major underneath. CloudNativePG's operand image,
+# mirrored into the Region's registry (the overlays' `images` set registry and tag of the services;
+# this one is a field of the Cluster, so an overlay patches /spec/imageName).
+POSTGRES_IMAGE = "registry.passerelle.example/cloudnative-pg/postgresql:15-standard-bookworm"
 
 
 def postgres() -> list[dict[str, Any]]:
@@ -324,10 +344,11 @@ def postgres() -> list[dict[str, Any]]:
         "metadata": {"name": POSTGRES_CLUSTER, "labels": labels(POSTGRES_CLUSTER, "postgresql")},
         "spec": {
             "instances": POSTGRES_INSTANCES,
+            "imageName": POSTGRES_IMAGE,
             "primaryUpdateStrategy": "unsupervised",
             # One synchronous standby: a commit the services saw survives the primary's loss.
             "postgresql": {
-                "parameters": {"max_connections": "200", "shared_buffers": "256MB"},
+                "parameters": {"max_connections": "300", "shared_buffers": "256MB"},
                 "synchronous": {"method": "any", "number": 1},
             },
             "bootstrap": {"initdb": {"dataChecksums": True}},
@@ -414,7 +435,7 @@ def postgres() -> list[dict[str, Any]]:
                 {"from": [{"podSelector": {"matchLabels": POSTGRES_POD_SELECTOR}}]},
                 {
                     "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": CNPG_NAMESPACE}}}],
-                    "ports": [{"protocol": "TCP", "port": 8000}, {"protocol": "TCP", "port": 5432}],
+                    "ports": [{"protocol": "TCP", "port": 8000}],
                 },
             ],
         },
@@ -439,6 +460,9 @@ def config() -> list[dict[str, Any]]:
         "PASSERELLE_TOPIC_MIN_INSYNC_REPLICAS": str(MIN_INSYNC_REPLICAS),
         "PASSERELLE_LOG_JSON": "true",
         "PASSERELLE_LOG_LEVEL": "INFO",
+        # The seed's partners are demonstration entries with addresses that never deliver: on a
+        # cluster the partners are managed over HTTP (PUT /partners/{code}).
+        "PASSERELLE_NOTIFICATIONS_LOAD_SEED": "false",
         "PASSERELLE_NOTIFICATIONS_SMTP_HOST": f"smtp.{DOMAIN}",
         "PASSERELLE_NOTIFICATIONS_SMTP_PORT": "587",
         "PASSERELLE_NOTIFICATIONS_SMTP_STARTTLS": "true",
@@ -466,6 +490,7 @@ def _env(s: ServiceSpec) -> list[dict[str, Any]]:
         f"?sslmode=verify-full&sslrootcert={POSTGRES_CA_DIR}/ca.crt"
     )
     env: list[dict[str, Any]] = [
+        {"name": f"{prefix}HTTP_HOST", "value": "0.0.0.0"},  # noqa: S104 (the pod's own address)
         {"name": "PASSERELLE_KAFKA_USERNAME", "value": service_principal(s.name)},
         {"name": f"{prefix}DATABASE_URL", "value": url},
         # asyncpg reads the password from the environment when the URL has none.
@@ -623,12 +648,13 @@ def _namespace(name: str) -> dict[str, Any]:
 
 def network_policy(s: ServiceSpec) -> dict[str, Any]:
     http = [{"protocol": "TCP", "port": s.port}]
+    # Who may call its HTTP port: the ingress controller (partners and operators from outside), the
+    # dashboard (its System page reads /ready and /metrics) and Prometheus.
     callers: list[dict[str, Any]] = [
+        _namespace(INGRESS_NAMESPACE),
         {"podSelector": {"matchLabels": selector("dashboard")}},
         _namespace(MONITORING_NAMESPACE),
     ]
-    if s.public:
-        callers.append(_namespace(INGRESS_NAMESPACE))
     egress: list[dict[str, Any]] = [
         {
             "to": [_namespace("kube-system") | {"podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
@@ -663,9 +689,44 @@ def network_policy(s: ServiceSpec) -> dict[str, Any]:
     }
 
 
+# What the Ingress never routes: the probes and the metrics (no key) and the operators' routes are
+# for the cluster's own callers (kubelet, Prometheus, the dashboard), not for the internet.
+OPERATIONS_PATHS = ("/health", "/ready", "/metrics", "/ops")
+
+
+def served_paths(service: str) -> set[str]:
+    """Every path the service's app serves, pages outside the OpenAPI document and mounts included.
+    FastAPI includes routers lazily: an included router is walked with its prefix."""
+    os.environ.setdefault("PASSERELLE_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")  # built, never started
+    app = importlib.import_module(f"services.{service}.app").create_app()
+    found: set[str] = set()
+    pending: list[tuple[str, Any]] = [("", route) for route in app.router.routes]
+    while pending:
+        prefix, route = pending.pop()
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            inner = prefix + getattr(getattr(route, "include_context", None), "prefix", "")
+            pending += [(inner, r) for r in included.routes]
+        elif isinstance(getattr(route, "path", None), str):
+            found.add(prefix + route.path)
+    return found
+
+
+def public_paths(service: str) -> list[tuple[str, str]]:
+    """The Ingress paths of a service, from its app's routes: each first segment of a route (a
+    ``Prefix``), ``/`` itself as ``Exact``, and none of the operations paths."""
+    paths: set[tuple[str, str]] = set()
+    for path in served_paths(service):
+        first = "/" + path.lstrip("/").split("/", 1)[0]
+        if first in OPERATIONS_PATHS or "{" in first:
+            continue
+        paths.add(("/", "Exact") if first == "/" else (first, "Prefix"))
+    return sorted(paths)
+
+
 def ingress() -> list[dict[str, Any]]:
     """The public hosts: the dashboard for operators and partners, the APIs and the gateway's stream."""
-    public = [s for s in SERVICES if s.public and s.host]
+    public = [s for s in SERVICES if s.host]
     return [
         {
             "apiVersion": "networking.k8s.io/v1",
@@ -690,10 +751,11 @@ def ingress() -> list[dict[str, Any]]:
                         "http": {
                             "paths": [
                                 {
-                                    "path": "/",
-                                    "pathType": "Prefix",
+                                    "path": path,
+                                    "pathType": kind,
                                     "backend": {"service": {"name": s.name, "port": {"name": "http"}}},
                                 }
+                                for path, kind in public_paths(s.name)
                             ]
                         },
                     }
@@ -755,8 +817,11 @@ def rendered(manifests: Manifests | None = None) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.kubernetes", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("write", "check"), nargs="?", default="check")
+    command = parser.parse_args(argv[1:]).command
     files = rendered()
-    if len(argv) > 1 and argv[1] == "write":
+    if command == "write":
         for old in BASE.rglob("*.yaml"):
             if old.relative_to(BASE).as_posix() not in files:
                 old.unlink()

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from tools import kube_schemas
 from tools.kubernetes import BASE, KUBE
 
 OVERLAYS = ("production", "small")
@@ -27,9 +28,7 @@ def base_files() -> dict[str, list[Doc]]:
 @cache
 def rendered(overlay: str) -> tuple[Doc, ...]:
     """``kustomize build overlays/<overlay>``: what ``kubectl apply -k`` would send."""
-    from tools import kube_schemas  # builds the toolchain on first use (.run/kube)
-
-    toolchain = kube_schemas.ensure()
+    toolchain = kube_schemas.ensure()  # scripts/test built it; a no-op then
     done = subprocess.run(
         [str(toolchain.kustomize), "build", str(KUBE / "overlays" / overlay)],
         capture_output=True,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 from collections.abc import Callable
 from functools import cache
@@ -143,7 +144,9 @@ def test_the_api_servers_validation_rejects_the_broken_manifest_of_the_kind_too(
     doc, pointer = broken(kind)
     (verdict,) = kubectl_validate([doc], tmp_path)
     assert verdict["status"] == "Failure", verdict
-    field = next(part for part in reversed(pointer.split("/")) if not part.isdigit())  # spec.roles[0]: roles
+    # The field as the API server names it: /spec/kafka/listeners/0/type is spec.kafka.listeners[0].type
+    field = ".".join(pointer.strip("/").split("/"))
+    field = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", field)
     assert field in verdict["message"], verdict["message"]
 
 
