@@ -98,6 +98,8 @@ class ServiceSpec:
     egress_services: tuple[str, ...] = ()
     egress_internet_ports: tuple[int, ...] = ()
     extra_env: tuple[tuple[str, str], ...] = ()
+    # Variables read from an optional Secret of the platform team: (variable suffix, Secret, key).
+    optional_secret_env: tuple[tuple[str, str, str], ...] = ()
     host: str = ""  # its public host name, below DOMAIN: the Ingress routes its public paths there
 
 
@@ -107,7 +109,16 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("equipment", 8102, memory_limit="1Gi", memory_request="384Mi", host="equipment"),
     ServiceSpec("funding", 8103, host="funding"),
     # E-mail through the Region's relay (submission, 587, STARTTLS) and partners' webhooks (HTTPS).
-    ServiceSpec("notifications", 8104, egress_internet_ports=(587, 443), host="notifications"),
+    ServiceSpec(
+        "notifications",
+        8104,
+        egress_internet_ports=(587, 443),
+        optional_secret_env=(
+            ("SMTP_USERNAME", "passerelle-smtp", "username"),
+            ("SMTP_PASSWORD", "passerelle-smtp", "password"),
+        ),
+        host="notifications",
+    ),
     ServiceSpec("gateway", 8105, host="stream"),
     ServiceSpec(
         "dashboard",
@@ -196,22 +207,24 @@ def kafka() -> list[dict[str, Any]]:
             },
         }
 
-    client_listener = {
-        "name": "tls",
-        "port": KAFKA_CLIENT_PORT,
-        "type": "internal",
-        "tls": True,
-        "authentication": {"type": "scram-sha-512"},
-        # Strimzi writes the NetworkPolicy of each listener: only the services' pods reach this one.
-        "networkPolicyPeers": [{"podSelector": {"matchLabels": {CLIENTS_LABEL: "true"}}}],
-    }
-    partner_listener = {
-        "name": "partners",
-        "port": KAFKA_PARTNER_PORT,
-        "type": "loadbalancer",
-        "tls": True,
-        "authentication": {"type": "scram-sha-512"},
-    }
+    def listener(name: str, port: int, kind: str, **extra: Any) -> dict[str, Any]:
+        """Every listener: TLS, and SCRAM-SHA-512 as the KafkaUsers."""
+        return {
+            "name": name,
+            "port": port,
+            "type": kind,
+            "tls": True,
+            "authentication": {"type": "scram-sha-512"},
+        } | extra
+
+    # Strimzi writes the NetworkPolicy of each listener: only the services' pods reach the first.
+    client_listener = listener(
+        "tls",
+        KAFKA_CLIENT_PORT,
+        "internal",
+        networkPolicyPeers=[{"podSelector": {"matchLabels": {CLIENTS_LABEL: "true"}}}],
+    )
+    partner_listener = listener("partners", KAFKA_PARTNER_PORT, "loadbalancer")
     cluster = {
         "apiVersion": STRIMZI,
         "kind": "Kafka",
@@ -499,10 +512,9 @@ def _env(s: ServiceSpec) -> list[dict[str, Any]]:
             "valueFrom": {"secretKeyRef": {"name": f"{POSTGRES_CLUSTER}-{s.name}", "key": "password"}},
         },
     ]
-    if s.name == "notifications":
-        for key in ("username", "password"):
-            ref = {"name": "passerelle-smtp", "key": key, "optional": True}
-            env.append({"name": f"{prefix}SMTP_{key.upper()}", "valueFrom": {"secretKeyRef": ref}})
+    for suffix, secret, key in s.optional_secret_env:
+        ref = {"name": secret, "key": key, "optional": True}
+        env.append({"name": f"{prefix}{suffix}", "valueFrom": {"secretKeyRef": ref}})
     env += [{"name": k, "value": v} for k, v in s.extra_env]
     return env
 
